@@ -1,0 +1,1 @@
+"""PySide6 desktop GUI and the ``likeness`` command line."""

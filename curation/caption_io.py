@@ -1,0 +1,234 @@
+"""Caption sidecar files: tolerant reading, atomic UTF-8 writing.
+
+Reading never crashes on odd bytes: UTF-8 (with or without BOM), UTF-16/32 with a BOM,
+UTF-16 without a BOM (detected from its zero bytes), else Windows-1252 with a warning (bytes
+cp1252 leaves undefined fall back to Latin-1). Writing is atomic: a temporary file in the same
+folder, fsync, ``os.replace`` over the caption, fsync of the folder. A crash at any moment
+leaves either the old or the new caption, never a mix. Leftover temporary files are named
+``.<caption name>.likeness-tmp-*`` (hidden: scans skip them; :func:`remove_stale_temp_files`
+deletes them).
+"""
+
+from __future__ import annotations
+
+import codecs
+import errno
+import logging
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from curation.errors import CaptionReadError, CaptionWriteError
+
+__all__ = [
+    "CaptionReadError",
+    "CaptionText",
+    "CaptionWriteError",
+    "decode_caption",
+    "read_caption",
+    "remove_stale_temp_files",
+    "write_caption_atomic",
+    "delete_caption",
+]
+
+log = logging.getLogger(__name__)
+
+TEMP_MARK = ".likeness-tmp-"
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+@dataclass(frozen=True)
+class CaptionText:
+    text: str
+    encoding: str  # "utf-8", "utf-8-sig", "utf-16", "utf-16-le", "cp1252", ... or "" if missing
+    warning: str | None = None
+    exists: bool = True
+
+
+def decode_caption(data: bytes) -> CaptionText:
+    """Decode caption bytes; never raises."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                return CaptionText(data.decode(encoding), encoding)
+            except UnicodeDecodeError:
+                text = data.decode(encoding, errors="replace")
+                return CaptionText(
+                    text, encoding, f"caption is damaged {encoding}: bad bytes replaced"
+                )
+    try:
+        return CaptionText(data.decode("utf-8"), "utf-8")
+    except UnicodeDecodeError:
+        pass
+    utf16 = _guess_bomless_utf16(data)
+    if utf16 is not None:
+        try:
+            return CaptionText(
+                data.decode(utf16), utf16, f"caption is {utf16.upper()} without a byte-order mark"
+            )
+        except UnicodeDecodeError:
+            pass
+    warning = "caption is not UTF-8; read as Windows-1252 (it will be saved as UTF-8)"
+    try:
+        return CaptionText(data.decode("cp1252"), "cp1252", warning)
+    except UnicodeDecodeError:
+        # cp1252 leaves 0x81 0x8D 0x8F 0x90 0x9D undefined: decode those as Latin-1
+        chars = []
+        for byte in data:
+            try:
+                chars.append(bytes([byte]).decode("cp1252"))
+            except UnicodeDecodeError:
+                chars.append(chr(byte))
+        return CaptionText("".join(chars), "cp1252", warning)
+
+
+def _guess_bomless_utf16(data: bytes) -> str | None:
+    if len(data) < 4 or len(data) % 2:
+        return None
+    even_zeros = data[0::2].count(0)
+    odd_zeros = data[1::2].count(0)
+    half = len(data) // 2
+    if odd_zeros >= half * 0.6 and even_zeros == 0:
+        return "utf-16-le"
+    if even_zeros >= half * 0.6 and odd_zeros == 0:
+        return "utf-16-be"
+    return None
+
+
+def read_caption(path: str | os.PathLike[str]) -> CaptionText:
+    """Read a caption. A missing file gives ``CaptionText("", "", exists=False)``; an
+    unreadable one raises :class:`CaptionReadError`."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return CaptionText("", "", None, exists=False)
+    except PermissionError as exc:
+        raise CaptionReadError(
+            f"cannot read caption {path.name}: permission denied (check its permissions)"
+        ) from exc
+    except IsADirectoryError as exc:
+        raise CaptionReadError(f"cannot read caption {path.name}: it is a folder") from exc
+    except OSError as exc:
+        raise CaptionReadError(f"cannot read caption {path.name}: {exc.strerror or exc}") from exc
+    return decode_caption(data)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # Windows cannot open folders; NTFS renames are journaled
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _write_error(path: Path, exc: OSError, what: str = "write") -> CaptionWriteError:
+    if isinstance(exc, PermissionError) or exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        if exc.errno == errno.EROFS:
+            reason = "the disk is read-only"
+        else:
+            reason = "permission denied: the caption or its folder is read-only"
+        return CaptionWriteError(
+            f"cannot {what} caption {path.name}: {reason}. Your edit is kept and will be saved "
+            "again on the next save; make the file writable (or fix the folder's permissions)."
+        )
+    if exc.errno == errno.ENOSPC:
+        return CaptionWriteError(
+            f"cannot {what} caption {path.name}: the disk is full. Your edit is kept; free some "
+            "space and save again."
+        )
+    return CaptionWriteError(
+        f"cannot {what} caption {path.name}: {exc.strerror or exc}. Your edit is kept."
+    )
+
+
+def write_caption_atomic(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` as UTF-8 (no BOM) to ``path`` atomically; keeps the file's permissions.
+
+    A caption that exists but is read-only is refused (POSIX would let the rename replace it,
+    which would silently defeat the user's write protection). Raises
+    :class:`CaptionWriteError`.
+    """
+    path = Path(path)
+    data = text.encode("utf-8")
+    mode = None
+    try:
+        st = os.stat(path)
+        mode = st.st_mode & 0o7777
+        if not os.access(path, os.W_OK):
+            raise _write_error(path, PermissionError(errno.EACCES, "read-only"))
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise _write_error(path, exc) from exc
+    tmp = path.with_name(f".{path.name}{TEMP_MARK}{os.getpid()}-{secrets.token_hex(4)}")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    except OSError as exc:
+        raise _write_error(path, exc) from exc
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except OSError as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise _write_error(path, exc) from exc
+    _fsync_dir(path.parent)
+
+
+def delete_caption(path: str | os.PathLike[str]) -> None:
+    """Remove a caption file (used to undo the creation of a caption). Missing is fine."""
+    path = Path(path)
+    try:
+        if path.exists() and not os.access(path, os.W_OK):
+            raise _write_error(path, PermissionError(errno.EACCES, "read-only"), "delete")
+        path.unlink(missing_ok=True)
+    except CaptionWriteError:
+        raise
+    except OSError as exc:
+        raise _write_error(path, exc, "delete") from exc
+    _fsync_dir(path.parent)
+
+
+def remove_stale_temp_files(folder: str | os.PathLike[str], older_than_s: float = 60.0) -> int:
+    """Delete temporary caption files a killed process left in ``folder``. Returns a count."""
+    import time
+
+    removed = 0
+    now = time.time()
+    try:
+        with os.scandir(folder) as it:
+            for entry in it:
+                if entry.name.startswith(".") and TEMP_MARK in entry.name:
+                    try:
+                        if now - entry.stat().st_mtime >= older_than_s:
+                            os.unlink(entry.path)
+                            removed += 1
+                    except OSError:
+                        continue
+    except OSError:
+        return removed
+    return removed

@@ -1,0 +1,369 @@
+"""SQLite storage behind :class:`curation.workspace.Workspace`.
+
+One file per dataset, ``state.sqlite`` in WAL mode (readers never block the writer; a killed
+process never corrupts it). Tables:
+
+- ``images``: the index. One row per image ever seen (``present`` = 0 once it is gone, so its
+  flags survive a temporary move), its size/mtime, a cached probe result (``info`` JSON or
+  ``error``), and the caption as last seen on disk (``cap_*``), used to notice captions changed
+  by other programs.
+- ``history``: every caption change, with time, origin (user, bulk, auto, undo, redo,
+  external) and the raw old/new text (NULL: no caption file).
+- ``steps`` + ``step_changes``: the undo stack. ``state`` is applied / undone, or a
+  transitional state (applying / undoing / redoing) written *before* any file is touched: that
+  is the journal that lets the next open reconcile an interrupted operation.
+- ``flags``, ``overrides``, ``cache``, ``pending`` (caption edits that could not be written).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from curation.errors import WorkspaceError
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+TRANSITIONAL = ("applying", "undoing", "redoing")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS images(
+    rel TEXT PRIMARY KEY,
+    present INTEGER NOT NULL DEFAULT 1,
+    size INTEGER, mtime_ns INTEGER,
+    info TEXT, error TEXT,
+    cap_exists INTEGER NOT NULL DEFAULT 0,
+    cap_size INTEGER, cap_mtime_ns INTEGER, cap_text TEXT
+);
+CREATE TABLE IF NOT EXISTS history(
+    id INTEGER PRIMARY KEY, rel TEXT NOT NULL, time REAL NOT NULL, origin TEXT NOT NULL,
+    old_text TEXT, new_text TEXT, step_id INTEGER
+);
+CREATE INDEX IF NOT EXISTS history_rel ON history(rel, id);
+CREATE TABLE IF NOT EXISTS steps(
+    id INTEGER PRIMARY KEY, time REAL NOT NULL, label TEXT NOT NULL, origin TEXT NOT NULL,
+    state TEXT NOT NULL, incomplete INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS step_changes(
+    step_id INTEGER NOT NULL, rel TEXT NOT NULL, old_text TEXT, new_text TEXT,
+    PRIMARY KEY(step_id, rel)
+);
+CREATE TABLE IF NOT EXISTS flags(
+    rel TEXT PRIMARY KEY, excluded INTEGER NOT NULL DEFAULT 0, note TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS overrides(
+    rel TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY(rel, key)
+);
+CREATE TABLE IF NOT EXISTS cache(
+    namespace TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, time REAL NOT NULL,
+    PRIMARY KEY(namespace, key)
+);
+CREATE TABLE IF NOT EXISTS pending(
+    rel TEXT PRIMARY KEY, text TEXT, base_text TEXT, base_exists INTEGER NOT NULL,
+    time REAL NOT NULL, error TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class Step:
+    id: int
+    time: float
+    label: str
+    origin: str
+    state: str
+    incomplete: bool = False
+    count: int = 0
+
+
+@dataclass(frozen=True)
+class Change:
+    rel: str
+    old: str | None  # None: there was no caption file
+    new: str | None  # None: the caption file is removed (undo of a creation)
+
+
+@dataclass(frozen=True)
+class CaptionRow:
+    rel: str
+    present: bool
+    size: int | None
+    mtime_ns: int | None
+    info: str | None
+    error: str | None
+    cap_exists: bool
+    cap_size: int | None
+    cap_mtime_ns: int | None
+    cap_text: str | None
+
+
+class StateDB:
+    """A thread-safe wrapper of one sqlite connection (all access under one lock)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = str(path)
+        self.lock = threading.RLock()
+        try:
+            self.conn = sqlite3.connect(
+                self.path, timeout=15, isolation_level=None, check_same_thread=False
+            )
+            if self.path != ":memory:":
+                mode = self.conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+                if str(mode).lower() != "wal":
+                    log.warning("state db %s: WAL not available, using %s", self.path, mode)
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn.executescript(_SCHEMA)
+            self._check_version()
+        except sqlite3.DatabaseError as exc:
+            raise WorkspaceError(f"cannot open the workspace state {self.path}: {exc}") from exc
+
+    def _check_version(self) -> None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if row is None:
+            self.conn.execute(
+                "INSERT OR REPLACE INTO meta VALUES('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+        elif int(row[0]) > SCHEMA_VERSION:
+            raise WorkspaceError(
+                f"the workspace state {self.path} was written by a newer Likeness "
+                f"(schema {row[0]}); update Likeness or delete the .likeness folder"
+            )
+
+    def close(self) -> None:
+        with self.lock:
+            self.conn.close()
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE ... COMMIT, ROLLBACK on error)."""
+        with self.lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+
+    def query(self, sql: str, params: Iterable = ()) -> list[tuple]:
+        with self.lock:
+            return self.conn.execute(sql, tuple(params)).fetchall()
+
+    # -- images ---------------------------------------------------------------------------
+    def caption_rows(self) -> dict[str, CaptionRow]:
+        rows = self.query(
+            "SELECT rel, present, size, mtime_ns, info, error, cap_exists, cap_size, "
+            "cap_mtime_ns, cap_text FROM images"
+        )
+        return {
+            r[0]: CaptionRow(r[0], bool(r[1]), r[2], r[3], r[4], r[5], bool(r[6]), *r[7:])
+            for r in rows
+        }
+
+    @staticmethod
+    def upsert_caption_state(
+        conn: sqlite3.Connection,
+        rows: Iterable[tuple[str, bool, int | None, int | None, str | None]],
+    ) -> None:
+        """rows: (rel, cap_exists, cap_size, cap_mtime_ns, cap_text)."""
+        conn.executemany(
+            "INSERT INTO images(rel, cap_exists, cap_size, cap_mtime_ns, cap_text) "
+            "VALUES(?,?,?,?,?) ON CONFLICT(rel) DO UPDATE SET cap_exists=excluded.cap_exists, "
+            "cap_size=excluded.cap_size, cap_mtime_ns=excluded.cap_mtime_ns, "
+            "cap_text=excluded.cap_text",
+            [(rel, int(e), s, m, t) for rel, e, s, m, t in rows],
+        )
+
+    @staticmethod
+    def add_history(
+        conn: sqlite3.Connection,
+        rows: Iterable[tuple[str, str, str | None, str | None, int | None]],
+        when: float | None = None,
+    ) -> None:
+        """rows: (rel, origin, old_text, new_text, step_id)."""
+        when = time.time() if when is None else when
+        conn.executemany(
+            "INSERT INTO history(rel, time, origin, old_text, new_text, step_id) "
+            "VALUES(?,?,?,?,?,?)",
+            [(rel, when, origin, old, new, step) for rel, origin, old, new, step in rows],
+        )
+
+    # -- steps ----------------------------------------------------------------------------
+    def steps(self, states: Iterable[str] | None = None) -> list[Step]:
+        sql = (
+            "SELECT s.id, s.time, s.label, s.origin, s.state, s.incomplete, "
+            "(SELECT COUNT(*) FROM step_changes c WHERE c.step_id = s.id) FROM steps s"
+        )
+        params: tuple = ()
+        if states is not None:
+            states = tuple(states)
+            sql += f" WHERE s.state IN ({','.join('?' * len(states))})"
+            params = states
+        return [
+            Step(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6])
+            for r in self.query(sql + " ORDER BY s.id", params)
+        ]
+
+    def changes(self, step_id: int) -> list[Change]:
+        rows = self.query(
+            "SELECT rel, old_text, new_text FROM step_changes WHERE step_id=? ORDER BY rowid",
+            (step_id,),
+        )
+        return [Change(*r) for r in rows]
+
+    @staticmethod
+    def set_step_state(conn: sqlite3.Connection, step_id: int, state: str) -> None:
+        conn.execute("UPDATE steps SET state=? WHERE id=?", (state, step_id))
+
+    # -- json helpers ---------------------------------------------------------------------
+    @staticmethod
+    def dumps(value: object) -> str:
+        try:
+            return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"value is not JSON-serialisable: {exc}") from exc
+
+    @staticmethod
+    def loads(text: str) -> object:
+        return json.loads(text)
+
+
+class MetaMixin:
+    """Flags, notes, overrides, the JSON cache and the image probe index of a Workspace.
+
+    Expects ``self.db`` (StateDB), ``self._lock`` and ``self._items`` (rel -> ImageItem).
+    """
+
+    db: StateDB
+
+    def __init__(self) -> None:
+        self._excluded: set[str] = set()
+        self._notes: dict[str, str] = {}
+        self._overrides: dict[str, dict[str, object]] = {}
+
+    def _load_meta(self) -> None:
+        for rel, excluded, note in self.db.query("SELECT rel, excluded, note FROM flags"):
+            if excluded:
+                self._excluded.add(rel)
+            if note:
+                self._notes[rel] = note
+        for rel, key, value in self.db.query("SELECT rel, key, value FROM overrides"):
+            self._overrides.setdefault(rel, {})[key] = StateDB.loads(value)
+
+    def _known(self, rel: str) -> None:
+        if rel not in self._items:  # type: ignore[attr-defined]
+            raise KeyError(f"no image {rel!r} in this dataset")
+
+    # -- flags ----------------------------------------------------------------------------
+    def _save_flags(self, rel: str) -> None:
+        with self.db.tx() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO flags VALUES(?,?,?)",
+                (rel, int(rel in self._excluded), self._notes.get(rel, "")),
+            )
+
+    def set_excluded(self, rel: str, excluded: bool = True) -> None:
+        """Exclude an image from training (kept in the folder, never moved or deleted)."""
+        self._known(rel)
+        with self.db.lock:
+            (self._excluded.add if excluded else self._excluded.discard)(rel)
+            self._save_flags(rel)
+
+    def set_excluded_many(self, rels: Iterable[str], excluded: bool = True) -> None:
+        rels = list(rels)
+        for rel in rels:
+            self._known(rel)
+        with self.db.lock:
+            for rel in rels:
+                (self._excluded.add if excluded else self._excluded.discard)(rel)
+            with self.db.tx() as conn:
+                conn.executemany(
+                    "INSERT OR REPLACE INTO flags VALUES(?,?,?)",
+                    [(r, int(excluded), self._notes.get(r, "")) for r in rels],
+                )
+
+    def is_excluded(self, rel: str) -> bool:
+        return rel in self._excluded
+
+    def excluded(self) -> set[str]:
+        """Excluded images that are still in the dataset."""
+        return {rel for rel in self._excluded if rel in self._items}  # type: ignore[attr-defined]
+
+    def note(self, rel: str) -> str:
+        return self._notes.get(rel, "")
+
+    def set_note(self, rel: str, text: str) -> None:
+        self._known(rel)
+        with self.db.lock:
+            if text:
+                self._notes[rel] = text
+            else:
+                self._notes.pop(rel, None)
+            self._save_flags(rel)
+
+    # -- overrides ------------------------------------------------------------------------
+    def set_override(self, rel: str, key: str, value: object) -> None:
+        """Per-image user override (e.g. ``tier``); ``None`` removes it. JSON values."""
+        self._known(rel)
+        with self.db.lock:
+            with self.db.tx() as conn:
+                if value is None:
+                    conn.execute("DELETE FROM overrides WHERE rel=? AND key=?", (rel, key))
+                    self._overrides.get(rel, {}).pop(key, None)
+                else:
+                    conn.execute(
+                        "INSERT OR REPLACE INTO overrides VALUES(?,?,?)",
+                        (rel, key, StateDB.dumps(value)),
+                    )
+                    self._overrides.setdefault(rel, {})[key] = value
+
+    def overrides(self, rel: str) -> dict[str, object]:
+        return dict(self._overrides.get(rel, {}))
+
+    def overrides_for(self, key: str) -> dict[str, object]:
+        """rel -> value of one override key, for every image that has it."""
+        return {rel: o[key] for rel, o in self._overrides.items() if key in o}
+
+    # -- JSON cache -----------------------------------------------------------------------
+    def cache_get(self, namespace: str, key: str, default: object = None) -> object:
+        rows = self.db.query(
+            "SELECT value FROM cache WHERE namespace=? AND key=?", (namespace, key)
+        )
+        return StateDB.loads(rows[0][0]) if rows else default
+
+    def cache_put(self, namespace: str, key: str, value: object) -> None:
+        self.cache_put_many(namespace, {key: value})
+
+    def cache_get_many(self, namespace: str, keys: Iterable[str]) -> dict[str, object]:
+        keys = list(keys)
+        out: dict[str, object] = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            rows = self.db.query(
+                f"SELECT key, value FROM cache WHERE namespace=? AND key IN "
+                f"({','.join('?' * len(chunk))})",
+                (namespace, *chunk),
+            )
+            out.update((k, StateDB.loads(v)) for k, v in rows)
+        return out
+
+    def cache_put_many(self, namespace: str, values: Mapping[str, object]) -> None:
+        rows = [(namespace, k, StateDB.dumps(v), time.time()) for k, v in values.items()]
+        with self.db.tx() as conn:
+            conn.executemany("INSERT OR REPLACE INTO cache VALUES(?,?,?,?)", rows)
+
+    def cache_delete(self, namespace: str, key: str | None = None) -> None:
+        with self.db.tx() as conn:
+            if key is None:
+                conn.execute("DELETE FROM cache WHERE namespace=?", (namespace,))
+            else:
+                conn.execute("DELETE FROM cache WHERE namespace=? AND key=?", (namespace, key))

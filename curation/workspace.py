@@ -1,0 +1,577 @@
+"""A dataset folder plus Likeness's state about it: captions, undo, flags, overrides, caches.
+
+The caption ``.txt`` files are the truth. On open the workspace compares every caption with
+what it saw last time (size + mtime, then the text) and records changes made by other
+programs in the history (origin ``external``) instead of overwriting them. Before every write
+it checks the affected captions again.
+
+Every caption change is an undo step (a bulk edit is one step). A step is written to the
+state db in a transitional state *before* any file is touched (the journal); each file is
+replaced atomically; then the step is marked done. If the process dies in between, the next
+open compares each caption of the step with its old and new text and keeps exactly the part
+that reached the disk as an "incomplete" step that undo reverts normally.
+
+A caption that cannot be written (read-only file, full disk) stays as a *pending* edit in the
+state db: ``caption()`` shows it, the next save retries it, nothing is lost.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from curation import paths
+from curation.caption_io import (
+    delete_caption,
+    read_caption,
+    remove_stale_temp_files,
+    write_caption_atomic,
+)
+from curation.dataset import STATE_DIRNAME, ImageItem, ScanResult, scan_folder
+from curation.errors import CaptionReadError, CaptionWriteError, WorkspaceError
+from curation.jobs import CancelToken, ItemResult, ProgressFn
+from curation.state import TRANSITIONAL, Change, MetaMixin, StateDB, Step
+
+__all__ = ["HistoryEntry", "SaveResult", "Step", "Workspace", "state_location"]
+
+log = logging.getLogger(__name__)
+
+MAX_UNDO_STEPS = 200
+ORIGINS = ("user", "bulk", "auto")
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    time: float
+    origin: str  # user, bulk, auto, undo, redo, external
+    old: str | None  # None: no caption file
+    new: str | None
+    step_id: int | None
+
+
+@dataclass
+class SaveResult:
+    """What a caption operation did: ``written`` reached the disk, ``pending`` are kept in the
+    state db because the file could not be written (error text per item), ``skipped`` were
+    not applied (changed since the preview, unknown image)."""
+
+    step_id: int | None = None
+    label: str = ""
+    written: list[str] = field(default_factory=list)
+    pending: list[ItemResult] = field(default_factory=list)
+    skipped: list[ItemResult] = field(default_factory=list)
+
+    @property
+    def changed(self) -> int:
+        return len(self.written) + len(self.pending)
+
+
+def state_location(root: Path) -> tuple[Path, Path]:
+    """(preferred state dir inside the dataset, fallback dir in the user cache)."""
+    digest = hashlib.sha256(str(root).encode("utf-8", "surrogateescape")).hexdigest()[:20]
+    return root / STATE_DIRNAME, paths.cache_dir() / "state" / digest
+
+
+def _open_db(root: Path, create: bool) -> tuple[StateDB, Path | None]:
+    inside, fallback = state_location(root)
+    for folder in (inside, fallback):
+        db_path = folder / "state.sqlite"
+        if not create and not db_path.exists():
+            continue
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            if not os.access(folder, os.W_OK):
+                raise PermissionError(f"{folder} is read-only")
+            db = StateDB(db_path)
+            with db.tx() as conn:  # prove it is writable
+                conn.execute("INSERT OR REPLACE INTO meta VALUES('dataset', ?)", (str(root),))
+        except (OSError, WorkspaceError, sqlite3.Error) as exc:
+            log.info("state cannot live in %s (%s)", folder, exc)
+            continue
+        if folder == fallback:
+            (folder / "dataset.txt").write_text(str(root) + "\n", encoding="utf-8")
+        return db, folder
+    if create:
+        raise WorkspaceError(
+            f"cannot store workspace state in {inside} nor in {fallback}: check permissions"
+        )
+    return StateDB(":memory:"), None
+
+
+class Workspace(MetaMixin):
+    """Open with :meth:`open`; thread-safe (one lock); close with :meth:`close`."""
+
+    def __init__(self, scan: ScanResult, db: StateDB, state_dir: Path | None) -> None:
+        self.root = scan.root
+        self.scan = scan
+        self.db = db
+        self.state_dir = state_dir
+        self._lock = db.lock
+        self._items: dict[str, ImageItem] = {item.rel: item for item in scan.items}
+        self._disk: dict[str, str | None] = {}  # caption text on disk; None: no file
+        self._pending: dict[str, tuple[str | None, str]] = {}  # rel -> (text, error)
+        self.caption_warnings: dict[str, str] = {}  # rel -> decoding warning or read error
+        self.recovered: list[str] = []  # messages about interrupted operations repaired
+        MetaMixin.__init__(self)
+
+    # -- opening --------------------------------------------------------------------------
+    @classmethod
+    def open(
+        cls,
+        root: str | os.PathLike[str],
+        recursive: bool = True,
+        create: bool = True,
+        on_progress: ProgressFn | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Workspace:
+        """Scan ``root`` and open (or create) its state. ``create=False`` never writes state:
+        an existing state db is used, otherwise an in-memory one. Raises ``DatasetError``."""
+        scan = scan_folder(root, recursive=recursive, on_progress=on_progress, cancel=cancel)
+        db, state_dir = _open_db(scan.root, create)
+        ws = cls(scan, db, state_dir)
+        try:
+            ws._recover()
+            ws._reconcile()
+            ws._load_meta()
+        except BaseException:
+            db.close()
+            raise
+        if state_dir is not None:
+            for folder in {item.path.parent for item in scan.items}:
+                remove_stale_temp_files(folder)
+        return ws
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- reading --------------------------------------------------------------------------
+    @property
+    def items(self) -> list[ImageItem]:
+        return list(self._items.values())
+
+    def item(self, rel: str) -> ImageItem:
+        try:
+            return self._items[rel]
+        except KeyError:
+            raise KeyError(f"no image {rel!r} in {self.root}") from None
+
+    def caption(self, rel: str) -> str:
+        """The caption as the user sees it: a pending (unsaved) edit, else the file's text."""
+        with self._lock:
+            if rel in self._pending:
+                return self._pending[rel][0] or ""
+            self.item(rel)
+            return self._disk.get(rel) or ""
+
+    def captions(self, rels: Iterable[str] | None = None) -> dict[str, str]:
+        with self._lock:
+            keys = self._items.keys() if rels is None else rels
+            return {rel: self.caption(rel) for rel in keys}
+
+    def has_caption(self, rel: str) -> bool:
+        with self._lock:
+            if rel in self._pending:
+                return self._pending[rel][0] is not None
+            return self._disk.get(rel) is not None
+
+    def pending(self) -> dict[str, str]:
+        """rel -> why the edit could not be written yet."""
+        with self._lock:
+            return {rel: err for rel, (_text, err) in self._pending.items()}
+
+    def history(self, rel: str) -> list[HistoryEntry]:
+        rows = self.db.query(
+            "SELECT time, origin, old_text, new_text, step_id FROM history WHERE rel=? ORDER BY id",
+            (rel,),
+        )
+        return [HistoryEntry(*r) for r in rows]
+
+    def steps(self) -> list[Step]:
+        return self.db.steps()
+
+    @property
+    def can_undo(self) -> bool:
+        return bool(self.db.steps(("applied",)))
+
+    @property
+    def can_redo(self) -> bool:
+        return bool(self.db.steps(("undone",)))
+
+    def undo_label(self) -> str | None:
+        steps = self.db.steps(("applied",))
+        return steps[-1].label if steps else None
+
+    def redo_label(self) -> str | None:
+        steps = self.db.steps(("undone",))
+        return steps[0].label if steps else None
+
+    # -- disk sync ------------------------------------------------------------------------
+    def _stat_caption(self, item: ImageItem) -> tuple[int, int] | None:
+        try:
+            st = os.stat(item.caption_path)
+        except OSError:
+            return None
+        return st.st_size, st.st_mtime_ns
+
+    def _read_disk(self, item: ImageItem) -> tuple[str | None, tuple[int, int] | None]:
+        try:
+            cap = read_caption(item.caption_path)
+        except CaptionReadError as exc:
+            self.caption_warnings[item.rel] = str(exc)
+            return self._disk.get(item.rel), self._stat_caption(item)
+        if not cap.exists:
+            return None, None
+        if cap.warning:
+            self.caption_warnings[item.rel] = cap.warning
+        else:
+            self.caption_warnings.pop(item.rel, None)
+        return cap.text, self._stat_caption(item)
+
+    def _set_known(self, rel: str, text: str | None, stat: tuple[int, int] | None) -> tuple:
+        item = self._items[rel]
+        size, mtime = stat if stat else (0, 0)
+        self._items[rel] = dataclasses.replace(
+            item, has_caption=text is not None, caption_size=size, caption_mtime_ns=mtime
+        )
+        self._disk[rel] = text
+        return (rel, text is not None, size if stat else None, mtime if stat else None, text)
+
+    def sync_from_disk(self, rels: Iterable[str] | None = None) -> list[str]:
+        """Re-check captions (all, or ``rels``) against the disk; changes made by other
+        programs are taken as the truth and recorded in the history (origin ``external``).
+        Returns the rels that changed."""
+        with self._lock:
+            changed: list[str] = []
+            state_rows: list[tuple] = []
+            hist: list[tuple] = []
+            for rel in self._items if rels is None else rels:
+                item = self._items.get(rel)
+                if item is None:
+                    continue
+                stat = self._stat_caption(item)
+                known = (item.caption_size, item.caption_mtime_ns) if item.has_caption else None
+                if stat == known:
+                    continue
+                text, stat = self._read_disk(item)
+                old = self._disk.get(rel)
+                state_rows.append(self._set_known(rel, text, stat))
+                if text != old:
+                    hist.append((rel, "external", old, text, None))
+                    changed.append(rel)
+            if state_rows:
+                with self.db.tx() as conn:
+                    StateDB.upsert_caption_state(conn, state_rows)
+                    StateDB.add_history(conn, hist)
+            return changed
+
+    def _reconcile(self) -> None:
+        """First sync after opening: one transaction for the whole dataset."""
+        rows = self.db.caption_rows()
+        state_rows: list[tuple] = []
+        hist: list[tuple] = []
+        for rel, item in self._items.items():
+            row = rows.get(rel)
+            same = (
+                row is not None
+                and row.cap_exists == item.has_caption
+                and (
+                    not item.has_caption
+                    or (row.cap_size, row.cap_mtime_ns)
+                    == (item.caption_size, item.caption_mtime_ns)
+                )
+            )
+            if same:
+                self._disk[rel] = row.cap_text if item.has_caption else None
+                if not row.present:
+                    state_rows.append(
+                        (rel, item.has_caption, row.cap_size, row.cap_mtime_ns, row.cap_text)
+                    )
+                continue
+            text, stat = self._read_disk(item) if item.has_caption else (None, None)
+            state_rows.append(self._set_known(rel, text, stat))
+            if row is not None and (text != row.cap_text or row.cap_exists != (text is not None)):
+                hist.append((rel, "external", row.cap_text if row.cap_exists else None, text, None))
+        gone = [(rel,) for rel, row in rows.items() if row.present and rel not in self._items]
+        with self.db.tx() as conn:
+            StateDB.upsert_caption_state(conn, state_rows)
+            conn.executemany(
+                "UPDATE images SET present=1 WHERE rel=?", [(r[0],) for r in state_rows]
+            )
+            conn.executemany("UPDATE images SET present=0 WHERE rel=?", gone)
+            StateDB.add_history(conn, hist)
+        for rel, text, _base, _exists, error in self.db.query(
+            "SELECT rel, text, base_text, base_exists, error FROM pending"
+        ):
+            if rel in self._items:
+                self._pending[rel] = (text, error)
+
+    # -- writing --------------------------------------------------------------------------
+    def _put(self, rel: str, text: str | None) -> tuple[tuple | None, str | None]:
+        """Make the file hold ``text`` (None: no file). Returns (caption state row or None,
+        error or None). On error the edit becomes pending."""
+        item = self._items[rel]
+        if text == self._disk.get(rel):
+            self._pending.pop(rel, None)
+            return None, None
+        try:
+            if text is None:
+                delete_caption(item.caption_path)
+            else:
+                write_caption_atomic(item.caption_path, text)
+        except CaptionWriteError as exc:
+            self._pending[rel] = (text, str(exc))
+            return None, str(exc)
+        self._pending.pop(rel, None)
+        return self._set_known(
+            rel, text, self._stat_caption(item) if text is not None else None
+        ), None
+
+    def _persist_pending(self, conn: sqlite3.Connection, rels: Iterable[str]) -> None:
+        for rel in rels:
+            if rel in self._pending:
+                text, error = self._pending[rel]
+                base = self._disk.get(rel)
+                conn.execute(
+                    "INSERT OR REPLACE INTO pending VALUES(?,?,?,?,?,?)",
+                    (rel, text, base, int(base is not None), time.time(), error),
+                )
+            else:
+                conn.execute("DELETE FROM pending WHERE rel=?", (rel,))
+
+    def flush_pending(self) -> SaveResult:
+        """Retry writing pending edits (the next save does this too)."""
+        with self._lock:
+            result = SaveResult(label="save pending edits")
+            if not self._pending:
+                return result
+            rels = list(self._pending)
+            self.sync_from_disk(rels)
+            state_rows, hist = [], []
+            for rel in rels:
+                text = self._pending[rel][0]
+                old = self._disk.get(rel)
+                row, err = self._put(rel, text)
+                if err:
+                    result.pending.append(ItemResult(path=rel, error=err))
+                else:
+                    result.written.append(rel)
+                    if row:
+                        state_rows.append(row)
+                        hist.append((rel, "user", old, text, None))
+            with self.db.tx() as conn:
+                StateDB.upsert_caption_state(conn, state_rows)
+                StateDB.add_history(conn, hist)
+                self._persist_pending(conn, rels)
+            return result
+
+    def set_caption(self, rel: str, text: str, origin: str = "user") -> SaveResult:
+        """Save one caption (one undo step)."""
+        return self.apply_changes({rel: text}, origin=origin, label=f"edit {rel}")
+
+    def apply_changes(
+        self,
+        changes: Mapping[str, str] | Iterable,
+        origin: str = "bulk",
+        label: str | None = None,
+    ) -> SaveResult:
+        """Apply many caption changes as ONE undo step.
+
+        ``changes``: ``{rel: new_text}`` or ``BulkChange(rel, old, new)`` items from a
+        planner; a planned change whose ``old`` no longer matches the caption (edited since
+        the preview) is skipped, not applied.
+        """
+        if origin not in ORIGINS:
+            raise ValueError(f"origin must be one of {ORIGINS}, not {origin!r}")
+        if isinstance(changes, Mapping):
+            wanted = [(rel, None, new) for rel, new in changes.items()]
+        else:
+            wanted = [(c.rel, c.old, c.new) for c in changes]
+        with self._lock:
+            result = SaveResult(label=label or f"{origin} edit of {len(wanted)} captions")
+            if self._pending:
+                retry = self.flush_pending()
+                result.written += retry.written
+            self.sync_from_disk([rel for rel, _, _ in wanted])
+            planned: list[Change] = []
+            for rel, expected, new in wanted:
+                if rel not in self._items:
+                    result.skipped.append(
+                        ItemResult(path=rel, error="no such image in the dataset")
+                    )
+                    continue
+                current = self.caption(rel)
+                if expected is not None and expected != current:
+                    result.skipped.append(
+                        ItemResult(path=rel, error="caption changed since the preview; not applied")
+                    )
+                    continue
+                if new == current:
+                    continue
+                old = current if self.has_caption(rel) else None
+                planned.append(Change(rel, old, new))
+            if not planned:
+                return result
+            step_id = self._journal(result.label, origin, planned)
+            result.step_id = step_id
+            self._run_step(step_id, planned, forward=True, origin=origin, result=result)
+            return result
+
+    def _journal(self, label: str, origin: str, planned: list[Change]) -> int:
+        with self.db.tx() as conn:
+            undone = [r[0] for r in conn.execute("SELECT id FROM steps WHERE state='undone'")]
+            conn.executemany("DELETE FROM step_changes WHERE step_id=?", [(i,) for i in undone])
+            conn.executemany("DELETE FROM steps WHERE id=?", [(i,) for i in undone])
+            cur = conn.execute(
+                "INSERT INTO steps(time, label, origin, state) VALUES(?,?,?,'applying')",
+                (time.time(), label, origin),
+            )
+            step_id = int(cur.lastrowid)
+            conn.executemany(
+                "INSERT INTO step_changes VALUES(?,?,?,?)",
+                [(step_id, c.rel, c.old, c.new) for c in planned],
+            )
+            old_ids = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT id FROM steps WHERE state='applied' ORDER BY id DESC LIMIT -1 OFFSET ?",
+                    (MAX_UNDO_STEPS,),
+                )
+            ]
+            conn.executemany("DELETE FROM step_changes WHERE step_id=?", [(i,) for i in old_ids])
+            conn.executemany("DELETE FROM steps WHERE id=?", [(i,) for i in old_ids])
+        return step_id
+
+    def _run_step(
+        self, step_id: int, changes: list[Change], forward: bool, origin: str, result: SaveResult
+    ) -> None:
+        state_rows, hist = [], []
+        for change in changes:
+            target = change.new if forward else change.old
+            before = self._disk.get(change.rel)
+            row, err = self._put(change.rel, target)
+            if err:
+                result.pending.append(ItemResult(path=change.rel, error=err))
+            else:
+                result.written.append(change.rel)
+            if row is not None:
+                state_rows.append(row)
+                hist.append((change.rel, origin, before, target, step_id))
+        with self.db.tx() as conn:
+            StateDB.upsert_caption_state(conn, state_rows)
+            StateDB.add_history(conn, hist)
+            self._persist_pending(conn, [c.rel for c in changes])
+            StateDB.set_step_state(conn, step_id, "applied" if forward else "undone")
+
+    def _step_for(self, state: str, last: bool) -> Step | None:
+        steps = self.db.steps((state,))
+        return (steps[-1] if last else steps[0]) if steps else None
+
+    def undo(self) -> SaveResult | None:
+        """Revert the last step; None when there is nothing to undo. Captions changed since
+        (by another program) are left alone and listed in ``skipped``."""
+        return self._undo_redo(undo=True)
+
+    def redo(self) -> SaveResult | None:
+        return self._undo_redo(undo=False)
+
+    def _undo_redo(self, undo: bool) -> SaveResult | None:
+        with self._lock:
+            step = self._step_for("applied" if undo else "undone", last=undo)
+            if step is None:
+                return None
+            result = SaveResult(step_id=step.id, label=step.label)
+            changes = self.db.changes(step.id)
+            self.sync_from_disk([c.rel for c in changes])
+            todo: list[Change] = []
+            for c in changes:
+                expect = c.new if undo else c.old
+                if c.rel not in self._items:
+                    result.skipped.append(
+                        ItemResult(path=c.rel, error="image no longer in the dataset")
+                    )
+                    continue
+                current = self.caption(c.rel) if self.has_caption(c.rel) else None
+                if current != expect:
+                    result.skipped.append(
+                        ItemResult(path=c.rel, error="caption changed since; left as it is")
+                    )
+                    continue
+                todo.append(c)
+            with self.db.tx() as conn:
+                StateDB.set_step_state(conn, step.id, "undoing" if undo else "redoing")
+            self._run_step(
+                step.id, todo, forward=not undo, origin="undo" if undo else "redo", result=result
+            )
+            return result
+
+    # -- recovery -------------------------------------------------------------------------
+    def _recover(self) -> None:
+        """Reconcile steps a killed process left in a transitional state (see module doc)."""
+        for step in self.db.steps(TRANSITIONAL):
+            changes = self.db.changes(step.id)
+            on_disk: dict[str, str | None] = {}
+            for c in changes:
+                item = self._items.get(c.rel)
+                if item is None:
+                    on_disk[c.rel] = "\x00gone"
+                    continue
+                cap = read_caption(item.caption_path) if item.caption_path.exists() else None
+                on_disk[c.rel] = cap.text if cap is not None else None
+            new_ = [c for c in changes if on_disk[c.rel] == c.new]
+            old_ = [c for c in changes if on_disk[c.rel] == c.old and c.old != c.new]
+            if step.state == "undoing":
+                reached, origin = old_, "undo"
+                state = "undone" if not new_ else "applied"
+                keep = changes if state == "undone" or not old_ else new_
+            else:
+                reached, origin = new_, step.origin if step.state == "applying" else "redo"
+                state = "applied" if new_ else ("undone" if step.state == "redoing" else "drop")
+                keep = new_ if old_ else changes
+            incomplete = bool(old_ and new_)
+            with self.db.tx() as conn:
+                drop = {c.rel for c in changes} - {c.rel for c in keep}
+                conn.executemany(
+                    "DELETE FROM step_changes WHERE step_id=? AND rel=?",
+                    [(step.id, rel) for rel in drop],
+                )
+                if state == "drop":
+                    conn.execute("DELETE FROM step_changes WHERE step_id=?", (step.id,))
+                    conn.execute("DELETE FROM steps WHERE id=?", (step.id,))
+                else:
+                    conn.execute(
+                        "UPDATE steps SET state=?, incomplete=incomplete OR ? WHERE id=?",
+                        (state, int(incomplete), step.id),
+                    )
+                # the captions the step reached: history and index, so _reconcile does not
+                # mistake them for external edits
+                hist, rows = [], []
+                for c in reached:
+                    item = self._items[c.rel]
+                    target = c.old if step.state == "undoing" else c.new
+                    stat = self._stat_caption(item) if target is not None else None
+                    rows.append(self._set_known(c.rel, target, stat))
+                    before = c.new if step.state == "undoing" else c.old
+                    hist.append((c.rel, origin, before, target, step.id))
+                StateDB.upsert_caption_state(conn, rows)
+                StateDB.add_history(conn, hist)
+            message = (
+                f"'{step.label}' was interrupted: {len(reached)} of {len(changes)} captions had "
+                f"been {'reverted' if step.state == 'undoing' else 'changed'}"
+            )
+            if incomplete:
+                message += "; the finished part is kept as an undoable step"
+            log.warning(message)
+            self.recovered.append(message)

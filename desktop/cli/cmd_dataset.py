@@ -1,0 +1,235 @@
+"""``likeness scan``, ``replace``, ``undo``, ``redo``: the dataset core from the shell.
+
+Exit codes: 0 done (even when some files are bad: they are listed), 1 partly done (a caption
+could not be written and is kept pending; nothing to undo/redo), 2 unusable folder or
+invalid arguments (message on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+EXIT_OK, EXIT_PARTIAL, EXIT_UNUSABLE = 0, 1, 2
+
+
+def register(subparsers: Any) -> None:
+    scan = subparsers.add_parser(
+        "scan",
+        help="count images and captions in a dataset folder and list unreadable files",
+        description="Scan DIR: counts images, captioned, uncaptioned and excluded images and "
+        "probes every image for errors (truncated, not an image, too large). Writes nothing.",
+    )
+    scan.add_argument("dir", metavar="DIR")
+    scan.add_argument("--json", action="store_true", help="print one JSON object")
+    scan.add_argument(
+        "--no-recursive", dest="recursive", action="store_false", help="do not enter subfolders"
+    )
+    scan.add_argument(
+        "--max-megapixels",
+        type=float,
+        default=None,
+        metavar="MP",
+        help="decompression-bomb limit (default 150)",
+    )
+    scan.set_defaults(func=cmd_scan)
+
+    rep = subparsers.add_parser(
+        "replace",
+        help="find and replace in every caption (one undo step)",
+        description="Replace FIND with REPLACE in every caption of DIR as one undoable step.",
+    )
+    rep.add_argument("dir", metavar="DIR")
+    rep.add_argument("find", metavar="FIND")
+    rep.add_argument("replace", metavar="REPLACE")
+    rep.add_argument("--regex", action="store_true", help="FIND is a Python regular expression")
+    rep.add_argument("--whole-word", action="store_true", help="match whole words only")
+    rep.add_argument("--ignore-case", action="store_true", help="case-insensitive match")
+    rep.add_argument("--dry-run", action="store_true", help="show the changes, write nothing")
+    rep.add_argument("--json", action="store_true", help="print one JSON object")
+    rep.add_argument("--no-recursive", dest="recursive", action="store_false")
+    rep.set_defaults(func=cmd_replace)
+
+    for name, helptext in (("undo", "undo the last caption edit"), ("redo", "redo it again")):
+        p = subparsers.add_parser(
+            name, help=helptext, description=f"{helptext.capitalize()} in DIR."
+        )
+        p.add_argument("dir", metavar="DIR")
+        p.add_argument("--json", action="store_true", help="print one JSON object")
+        p.add_argument("--no-recursive", dest="recursive", action="store_false")
+        p.set_defaults(func=cmd_undo if name == "undo" else cmd_redo)
+
+
+def _err(message: str) -> None:
+    print(f"likeness: {message}", file=sys.stderr)
+
+
+class _Progress:
+    """A tqdm bar on stderr when it is a terminal; silent otherwise."""
+
+    def __init__(self, desc: str, enabled: bool | None = None) -> None:
+        self.bar = None
+        if enabled if enabled is not None else sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(desc=desc, file=sys.stderr, unit="img", leave=False)
+
+    def __call__(self, done: int, total: int, _message: str = "") -> None:
+        if self.bar is None:
+            return
+        if total and self.bar.total != total:
+            self.bar.total = total
+        self.bar.n = done
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _open(dir_: str, recursive: bool, create: bool):
+    from curation.errors import DatasetError, WorkspaceError
+    from curation.workspace import Workspace
+
+    progress = _Progress("scanning")
+    try:
+        return Workspace.open(dir_, recursive=recursive, create=create, on_progress=progress)
+    except (DatasetError, WorkspaceError) as exc:
+        _err(str(exc))
+        return None
+    finally:
+        progress.close()
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    from curation.images import probe_images
+
+    ws = _open(args.dir, args.recursive, create=False)
+    if ws is None:
+        return EXIT_UNUSABLE
+    with ws:
+        items = ws.items
+        progress = _Progress("checking images")
+        limit = None if args.max_megapixels is None else int(args.max_megapixels * 1e6)
+        try:
+            results = probe_images([i.path for i in items], max_pixels=limit, on_progress=progress)
+        finally:
+            progress.close()
+        errors = [{"path": r.path, "error": r.error} for r in ws.scan.errors]
+        errors += [
+            {"path": item.rel, "error": r.error}
+            for item, r in zip(items, results, strict=True)
+            if r.error
+        ]
+        warnings = [{"path": w.path, "warning": w.error} for w in ws.scan.warnings]
+        warnings += [{"path": rel, "warning": w} for rel, w in sorted(ws.caption_warnings.items())]
+        captioned = sum(1 for i in items if ws.has_caption(i.rel))
+        summary = {
+            "root": str(ws.root),
+            "images": len(items),
+            "captioned": captioned,
+            "uncaptioned": len(items) - captioned,
+            "excluded": len(ws.excluded()),
+            "errors": errors,
+            "warnings": warnings,
+            "pending": [{"path": rel, "error": e} for rel, e in sorted(ws.pending().items())],
+        }
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False))
+        return EXIT_OK
+    print(
+        f"{summary['root']}: {summary['images']} images, {captioned} captioned, "
+        f"{summary['uncaptioned']} uncaptioned, {summary['excluded']} excluded"
+    )
+    for title, rows, key in (("errors", errors, "error"), ("warnings", warnings, "warning")):
+        if rows:
+            print(f"{title} ({len(rows)}):")
+            for row in rows:
+                print(f"  {row['path']}: {row[key]}")
+    return EXIT_OK
+
+
+def cmd_replace(args: argparse.Namespace) -> int:
+    from curation.bulk import format_diff, plan_replace
+    from curation.errors import BulkEditError
+
+    ws = _open(args.dir, args.recursive, create=not args.dry_run)
+    if ws is None:
+        return EXIT_UNUSABLE
+    with ws:
+        try:
+            changes = plan_replace(
+                ws.captions(),
+                args.find,
+                args.replace,
+                regex=args.regex,
+                whole_word=args.whole_word,
+                case_sensitive=not args.ignore_case,
+            )
+        except BulkEditError as exc:
+            _err(str(exc))
+            return EXIT_UNUSABLE
+        result = None
+        if changes and not args.dry_run:
+            result = ws.apply_changes(changes, origin="bulk", label=f"replace {args.find!r}")
+    out = {
+        "dry_run": args.dry_run,
+        "count": len(changes),
+        "changes": [{"path": c.rel, "old": c.old, "new": c.new} for c in changes],
+        "written": len(result.written) if result else 0,
+        "pending": [{"path": p.path, "error": p.error} for p in result.pending] if result else [],
+        "skipped": [{"path": p.path, "error": p.error} for p in result.skipped] if result else [],
+    }
+    if args.json:
+        print(json.dumps(out, ensure_ascii=False))
+    else:
+        for c in changes:
+            print(f"{c.rel}: {format_diff(c.old, c.new)}")
+        verb = "would change" if args.dry_run else "changed"
+        print(f"{verb} {len(changes)} caption{'s' if len(changes) != 1 else ''}", file=sys.stderr)
+        for p in out["pending"]:
+            _err(f"{p['path']}: {p['error']}")
+        for p in out["skipped"]:
+            _err(f"{p['path']}: {p['error']}")
+    return EXIT_PARTIAL if out["pending"] else EXIT_OK
+
+
+def _undo_redo(args: argparse.Namespace, undo: bool) -> int:
+    ws = _open(args.dir, args.recursive, create=True)
+    if ws is None:
+        return EXIT_UNUSABLE
+    with ws:
+        for message in ws.recovered:
+            _err(message)
+        result = ws.undo() if undo else ws.redo()
+    word = "undo" if undo else "redo"
+    if result is None:
+        if args.json:
+            print(json.dumps({"done": False, "label": None, "written": 0}))
+        else:
+            _err(f"nothing to {word}")
+        return EXIT_PARTIAL
+    out = {
+        "done": True,
+        "label": result.label,
+        "written": len(result.written),
+        "pending": [{"path": p.path, "error": p.error} for p in result.pending],
+        "skipped": [{"path": p.path, "error": p.error} for p in result.skipped],
+    }
+    if args.json:
+        print(json.dumps(out, ensure_ascii=False))
+    else:
+        print(f"{word}: {result.label} ({len(result.written)} captions)")
+        for p in out["pending"] + out["skipped"]:
+            _err(f"{p['path']}: {p['error']}")
+    return EXIT_PARTIAL if out["pending"] else EXIT_OK
+
+
+def cmd_undo(args: argparse.Namespace) -> int:
+    return _undo_redo(args, undo=True)
+
+
+def cmd_redo(args: argparse.Namespace) -> int:
+    return _undo_redo(args, undo=False)

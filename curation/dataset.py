@@ -172,7 +172,7 @@ def scan_folder(
                 warnings.append(
                     ItemResult(
                         path=rel,
-                        error=f"shares its caption {stem}{CAPTION_EXT} with {stems_seen[stem]}",
+                        error=f"same name as {stems_seen[stem]}: both use the caption {stem}{CAPTION_EXT}",
                     )
                 )
             stems_seen.setdefault(stem, rel)

@@ -378,6 +378,8 @@ def load_image(
             raise
         except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError) as exc:
             raise _decode_error(exc, fmt) from exc
+        except RuntimeError as exc:
+            raise ImageLoadError(f"cannot read: corrupt {fmt} ({exc})") from exc
         except MemoryError as exc:
             raise ImageLoadError(f"cannot read: not enough memory to decode this {fmt}") from exc
     if tuple(notes) != info.notes:
@@ -403,13 +405,16 @@ def probe_image(path: str | os.PathLike[str], max_pixels: int | None = None) -> 
         info = _info(im, data, path, orientation, notes)
         try:
             if im.format == "PNG":
-                im.verify()
+                with Image.open(io.BytesIO(data)) as fresh:  # verify() must come first
+                    fresh.verify()
             else:
                 if im.format == "JPEG":
                     im.draft(im.mode, (1, 1))
                 im.load()
         except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError) as exc:
             raise _decode_error(exc, info.format) from exc
+        except RuntimeError as exc:
+            raise ImageLoadError(f"cannot read: corrupt {info.format} ({exc})") from exc
         except MemoryError as exc:
             raise ImageLoadError(
                 f"cannot read: not enough memory to decode this {info.format}"

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from curation.errors import WorkspaceError
+from curation.jobs import CancelToken, ItemResult, ProgressFn
 
 log = logging.getLogger(__name__)
 
@@ -367,3 +368,71 @@ class MetaMixin:
                 conn.execute("DELETE FROM cache WHERE namespace=?", (namespace,))
             else:
                 conn.execute("DELETE FROM cache WHERE namespace=? AND key=?", (namespace, key))
+
+    # -- image index (probe results keyed by file size + mtime) ---------------------------
+    def probe_all(
+        self,
+        rels: Iterable[str] | None = None,
+        max_pixels: int | None = None,
+        on_progress: ProgressFn | None = None,
+        cancel: CancelToken | None = None,
+    ) -> list[ItemResult]:
+        """Probe images (see :func:`curation.images.probe_images`), reusing results stored
+        in the index while a file's size and mtime are unchanged. ``ItemResult.path`` is the
+        rel; ``value`` an ``ImageInfo``. Size-limit errors are not cached (the limit is a
+        preference)."""
+        from curation.images import ImageInfo, probe_images
+
+        items = self._items  # type: ignore[attr-defined]
+        rels = list(items if rels is None else rels)
+        stored = {
+            r[0]: r[1:]
+            for r in self.db.query("SELECT rel, size, mtime_ns, info, error FROM images")
+        }
+        results: dict[str, ItemResult] = {}
+        todo: list[str] = []
+        for rel in rels:
+            item = items[rel]
+            row = stored.get(rel)
+            if row and (row[0], row[1]) == (item.size_bytes, item.mtime_ns):
+                if row[2]:
+                    data = StateDB.loads(row[2])
+                    data["notes"] = tuple(data.get("notes", ()))
+                    results[rel] = ItemResult(path=rel, value=ImageInfo(**data))
+                    continue
+                if row[3]:
+                    results[rel] = ItemResult(path=rel, error=row[3])
+                    continue
+            todo.append(rel)
+        fresh = probe_images(
+            [items[rel].path for rel in todo], max_pixels, on_progress=on_progress, cancel=cancel
+        )
+        rows = []
+        for rel, res in zip(todo, fresh, strict=True):
+            results[rel] = ItemResult(path=rel, value=res.value, error=res.error)
+            if res.error == "cancelled" or (res.error and res.error.startswith("image is ")):
+                continue
+            info = None
+            if res.value is not None:
+                info = StateDB.dumps({**res.value.__dict__, "notes": list(res.value.notes)})
+            item = items[rel]
+            rows.append((rel, item.size_bytes, item.mtime_ns, info, res.error))
+        if rows:
+            with self.db.tx() as conn:
+                conn.executemany(
+                    "INSERT INTO images(rel, size, mtime_ns, info, error) VALUES(?,?,?,?,?) "
+                    "ON CONFLICT(rel) DO UPDATE SET size=excluded.size, "
+                    "mtime_ns=excluded.mtime_ns, info=excluded.info, error=excluded.error",
+                    rows,
+                )
+        return [results[rel] for rel in rels]
+
+    def image_info(self, rel: str, max_pixels: int | None = None):  # -> ImageInfo
+        """Probe one image (cached); raises ``ImageLoadError``."""
+        from curation.errors import ImageLoadError
+
+        self._known(rel)
+        res = self.probe_all([rel], max_pixels)[0]
+        if res.error:
+            raise ImageLoadError(res.error)
+        return res.value

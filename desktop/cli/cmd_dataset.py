@@ -104,8 +104,6 @@ def _open(dir_: str, recursive: bool, create: bool):
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
-    from curation.images import probe_images
-
     ws = _open(args.dir, args.recursive, create=False)
     if ws is None:
         return EXIT_UNUSABLE
@@ -114,15 +112,11 @@ def cmd_scan(args: argparse.Namespace) -> int:
         progress = _Progress("checking images")
         limit = None if args.max_megapixels is None else int(args.max_megapixels * 1e6)
         try:
-            results = probe_images([i.path for i in items], max_pixels=limit, on_progress=progress)
+            results = ws.probe_all(max_pixels=limit, on_progress=progress)
         finally:
             progress.close()
         errors = [{"path": r.path, "error": r.error} for r in ws.scan.errors]
-        errors += [
-            {"path": item.rel, "error": r.error}
-            for item, r in zip(items, results, strict=True)
-            if r.error
-        ]
+        errors += [{"path": r.path, "error": r.error} for r in results if r.error]
         warnings = [{"path": w.path, "warning": w.error} for w in ws.scan.warnings]
         warnings += [{"path": rel, "warning": w} for rel, w in sorted(ws.caption_warnings.items())]
         captioned = sum(1 for i in items if ws.has_caption(i.rel))

@@ -1,0 +1,108 @@
+"""Measure one image: faces, face sharpness, perceptual hashes, person candidate.
+
+The result is a plain JSON-serialisable dict (``raw`` measures, independent of any balance
+profile) so it can be cached in the workspace state under the file's content hash, the
+backend name and `ANALYSIS_VERSION`. Tiers, pose classes and flags are derived from it later
+(`curation.analysis.classify`), so changing a profile never re-runs detection.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from curation.analysis.measures import dhash, face_sharpness, phash, pick_primary
+from curation.analysis.person import find_person
+from curation.faces.base import Face, FaceDetector
+
+__all__ = ["ANALYSIS_VERSION", "DETECT_DRAFT", "measure_image", "measure_array", "cache_key"]
+
+log = logging.getLogger(__name__)
+
+# Bump when anything stored in the raw measures changes meaning.
+ANALYSIS_VERSION = 1
+# JPEGs are decoded at a reduced DCT scale when that keeps at least this size (detection runs
+# at <= 640 px anyway). Sharpness is re-measured at full size when the face would be too small.
+DETECT_DRAFT = (640, 640)
+SHARPNESS_MIN_PX = 256
+
+
+def cache_key(content_hash: str, backend: str) -> str:
+    return f"{content_hash}:{backend}:v{ANALYSIS_VERSION}"
+
+
+def measure_array(
+    rgb: np.ndarray,
+    detector: FaceDetector,
+    *,
+    full_size: tuple[int, int] | None = None,
+    full_loader: Any = None,
+) -> dict[str, Any]:
+    """Raw measures of a decoded RGB image.
+
+    ``full_size`` is (width, height) of the original when ``rgb`` is a reduced decode; face
+    boxes are stored in original pixels. ``full_loader()`` returns the full-size RGB array and
+    is called only when the face is too small in ``rgb`` for a faithful sharpness value.
+    """
+    height, width = rgb.shape[:2]
+    W, H = full_size or (width, height)  # noqa: N806
+    scale = W / width
+    faces = [f.scaled(scale) if scale != 1.0 else f for f in detector.detect(rgb)]
+    ordered, _ = pick_primary(faces, W, H, secondary_min_ratio=0.0)
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    sharp = None
+    if ordered:
+        primary = ordered[0]
+        box_small = tuple(v / scale for v in primary.box)
+        if scale > 1.0 and box_small[3] < SHARPNESS_MIN_PX and full_loader is not None:
+            full_gray = cv2.cvtColor(full_loader(), cv2.COLOR_RGB2GRAY)
+            sharp = face_sharpness(full_gray, primary.box)
+        else:
+            sharp = face_sharpness(gray, box_small)
+    person = None
+    if not ordered:
+        found = find_person(rgb)
+        if found is not None:
+            person = [round(v * scale, 1) for v in found]
+    return {
+        "version": ANALYSIS_VERSION,
+        "backend": detector.name,
+        "width": int(W),
+        "height": int(H),
+        "faces": [f.to_dict() for f in ordered],
+        "sharpness": round(sharp, 2) if sharp is not None else None,
+        "dhash": f"{dhash(gray):016x}",
+        "phash": f"{phash(gray):016x}",
+        "person_box": person,
+    }
+
+
+def measure_image(path: str | os.PathLike[str], detector: FaceDetector) -> dict[str, Any]:
+    """Decode (reduced where that changes nothing) and measure one image file.
+
+    Raises `curation.errors.ImageLoadError` for an unreadable file; the caller turns it into
+    a per-item error.
+    """
+    from curation.images import load_image
+
+    loaded = load_image(Path(path), draft=DETECT_DRAFT)
+    rgb = np.asarray(loaded.image)
+    info = loaded.info
+
+    def full() -> np.ndarray:
+        return np.asarray(load_image(Path(path)).image)
+
+    raw = measure_array(rgb, detector, full_size=(info.width, info.height), full_loader=full)
+    raw["content_hash"] = info.content_hash
+    raw["format"] = info.format
+    raw["notes"] = list(info.notes)
+    return raw
+
+
+def faces_of(raw: dict[str, Any]) -> list[Face]:
+    return [Face.from_dict(d) for d in raw.get("faces", [])]

@@ -1,0 +1,64 @@
+"""'No face, but probably a person': back-view candidates the user confirms.
+
+Runs only on images where no face was found. OpenCV's HOG people detector finds standing
+people (full body and most medium shots); the upper-body Haar cascade covers head-and-
+shoulders from behind. Either hit makes the image a candidate; the app asks, it never
+decides that an image is a back view.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+__all__ = ["find_person"]
+
+log = logging.getLogger(__name__)
+
+
+@lru_cache(maxsize=1)
+def _hog() -> cv2.HOGDescriptor:
+    hog = cv2.HOGDescriptor()
+    hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
+    return hog
+
+
+@lru_cache(maxsize=1)
+def _upper_body() -> cv2.CascadeClassifier | None:
+    cascade = cv2.CascadeClassifier(str(Path(cv2.data.haarcascades) / "haarcascade_upperbody.xml"))
+    return None if cascade.empty() else cascade
+
+
+def find_person(rgb: np.ndarray, max_side: int = 320) -> tuple[float, float, float, float] | None:
+    """The box (x, y, w, h, in the given image's pixels) of a likely person, or None."""
+    height, width = rgb.shape[:2]
+    scale = min(1.0, max_side / max(height, width))
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    if scale < 1.0:
+        gray = cv2.resize(
+            gray, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA
+        )
+    best: tuple[float, tuple[float, float, float, float]] | None = None
+    if min(gray.shape[:2]) >= 128:
+        boxes, weights = _hog().detectMultiScale(
+            gray, winStride=(8, 8), padding=(16, 16), scale=1.05
+        )
+        for box, weight in zip(boxes, np.ravel(weights), strict=False):
+            if float(weight) > 0.3 and (best is None or float(weight) > best[0]):
+                best = (float(weight), tuple(float(v) for v in box))  # type: ignore[assignment]
+    cascade = _upper_body()
+    if best is None and cascade is not None:
+        min_side = max(32, min(gray.shape[:2]) // 4)
+        boxes, counts = cascade.detectMultiScale2(gray, 1.1, 4, minSize=(min_side, min_side))
+        for box, count in zip(boxes, np.ravel(counts), strict=False):
+            if best is None or float(count) > best[0]:
+                best = (float(count), tuple(float(v) for v in box))  # type: ignore[assignment]
+    if best is None:
+        return None
+    x, y, w, h = best[1]
+    inv = 1.0 / scale
+    return x * inv, y * inv, w * inv, h * inv

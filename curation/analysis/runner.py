@@ -1,0 +1,315 @@
+"""Analyse a dataset: per-image measures (cached), verdicts, duplicates and identity.
+
+``analyze_dataset`` takes a `curation.workspace.Workspace` (cache, overrides and exclusions
+come from its state) or a list of image paths (nothing is stored), reports progress through
+``on_progress(done, total, message)``, stops between images when ``cancel`` is set, and turns
+every unreadable image into a per-item error. Decoding runs in a small thread pool ahead of the
+detector, which runs on the calling thread (detectors are not thread-safe).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from curation.analysis.classify import ImageAnalysis, classify_image, error_image
+from curation.analysis.groups import duplicate_groups, identity_clusters, identity_scores
+from curation.analysis.per_image import DETECT_DRAFT, cache_key, measure_array
+from curation.balance.profiles import Profile, load_profile
+from curation.errors import LikenessError
+from curation.faces.base import IDENTITY_NEEDS, FaceDetector
+from curation.jobs import CancelToken, ProgressFn, report
+
+__all__ = ["CACHE_NAMESPACE", "DatasetAnalysis", "analyze_dataset", "finalize"]
+
+log = logging.getLogger(__name__)
+CACHE_NAMESPACE = "face-analysis"
+
+
+@dataclass
+class DuplicateGroup:
+    paths: list[str]
+    keep: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"paths": list(self.paths), "keep": self.keep}
+
+
+@dataclass
+class DatasetAnalysis:
+    root: str
+    backend: str
+    has_landmarks: bool
+    has_embeddings: bool
+    profile: Profile
+    images: list[ImageAnalysis] = field(default_factory=list)
+    duplicates: list[DuplicateGroup] = field(default_factory=list)
+    identity_clusters: list[list[str]] = field(default_factory=list)
+    identity_note: str | None = None
+    cancelled: bool = False
+    cached: int = 0
+
+    def by_rel(self) -> dict[str, ImageAnalysis]:
+        return {img.rel: img for img in self.images}
+
+    @property
+    def active(self) -> list[ImageAnalysis]:
+        """Readable, not excluded images: what a training run would see."""
+        return [img for img in self.images if img.ok and not img.excluded]
+
+    def to_cli_dict(self) -> dict[str, Any]:
+        return {"backend": self.backend, "images": [img.to_cli_dict() for img in self.images]}
+
+
+class _Source:
+    """A workspace, or plain paths with an in-memory cache and no overrides."""
+
+    def __init__(self, source: Any, root: str | os.PathLike[str] | None) -> None:
+        self.ws = source if hasattr(source, "cache_get_many") else None
+        if self.ws is not None:
+            self.root = Path(self.ws.root)
+            self.items = [(item.rel, Path(item.path)) for item in self.ws.items]
+        else:
+            paths = [Path(p) for p in source]
+            base = (
+                Path(root)
+                if root
+                else Path(os.path.commonpath([p.parent for p in paths]) if paths else ".")
+            )
+            self.root = base
+            self.items = [(_rel(p, base), p) for p in paths]
+        self._memory: dict[str, Any] = {}
+
+    def cache_get_many(self, keys: Iterable[str]) -> dict[str, Any]:
+        if self.ws is not None:
+            return self.ws.cache_get_many(CACHE_NAMESPACE, keys)
+        return {k: self._memory[k] for k in keys if k in self._memory}
+
+    def cache_put(self, key: str, value: Any) -> None:
+        if self.ws is not None:
+            self.ws.cache_put(CACHE_NAMESPACE, key, value)
+        else:
+            self._memory[key] = value
+
+    def overrides(self, rel: str) -> dict[str, Any]:
+        return self.ws.overrides(rel) if self.ws is not None else {}
+
+    def excluded(self, rel: str) -> bool:
+        return bool(self.ws.is_excluded(rel)) if self.ws is not None else False
+
+
+def _rel(path: Path, base: Path) -> str:
+    try:
+        return path.resolve().relative_to(base.resolve()).as_posix()
+    except ValueError:
+        return path.name
+
+
+def _hash(path: Path) -> str | Exception:
+    from curation.images import file_hash
+
+    try:
+        return file_hash(path)
+    except OSError as exc:
+        return exc
+
+
+def _decode(path: Path) -> tuple[np.ndarray, Any] | Exception:
+    from curation.images import load_image
+
+    try:
+        loaded = load_image(path, draft=DETECT_DRAFT)
+        return np.asarray(loaded.image), loaded.info
+    except LikenessError as exc:
+        return exc
+    except Exception as exc:  # noqa: BLE001 - one bad file must not end the batch
+        log.exception("unexpected error decoding %s", path)
+        return exc
+
+
+def _full_loader(path: Path):
+    def load() -> np.ndarray:
+        from curation.images import load_image
+
+        return np.asarray(load_image(path).image)
+
+    return load
+
+
+def analyze_dataset(
+    source: Any,
+    *,
+    detector: FaceDetector | None = None,
+    backend: str = "auto",
+    profile: Profile | str | None = None,
+    root: str | os.PathLike[str] | None = None,
+    model_dir: str | os.PathLike[str] | None = None,
+    accept_license: bool = False,
+    insightface_root: str | os.PathLike[str] | None = None,
+    on_progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+    workers: int = 2,
+) -> DatasetAnalysis:
+    """Analyse every image of ``source`` (a Workspace or a list of paths under ``root``).
+
+    Cached measures (keyed by content hash + backend + analysis version) are reused; a
+    cancelled run returns what it has, with ``cancelled=True``.
+    """
+    if not isinstance(profile, Profile):
+        profile = load_profile(profile)
+    if detector is None:
+        from curation.faces.registry import create_detector
+
+        detector = create_detector(
+            backend,
+            model_dir=model_dir,
+            accept_license=accept_license,
+            insightface_root=insightface_root,
+        )
+    src = _Source(source, root)
+    total = len(src.items)
+    raws: dict[str, dict[str, Any] | str] = {}
+    cached = 0
+    report(on_progress, 0, total, f"hashing {total} images")
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        hashes = list(pool.map(lambda item: _hash(item[1]), src.items))
+        keys = {
+            rel: cache_key(h, detector.name)
+            for (rel, _), h in zip(src.items, hashes, strict=True)
+            if isinstance(h, str)
+        }
+        hits = src.cache_get_many(keys.values())
+        todo: list[tuple[str, Path]] = []
+        for (rel, path), h in zip(src.items, hashes, strict=True):
+            if not isinstance(h, str):
+                raws[rel] = f"cannot read: {h}"
+            elif keys[rel] in hits:
+                raws[rel] = hits[keys[rel]]
+                cached += 1
+            else:
+                todo.append((rel, path))
+        done = total - len(todo)
+        report(on_progress, done, total, f"{cached} cached")
+        cancelled = False
+        pending: list[tuple[str, Path, Future]] = []
+        queue = iter(todo)
+        for rel, path in queue:
+            pending.append((rel, path, pool.submit(_decode, path)))
+            if len(pending) >= workers + 1:
+                break
+        while pending:
+            if cancel is not None and cancel.cancelled:
+                cancelled = True
+                for _, _, fut in pending:
+                    fut.cancel()
+                break
+            rel, path, fut = pending.pop(0)
+            nxt = next(queue, None)
+            if nxt is not None:
+                pending.append((nxt[0], nxt[1], pool.submit(_decode, nxt[1])))
+            decoded = fut.result()
+            if isinstance(decoded, Exception):
+                raws[rel] = str(decoded) or type(decoded).__name__
+            else:
+                rgb, info = decoded
+                try:
+                    raw = measure_array(
+                        rgb,
+                        detector,
+                        full_size=(info.width, info.height),
+                        full_loader=_full_loader(path),
+                    )
+                    raw["notes"] = list(info.notes)
+                    src.cache_put(cache_key(info.content_hash, detector.name), raw)
+                    raws[rel] = raw
+                except Exception as exc:  # noqa: BLE001 - per-item error
+                    log.exception("analysis failed for %s", path)
+                    raws[rel] = f"analysis failed: {exc}"
+            done += 1
+            report(on_progress, done, total, rel)
+    images = []
+    for rel, _ in src.items:
+        raw = raws.get(rel)
+        if raw is None:
+            continue  # not reached before cancel
+        excluded = src.excluded(rel)
+        if isinstance(raw, str):
+            images.append(error_image(rel, raw, excluded))
+        else:
+            images.append(classify_image(rel, raw, profile, src.overrides(rel), excluded))
+    result = DatasetAnalysis(
+        root=str(src.root),
+        backend=detector.name,
+        has_landmarks=detector.has_landmarks,
+        has_embeddings=detector.has_embeddings,
+        profile=profile,
+        images=images,
+        cancelled=cancelled,
+        cached=cached,
+    )
+    finalize(result, raws)
+    return result
+
+
+def _embeddings(images: Sequence[ImageAnalysis]) -> dict[str, np.ndarray]:
+    out = {}
+    for img in images:
+        face = img.primary
+        if face is not None and face.embedding is not None and img.pose != "back":
+            out[img.rel] = face.embedding
+    return out
+
+
+def finalize(result: DatasetAnalysis, raws: dict[str, Any] | None = None) -> None:
+    """Dataset-level verdicts on the active images: duplicate groups and identity."""
+    th = result.profile.thresholds
+    active = result.active
+    embeddings = _embeddings(active)
+    groups = duplicate_groups(
+        [img.rel for img in active],
+        [img.dhash for img in active],
+        [img.phash for img in active],
+        embeddings,
+        hash_max=th.duplicate_hash_max,
+        embedding_min=th.duplicate_embedding_min,
+    )
+    by_rel = result.by_rel()
+    result.duplicates = []
+    for index, members in enumerate(groups):
+
+        def quality(rel: str) -> tuple[float, int]:
+            img = by_rel[rel]
+            return (img.sharpness or 0.0, img.width * img.height)
+
+        keep = max(members, key=quality)
+        result.duplicates.append(DuplicateGroup(members, keep))
+        for rel in members:
+            by_rel[rel].duplicate_group = index
+            by_rel[rel].keep_suggested = rel == keep
+            by_rel[rel].add_flag("duplicate")
+
+    if not result.has_embeddings:
+        result.identity_note = IDENTITY_NEEDS
+        return
+    if len(embeddings) < 3:
+        result.identity_note = "identity check needs at least 3 images with a face"
+        return
+    clusters = identity_clusters(embeddings, threshold=th.identity_review_below - 0.05)
+    result.identity_clusters = clusters
+    reference = clusters[0] if len(clusters[0]) * 2 > len(embeddings) else None
+    scores = identity_scores(embeddings, reference)
+    for rel, score in scores.items():
+        img = by_rel[rel]
+        img.identity_score = score
+        relax = th.identity_profile_relax if img.pose == "profile" else 0.0
+        if score < th.identity_outlier_below - relax:
+            img.add_flag("identity-outlier")
+        elif score < th.identity_review_below - relax:
+            img.add_flag("identity-review")

@@ -1,0 +1,1 @@
+"""Balance profiles, the dataset report, its advice and readiness verdict."""

@@ -1,0 +1,365 @@
+"""``MainWindow``: assembles the panels, menus and toolbar; owns nothing but wiring."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QStackedWidget, QVBoxLayout, QWidget
+
+from desktop.logging_setup import ring_buffer
+from desktop.models.session import DatasetSession
+from desktop.settings import Preferences, geometry_ini_path, load_preferences, save_preferences
+from desktop.thumbs.loader import ThumbnailLoader
+from desktop.widgets.browser import DatasetBrowser
+from desktop.widgets.bulk_edit_dialog import BulkEditDialog
+from desktop.widgets.common import icon, make_action
+from desktop.widgets.empty_state import EmptyState
+from desktop.widgets.notifications import LogBridge, LogViewer, NotificationBanner
+from desktop.widgets.preferences_dialog import PreferencesDialog
+from desktop.widgets.status_bar import DatasetStatusBar
+
+log = logging.getLogger(__name__)
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, prefs: Preferences | None = None) -> None:
+        super().__init__()
+        self.setWindowTitle("Likeness")
+        self.setWindowIcon(icon("app"))
+        self.setAcceptDrops(True)
+        self.resize(1400, 880)
+        self.prefs = prefs or load_preferences()
+        self.loader = ThumbnailLoader(parent=self)
+        self.session = DatasetSession(self)
+        self.browser = DatasetBrowser(self.session, self.loader)
+        self.empty = EmptyState()
+        self.banner = NotificationBanner()
+        self.status = DatasetStatusBar()
+        self.setStatusBar(self.status)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.empty)
+        self.stack.addWidget(self.browser)
+        central = QWidget()
+        lay = QVBoxLayout(central)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        lay.addWidget(self.banner)
+        lay.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
+        self.log_bridge = LogBridge(ring_buffer(), parent=self)
+        self.log_viewer: LogViewer | None = None
+        self._build_actions()
+        self._connect()
+        self.apply_preferences()
+        self.restore_geometry()
+        self._update_history_actions()
+
+    # -- construction ------------------------------------------------------------------
+    def _build_actions(self) -> None:
+        b = self.browser
+        viewer = b.detail.viewer
+        A = make_action  # noqa: N806
+        self.act_open = A(
+            self, "&Open folder…", "folder-open", QKeySequence.StandardKey.Open, self.choose_folder
+        )
+        self.act_close = A(self, "&Close folder", None, "Ctrl+W", self.close_folder)
+        self.act_quit = A(self, "&Quit", None, QKeySequence.StandardKey.Quit, self.close)
+        self.act_undo = A(self, "&Undo", "undo", ["Ctrl+Z"], b.undo)
+        self.act_redo = A(self, "&Redo", "redo", ["Ctrl+Shift+Z", "Ctrl+Y"], b.redo)
+        self.act_bulk = A(
+            self,
+            "&Bulk edit…",
+            "bulk-edit",
+            "Ctrl+H",
+            self.open_bulk_edit,
+            tip="Bulk edit captions: find/replace, prepend, append, rename trigger",
+        )
+        self.act_prev = A(
+            self, "&Previous image", "previous", ["PgUp", "Alt+Left"], lambda: b.navigate(-1)
+        )
+        self.act_next = A(
+            self, "&Next image", "next", ["PgDown", "Alt+Right"], lambda: b.navigate(1)
+        )
+        self.act_save_next = A(
+            self, "&Save and next", "save", ["Ctrl+Return", "Ctrl+Enter"], b.save_and_next
+        )
+        self.act_zoom_in = A(self, "Zoom &in", "zoom-in", "Ctrl++", viewer.zoom_in)
+        self.act_zoom_out = A(self, "Zoom &out", "zoom-out", "Ctrl+-", viewer.zoom_out)
+        self.act_fit = A(self, "&Fit image", "zoom-fit", "Ctrl+0", viewer.fit)
+        self.act_actual = A(
+            self, "&Actual size (100%)", "zoom-actual", "Ctrl+1", viewer.actual_size
+        )
+        self.act_find = A(self, "&Find…", None, QKeySequence.StandardKey.Find, self._focus_search)
+        self.act_exclude = A(
+            self, "E&xclude from training", "exclude", "Ctrl+E", self.toggle_excluded
+        )
+        self.act_prefs = A(
+            self,
+            "&Preferences…",
+            "settings",
+            QKeySequence.StandardKey.Preferences,
+            self.open_preferences,
+        )
+        if not self.act_prefs.shortcuts():
+            self.act_prefs.setShortcut(QKeySequence("Ctrl+,"))
+        self.act_log = A(self, "Show &log", "log", "Ctrl+L", self.show_log)
+        self.recent_menu = QMenu("Open &recent", self)
+        mb = self.menuBar()
+        m = mb.addMenu("&File")
+        m.addActions([self.act_open])
+        m.addMenu(self.recent_menu)
+        m.addActions([self.act_close])
+        m.addSeparator()
+        m.addActions([self.act_prefs, self.act_quit])
+        m = mb.addMenu("&Edit")
+        m.addActions([self.act_undo, self.act_redo])
+        m.addSeparator()
+        m.addActions([self.act_bulk, self.act_find, self.act_exclude])
+        m = mb.addMenu("&View")
+        m.addActions([self.act_prev, self.act_next, self.act_save_next])
+        m.addSeparator()
+        m.addActions([self.act_zoom_in, self.act_zoom_out, self.act_fit, self.act_actual])
+        m.addSeparator()
+        m.addAction(self.act_log)
+        tb = self.addToolBar("Main")
+        tb.setObjectName("mainToolbar")
+        tb.setMovable(False)
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        tb.addActions([self.act_open])
+        tb.addSeparator()
+        tb.addActions([self.act_undo, self.act_redo, self.act_bulk])
+        tb.addSeparator()
+        tb.addActions([self.act_prev, self.act_next, self.act_save_next])
+        tb.addSeparator()
+        tb.addActions([self.act_exclude, self.act_prefs, self.act_log])
+        for a in (
+            self.act_prev,
+            self.act_next,
+            self.act_save_next,
+            self.act_exclude,
+            self.act_prefs,
+            self.act_log,
+            self.act_redo,
+        ):
+            tb.widgetForAction(a).setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+        self.addActions([self.act_zoom_in, self.act_zoom_out, self.act_fit, self.act_actual])
+
+    def _connect(self) -> None:
+        s = self.session
+        s.opened.connect(self._on_opened)
+        s.open_failed.connect(self._on_open_failed)
+        s.notify.connect(self.banner.show_message)
+        s.history_changed.connect(self._update_history_actions)
+        self.empty.open_requested.connect(self.choose_folder)
+        self.empty.recent_requested.connect(self.open_folder)
+        self.banner.show_log.connect(self.show_log)
+        self.log_bridge.record.connect(self._on_log_record)
+        self.browser.model.counts_changed.connect(self._update_counts)
+        self.browser.selection_changed.connect(self._update_selection)
+        self.browser.proxy.layoutChanged.connect(self._update_selection)
+        self.browser.size_changed.connect(self._remember_size)
+        self.loader.background_progress.connect(lambda _g, d, t: self.status.set_progress(d, t))
+
+    # -- folders -----------------------------------------------------------------------
+    def choose_folder(self) -> None:
+        start = self.prefs.recent_folders[0] if self.prefs.recent_folders else str(Path.home())
+        folder = QFileDialog.getExistingDirectory(self, "Open a folder of images", start)
+        if folder:
+            self.open_folder(folder)
+
+    def open_folder(self, folder: str, wait: bool = False) -> None:
+        """Open ``folder`` (off the GUI thread unless ``wait``); errors show in the banner."""
+        self.browser.editor.save()
+        self.status.showMessage(f"Opening {folder}…")
+        if wait:
+            self.session.open_sync(folder, recursive=self.prefs.recursive_scan)
+        else:
+            self.session.open(folder, recursive=self.prefs.recursive_scan)
+
+    def close_folder(self) -> None:
+        self.browser.editor.save()
+        self.session.close()
+        self.browser.set_rows([])
+        self.stack.setCurrentWidget(self.empty)
+        self.setWindowTitle("Likeness")
+        self._update_counts()
+
+    def _on_opened(self, root: str, rows: list) -> None:
+        self.status.clearMessage()
+        self.browser.set_rows(rows)
+        self.stack.setCurrentWidget(self.browser)
+        self.setWindowTitle(f"{Path(root).name} — Likeness")
+        self.prefs.add_recent(root)
+        self._save_prefs()
+        self._update_recent()
+        self._update_counts()
+        self.browser.grid.setFocus()
+        if self.session.scan_errors:
+            first = self.session.scan_errors[0]
+            self.banner.show_message(
+                "warning",
+                f"{len(self.session.scan_errors)} items could not "
+                f"be read, e.g. {first.path}: {first.error}",
+            )
+
+    def _on_open_failed(self, path: str, message: str) -> None:
+        self.status.clearMessage()
+        self.banner.show_message("error", f"Cannot open {path}: {message}")
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        if _dropped_folder(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        folder = _dropped_folder(event.mimeData())
+        if folder:
+            event.acceptProposedAction()
+            self.open_folder(folder)
+
+    # -- commands ------------------------------------------------------------------------
+    def open_bulk_edit(self) -> BulkEditDialog | None:
+        if not self.session.is_open:
+            self.banner.show_message("info", "Open a folder first")
+            return None
+        self.browser.editor.save()
+        dlg = BulkEditDialog(self.session, self.browser.grid.selected_rels(), self)
+        dlg.setModal(False)
+        dlg.show()
+        return dlg
+
+    def toggle_excluded(self) -> None:
+        rels = self.browser.grid.selected_rels()
+        if not rels or not self.session.is_open:
+            return
+        row = self.browser.model.row_data(rels[0])
+        new = not (row.excluded if row else False)
+        self.session.set_excluded(rels, new)
+        for rel in rels:
+            self.browser.model.set_excluded(rel, new)
+
+    def open_preferences(self) -> None:
+        dlg = PreferencesDialog(self.prefs, self)
+        if dlg.exec():
+            self.prefs = dlg.result_preferences()
+            self._save_prefs()
+            self.apply_preferences()
+
+    def apply_preferences(self) -> None:
+        p = self.prefs
+        self.browser.editor.set_autosave_delay(p.autosave_delay_ms)
+        self.browser.grid.set_show_caption(p.show_caption_snippet)
+        self.browser.set_thumbnail_size(p.thumbnail_size)
+        pixels = int(p.max_image_megapixels * 1_000_000)
+        self.loader.max_pixels = pixels
+        self.browser.detail.viewer.max_pixels = pixels
+        self._update_recent()
+
+    def show_log(self) -> None:
+        if self.log_viewer is None:
+            self.log_viewer = LogViewer(ring_buffer(), self)
+        self.log_viewer.refresh()
+        self.log_viewer.show()
+        self.log_viewer.raise_()
+
+    def _focus_search(self) -> None:
+        self.browser.search.setFocus()
+        self.browser.search.selectAll()
+
+    # -- state display -----------------------------------------------------------------
+    def _on_log_record(self, level: int, message: str) -> None:
+        self.banner.show_message("error" if level >= logging.ERROR else "warning", message)
+
+    def _update_counts(self) -> None:
+        if not self.session.is_open:
+            self.status.set_counts(None)
+            return
+        self.status.set_counts(self.browser.model.counts(), len(self.session.scan_errors))
+
+    def _update_selection(self, *_args) -> None:
+        n = len(self.browser.grid.selectionModel().selectedIndexes())
+        self.status.set_selection(n, self.browser.proxy.rowCount(), self.browser.model.rowCount())
+
+    def _update_history_actions(self) -> None:
+        u, r = self.session.undo_label(), self.session.redo_label()
+        self.act_undo.setEnabled(bool(u))
+        self.act_redo.setEnabled(bool(r))
+        self.act_undo.setToolTip(f"Undo {u} (Ctrl+Z)" if u else "Nothing to undo (Ctrl+Z)")
+        self.act_redo.setToolTip(f"Redo {r} (Ctrl+Shift+Z)" if r else "Nothing to redo")
+        for a in (
+            self.act_bulk,
+            self.act_close,
+            self.act_exclude,
+            self.act_prev,
+            self.act_next,
+            self.act_save_next,
+        ):
+            a.setEnabled(self.session.is_open)
+
+    def _update_recent(self) -> None:
+        self.recent_menu.clear()
+        for folder in self.prefs.recent_folders:
+            self.recent_menu.addAction(folder, lambda f=folder: self.open_folder(f))
+        self.recent_menu.setEnabled(bool(self.prefs.recent_folders))
+        self.empty.set_recent(self.prefs.recent_folders)
+
+    def _remember_size(self, size: int) -> None:
+        if size != self.prefs.thumbnail_size:
+            self.prefs.thumbnail_size = size
+
+    def _save_prefs(self) -> None:
+        try:
+            save_preferences(self.prefs)
+        except OSError as exc:
+            log.error("Cannot save preferences: %s", exc)
+
+    # -- geometry ----------------------------------------------------------------------
+    def _qsettings(self) -> QSettings:
+        return QSettings(str(geometry_ini_path()), QSettings.Format.IniFormat)
+
+    def restore_geometry(self) -> None:
+        s = self._qsettings()
+        for key, fn in (
+            ("geometry", self.restoreGeometry),
+            ("state", self.restoreState),
+            ("browser_splitter", self.browser.splitter.restoreState),
+            ("detail_splitter", self.browser.detail.splitter.restoreState),
+        ):
+            value = s.value(key)
+            if value is not None:
+                fn(value)
+
+    def save_geometry(self) -> None:
+        s = self._qsettings()
+        s.setValue("geometry", self.saveGeometry())
+        s.setValue("state", self.saveState())
+        s.setValue("browser_splitter", self.browser.splitter.saveState())
+        s.setValue("detail_splitter", self.browser.detail.splitter.saveState())
+        s.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        self.browser.editor.save()
+        self.save_geometry()
+        self._save_prefs()
+        self.log_bridge.detach()
+        self.loader.shutdown()
+        self.session.close(emit=False)
+        super().closeEvent(event)
+
+
+def _dropped_folder(mime) -> str | None:
+    """The folder of a drop: a dropped folder, or the folder of a dropped file."""
+    if not mime.hasUrls():
+        return None
+    for url in mime.urls():
+        if url.isLocalFile():
+            path = Path(url.toLocalFile())
+            if path.is_dir():
+                return str(path)
+            if path.is_file():
+                return str(path.parent)
+    return None

@@ -1,0 +1,205 @@
+"""``DatasetSession``: the open dataset for the GUI, a thin Qt adapter over ``Workspace``.
+
+Opening (scan + state reconcile + reading captions) runs off the GUI thread; saves, undo
+and bulk apply run on the GUI thread (small atomic writes) and report through signals. The
+workspace is thread-safe (one lock), so a worker may read it while the GUI writes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from curation.jobs import ItemResult
+from desktop.models.thumbnail_model import TileRow
+from desktop.workers import Job, run_in_pool
+
+log = logging.getLogger(__name__)
+
+
+def _open_workspace(root: str, recursive: bool):
+    from curation.workspace import Workspace
+
+    ws = Workspace.open(root, recursive=recursive)
+    rows = []
+    for item in ws.items:
+        rows.append(
+            TileRow(
+                rel=item.rel,
+                path=item.path,
+                caption=ws.caption(item.rel),
+                has_caption=ws.has_caption(item.rel),
+                excluded=_excluded(ws, item.rel),
+                mtime_ns=item.mtime_ns,
+            )
+        )
+    return ws, rows
+
+
+def _excluded(ws, rel: str) -> bool:
+    fn = getattr(ws, "is_excluded", None)
+    try:
+        return bool(fn(rel)) if fn else False
+    except Exception:  # noqa: BLE001 - a flag must not stop the folder from opening
+        return False
+
+
+class DatasetSession(QObject):
+    opened = Signal(str, list)  # root, rows
+    open_failed = Signal(str, str)  # path, message
+    closed = Signal()
+    captions_changed = Signal(list)  # rels whose caption changed (undo, redo, bulk)
+    history_changed = Signal()  # undo/redo availability or labels changed
+    notify = Signal(str, str)  # level ("info", "warning", "error"), text
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.workspace = None
+        self.root: Path | None = None
+        self.scan_errors: list[ItemResult] = []
+        self._job: Job | None = None
+        self.loading = False
+
+    # -- open / close ------------------------------------------------------------------
+    def open(self, folder: str | os.PathLike[str], recursive: bool = True) -> None:
+        """Start opening ``folder``; ``opened`` or ``open_failed`` follows."""
+        if self._job is not None:
+            self._job.stale = True
+        path = str(Path(folder).expanduser())
+        self.loading = True
+        self._job = run_in_pool(
+            lambda: _open_workspace(path, recursive),
+            on_done=self._on_opened,
+            on_error=lambda msg, _exc: self._on_failed(path, msg),
+        )
+
+    def open_sync(self, folder: str | os.PathLike[str], recursive: bool = True) -> None:
+        """Open on the calling thread (tests, benchmarks)."""
+        try:
+            result = _open_workspace(str(folder), recursive)
+        except Exception as exc:
+            self._on_failed(str(folder), str(exc))
+            return
+        self._on_opened(result)
+
+    def _on_opened(self, result) -> None:
+        ws, rows = result
+        self.close(emit=False)
+        self.workspace = ws
+        self.root = Path(ws.root)
+        self.loading = False
+        self._job = None
+        self.scan_errors = list(ws.scan.errors)
+        for message in getattr(ws, "recovered", []):
+            self.notify.emit("warning", message)
+        pending = ws.pending()
+        if pending:
+            self.notify.emit(
+                "warning",
+                f"{len(pending)} caption edits from last time are still "
+                "unsaved (read-only files?); they are kept and retried on save",
+            )
+        log.info("Opened %s: %d images", ws.root, len(rows))
+        self.opened.emit(str(ws.root), rows)
+        self.history_changed.emit()
+
+    def _on_failed(self, path: str, message: str) -> None:
+        self.loading = False
+        self._job = None
+        log.error("Cannot open %s: %s", path, message)
+        self.open_failed.emit(path, message)
+
+    def close(self, emit: bool = True) -> None:
+        if self.workspace is not None:
+            try:
+                self.workspace.close()
+            except Exception as exc:  # noqa: BLE001
+                log.warning("closing the workspace failed: %s", exc)
+        self.workspace = None
+        self.root = None
+        if emit:
+            self.closed.emit()
+
+    @property
+    def is_open(self) -> bool:
+        return self.workspace is not None
+
+    # -- captions ----------------------------------------------------------------------
+    def caption(self, rel: str) -> str:
+        return self.workspace.caption(rel) if self.workspace else ""
+
+    def save_caption(self, rel: str, text: str) -> str | None:
+        """Save one caption (one undo step). Returns None, or the error text (edit kept)."""
+        if self.workspace is None:
+            return "no dataset is open"
+        try:
+            result = self.workspace.set_caption(rel, text, origin="user")
+        except Exception as exc:  # noqa: BLE001 - shown to the user, never a crash
+            log.error("Saving the caption of %s failed: %s", rel, exc)
+            return str(exc)
+        self.history_changed.emit()
+        for item in result.pending:
+            if item.path == rel:
+                log.warning("Caption of %s not saved: %s", rel, item.error)
+                return item.error
+        for item in result.skipped:
+            if item.path == rel:
+                return item.error
+        return None
+
+    def apply_changes(self, changes, label: str):
+        """Apply planned bulk changes as one undo step; returns the core's ``SaveResult``."""
+        result = self.workspace.apply_changes(changes, origin="bulk", label=label)
+        self._after_step(result, "Applied")
+        return result
+
+    def undo(self):
+        return self._undo_redo(True)
+
+    def redo(self):
+        return self._undo_redo(False)
+
+    def undo_label(self) -> str | None:
+        return self.workspace.undo_label() if self.workspace else None
+
+    def redo_label(self) -> str | None:
+        return self.workspace.redo_label() if self.workspace else None
+
+    def _undo_redo(self, undo: bool):
+        if self.workspace is None:
+            return None
+        try:
+            result = self.workspace.undo() if undo else self.workspace.redo()
+        except Exception as exc:  # noqa: BLE001
+            log.error("%s failed: %s", "Undo" if undo else "Redo", exc)
+            return None
+        if result is None:
+            self.notify.emit("info", "Nothing to undo" if undo else "Nothing to redo")
+            return None
+        self._after_step(result, "Undid" if undo else "Redid")
+        return result
+
+    def _after_step(self, result, verb: str) -> None:
+        rels = list(result.written) + [i.path for i in result.pending]
+        if rels:
+            self.captions_changed.emit(rels)
+        self.history_changed.emit()
+        msg = f"{verb} “{result.label}” ({len(result.written)} captions)"
+        if result.pending:
+            msg += f"; {len(result.pending)} could not be written and are kept pending"
+            self.notify.emit("error", msg + f": {result.pending[0].error}")
+        elif result.skipped:
+            self.notify.emit(
+                "warning", msg + f"; {len(result.skipped)} skipped: {result.skipped[0].error}"
+            )
+        else:
+            self.notify.emit("info", msg)
+
+    def set_excluded(self, rels: list[str], excluded: bool) -> None:
+        if self.workspace is None:
+            return
+        for rel in rels:
+            self.workspace.set_excluded(rel, excluded)

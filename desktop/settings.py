@@ -1,0 +1,104 @@
+"""App preferences: one human-readable YAML file in ``curation.paths.config_dir()``.
+
+QSettings is used only for window geometry, stored as an INI file next to the YAML so tests
+that point ``LIKENESS_CONFIG_DIR`` at a temp folder stay isolated.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from curation import paths
+
+log = logging.getLogger(__name__)
+
+PREFERENCES_FILE = "preferences.yaml"
+GEOMETRY_FILE = "window.ini"
+MAX_RECENT = 10
+THUMB_MIN, THUMB_MAX = 96, 384
+
+
+class PreferencesError(Exception):
+    """The preferences file could not be read; defaults are used and the file is kept."""
+
+
+class Preferences(BaseModel):
+    """Everything the user can set in the Preferences dialog (plus recent folders)."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    schema_version: int = 1
+    thumbnail_size: int = Field(192, ge=THUMB_MIN, le=THUMB_MAX)
+    show_caption_snippet: bool = True
+    autosave_delay_ms: int = Field(600, ge=100, le=10_000)
+    max_image_megapixels: float = Field(178.0, gt=0, le=2000)
+    recursive_scan: bool = True
+    recent_folders: list[str] = Field(default_factory=list)
+
+    def add_recent(self, folder: str | os.PathLike[str]) -> None:
+        """Move ``folder`` to the top of the recent list (deduplicated, at most 10)."""
+        text = str(Path(folder).expanduser().resolve())
+        items = [text] + [f for f in self.recent_folders if f != text]
+        self.recent_folders = items[:MAX_RECENT]
+
+    def remove_recent(self, folder: str) -> None:
+        self.recent_folders = [f for f in self.recent_folders if f != folder]
+
+
+def preferences_path() -> Path:
+    return paths.config_dir() / PREFERENCES_FILE
+
+
+def geometry_ini_path() -> Path:
+    return paths.config_dir() / GEOMETRY_FILE
+
+
+def load_preferences(path: Path | None = None) -> Preferences:
+    """Read the preferences; on a broken file keep it aside (never wipe it) and use defaults."""
+    path = path or preferences_path()
+    if not path.exists():
+        return Preferences()
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if not isinstance(data, dict):
+            raise PreferencesError("the file does not hold a mapping of settings")
+        return Preferences.model_validate(data)
+    except (OSError, yaml.YAMLError, ValidationError, PreferencesError) as exc:
+        backup = path.with_name(f"{path.name}.invalid-{time.strftime('%Y%m%d-%H%M%S')}")
+        try:
+            path.replace(backup)
+            where = f"it was kept as {backup}"
+        except OSError:
+            where = "it could not be moved aside"
+        log.warning(
+            "Preferences in %s could not be read (%s); using defaults, %s.",
+            path,
+            _short(exc),
+            where,
+        )
+        return Preferences()
+
+
+def save_preferences(prefs: Preferences, path: Path | None = None) -> None:
+    """Write the preferences atomically (temp file + rename)."""
+    path = path or preferences_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    text = "# Likeness preferences (edit with care; unknown keys are rejected)\n"
+    text += yaml.safe_dump(prefs.model_dump(), sort_keys=False, allow_unicode=True)
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

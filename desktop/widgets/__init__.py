@@ -1,0 +1,1 @@
+"""Widgets of the desktop app (each one a panel or a dialog)."""

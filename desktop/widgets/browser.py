@@ -1,0 +1,221 @@
+"""``DatasetBrowser``: filter bar + thumbnail grid beside the detail view (image + caption).
+
+It wires the review loop: picking a tile saves the caption being edited and loads the new
+one; PgUp/PgDn, Alt+Left/Right and Ctrl+Enter (save and next) move through the grid in
+display order; undo/redo go through the workspace history.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QSlider,
+    QSplitter,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.models.filter_proxy import DatasetFilterProxy, FilterMode, SortKey
+from desktop.models.session import DatasetSession
+from desktop.models.thumbnail_model import ThumbnailModel, TileRow
+from desktop.settings import THUMB_MAX, THUMB_MIN
+from desktop.thumbs.loader import ThumbnailLoader
+from desktop.widgets.detail_view import DetailView
+from desktop.widgets.thumbnail_grid import ThumbnailGrid
+
+log = logging.getLogger(__name__)
+
+
+class DatasetBrowser(QWidget):
+    selection_changed = Signal(int)
+    size_changed = Signal(int)
+
+    def __init__(
+        self, session: DatasetSession, loader: ThumbnailLoader, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.model = ThumbnailModel(loader, self)
+        self.proxy = DatasetFilterProxy(self)
+        self.grid = ThumbnailGrid(self.model, self.proxy)
+        self.detail = DetailView()
+        self.editor = self.detail.editor
+        self.editor.save_fn = self._save_caption
+        self._shown_rel = ""
+
+        self.filter_combo = QComboBox()
+        for mode in FilterMode:
+            self.filter_combo.addItem(mode.value, mode)
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search names and captions  (Ctrl+F)")
+        self.search.setClearButtonEnabled(True)
+        self.sort_combo = QComboBox()
+        for key in SortKey:
+            self.sort_combo.addItem(f"Sort: {key.label}", key)
+        self.order_btn = QToolButton()
+        self.order_btn.setCheckable(True)
+        self.order_btn.setText("↑")
+        self.order_btn.setToolTip("Ascending / descending")
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(THUMB_MIN, THUMB_MAX)
+        self.slider.setSingleStep(16)
+        self.slider.setFixedWidth(130)
+        self.slider.setToolTip("Thumbnail size (Ctrl+wheel on the grid)")
+        bar = QWidget()
+        bar.setObjectName("filterBar")
+        bl = QHBoxLayout(bar)
+        bl.setContentsMargins(8, 6, 8, 6)
+        bl.addWidget(self.filter_combo)
+        bl.addWidget(self.search, 1)
+        bl.addWidget(self.sort_combo)
+        bl.addWidget(self.order_btn)
+        bl.addSpacing(8)
+        bl.addWidget(QLabel("Size"))
+        bl.addWidget(self.slider)
+        left = QWidget()
+        ll = QVBoxLayout(left)
+        ll.setContentsMargins(0, 0, 0, 0)
+        ll.setSpacing(0)
+        ll.addWidget(bar)
+        ll.addWidget(self.grid, 1)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(self.detail)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.splitter)
+
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(200)
+        self._search_timer.timeout.connect(self._apply_filter)
+        self.search.textChanged.connect(self._search_timer.start)
+        self.filter_combo.currentIndexChanged.connect(self._apply_filter)
+        self.sort_combo.currentIndexChanged.connect(self._apply_sort)
+        self.order_btn.toggled.connect(self._apply_sort)
+        self.slider.valueChanged.connect(self.set_thumbnail_size)
+        self.grid.size_changed.connect(self._on_grid_size)
+        self.grid.current_changed.connect(self._on_current)
+        self.grid.selectionModel().selectionChanged.connect(
+            lambda *_: self.selection_changed.emit(
+                len(self.grid.selectionModel().selectedIndexes())
+            )
+        )
+        self.editor.edit.navigate.connect(self.navigate)
+        self.editor.edit.save_and_next.connect(self.save_and_next)
+        self.editor.edit.undo_requested.connect(self.undo)
+        self.editor.edit.redo_requested.connect(self.redo)
+        self.editor.saved.connect(self._on_saved)
+        session.captions_changed.connect(self._on_captions_changed)
+
+    # -- data --------------------------------------------------------------------------
+    def set_rows(self, rows: list[TileRow]) -> None:
+        self.editor.save()
+        self.editor.load("", "")
+        self.detail.viewer.show_image(None)
+        self._shown_rel = ""
+        self.grid.reset_first_paint()
+        self.model.set_rows(rows)
+        self.proxy.refresh()
+        if self.proxy.rowCount():
+            self.grid.step(0)
+        self.grid.schedule_request()
+        self.model.prefetch_all()
+
+    def set_thumbnail_size(self, size: int) -> None:
+        if self.slider.value() != size:
+            self.slider.blockSignals(True)
+            self.slider.setValue(size)
+            self.slider.blockSignals(False)
+        if self.grid.thumbnail_size() != size:
+            self.grid.set_thumbnail_size(size)
+        self.size_changed.emit(self.grid.thumbnail_size())
+
+    def _on_grid_size(self, size: int) -> None:
+        self.set_thumbnail_size(size)
+
+    def _apply_filter(self) -> None:
+        self.proxy.set_filter(self.filter_combo.currentData(), self.search.text())
+        self.grid.schedule_request()
+        if not self.grid.currentIndex().isValid() and self.proxy.rowCount():
+            self.grid.step(0)
+
+    def _apply_sort(self, *_args) -> None:
+        order = (
+            Qt.SortOrder.DescendingOrder
+            if self.order_btn.isChecked()
+            else Qt.SortOrder.AscendingOrder
+        )
+        self.order_btn.setText("↓" if self.order_btn.isChecked() else "↑")
+        self.proxy.set_sort(self.sort_combo.currentData(), order)
+        self.grid.schedule_request()
+        cur = self.grid.currentIndex()
+        if cur.isValid():
+            self.grid.scrollTo(cur)
+
+    # -- review loop -----------------------------------------------------------------------
+    def _on_current(self, rel: str) -> None:
+        if rel == self._shown_rel:
+            return
+        self.editor.save()  # autosave on leaving the image
+        self._shown_rel = rel
+        row = self.model.row_data(rel) if rel else None
+        if row is None:
+            self.editor.load("", "")
+            self.detail.viewer.show_image(None)
+            return
+        self.editor.load(rel, self.session.caption(rel), title=rel)
+        self.detail.viewer.show_image(
+            Path(row.path),
+            self.model.data(
+                self.model.index(self.model.row_of(rel)), Qt.ItemDataRole.DecorationRole
+            ),
+        )
+        if row.error:
+            self.detail.info.setText(row.error)
+
+    def navigate(self, delta: int) -> bool:
+        self.editor.save()
+        return self.grid.step(delta)
+
+    def save_and_next(self) -> None:
+        if self.editor.save():
+            self.grid.step(1)
+
+    def undo(self) -> None:
+        self.editor.save()
+        self.session.undo()
+
+    def redo(self) -> None:
+        self.editor.save()
+        self.session.redo()
+
+    def _save_caption(self, rel: str, text: str) -> str | None:
+        error = self.session.save_caption(rel, text)
+        if error:
+            self.session.notify.emit(
+                "error",
+                f"Could not save the caption of {rel}: {error}. "
+                "The edit is kept and retried on the next save.",
+            )
+        self.model.update_caption(rel, self.session.caption(rel))
+        return error
+
+    def _on_saved(self, rel: str) -> None:
+        self.model.update_caption(rel, self.session.caption(rel))
+
+    def _on_captions_changed(self, rels: list[str]) -> None:
+        for rel in rels:
+            self.model.update_caption(rel, self.session.caption(rel))
+        if self.editor.rel in rels and not self.editor.is_dirty():
+            self.editor.reload_text(self.session.caption(self.editor.rel))

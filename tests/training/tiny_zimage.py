@@ -155,11 +155,13 @@ def save_comfy_transformer(folder: Path, path: Path) -> Path:
     from safetensors.torch import save_file
 
     transformer = ZImageTransformer2DModel.from_pretrained(str(folder), subfolder="transformer")
-    save_file({k: v.contiguous() for k, v in comfy_transformer_state_dict(transformer).items()}, str(path))
+    save_file(
+        {k: v.contiguous() for k, v in comfy_transformer_state_dict(transformer).items()}, str(path)
+    )
     return path
 
 
-def make_dataset(folder: Path, count: int = 4, size: tuple[int, int] = (64, 64)) -> Path:
+def make_dataset(folder: Path, count: int = 4, size: tuple[int, int] = (256, 256)) -> Path:
     """Small coloured images with captions, in a kohya ``2_t0ken`` folder (2 repeats)."""
     import numpy as np
     from PIL import Image

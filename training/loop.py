@@ -1,0 +1,597 @@
+"""The training loop, top to bottom: data -> model -> caches -> LoRA -> optimizer -> steps.
+
+The objective (flow matching, as Z-Image was trained):
+
+    s ~ timestep sampling (logit-normal by default), noise ~ N(0, 1)
+    x_t = (1 - s) * x0 + s * noise          x0: normalised VAE latents
+    the transformer takes t = 1 - s and predicts -(noise - x0)
+    loss = MSE(-output, noise - x0) in float32
+
+Every random draw of a step (caption dropout, flips, timesteps, noise) comes from one CPU
+``torch.Generator`` seeded from ``train.seed``; the batch order comes from (seed, epoch). Both
+are saved with each checkpoint, so ``--resume`` continues bit-for-bit where it stopped.
+
+It runs unchanged under ``accelerate launch`` (DDP over several GPUs): the model and
+optimizer go through ``Accelerator.prepare``; only the main process writes files and events.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import logging
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from training import checkpoints as ckpt
+from training.data import (
+    EpochPlan,
+    LatentCache,
+    TextCache,
+    cache_root,
+    collect_examples,
+    dataset_hash,
+)
+from training.errors import DatasetInvalidError, ModelLoadError, ResumeError
+from training.events import EventSink, StepMeter
+from training.model import (
+    describe_device,
+    load_components,
+    lora_named_parameters,
+    prepare_transformer,
+    resolve_device,
+    training_adapter_state,
+    user_lora_state,
+)
+from training.sampling import SamplePlan, render_samples
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunContext:
+    run_dir: Path
+    sink: EventSink
+    poll_commands: Callable[[], list[str]] = lambda: []
+    resume: bool = False
+    app_version: str = "0"
+
+
+@dataclass
+class TrainResult:
+    step: int
+    reason: str  # "finished" | "stopped"
+    final_path: Path | None = None
+    checkpoints: list[Path] = field(default_factory=list)
+
+
+# ---- the objective -------------------------------------------------------------------------
+
+
+def sample_sigmas(kind: str, n: int, generator: Any, shift: float = 3.0) -> Any:
+    """Noise levels s in (0, 1) for a batch: sigmoid (logit-normal), uniform, shift, weighted."""
+    import torch
+
+    if kind == "sigmoid":
+        s = torch.sigmoid(torch.randn(n, generator=generator))
+    elif kind == "uniform":
+        s = torch.rand(n, generator=generator)
+    elif kind == "shift":
+        u = torch.rand(n, generator=generator)
+        s = shift * u / (1 + (shift - 1) * u)
+    elif kind == "weighted":
+        # 1000 levels of the shifted inference schedule, drawn with a bell-shaped table
+        # centred mid-schedule (the "weighted" timestep type of the Turbo presets).
+        grid = (torch.arange(1000, dtype=torch.float32) + 0.5) / 1000
+        levels = shift * grid / (1 + (shift - 1) * grid)
+        weights = torch.exp(-0.5 * ((grid - 0.5) / 0.25) ** 2)
+        s = levels[torch.multinomial(weights, n, replacement=True, generator=generator)]
+    else:
+        raise ValueError(f"unknown timestep sampling {kind!r}")
+    return s.clamp(1e-4, 1 - 1e-4)
+
+
+def flow_matching_loss(
+    transformer: Any, x0: Any, embeds: list, sigmas: Any, noise: Any, loss_kind: str = "mse"
+) -> Any:
+    """The loss for one micro-batch; x0/noise [B, C, H, W] float32, sigmas [B]."""
+    import torch
+    import torch.nn.functional as F
+
+    dtype = next(p for p in transformer.parameters() if p.is_floating_point()).dtype
+    s = sigmas.view(-1, 1, 1, 1).to(x0.device)
+    x_t = (1.0 - s) * x0 + s * noise
+    timesteps = (1.0 - sigmas).to(x0.device, torch.float32)
+    model_in = [x.unsqueeze(1).to(dtype) for x in x_t]  # [C, F=1, H, W] per sample
+    out = transformer(
+        model_in, timesteps, [e.to(x0.device, dtype) for e in embeds], return_dict=False
+    )[0]
+    pred = -torch.stack([o.squeeze(1) for o in out]).float()
+    target = (noise - x0).float()
+    if loss_kind == "huber":
+        return 2.0 * F.huber_loss(pred, target, delta=1.0)  # == MSE for small errors
+    return F.mse_loss(pred, target)
+
+
+# ---- optimizer, schedule, EMA --------------------------------------------------------------
+
+
+def build_optimizer(train: Any, params: list) -> Any:
+    import torch
+
+    a = train.optimizer_args
+    betas = tuple(a.betas) if a.betas else None
+    kind = train.optimizer
+    if kind == "adamw":
+        return torch.optim.AdamW(
+            params,
+            lr=train.lr,
+            betas=betas or (0.9, 0.999),
+            eps=a.eps or 1e-8,
+            weight_decay=train.weight_decay,
+        )
+    if kind in ("adamw8bit", "lion8bit"):
+        import bitsandbytes as bnb
+
+        if kind == "adamw8bit":
+            return bnb.optim.AdamW8bit(
+                params,
+                lr=train.lr,
+                betas=betas or (0.9, 0.999),
+                eps=a.eps or 1e-8,
+                weight_decay=train.weight_decay,
+            )
+        return bnb.optim.Lion8bit(
+            params, lr=train.lr, betas=betas or (0.9, 0.99), weight_decay=train.weight_decay
+        )
+    if kind == "prodigy":
+        from prodigyopt import Prodigy
+
+        return Prodigy(
+            params,
+            lr=train.lr,
+            betas=betas or (0.9, 0.999),
+            eps=a.eps or 1e-8,
+            weight_decay=train.weight_decay,
+            d0=a.d0 or 1e-6,
+            use_bias_correction=True,
+            safeguard_warmup=True,
+        )
+    if kind == "adafactor":
+        from transformers.optimization import Adafactor
+
+        return Adafactor(
+            params,
+            lr=train.lr,
+            weight_decay=train.weight_decay,
+            scale_parameter=False,
+            relative_step=False,
+            warmup_init=False,
+        )
+    raise ValueError(f"unknown optimizer {kind!r}")
+
+
+def build_scheduler(train: Any, optimizer: Any) -> Any:
+    from diffusers.optimization import get_scheduler
+
+    kwargs: dict[str, Any] = {}
+    if train.scheduler == "cosine_with_restarts":
+        kwargs["num_cycles"] = train.num_cycles
+    return get_scheduler(
+        train.scheduler,
+        optimizer,
+        num_warmup_steps=train.warmup_steps,
+        num_training_steps=train.steps,
+        **kwargs,
+    )
+
+
+def current_lr(optimizer: Any, scheduler: Any) -> float:
+    group = optimizer.param_groups[0]
+    lr = scheduler.get_last_lr()[0]
+    return float(lr * group["d"]) if "d" in group else float(lr)  # Prodigy's effective step
+
+
+class EMA:
+    """Exponential moving average of the LoRA weights (float32 shadow copies)."""
+
+    def __init__(self, named: dict[str, Any], decay: float):
+        self.decay = decay
+        self.shadow = {n: p.detach().float().clone() for n, p in named.items()}
+
+    def update(self, named: dict[str, Any]) -> None:
+        import torch
+
+        with torch.no_grad():
+            for n, p in named.items():
+                self.shadow[n].mul_(self.decay).add_(p.detach().float(), alpha=1 - self.decay)
+
+    @contextlib.contextmanager
+    def applied(self, named: dict[str, Any]):
+        """Temporarily put the averaged weights into the model."""
+        import torch
+
+        backup = {n: p.detach().clone() for n, p in named.items()}
+        with torch.no_grad():
+            for n, p in named.items():
+                p.copy_(self.shadow[n])
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                for n, p in named.items():
+                    p.copy_(backup[n])
+
+
+# ---- the run -------------------------------------------------------------------------------
+
+
+def peek_resume_step(run_dir: Path, name: str) -> int | None:
+    path = ckpt.latest_state(run_dir, name)
+    if path is None:
+        return None
+    import json
+
+    try:
+        return int(json.loads((path / "state.json").read_text(encoding="utf-8"))["step"])
+    except (OSError, ValueError, KeyError) as exc:
+        raise ResumeError(
+            f"the training state in {path} is unreadable ({exc}); start without --resume"
+        ) from None
+
+
+def train(cfg: Any, ctx: RunContext) -> TrainResult:  # noqa: C901 - one readable loop
+    import numpy as np
+    import torch
+    from accelerate import Accelerator
+    from accelerate.utils import broadcast_object_list, set_seed
+
+    t = cfg.train
+    run_dir, name = ctx.run_dir, cfg.name
+
+    # -- device, precision, accelerate
+    device, device_warning = resolve_device(cfg.device)
+    on_cpu = device.type == "cpu"
+    weight_dtype = (
+        torch.float32 if on_cpu else (torch.bfloat16 if t.precision == "bf16" else torch.float16)
+    )
+    accelerator = Accelerator(
+        mixed_precision="no" if on_cpu else t.precision, cpu=on_cpu, device_placement=False
+    )
+    if accelerator.num_processes > 1:
+        device = accelerator.device
+    main = accelerator.is_main_process
+    sink = ctx.sink if main else EventSink(None)
+    start_step = 0
+    if ctx.resume:
+        found = peek_resume_step(run_dir, name)
+        if found is None:
+            raise ResumeError(
+                f"--resume: no saved training state in {run_dir / ckpt.STATE_DIR}; start without --resume"
+            )
+        start_step = found
+    sink.started(
+        name=name,
+        run_dir=str(run_dir.resolve()),
+        device=describe_device(device),
+        total_steps=t.steps,
+        start_step=start_step,
+        resumed=ctx.resume,
+    )
+    if device_warning:
+        sink.warning(device_warning, code="no_gpu")
+    set_seed(t.seed)
+
+    # -- data
+    sink.status("reading the dataset")
+    examples = collect_examples(cfg, sink)
+    data_hash = dataset_hash(examples)
+
+    # -- model components (CPU first), then the caches
+    sink.status(f"loading the model ({cfg.model.name_or_path})")
+    te_nf4 = cfg.model.quantize_text_encoder == "nf4" and not on_cpu
+    if cfg.model.quantize_text_encoder == "nf4" and on_cpu:
+        sink.warning(
+            "text encoder NF4 needs a GPU; it is loaded unquantised", code="nf4_unavailable"
+        )
+    comps = load_components(cfg, weight_dtype, text_encoder_nf4=te_nf4)
+    adapter = None
+    if cfg.model.uses_training_adapter:
+        sink.status("loading the training adapter")
+        adapter = training_adapter_state(cfg.model.training_adapter.path)
+
+    sink.status("encoding captions")
+    if not te_nf4:
+        comps.text_encoder.to(device)
+    any_cache_text = any(d.cache_text_embeddings for d in cfg.datasets)
+    texts = TextCache(
+        comps.text_encoder, comps.tokenizer, device, cache_root("text") if any_cache_text else None
+    )
+    prompts = list(cfg.sample.prompts) if cfg.sample.enabled else []
+    texts.warm([ex.caption for ex in examples] + [""] + prompts + [cfg.sample.negative], sink)
+    del comps.text_encoder
+    texts.text_encoder = None
+    gc.collect()
+    if not on_cpu:
+        torch.cuda.empty_cache()
+
+    sink.status("caching latents")
+    comps.vae.to(device)
+    any_cache_lat = any(d.cache_latents for d in cfg.datasets)
+    latents = LatentCache(comps.vae, device, cache_root("latents") if any_cache_lat else None)
+    bad = set(latents.warm(examples, any(d.flip_x for d in cfg.datasets), sink, keep=True))
+    examples = [ex for i, ex in enumerate(examples) if i not in bad]
+    if not examples:
+        raise DatasetInvalidError("no dataset image could be read; see the warnings above")
+    if cfg.model.offload_vae or not cfg.sample.enabled:
+        comps.vae.to("cpu")
+
+    # -- transformer + LoRA + optimizer
+    sink.status("preparing the transformer")
+    params = prepare_transformer(comps, cfg, device, weight_dtype, adapter)
+    transformer = comps.transformer
+    named = lora_named_parameters(transformer)
+    optimizer = build_optimizer(t, params)
+    scheduler = build_scheduler(t, optimizer)
+    ema = EMA(named, t.ema.decay) if t.ema.enabled else None
+    generator = torch.Generator("cpu").manual_seed(t.seed)
+    plan = EpochPlan(examples, t.batch_size, t.seed)
+    step, epoch, pos = 0, 0, 0
+
+    def state_dict() -> dict[str, Any]:
+        return {
+            "step": step,
+            "epoch": epoch,
+            "pos": pos,
+            "lora": {n: p.detach().float().cpu() for n, p in named.items()},
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "ema": dict(ema.shadow) if ema else None,
+            "rng": {
+                "python": random.getstate(),
+                "numpy": np.random.get_state(),
+                "torch": torch.get_rng_state(),
+                "generator": generator.get_state(),
+                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+            },
+            "compat": {
+                "rank": cfg.network.rank,
+                "alpha": cfg.network.alpha,
+                "target_modules": cfg.network.target_modules,
+                "optimizer": t.optimizer,
+                "dataset_hash": data_hash,
+                "batch_size": t.batch_size,
+            },
+        }
+
+    if ctx.resume:
+        path = ckpt.latest_state(run_dir, name)
+        state = ckpt.load_state(path)
+        compat = state["compat"]
+        for key in ("rank", "alpha", "target_modules", "optimizer"):
+            ours = {
+                "rank": cfg.network.rank,
+                "alpha": cfg.network.alpha,
+                "target_modules": cfg.network.target_modules,
+                "optimizer": t.optimizer,
+            }[key]
+            if compat[key] != ours:
+                raise ResumeError(
+                    f"--resume: the saved state has {key} = {compat[key]!r} but the config has {ours!r}; change it back or start a new run"
+                )
+        if compat["dataset_hash"] != data_hash or compat["batch_size"] != t.batch_size:
+            sink.warning(
+                "the dataset or batch size changed since the state was saved; the data order differs from an uninterrupted run",
+                code="other",
+            )
+        with torch.no_grad():
+            for n, p in named.items():
+                p.copy_(state["lora"][n])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        if ema and state["ema"]:
+            ema.shadow = {n: v.float() for n, v in state["ema"].items()}
+        random.setstate(state["rng"]["python"])
+        np.random.set_state(state["rng"]["numpy"])
+        torch.set_rng_state(state["rng"]["torch"])
+        generator.set_state(state["rng"]["generator"])
+        if state["rng"]["cuda"] is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        step, epoch, pos = state["step"], state["epoch"], state["pos"]
+
+    transformer, optimizer = accelerator.prepare(transformer, optimizer)
+    model = accelerator.unwrap_model(transformer)
+    batches = plan.batches(epoch)
+    empty = texts.get("")
+    flips_on = {i for i, ex in enumerate(examples) if ex.flip_x}
+
+    sample_plan = None
+    if cfg.sample.enabled:
+        s = cfg.sample
+        sample_plan = SamplePlan(
+            prompts=prompts,
+            embeds=[texts.get(p) for p in prompts],
+            negative=texts.get(s.negative),
+            width=s.width,
+            height=s.height,
+            steps=s.steps,
+            guidance=s.guidance,
+            seed=s.seed,
+            walk_seed=s.walk_seed,
+        )
+    result = TrainResult(step=step, reason="finished")
+    last_saved = step if ctx.resume else -1
+
+    def save(final: bool = False) -> None:
+        nonlocal last_saved
+        if main:
+            with ema.applied(named) if ema else contextlib.nullcontext():
+                tensors = ckpt.comfy_lora_state_dict(
+                    user_lora_state(model),
+                    cfg.network.rank,
+                    cfg.network.alpha,
+                    {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[
+                        cfg.save.dtype
+                    ],
+                )
+            meta = ckpt.lora_metadata(
+                cfg=cfg,
+                step=step,
+                dataset_hash=data_hash,
+                base_model=comps.description,
+                app_version=ctx.app_version,
+            )
+            if last_saved != step:
+                path = ckpt.save_lora(run_dir, ckpt.checkpoint_name(name, step), tensors, meta)
+                state_path = ckpt.save_state(run_dir, name, step, state_dict())
+                ckpt.prune(run_dir, name, cfg.save.keep_last)
+                result.checkpoints.append(path)
+                sink.emit(
+                    "checkpoint_saved",
+                    step=step,
+                    path=str(path.resolve()),
+                    state_path=str(state_path.resolve()),
+                )
+                last_saved = step
+            if final:
+                path = ckpt.save_lora(run_dir, name, tensors, meta)
+                result.final_path = path
+                sink.emit("checkpoint_saved", step=step, path=str(path.resolve()), state_path=None)
+        accelerator.wait_for_everyone()
+
+    def sample() -> None:
+        if sample_plan is None or not main:
+            accelerator.wait_for_everyone()
+            return
+        sink.status(f"rendering {len(sample_plan.prompts)} samples at step {step}")
+        with ema.applied(named) if ema else contextlib.nullcontext():
+            render_samples(
+                sample_plan,
+                transformer=model,
+                vae=comps.vae,
+                scheduler=comps.scheduler,
+                device=device,
+                step=step,
+                run_dir=run_dir,
+                has_training_adapter=adapter is not None,
+                on_saved=lambda i, seed, prompt, p: sink.emit(
+                    "sample_saved",
+                    step=step,
+                    index=i,
+                    seed=seed,
+                    prompt=prompt,
+                    path=str(p.resolve()),
+                ),
+            )
+        accelerator.wait_for_everyone()
+
+    if step == 0 and cfg.sample.enabled and not cfg.sample.skip_first:
+        sample()
+
+    sink.status("training")
+    meter = StepMeter(t.steps, step)
+    if not on_cpu:
+        torch.cuda.reset_peak_memory_stats(device)
+    while step < t.steps:
+        losses = []
+        for micro in range(t.gradient_accumulation):
+            if pos >= len(batches):
+                epoch, pos = epoch + 1, 0
+                batches = plan.batches(epoch)
+            batch = [examples[i] for i in batches[pos]]
+            idx = batches[pos]
+            pos += 1
+            # draws in a fixed order: per sample (dropout, flip), then timesteps, then noise
+            embeds, x0 = [], []
+            for i, ex in zip(idx, batch, strict=True):
+                drop = torch.rand(1, generator=generator).item() < t.caption_dropout
+                flip = i in flips_on and torch.rand(1, generator=generator).item() < 0.5
+                embeds.append(empty if drop else texts.get(ex.caption))
+                x0.append(latents.get(ex, flip))
+            x0 = torch.stack(x0).to(device, torch.float32)
+            sigmas = sample_sigmas(t.timestep_sampling, len(batch), generator, t.timestep_shift)
+            noise = torch.randn(x0.shape, generator=generator).to(device)
+            sync = micro == t.gradient_accumulation - 1
+            with contextlib.nullcontext() if sync else accelerator.no_sync(transformer):
+                with accelerator.autocast():
+                    loss = flow_matching_loss(transformer, x0, embeds, sigmas, noise, t.loss)
+                accelerator.backward(loss / t.gradient_accumulation)
+            losses.append(loss.detach().float().item())
+        if t.max_grad_norm > 0:
+            accelerator.clip_grad_norm_(params, t.max_grad_norm)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        if ema:
+            ema.update(named)
+        step += 1
+        result.step = step
+
+        it_s, eta = meter.tick(step)
+        vram = None
+        if not on_cpu:
+            vram = torch.cuda.max_memory_allocated(device) / 1e9
+            torch.cuda.reset_peak_memory_stats(device)
+        loss_value = sum(losses) / len(losses)
+        if not math.isfinite(loss_value):
+            sink.warning(
+                f"the loss is {loss_value} at step {step}: lower the learning rate", code="other"
+            )
+        sink.emit(
+            "step",
+            step=step,
+            loss=loss_value,
+            lr=current_lr(optimizer, scheduler),
+            it_s=it_s,
+            eta_s=eta,
+            vram_gb=vram,
+        )
+
+        commands = ctx.poll_commands() if main else []
+        if accelerator.num_processes > 1:
+            box = [commands]
+            broadcast_object_list(box)
+            commands = box[0]
+        wants = set()
+        for raw in commands:
+            if raw in ("stop", "save", "sample"):
+                wants.add(raw)
+            else:
+                sink.warning(
+                    f"unknown command {raw!r}: use stop, save or sample", code="command_unknown"
+                )
+        if step % cfg.save.every == 0 or "save" in wants or "stop" in wants:
+            if step < t.steps or "stop" in wants:
+                save()
+        if cfg.sample.enabled and (step % cfg.sample.every == 0 or "sample" in wants):
+            sample()
+        meter.reset_clock()
+        if "stop" in wants and step < t.steps:
+            result.reason = "stopped"
+            sink.emit("done", step=step, reason="stopped", final_path=None)
+            return result
+
+    save(final=True)
+    sink.emit(
+        "done",
+        step=step,
+        reason="finished",
+        final_path=str(result.final_path.resolve()) if result.final_path else None,
+    )
+    return result
+
+
+__all__ = [
+    "RunContext",
+    "TrainResult",
+    "train",
+    "flow_matching_loss",
+    "sample_sigmas",
+    "ModelLoadError",
+    "time",
+]

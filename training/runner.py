@@ -1,0 +1,228 @@
+"""``python -m training run CONFIG [--resume]``: the trainer's process entry point.
+
+* stdout carries only JSON-line events (``docs/trainer-protocol.md``): the event stream gets a
+  duplicate of the real stdout and file descriptor 1 is pointed at stderr, so no library print
+  can corrupt it. Logs go to stderr and ``<run>/train.log``.
+* Commands ``stop`` / ``save`` / ``sample`` arrive on stdin (a reader thread) and through the
+  control file ``<run>/control`` (renamed, read and deleted between steps, so each runs once).
+* Every failure becomes one ``error`` event and a non-zero exit status; tracebacks go to the
+  log only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import logging
+import os
+import queue
+import sys
+import threading
+from pathlib import Path
+
+from training.errors import (
+    ConfigInvalidError,
+    OutOfMemoryError,
+    TrainingError,
+    is_cuda_oom,
+)
+from training.events import EventSink
+
+log = logging.getLogger(__name__)
+
+CONTROL_FILE = "control"
+
+
+def parse_command(line: str) -> str | None:
+    """``stop`` or ``{"command": "stop"}`` -> ``"stop"``; blank lines -> None."""
+    line = line.strip()
+    if not line:
+        return None
+    if line.startswith("{"):
+        try:
+            value = json.loads(line).get("command", "")
+        except (ValueError, AttributeError):
+            return line
+        return str(value).strip().lower() or None
+    return line.lower()
+
+
+class CommandInbox:
+    """Commands from stdin (optional reader thread) and from ``<run>/control``."""
+
+    def __init__(self, run_dir: Path, stdin: io.TextIOBase | None = None):
+        self.control = run_dir / CONTROL_FILE
+        self._queue: queue.Queue[str] = queue.Queue()
+        if stdin is not None:
+            threading.Thread(
+                target=self._read, args=(stdin,), daemon=True, name="stdin-commands"
+            ).start()
+
+    def _read(self, stream) -> None:
+        try:
+            for line in stream:
+                cmd = parse_command(line)
+                if cmd:
+                    self._queue.put(cmd)
+        except (OSError, ValueError):  # stdin closed: that is not a stop
+            return
+
+    def put(self, command: str) -> None:
+        self._queue.put(command)
+
+    def poll(self) -> list[str]:
+        out: list[str] = []
+        while True:
+            try:
+                out.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        out += self._read_control_file()
+        return out
+
+    def _read_control_file(self) -> list[str]:
+        if not self.control.exists():
+            return []
+        taken = self.control.with_name(f".{CONTROL_FILE}.{os.getpid()}.reading")
+        try:
+            os.replace(self.control, taken)
+            text = taken.read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            log.warning("cannot read %s: %s", self.control, exc)
+            return []
+        finally:
+            taken.unlink(missing_ok=True)
+        return [c for c in (parse_command(line) for line in text.splitlines()) if c]
+
+
+def _setup_logging(run_dir: Path | None, verbose: bool) -> None:
+    root = logging.getLogger()
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stderr = logging.StreamHandler(sys.stderr)
+    stderr.setFormatter(fmt)
+    stderr.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    root.addHandler(stderr)
+    if run_dir is not None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        fh = logging.FileHandler(run_dir / "train.log", encoding="utf-8")
+        fh.setFormatter(fmt)
+        root.addHandler(fh)
+
+
+def _protect_stdout() -> io.TextIOBase:
+    """A private stream on the real stdout; fd 1 (and sys.stdout) now go to stderr."""
+    sys.stdout.flush()
+    events_fd = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return io.TextIOWrapper(
+        os.fdopen(events_fd, "wb", buffering=0), encoding="utf-8", line_buffering=True
+    )
+
+
+def _app_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("likeness-studio")
+    except Exception:  # noqa: BLE001 - metadata is optional in a source checkout
+        return "0.1.0"
+
+
+def run(
+    config_path: str | Path,
+    *,
+    resume: bool,
+    sink: EventSink,
+    stdin=None,
+    inbox: CommandInbox | None = None,
+) -> int:
+    """Run one training job; returns the exit status. Never raises for user errors."""
+    from training.config import load_config, save_config
+    from training.config_errors import ConfigError
+
+    try:
+        try:
+            cfg = load_config(config_path)
+        except ConfigError as exc:
+            raise ConfigInvalidError(exc.render(), details=exc.lines()) from None
+        run_dir = cfg.run_dir
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            if not resume or not (run_dir / "config.yaml").exists():
+                save_config(cfg, run_dir / "config.yaml")
+        except OSError as exc:
+            from training.checkpoints import _save_error
+
+            raise _save_error(exc, run_dir) from exc
+        _attach_file_log(run_dir)
+        from training.config import config_warnings
+        from training.loop import RunContext, train
+
+        for text in config_warnings(cfg):
+            sink.warning(text, code="other")
+        inbox = inbox or CommandInbox(run_dir, stdin)
+        ctx = RunContext(
+            run_dir=run_dir,
+            sink=sink,
+            poll_commands=inbox.poll,
+            resume=resume,
+            app_version=_app_version(),
+        )
+        train(cfg, ctx)
+        return 0
+    except TrainingError as exc:
+        log.debug("training error", exc_info=True)
+        sink.error(exc.message, code=exc.code, details=exc.details)
+        return exc.exit_status
+    except KeyboardInterrupt:
+        sink.error("interrupted", code="internal")
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the protocol promises an error event, not a traceback
+        if is_cuda_oom(exc):
+            oom = OutOfMemoryError()
+            sink.error(oom.message, code=oom.code)
+            return oom.exit_status
+        log.exception("unexpected error")
+        where = _log_location()
+        sink.error(
+            f"unexpected error: {type(exc).__name__}: {exc} (details in {where})", code="internal"
+        )
+        return 1
+
+
+def _attach_file_log(run_dir: Path) -> None:
+    root = logging.getLogger()
+    target = str((run_dir / "train.log").resolve())
+    if any(isinstance(h, logging.FileHandler) and h.baseFilename == target for h in root.handlers):
+        return
+    fh = logging.FileHandler(target, encoding="utf-8")
+    fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(fh)
+
+
+def _log_location() -> str:
+    for h in logging.getLogger().handlers:
+        if isinstance(h, logging.FileHandler):
+            return h.baseFilename
+    return "the log on stderr"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m training", description="Likeness Z-Image LoRA trainer"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_run = sub.add_parser("run", help="train from a run config (JSON-line events on stdout)")
+    p_run.add_argument("config", help="run config (YAML or JSON)")
+    p_run.add_argument("--resume", action="store_true", help="continue from the newest saved state")
+    p_run.add_argument("--verbose", action="store_true", help="debug logs on stderr")
+    args = parser.parse_args(argv)
+
+    events_stream = _protect_stdout()
+    _setup_logging(None, args.verbose)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    sink = EventSink(events_stream)
+    return run(args.config, resume=args.resume, sink=sink, stdin=sys.stdin)

@@ -43,7 +43,7 @@ class ImageItem:
 
     path: Path  # absolute
     rel: str  # POSIX path relative to the dataset root
-    caption_path: Path  # where the caption sidecar is or would be
+    caption_name: str  # file name of the caption sidecar (``a.txt``, or ``a.TXT`` if so found)
     has_caption: bool
     repeats: int = 1
     size_bytes: int = 0
@@ -56,9 +56,14 @@ class ImageItem:
         return self.path.name
 
     @property
+    def caption_path(self) -> Path:
+        """Where the caption sidecar is, or would be written."""
+        return self.path.with_name(self.caption_name)
+
+    @property
     def caption_rel(self) -> str:
         parent = self.rel.rpartition("/")[0]
-        return f"{parent}/{self.caption_path.name}" if parent else self.caption_path.name
+        return f"{parent}/{self.caption_name}" if parent else self.caption_name
 
 
 @dataclass
@@ -139,11 +144,11 @@ def scan_folder(
                 raise DatasetError(f"cannot read dataset folder {base}: {exc.strerror}") from exc
             errors.append(ItemResult(path=prefix.rstrip("/"), error=_os_message(exc)))
             continue
-        images: list[os.DirEntry[str]] = []
+        images: list[tuple[os.DirEntry[str], str]] = []
         captions: dict[str, os.DirEntry[str]] = {}
         for entry in entries:
             name = entry.name
-            if name.startswith("."):
+            if name[0] == ".":
                 continue
             try:
                 is_dir = entry.is_dir(follow_symlinks=False)
@@ -154,10 +159,12 @@ def scan_folder(
                     sub_repeats = kohya_repeats(name) or repeats
                     stack.append((entry.path, f"{prefix}{name}/", sub_repeats))
                 continue
-            stem, ext = os.path.splitext(name)
-            ext = ext.lower()
+            stem, dot, ext = name.rpartition(".")
+            if not dot:
+                continue
+            ext = "." + ext.lower()
             if ext in IMAGE_EXTS:
-                images.append(entry)
+                images.append((entry, stem))
             elif ext == CAPTION_EXT:
                 if stem in captions:  # a.txt and a.TXT on a case-sensitive file system
                     warnings.append(
@@ -165,17 +172,19 @@ def scan_folder(
                     )
                 captions.setdefault(stem, entry)
         stems_seen: dict[str, str] = {}
-        for entry in images:
-            stem = os.path.splitext(entry.name)[0]
+        folder_path = Path(folder)
+        for entry, stem in images:
             rel = prefix + entry.name
             if stem in stems_seen:
                 warnings.append(
                     ItemResult(
                         path=rel,
-                        error=f"same name as {stems_seen[stem]}: both use the caption {stem}{CAPTION_EXT}",
+                        error=f"same name as {stems_seen[stem]}: both use the caption "
+                        f"{stem}{CAPTION_EXT}",
                     )
                 )
-            stems_seen.setdefault(stem, rel)
+            else:
+                stems_seen[stem] = rel
             try:
                 st = entry.stat()
             except OSError as exc:
@@ -189,12 +198,11 @@ def scan_folder(
                     cap_size, cap_mtime = cst.st_size, cst.st_mtime_ns
                 except OSError:
                     cap = None
-            cap_path = Path(cap.path) if cap is not None else Path(folder) / (stem + CAPTION_EXT)
             items.append(
                 ImageItem(
-                    path=Path(entry.path),
+                    path=folder_path / entry.name,
                     rel=rel,
-                    caption_path=cap_path,
+                    caption_name=cap.name if cap is not None else stem + CAPTION_EXT,
                     has_caption=cap is not None,
                     repeats=repeats,
                     size_bytes=st.st_size,

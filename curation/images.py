@@ -214,7 +214,9 @@ def _check_size(im: Image.Image, max_pixels: int | None) -> None:
         )
 
 
-def _orientation(im: Image.Image) -> int:
+def _orientation(im: Image.Image, loaded: bool = False) -> int:
+    if im.format == "PNG" and "exif" not in im.info and not loaded:
+        return 1  # PNG getexif() would decode the whole image (and hide its errors)
     try:
         value = im.getexif().get(0x0112, 1)
     except Exception:  # noqa: BLE001 - broken EXIF must not make the image unreadable
@@ -253,15 +255,23 @@ def _has_alpha(im: Image.Image) -> bool:
     return im.mode in _ALPHA_MODES or "transparency" in im.info
 
 
-def _info(im, data, path, orientation, notes) -> ImageInfo:
-    w, h = im.size
+def _info(
+    im: Image.Image,
+    data: bytes,
+    path: Path,
+    orientation: int,
+    notes: list[str],
+    size: tuple[int, int] | None = None,
+    mode: str | None = None,
+) -> ImageInfo:
+    w, h = size or im.size
     if orientation in (5, 6, 7, 8):
         w, h = h, w
     return ImageInfo(
         width=w,
         height=h,
         format=im.format or "unknown",
-        mode=im.mode,
+        mode=mode or im.mode,
         size_bytes=len(data),
         content_hash=_bytes_hash(data),
         notes=tuple(notes),
@@ -348,13 +358,13 @@ def load_image(
     im = _open(data, path)
     with im:
         _check_size(im, max_pixels)
-        orientation = _orientation(im)
-        notes = _header_notes(im, path, orientation)
-        info = _info(im, data, path, orientation, notes)
-        fmt = info.format
+        fmt = im.format or "image"
+        header_size, header_mode = im.size, im.mode
+        orientation = _orientation(im) if fmt == "JPEG" else 1
+        dw, dh = 1, 1
         if draft:
             dw, dh = (draft[1], draft[0]) if orientation in (5, 6, 7, 8) else draft
-            if im.format == "JPEG":
+            if fmt == "JPEG":
                 try:
                     im.draft(im.mode, (max(1, dw), max(1, dh)))
                 except Exception as exc:  # noqa: BLE001 - draft is only an optimisation
@@ -363,6 +373,12 @@ def load_image(
             if getattr(im, "is_animated", False):
                 im.seek(0)
             im.load()
+            if fmt != "JPEG":
+                orientation = _orientation(im, loaded=True)
+                if draft and orientation in (5, 6, 7, 8):
+                    dw, dh = draft[1], draft[0]
+            notes = _header_notes(im, path, orientation)
+            info = _info(im, data, path, orientation, notes, header_size, header_mode)
             out = _normalise(im)
             if draft:
                 factor = min(out.width // max(1, dw), out.height // max(1, dh))

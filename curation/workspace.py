@@ -144,8 +144,8 @@ class Workspace(MetaMixin):
             db.close()
             raise
         if state_dir is not None:
-            for folder in {item.path.parent for item in scan.items}:
-                remove_stale_temp_files(folder)
+            for sub in {item.rel.rpartition("/")[0] for item in scan.items}:
+                remove_stale_temp_files(scan.root / sub if sub else scan.root)
         return ws
 
     def close(self) -> None:

@@ -176,3 +176,58 @@ def make_dataset(folder: Path, count: int = 4, size: tuple[int, int] = (256, 256
         Image.fromarray(arr).save(sub / f"img{i}.png")
         (sub / f"img{i}.txt").write_text(f"a photo of t0ken, pose {i}", encoding="utf-8")
     return folder
+
+
+# ---- pytest helpers ------------------------------------------------------------------------
+
+_BUILT: dict[str, Path] = {}
+
+
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """Build the tiny pipeline once per test session (shared by every test module)."""
+    if "model" not in _BUILT:
+        _BUILT["model"] = build_tiny_pipeline(tmp_path_factory.mktemp("tiny-zimage") / "model")
+    return _BUILT["model"]
+
+
+def tiny_config(
+    tmp_path: Path, model_dir: Path, data_dir: Path | None = None, **sections
+) -> dict:
+    """A run config dict for the tiny model; ``sections`` are merged into the defaults."""
+    if data_dir is None:
+        data_dir = make_dataset(tmp_path / "data")
+    cfg = {
+        "name": "tiny",
+        "trigger": "t0ken",
+        "training_folder": str(tmp_path / "runs"),
+        "device": "cpu",
+        "model": {
+            "source": "local",
+            "name_or_path": str(model_dir),
+            "training_adapter": {"enabled": False},
+        },
+        "network": {"rank": 4, "alpha": 4},
+        "train": {"steps": 4, "optimizer": "adamw", "lr": 1e-3, "caption_dropout": 0.0},
+        "save": {"every": 2, "keep_last": 3},
+        "datasets": [{"folder": str(data_dir), "resolutions": [256]}],
+        "sample": {
+            "every": 2,
+            "prompts": ["a photo of t0ken"],
+            "width": 256,
+            "height": 256,
+            "steps": 2,
+        },
+    }
+    for key, value in sections.items():
+        if isinstance(value, dict) and isinstance(cfg.get(key), dict):
+            cfg[key] = {**cfg[key], **value}
+        else:
+            cfg[key] = value
+    return cfg
+
+
+def write_config(path: Path, cfg: dict) -> Path:
+    import yaml
+
+    path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    return path

@@ -1,0 +1,150 @@
+"""The training loop on the tiny random Z-Image: objective, timestep sampling, a full run."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from tests.training.tiny_zimage import tiny_config, tiny_model_dir, write_config
+
+torch = pytest.importorskip("torch")
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    return tiny_model_dir(tmp_path_factory)
+
+
+def test_sigmas_are_in_range_deterministic_and_shaped():
+    from training.loop import sample_sigmas
+
+    for kind in ("sigmoid", "uniform", "shift", "weighted"):
+        a = sample_sigmas(kind, 4000, torch.Generator().manual_seed(1), 3.0)
+        b = sample_sigmas(kind, 4000, torch.Generator().manual_seed(1), 3.0)
+        assert torch.equal(a, b)
+        assert float(a.min()) > 0 and float(a.max()) < 1
+    sig = sample_sigmas("sigmoid", 4000, torch.Generator().manual_seed(2))
+    assert abs(float(sig.median()) - 0.5) < 0.03  # logit-normal(0, 1) is centred
+    assert float(sig.std()) < float(sample_sigmas("uniform", 4000, torch.Generator()).std())
+    shifted = sample_sigmas("shift", 4000, torch.Generator().manual_seed(3), 3.0)
+    assert float(shifted.mean()) > 0.65  # shift 3 pushes towards noise
+    with pytest.raises(ValueError):
+        sample_sigmas("nope", 1, torch.Generator())
+
+
+def test_flow_matching_loss_matches_the_objective(model_dir):
+    from diffusers import ZImageTransformer2DModel
+
+    from training.loop import flow_matching_loss
+
+    transformer = ZImageTransformer2DModel.from_pretrained(str(model_dir), subfolder="transformer")
+    g = torch.Generator().manual_seed(0)
+    x0 = torch.randn(2, 16, 4, 4, generator=g)
+    noise = torch.randn(2, 16, 4, 4, generator=g)
+    embeds = [torch.randn(5, 32, generator=g), torch.randn(7, 32, generator=g)]
+    sigmas = torch.tensor([0.3, 0.8])
+    loss = flow_matching_loss(transformer, x0, embeds, sigmas, noise)
+
+    s = sigmas.view(-1, 1, 1, 1)
+    x_t = (1 - s) * x0 + s * noise
+    with torch.no_grad():
+        out = transformer([x.unsqueeze(1) for x in x_t], 1 - sigmas, embeds, return_dict=False)[0]
+    manual = ((-torch.stack([o.squeeze(1) for o in out]) - (noise - x0)) ** 2).mean()
+    assert torch.allclose(loss, manual, atol=1e-6)
+
+
+def test_end_to_end_run_caches_trains_samples_and_saves_a_comfy_lora(model_dir, tmp_path):
+    from diffusers import ZImagePipeline
+    from safetensors import safe_open
+
+    from training.events import ListSink
+    from training.runner import run
+
+    cfg = tiny_config(tmp_path, model_dir, network={"rank": 4, "alpha": 8})
+    path = write_config(tmp_path / "run.yaml", cfg)
+    sink = ListSink()
+    assert run(path, resume=False, sink=sink) == 0, sink.of("error")
+
+    names = [e["event"] for e in sink.events]
+    assert names.index("started") < names.index("cache_progress") < names.index("step")
+    assert names[-1] == "done" and sink.events[-1]["reason"] == "finished"
+    steps = sink.of("step")
+    assert [e["step"] for e in steps] == [1, 2, 3, 4]
+    for e in steps:
+        assert set(e) == {"event", "step", "loss", "lr", "it_s", "eta_s", "vram_gb"}
+        assert e["loss"] > 0 and e["lr"] == pytest.approx(1e-3)
+    assert any(w["code"] == "no_gpu" for w in sink.of("warning"))
+    stages = {e["stage"] for e in sink.of("cache_progress")}
+    assert stages == {"latents", "text"}
+
+    run_dir = tmp_path / "runs" / "tiny"
+    saved = [e["path"] for e in sink.of("checkpoint_saved")]
+    assert saved[0].endswith("tiny_000000002.safetensors")
+    assert saved[-1].endswith("tiny.safetensors")
+    assert (run_dir / "config.yaml").exists()
+
+    # samples: samples/<step>/<index>_<seed>.png + manifest
+    samples = sink.of("sample_saved")
+    assert {(e["step"], e["index"], e["seed"]) for e in samples} == {(2, 0, 42), (4, 0, 42)}
+    manifest = json.loads((run_dir / "samples" / "4" / "manifest.json").read_text())
+    assert manifest["items"][0]["file"] == "0_42.png" and manifest["steps"] == 2
+    assert manifest["items"][0]["prompt"].startswith("a photo of t0ken")
+
+    # keys: exactly the modules ComfyUI maps for Z-Image, with .alpha since alpha != rank
+    final = run_dir / "tiny.safetensors"
+    with safe_open(str(final), "pt") as f:
+        keys = set(f.keys())
+        meta = f.metadata()
+        dtypes = {f.get_tensor(k).dtype for k in keys}
+    pattern = re.compile(
+        r"^diffusion_model\.layers\.\d+\.(attention\.(to_q|to_k|to_v|to_out\.0)"
+        r"|feed_forward\.(w1|w2|w3)|adaLN_modulation\.0)\.(lora_A\.weight|lora_B\.weight|alpha)$"
+    )
+    assert keys and all(pattern.match(k) for k in keys), sorted(keys)[:5]
+    assert len(keys) == 2 * 8 * 3  # 2 layers x 8 modules x (A, B, alpha)
+    assert dtypes == {torch.bfloat16}
+    assert meta["likeness.trigger"] == "t0ken" and meta["likeness.step"] == "4"
+    assert meta["likeness.rank"] == "4" and float(meta["likeness.alpha"]) == 8.0
+    assert json.loads(meta["likeness.run_config"])["name"] == "tiny"
+    assert json.loads(meta["likeness.resolutions"]) == [256]
+
+    # the LoRA loads through diffusers and changes the output
+    pipe = ZImagePipeline.from_pretrained(str(model_dir))
+    pipe.set_progress_bar_config(disable=True)
+
+    def render():
+        out = pipe(
+            "a photo of t0ken", height=256, width=256, num_inference_steps=2,
+            guidance_scale=0.0, generator=torch.Generator().manual_seed(5), output_type="pt",
+        )
+        return out.images
+
+    before = render()
+    pipe.load_lora_weights(str(final))
+    after = render()
+    assert (after - before).abs().max() > 1e-3
+
+
+def test_lora_weights_actually_train(model_dir, tmp_path):
+    """lora_B starts at zero; after training it is not, and the loss is finite."""
+    from safetensors.torch import load_file
+
+    from training.events import ListSink
+    from training.runner import run
+
+    cfg = tiny_config(
+        tmp_path, model_dir, train={"steps": 2, "optimizer": "adamw8bit", "lr": 1e-2,
+                                    "gradient_accumulation": 2, "batch_size": 2,
+                                    "scheduler": "cosine", "timestep_sampling": "weighted",
+                                    "ema": {"enabled": True, "decay": 0.5}},
+        sample={"enabled": False}, save={"every": 10, "dtype": "fp32"},
+    )
+    sink = ListSink()
+    assert run(write_config(tmp_path / "r.yaml", cfg), resume=False, sink=sink) == 0, sink.of("error")
+    sd = load_file(str(tmp_path / "runs" / "tiny" / "tiny.safetensors"))
+    b = [v for k, v in sd.items() if k.endswith("lora_B.weight")]
+    assert b and all(v.dtype == torch.float32 for v in b)
+    assert max(float(v.abs().max()) for v in b) > 0
+    assert not any(k.endswith(".alpha") for k in sd)  # alpha == rank: no alpha tensors

@@ -63,11 +63,8 @@ def decode_caption(data: bytes) -> CaptionText:
                 return CaptionText(
                     text, encoding, f"caption is damaged {encoding}: bad bytes replaced"
                 )
-    try:
-        return CaptionText(data.decode("utf-8"), "utf-8")
-    except UnicodeDecodeError:
-        pass
-    utf16 = _guess_bomless_utf16(data)
+    # NUL bytes are valid UTF-8 but never part of a caption: UTF-16 without a BOM comes first
+    utf16 = _guess_bomless_utf16(data) if b"\x00" in data else None
     if utf16 is not None:
         try:
             return CaptionText(
@@ -75,6 +72,10 @@ def decode_caption(data: bytes) -> CaptionText:
             )
         except UnicodeDecodeError:
             pass
+    try:
+        return CaptionText(data.decode("utf-8"), "utf-8")
+    except UnicodeDecodeError:
+        pass
     warning = "caption is not UTF-8; read as Windows-1252 (it will be saved as UTF-8)"
     try:
         return CaptionText(data.decode("cp1252"), "cp1252", warning)

@@ -112,6 +112,8 @@ INERT: dict[str, dict[str, tuple[Any, ...] | object]] = {
         "timestep_bias": ("balanced",),
         "auto_scale_batch_size": (False,),
         "do_differential_guidance": (False,),
+        "diff_output_preservation": (False,),
+        "blank_prompt_preservation": (False,),
         "noise_offset": (0,),
         "force_first_sample": (False,),
     },
@@ -270,6 +272,18 @@ class _Importer:
         return str(p if p.is_absolute() else (self.base_dir / p).resolve())
 
 
+def _walk(value: Any, prefix: str = "") -> list[str]:
+    """Every path in a job, in document order (for a report that reads top to bottom)."""
+    out = [prefix] if prefix else []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            out += _walk(item, f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            out += _walk(item, f"{prefix}[{i}]")
+    return out
+
+
 def _set_path(data: dict[str, Any], target: str, value: Any) -> None:
     parts = [a or int(b) for a, b in re.findall(r"([A-Za-z_]\w*)|\[(\d+)\]", target)]
     cur: Any = data
@@ -317,6 +331,9 @@ def import_aitk_dict(
     extras = aitk_map.map_job(imp, job, trigger)
     for node in imp.nodes:
         node.finish()
+    order = {p: i for i, p in enumerate(_walk(job))}
+    imp.report.unmapped.sort(key=lambda item: order.get(item.path, len(order)))
+    imp.report.approximated.sort(key=lambda item: order.get(item.path, len(order)))
     for target, value in extras.items():
         try:
             _set_path(imp.out, target, value)
@@ -339,7 +356,9 @@ def _explain(problems: list[tuple[str, str]], origin: dict[str, str]) -> list[tu
     out = []
     for path, msg in problems:
         best = max(
-            (k for k in origin if path == k or path.startswith(k + ".")), key=len, default=None
+            (k for k in origin if path == k or path.startswith((k + ".", k + "["))),
+            key=len,
+            default=None,
         )
         if best is not None:
             out.append((origin[best] + path[len(best) :], f"{msg} (Likeness setting {path})"))

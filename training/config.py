@@ -314,6 +314,17 @@ def validate_config(data: Any, *, source: str = "config") -> RunConfig:
         raise ConfigError(
             source, [("", f"must be a mapping of settings, got {type(data).__name__}")]
         )
+    if "job" in data and "config" in data and "name" not in data:
+        raise ConfigError(
+            source,
+            [
+                (
+                    "",
+                    "this is an ai-toolkit job, not a Likeness config: convert it with "
+                    "`likeness train --from-aitk FILE`",
+                )
+            ],
+        )
     try:
         return RunConfig.model_validate(data)
     except ValidationError as exc:
@@ -450,3 +461,25 @@ def config_warnings(cfg: RunConfig) -> list[str]:
     if cfg.save.every != cfg.sample.every and cfg.sample.enabled:
         out.append("sample.every: differs from save.every, so some checkpoints have no previews")
     return out
+
+
+def check_paths(cfg: RunConfig) -> list[tuple[str, str]]:
+    """Paths in ``cfg`` that do not exist on this machine (the run would fail on them)."""
+    problems: list[tuple[str, str]] = []
+    for i, ds in enumerate(cfg.datasets):
+        if not Path(ds.folder).is_dir():
+            problems.append((f"datasets[{i}].folder", f"folder not found: {ds.folder}"))
+    m = cfg.model
+    if m.source == "local" and not Path(m.name_or_path).is_dir():
+        problems.append(("model.name_or_path", f"diffusers folder not found: {m.name_or_path}"))
+    for key in ("transformer_file", "text_encoder_file", "vae_file"):
+        value = getattr(m, key)
+        if value is not None and not Path(value).is_file():
+            problems.append((f"model.{key}", f"file not found: {value}"))
+    adapter = m.training_adapter.path
+    if m.uses_training_adapter and Path(adapter).is_absolute() and not Path(adapter).is_file():
+        problems.append(("model.training_adapter.path", f"file not found: {adapter}"))
+    folder = Path(cfg.training_folder)
+    if folder.exists() and not folder.is_dir():
+        problems.append(("training_folder", f"is a file, not a folder: {folder}"))
+    return problems

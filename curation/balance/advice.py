@@ -6,7 +6,6 @@ them when the user clicks the advice line.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,7 +56,7 @@ def _variety_needs(analysis: DatasetAnalysis, tier: str, info: dict, size: int) 
     poses = info["poses"]
     want_profile = round(size * variety.profile_per_block / variety.block_size) if size >= 3 else 0
     per_back = variety.back_view_per_block.get(tier, 0)  # type: ignore[call-overload]
-    want_back = math.ceil(size / variety.block_size) * per_back if size >= 5 else 0
+    want_back = max(1, round(size / variety.block_size)) * per_back if size >= 5 else 0
     return max(0, want_profile - poses["profile"]), max(0, want_back - poses["back"])
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -106,7 +107,10 @@ class InsightFaceDetector:
             raise ValueError("detect() needs an RGB image of shape (H, W, 3)")
         bgr = np.ascontiguousarray(image[:, :, ::-1])
         faces = []
-        for found in self._app.get(bgr):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # skimage API notice in face_align
+            found_faces = self._app.get(bgr)
+        for found in found_faces:
             x1, y1, x2, y2 = (float(v) for v in found.bbox[:4])
             kps = found.kps
             marks = [(float(p[0]), float(p[1])) for p in kps] if kps is not None else None

@@ -60,11 +60,17 @@ class DatasetFilterProxy(QSortFilterProxyModel):
         return self._text
 
     def set_filter(self, mode: FilterMode | None = None, text: str | None = None) -> None:
+        modern = hasattr(self, "beginFilterChange")  # Qt >= 6.9 deprecates invalidateFilter
+        if modern:
+            self.beginFilterChange()
         if mode is not None:
             self._mode = mode
         if text is not None:
             self._text = text.strip().casefold()
-        self.invalidateFilter()
+        if modern:
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        else:
+            self.invalidateFilter()
         self.sort(0, self._order)
 
     def set_sort(self, key: SortKey, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:

@@ -143,12 +143,16 @@ class DatasetSession(QObject):
         self.history_changed.emit()
         for item in result.pending:
             if item.path == rel:
-                log.warning("Caption of %s not saved: %s", rel, item.error)
+                log.info("Caption of %s not saved: %s", rel, item.error)
                 return item.error
         for item in result.skipped:
             if item.path == rel:
                 return item.error
-        return None
+        return self.workspace.pending().get(rel)  # still pending from an earlier attempt
+
+    def pending_error(self, rel: str) -> str:
+        """Why ``rel``'s edit is still pending ("" when it is not)."""
+        return self.workspace.pending().get(rel, "") if self.workspace else ""
 
     def apply_changes(self, changes, label: str):
         """Apply planned bulk changes as one undo step; returns the core's ``SaveResult``."""
@@ -201,5 +205,4 @@ class DatasetSession(QObject):
     def set_excluded(self, rels: list[str], excluded: bool) -> None:
         if self.workspace is None:
             return
-        for rel in rels:
-            self.workspace.set_excluded(rel, excluded)
+        self.workspace.set_excluded_many(rels, excluded)

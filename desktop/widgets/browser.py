@@ -167,7 +167,7 @@ class DatasetBrowser(QWidget):
     def _on_current(self, rel: str) -> None:
         if rel == self._shown_rel:
             return
-        self.editor.save()  # autosave on leaving the image
+        self._save_leaving()  # autosave on leaving the image
         self._shown_rel = rel
         row = self.model.row_data(rel) if rel else None
         if row is None:
@@ -185,8 +185,17 @@ class DatasetBrowser(QWidget):
             self.detail.info.setText(row.error)
 
     def navigate(self, delta: int) -> bool:
-        self.editor.save()
+        self._save_leaving()
         return self.grid.step(delta)
+
+    def _save_leaving(self) -> bool:
+        rel = self.editor.rel
+        if self.editor.save():
+            return True
+        self.session.notify.emit(
+            "error", f"The caption of {rel} was not saved: {self.session.pending_error(rel)}"
+        )
+        return False
 
     def save_and_next(self) -> None:
         if self.editor.save():
@@ -202,12 +211,6 @@ class DatasetBrowser(QWidget):
 
     def _save_caption(self, rel: str, text: str) -> str | None:
         error = self.session.save_caption(rel, text)
-        if error:
-            self.session.notify.emit(
-                "error",
-                f"Could not save the caption of {rel}: {error}. "
-                "The edit is kept and retried on the next save.",
-            )
         self.model.update_caption(rel, self.session.caption(rel))
         return error
 

@@ -27,9 +27,10 @@ SaveFn = Callable[[str, str], "str | None"]  # (rel, text) -> error text or None
 
 
 def estimate_tokens(text: str) -> int:
-    """A cheap BPE-like estimate: ~1 token per 4 letters of a word, 1 per digit/symbol."""
+    """A cheap BPE-like estimate (labelled so in the UI): a word is ~1 token per 7 letters,
+    every digit and symbol is one."""
     return sum(
-        max(1, math.ceil(len(p) / 4)) if p[0].isalpha() else 1 for p in _PIECES.findall(text)
+        max(1, math.ceil(len(p) / 7)) if p[0].isalpha() else 1 for p in _PIECES.findall(text)
     )
 
 
@@ -215,10 +216,7 @@ class CaptionEditor(QWidget):
         if error:
             self.state.setText("Not saved")
             self.state.setProperty("level", "error")
-            self.banner.setText(
-                f"Could not save the caption: {error}. Your edit is kept and "
-                "will be retried on the next save."
-            )
+            self.banner.setText(f"Not saved: {error}")
             self.banner.show()
             self._restyle(self.state)
             return False

@@ -66,11 +66,21 @@ class ThumbnailGrid(QListView):
     def set_thumbnail_size(self, size: int) -> None:
         size = max(THUMB_MIN, min(THUMB_MAX, int(size)))
         self.delegate.thumb_size = size
-        hint = self.delegate.sizeHint(None, QModelIndex())  # type: ignore[arg-type]
-        self.setGridSize(QSize(hint.width() + SPACING, hint.height() + SPACING))
+        self._update_grid()
         self.source.set_thumbnail_pixels(int(size * self.devicePixelRatioF()))
         self.scheduleDelayedItemsLayout()
         self.schedule_request()
+
+    def _update_grid(self) -> None:
+        """Cells of the tile size, widened so the columns spread over the whole width."""
+        hint = self.delegate.sizeHint(None, QModelIndex())  # type: ignore[arg-type]
+        cell_w = hint.width() + SPACING
+        avail = self.viewport().width() - 2
+        cols = max(1, avail // cell_w)
+        width = max(cell_w, avail // cols) if avail > cell_w else cell_w
+        size = QSize(width, hint.height() + SPACING)
+        if size != self.gridSize():
+            self.setGridSize(size)
 
     def set_show_caption(self, show: bool) -> None:
         self.delegate.show_caption = show
@@ -91,6 +101,7 @@ class ThumbnailGrid(QListView):
 
     def resizeEvent(self, event) -> None:  # noqa: N802
         super().resizeEvent(event)
+        self._update_grid()
         self.schedule_request()
 
     def paintEvent(self, event) -> None:  # noqa: N802

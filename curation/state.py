@@ -75,6 +75,14 @@ CREATE TABLE IF NOT EXISTS pending(
 """
 
 
+class StateVersionError(WorkspaceError):
+    """The state db was written by a newer Likeness."""
+
+
+class StateCorruptError(WorkspaceError):
+    """The state db file is damaged (not a database / malformed)."""
+
+
 @dataclass(frozen=True)
 class Step:
     id: int
@@ -125,7 +133,14 @@ class StateDB:
             self.conn.executescript(_SCHEMA)
             self._check_version()
         except sqlite3.DatabaseError as exc:
-            raise WorkspaceError(f"cannot open the workspace state {self.path}: {exc}") from exc
+            self.conn.close()
+            text = str(exc).lower()
+            kind = (
+                StateCorruptError
+                if ("not a database" in text or "malformed" in text)
+                else WorkspaceError
+            )
+            raise kind(f"cannot open the workspace state {self.path}: {exc}") from exc
 
     def _check_version(self) -> None:
         row = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
@@ -134,7 +149,8 @@ class StateDB:
                 "INSERT OR REPLACE INTO meta VALUES('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
         elif int(row[0]) > SCHEMA_VERSION:
-            raise WorkspaceError(
+            self.conn.close()
+            raise StateVersionError(
                 f"the workspace state {self.path} was written by a newer Likeness "
                 f"(schema {row[0]}); update Likeness or delete the .likeness folder"
             )

@@ -37,7 +37,15 @@ from curation.caption_io import (
 from curation.dataset import STATE_DIRNAME, ImageItem, ScanResult, scan_folder
 from curation.errors import CaptionReadError, CaptionWriteError, WorkspaceError
 from curation.jobs import CancelToken, ItemResult, ProgressFn
-from curation.state import TRANSITIONAL, Change, MetaMixin, StateDB, Step
+from curation.state import (
+    TRANSITIONAL,
+    Change,
+    MetaMixin,
+    StateCorruptError,
+    StateDB,
+    StateVersionError,
+    Step,
+)
 
 __all__ = ["HistoryEntry", "SaveResult", "Step", "Workspace", "state_location"]
 
@@ -79,19 +87,53 @@ def state_location(root: Path) -> tuple[Path, Path]:
     return root / STATE_DIRNAME, paths.cache_dir() / "state" / digest
 
 
-def _open_db(root: Path, create: bool) -> tuple[StateDB, Path | None]:
+def _move_aside(db_path: Path) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = db_path.with_name(f"{db_path.name}.corrupt-{stamp}")
+    for suffix in ("", "-wal", "-shm"):
+        part = Path(str(db_path) + suffix)
+        if part.exists():
+            part.replace(Path(str(target) + suffix))
+    return target
+
+
+def _try_open(folder: Path, root: Path, notes: list[str]) -> StateDB:
+    folder.mkdir(parents=True, exist_ok=True)
+    if not os.access(folder, os.W_OK):
+        raise PermissionError(f"{folder} is read-only")
+    db_path = folder / "state.sqlite"
+    try:
+        db = StateDB(db_path)
+    except StateCorruptError as exc:
+        moved = _move_aside(db_path)
+        notes.append(
+            f"the workspace state was damaged ({exc}); it was moved to {moved.name} and a new "
+            "one started. Captions are safe (they are the .txt files); undo history, flags "
+            "and notes start empty."
+        )
+        log.warning(notes[-1])
+        db = StateDB(db_path)
+    try:
+        with db.tx() as conn:  # prove it is writable
+            conn.execute("INSERT OR REPLACE INTO meta VALUES('dataset', ?)", (str(root),))
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _open_db(root: Path, create: bool, notes: list[str]) -> tuple[StateDB, Path | None]:
     inside, fallback = state_location(root)
-    for folder in (inside, fallback):
-        db_path = folder / "state.sqlite"
-        if not create and not db_path.exists():
+    order = [inside, fallback]
+    if not (inside / "state.sqlite").exists() and (fallback / "state.sqlite").exists():
+        order.reverse()  # the folder was read-only before: keep using that state
+    for folder in order:
+        if not create and not (folder / "state.sqlite").exists():
             continue
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            if not os.access(folder, os.W_OK):
-                raise PermissionError(f"{folder} is read-only")
-            db = StateDB(db_path)
-            with db.tx() as conn:  # prove it is writable
-                conn.execute("INSERT OR REPLACE INTO meta VALUES('dataset', ?)", (str(root),))
+            db = _try_open(folder, root, notes)
+        except StateVersionError:
+            raise
         except (OSError, WorkspaceError, sqlite3.Error) as exc:
             log.info("state cannot live in %s (%s)", folder, exc)
             continue
@@ -134,8 +176,10 @@ class Workspace(MetaMixin):
         """Scan ``root`` and open (or create) its state. ``create=False`` never writes state:
         an existing state db is used, otherwise an in-memory one. Raises ``DatasetError``."""
         scan = scan_folder(root, recursive=recursive, on_progress=on_progress, cancel=cancel)
-        db, state_dir = _open_db(scan.root, create)
+        notes: list[str] = []
+        db, state_dir = _open_db(scan.root, create, notes)
         ws = cls(scan, db, state_dir)
+        ws.recovered.extend(notes)
         try:
             ws._recover()
             ws._reconcile()

@@ -1,0 +1,336 @@
+"""Export a cleaned copy of a dataset into a new folder; the originals are never touched.
+
+Operations, in this order, per image:
+
+1. **crop edges** (``crop_edges={"right": 150, "bottom": 150}``): cut N pixels off chosen edges
+   (generator watermarks);
+2. **face crop** (``face_crop=1024, face_ratio=0.6``): a square centred on the primary face,
+   sized so the face-box height is ``face_ratio`` x the square's side, then resized to
+   ``face_crop`` x ``face_crop``. Near an image edge the square slides to stay inside the image
+   (the face is then off-centre); when the square would be larger than the image's short side
+   it shrinks to that side and the face comes out larger than asked. Nothing is padded: padding
+   would teach the LoRA borders. An image without a face gets a centred square.
+
+Excluded and unreadable images are left out; captions come along (with the workspace's
+pending edits); ``manifest.json`` records what was done to every file. ``preview`` shows the
+before/after of one image for the export dialog.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import os
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from curation.errors import LikenessError
+from curation.jobs import CancelToken, ItemResult, ProgressFn, report
+
+__all__ = [
+    "ExportError",
+    "ExportOptions",
+    "ExportResult",
+    "PreviewResult",
+    "parse_edges",
+    "face_crop_box",
+    "export_dataset",
+    "preview",
+]
+
+log = logging.getLogger(__name__)
+EDGES = ("left", "top", "right", "bottom")
+MANIFEST_VERSION = 1
+_SAVE_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP",
+                 ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF"}  # fmt: skip
+
+
+class ExportError(LikenessError):
+    """The export cannot start (target folder not usable, bad options)."""
+
+
+@dataclass
+class ExportOptions:
+    crop_edges: dict[str, int] = field(default_factory=dict)
+    face_crop: int | None = None  # output side in pixels
+    face_ratio: float = 0.6  # face-box height / output side
+    jpeg_quality: int = 95
+
+    def validate(self) -> None:
+        for edge, px in self.crop_edges.items():
+            if edge not in EDGES or int(px) < 0:
+                raise ExportError(f"bad edge crop {edge}={px}: use left/top/right/bottom >= 0")
+        if self.face_crop is not None and not 64 <= self.face_crop <= 8192:
+            raise ExportError("face crop size must be between 64 and 8192 px")
+        if not 0.05 <= self.face_ratio <= 1.0:
+            raise ExportError("face ratio must be between 0.05 and 1.0 (0.6: face fills 60%)")
+
+    @property
+    def transforms(self) -> bool:
+        return any(v for v in self.crop_edges.values()) or self.face_crop is not None
+
+
+def parse_edges(spec: str) -> dict[str, int]:
+    """``"150,150"`` (right, bottom) or ``"right=150,bottom=150,left=0,top=20"``."""
+    parts = [p.strip() for p in spec.split(",") if p.strip()]
+    try:
+        if parts and all("=" not in p for p in parts):
+            if len(parts) != 2:
+                raise ExportError("give RIGHT,BOTTOM pixels, or name the edges: right=150,top=20")
+            return {"right": int(parts[0]), "bottom": int(parts[1])}
+        out = {}
+        for part in parts:
+            edge, _, value = part.partition("=")
+            edge = edge.strip().lower()
+            if edge not in EDGES:
+                raise ExportError(f"unknown edge {edge!r}: use left, top, right, bottom")
+            out[edge] = int(value)
+    except ValueError as exc:
+        raise ExportError(f"bad edge crop {spec!r}: pixels must be whole numbers") from exc
+    if any(v < 0 for v in out.values()):
+        raise ExportError("edge crops must be >= 0 px")
+    return out
+
+
+def face_crop_box(
+    width: int, height: int, face: tuple[float, float, float, float] | None, ratio: float
+) -> tuple[tuple[int, int, int, int], float | None, list[str]]:
+    """((left, top, right, bottom), resulting face ratio, notes) of the square to cut."""
+    notes: list[str] = []
+    short = min(width, height)
+    if face is None:
+        side = short
+        cx, cy = width / 2, height / 2
+        notes.append("no face found: centred square")
+    else:
+        fx, fy, fw, fh = face
+        side = round(fh / ratio)
+        cx, cy = fx + fw / 2, fy + fh / 2
+        if side > short:
+            notes.append(f"image too small for face ratio {ratio}: square shrunk to {short} px")
+            side = short
+        side = max(side, 1)
+    left = int(round(min(max(cx - side / 2, 0), width - side)))
+    top = int(round(min(max(cy - side / 2, 0), height - side)))
+    if face is not None and (abs(left - (cx - side / 2)) > 1 or abs(top - (cy - side / 2)) > 1):
+        notes.append("face near an edge: square moved inside the image")
+    actual = face[3] / side if face is not None else None
+    return (left, top, left + side, top + side), actual, notes
+
+
+@dataclass
+class PreviewResult:
+    before: Image.Image
+    after: Image.Image
+    crop_box: tuple[int, int, int, int]  # in ``before`` pixels: what is kept
+    operations: list[dict[str, Any]]
+    notes: list[str]
+
+
+def _transform(
+    image: Image.Image, options: ExportOptions, face: tuple[float, float, float, float] | None
+) -> tuple[Image.Image, tuple[int, int, int, int], list[dict[str, Any]], list[str]]:
+    ops: list[dict[str, Any]] = []
+    notes: list[str] = []
+    w, h = image.size
+    e = {k: int(options.crop_edges.get(k, 0)) for k in EDGES}
+    box = (e["left"], e["top"], w - e["right"], h - e["bottom"])
+    if box[2] - box[0] < 16 or box[3] - box[1] < 16:
+        raise ExportError(f"edge crop {e} leaves nothing of a {w}x{h} image")
+    if any(e.values()):
+        image = image.crop(box)
+        ops.append(
+            {"op": "crop-edges", **{k: v for k, v in e.items() if v}, "size": list(image.size)}
+        )
+    keep = box
+    if options.face_crop is not None:
+        if face is not None:
+            fx, fy, fw, fh = face
+            face = (fx - box[0], fy - box[1], fw, fh)
+        square, actual, more = face_crop_box(image.width, image.height, face, options.face_ratio)
+        notes += more
+        image = image.crop(square)
+        side = square[2] - square[0]
+        if side < options.face_crop:
+            notes.append(f"upscaled from {side} px")
+        size = options.face_crop
+        image = image.resize((size, size), Image.Resampling.LANCZOS)
+        ops.append(
+            {
+                "op": "face-crop",
+                "box": list(square),
+                "face_ratio": round(actual, 3) if actual else None,
+            }
+        )
+        ops.append({"op": "resize", "size": [size, size]})
+        keep = (box[0] + square[0], box[1] + square[1], box[0] + square[2], box[1] + square[3])
+    return image, keep, ops, notes
+
+
+def preview(
+    path: str | os.PathLike[str],
+    options: ExportOptions,
+    face: tuple[float, float, float, float] | None = None,
+    max_side: int = 768,
+) -> PreviewResult:
+    """Before/after of one image, both at most ``max_side`` px; ``crop_box`` is in ``before``."""
+    from curation.images import load_image
+
+    options.validate()
+    original = load_image(Path(path)).image
+    after, keep, ops, notes = _transform(original, options, face)
+    scale = min(1.0, max_side / max(original.size))
+    before = original
+    if scale < 1.0:
+        before = original.resize((round(original.width * scale), round(original.height * scale)))
+    after.thumbnail((max_side, max_side))
+    crop = tuple(round(v * scale) for v in keep)
+    return PreviewResult(before, after, crop, ops, notes)  # type: ignore[arg-type]
+
+
+@dataclass
+class ExportResult:
+    out_dir: Path
+    items: list[ItemResult]
+    manifest_path: Path
+    cancelled: bool = False
+
+    @property
+    def exported(self) -> int:
+        return sum(
+            1 for it in self.items if it.ok and it.value and it.value.get("status") == "exported"
+        )
+
+
+def _check_target(root: Path, out: Path) -> None:
+    root_r, out_r = root.resolve(), out.resolve()
+    if out_r == root_r or root_r in out_r.parents:
+        raise ExportError(f"export into a new folder outside the dataset, not {out}")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ExportError(f"{out} already exists and is not empty: pick a new folder")
+
+
+def _items(source: Any, root: str | os.PathLike[str] | None):
+    """(root, [(rel, path, caption text or None, excluded)]) from a Workspace or paths."""
+    if hasattr(source, "is_excluded"):
+        ws = source
+        out = []
+        for item in ws.items:
+            caption = ws.caption(item.rel) if ws.has_caption(item.rel) else None
+            out.append((item.rel, Path(item.path), caption, ws.is_excluded(item.rel)))
+        return Path(ws.root), out
+    paths = [Path(p) for p in source]
+    base = Path(root) if root else Path(os.path.commonpath([p.parent for p in paths]))
+    out = []
+    for p in paths:
+        cap = p.with_suffix(".txt")
+        text = cap.read_text(encoding="utf-8", errors="replace") if cap.is_file() else None
+        out.append((p.relative_to(base).as_posix(), p, text, False))
+    return base, out
+
+
+def export_dataset(
+    source: Any,
+    out_dir: str | os.PathLike[str],
+    options: ExportOptions,
+    *,
+    faces: dict[str, tuple[float, float, float, float] | None] | None = None,
+    detector: Any = None,
+    root: str | os.PathLike[str] | None = None,
+    on_progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+) -> ExportResult:
+    """Export ``source`` (a Workspace, or image paths under ``root``) into ``out_dir``.
+
+    For a face crop, ``faces`` maps rel -> primary face box in original pixels (from an
+    analysis); images missing there are detected with ``detector`` if one is given.
+    """
+    options.validate()
+    base, items = _items(source, root)
+    out = Path(out_dir)
+    _check_target(base, out)
+    out.mkdir(parents=True, exist_ok=True)
+    results: list[ItemResult] = []
+    total = len(items)
+    cancelled = False
+    for index, (rel, path, caption, excluded) in enumerate(items):
+        if cancel is not None and cancel.cancelled:
+            cancelled = True
+            break
+        record: dict[str, Any] = {"source": rel, "output": None, "operations": [], "notes": []}
+        if excluded:
+            record["status"] = "excluded"
+            results.append(ItemResult(rel, record))
+            report(on_progress, index + 1, total, rel)
+            continue
+        try:
+            record.update(_export_one(rel, path, caption, out, options, faces, detector))
+            results.append(ItemResult(rel, record))
+        except (LikenessError, OSError) as exc:
+            record["status"] = "error"
+            record["error"] = str(exc)
+            results.append(ItemResult(rel, record, error=str(exc)))
+        report(on_progress, index + 1, total, rel)
+    manifest = {
+        "schema_version": MANIFEST_VERSION,
+        "created_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "source": str(base),
+        "options": asdict(options),
+        "complete": not cancelled,
+        "files": [r.value for r in results],
+    }
+    manifest_path = out / "manifest.json"
+    manifest_path.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    return ExportResult(out, results, manifest_path, cancelled)
+
+
+def _export_one(rel, path, caption, out, options, faces, detector) -> dict[str, Any]:
+    from curation.images import load_image, probe_image
+
+    target = out / rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    record: dict[str, Any] = {"output": rel, "operations": [], "notes": []}
+    if not options.transforms:
+        probe_image(path)  # an unreadable file is left out, not copied
+        shutil.copy2(path, target)
+        record["operations"].append({"op": "copy"})
+    else:
+        loaded = load_image(path)
+        face = (faces or {}).get(rel)
+        if face is None and options.face_crop is not None and detector is not None:
+            face = _detect_primary(loaded.image, detector)
+        image, _, ops, notes = _transform(loaded.image, options, face)
+        suffix = path.suffix.lower()
+        fmt = _SAVE_FORMATS.get(suffix, "PNG")
+        if fmt == "PNG" and suffix not in _SAVE_FORMATS:
+            target = target.with_suffix(".png")
+            record["output"] = Path(rel).with_suffix(".png").as_posix()
+        kwargs: dict[str, Any] = {}
+        if fmt in ("JPEG", "WEBP"):
+            kwargs["quality"] = options.jpeg_quality
+        image.save(target, fmt, **kwargs)
+        record["operations"] = ops
+        record["notes"] = notes + list(loaded.notes)
+        record["size"] = list(image.size)
+    if caption is not None:
+        target.with_suffix(".txt").write_text(caption, encoding="utf-8")
+        record["caption"] = Path(record["output"]).with_suffix(".txt").as_posix()
+    else:
+        record["caption"] = None
+    record["status"] = "exported"
+    return record
+
+
+def _detect_primary(image: Image.Image, detector: Any):
+    import numpy as np
+
+    from curation.analysis.measures import pick_primary
+
+    faces = detector.detect(np.asarray(image))
+    kept, _ = pick_primary(faces, image.width, image.height)
+    return kept[0].box if kept else None

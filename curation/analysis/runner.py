@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -156,11 +156,14 @@ def analyze_dataset(
     on_progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
     workers: int = 2,
+    on_item: Callable[[str, dict[str, Any] | str], None] | None = None,
 ) -> DatasetAnalysis:
     """Analyse every image of ``source`` (a Workspace or a list of paths under ``root``).
 
     Cached measures (keyed by content hash + backend + analysis version) are reused; a
-    cancelled run returns what it has, with ``cancelled=True``.
+    cancelled run returns what it has, with ``cancelled=True``. ``on_item(rel, raw)`` is called
+    as each image's raw measures (or its error text) become known, cached ones first, so a GUI
+    can show per-image results before the dataset-level verdicts.
     """
     if not isinstance(profile, Profile):
         profile = load_profile(profile)
@@ -195,6 +198,9 @@ def analyze_dataset(
                 cached += 1
             else:
                 todo.append((rel, path))
+                continue
+            if on_item is not None:
+                on_item(rel, raws[rel])
         done = total - len(todo)
         report(on_progress, done, total, f"{cached} cached")
         cancelled = False
@@ -232,6 +238,8 @@ def analyze_dataset(
                 except Exception as exc:  # noqa: BLE001 - per-item error
                     log.exception("analysis failed for %s", path)
                     raws[rel] = f"analysis failed: {exc}"
+            if on_item is not None:
+                on_item(rel, raws[rel])
             done += 1
             report(on_progress, done, total, rel)
     images = []

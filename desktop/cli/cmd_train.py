@@ -1,0 +1,183 @@
+"""``likeness train``: run the trainer in its own process and show its progress.
+
+    likeness train CONFIG [--resume]             train (progress bar with live loss)
+    likeness train --from-aitk JOB [--dry-run]   convert an ai-toolkit job and train it
+    likeness train --validate CONFIG             list every problem in a config
+    likeness train --export-aitk CONFIG OUT      write a config as an ai-toolkit job
+
+The trainer is ``python -m training run CONFIG`` (``docs/trainer-protocol.md``): JSON-line
+events on its stdout, commands on its stdin. Ctrl+C sends ``stop`` (it saves a checkpoint and
+exits cleanly, ready for ``--resume``); a second Ctrl+C aborts without saving. The exit status
+is the trainer's. ``LIKENESS_TRAINER_CMD`` replaces ``python -m training`` (for tests).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+EXIT_CONFIG = 2  # same as the trainer's config_invalid
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "train",
+        help="train a LoRA from a run config (or an ai-toolkit job)",
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Ctrl+C stops cleanly (a checkpoint is saved; continue with --resume).",
+    )
+    p.add_argument("config", nargs="?", metavar="CONFIG", help="run config (YAML or JSON)")
+    p.add_argument("--resume", action="store_true", help="continue a stopped run")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--from-aitk", metavar="JOB", help="convert an ai-toolkit job (YAML/JSON) and train it"
+    )
+    mode.add_argument("--validate", metavar="CONFIG", help="check a config and list every problem")
+    mode.add_argument(
+        "--export-aitk",
+        nargs=2,
+        metavar=("CONFIG", "OUT"),
+        help="write CONFIG as an ai-toolkit job",
+    )
+    p.add_argument("--trigger", help="with --from-aitk: the trigger when the job has none")
+    p.add_argument(
+        "--dry-run", action="store_true", help="with --from-aitk: show the result, write nothing"
+    )
+    p.add_argument("--plain", action="store_true", help="plain progress lines, no redrawn bar")
+    p.set_defaults(func=run_train)
+
+
+def _err(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from training.config_errors import ConfigError
+
+    try:
+        if args.validate:
+            return _validate(Path(args.validate))
+        if args.export_aitk:
+            return _export(Path(args.export_aitk[0]), Path(args.export_aitk[1]))
+        if args.from_aitk:
+            if args.config:
+                _err("likeness train: give either CONFIG or --from-aitk JOB, not both")
+                return EXIT_CONFIG
+            return _from_aitk(args)
+        if not args.config:
+            _err("likeness train: give a CONFIG (or --from-aitk JOB); see likeness train --help")
+            return EXIT_CONFIG
+        if args.trigger or args.dry_run:
+            _err("likeness train: --trigger and --dry-run go with --from-aitk")
+            return EXIT_CONFIG
+        config_path = Path(args.config)
+        _load_checked(config_path)
+        return launch(config_path, resume=args.resume, plain=args.plain)
+    except ConfigError as exc:
+        _err(exc.render())
+        return EXIT_CONFIG
+
+
+def _load_checked(path: Path) -> Any:
+    """Load and validate a config, including paths; raises ConfigError with every problem."""
+    from training.config import check_paths, config_warnings, load_config
+    from training.config_errors import ConfigError
+
+    cfg = load_config(path)
+    problems = check_paths(cfg)
+    if problems:
+        raise ConfigError(str(path), problems)
+    for warning in config_warnings(cfg):
+        _err(f"note: {warning}")
+    return cfg
+
+
+def _validate(path: Path) -> int:
+    from training.config import config_warnings
+
+    cfg = _load_checked(path)
+    print(f"{path}: valid ({cfg.train.steps} steps, rank {cfg.network.rank}, "
+          f"resolutions {cfg.resolutions}, run folder {cfg.run_dir})")  # fmt: skip
+    if not config_warnings(cfg):
+        print("no warnings")
+    return 0
+
+
+def _export(config: Path, out: Path) -> int:
+    from training.aitk import save_aitk
+    from training.config import load_config
+
+    cfg = load_config(config)
+    notes = save_aitk(cfg, out)
+    print(f"wrote ai-toolkit job {out}")
+    for note in notes:
+        print(f"note: {note}")
+    return 0
+
+
+def _from_aitk(args: argparse.Namespace) -> int:
+    import yaml
+
+    from training.aitk import import_aitk
+    from training.config import check_paths, config_to_dict, config_warnings, save_config
+    from training.config_errors import ConfigError
+
+    job = Path(args.from_aitk)
+    cfg, report = import_aitk(job, trigger=args.trigger, base_dir=Path.cwd())
+    if report.clean and not report.notes:
+        print(f"{job}: every setting carried over")
+    else:
+        n = len(report.unmapped)
+        print(f"{job}: {n} setting{'s' if n != 1 else ''} not mapped, "
+              f"{len(report.approximated)} changed to fit")  # fmt: skip
+        for line in report.lines():
+            print(f"  {line}")
+    for warning in config_warnings(cfg):
+        print(f"note: {warning}")
+    target = cfg.run_dir / "config.yaml"
+    if args.dry_run:
+        print(f"# would write {target}")
+        print(yaml.safe_dump(config_to_dict(cfg), sort_keys=False, allow_unicode=True), end="")
+        return 0
+    problems = check_paths(cfg)
+    if problems:
+        raise ConfigError(str(job), problems)
+    if target.exists():
+        old = target.read_text(encoding="utf-8", errors="replace")
+        save_config(cfg, target.with_name("config.new.yaml"))
+        new_path = target.with_name("config.new.yaml")
+        if new_path.read_text(encoding="utf-8") != old:
+            backup = target.with_name("config.previous.yaml")
+            target.replace(backup)
+            print(f"note: {target} existed with other settings; kept it as {backup.name}")
+        new_path.replace(target)
+    else:
+        save_config(cfg, target)
+    print(f"wrote {target}")
+    return launch(target, resume=args.resume, plain=args.plain)
+
+
+def trainer_command(config: Path, resume: bool) -> list[str]:
+    """The trainer's command line (``LIKENESS_TRAINER_CMD`` replaces ``python -m training``)."""
+    import shlex
+
+    prefix = os.environ.get("LIKENESS_TRAINER_CMD")
+    base = shlex.split(prefix) if prefix else [sys.executable, "-m", "training"]
+    return [*base, "run", str(config), *(["--resume"] if resume else [])]
+
+
+def launch(config: Path, *, resume: bool = False, plain: bool = False) -> int:
+    """Run the trainer on ``config`` with a progress view; returns the exit status."""
+    from desktop.cli.train_process import TrainerSession
+    from desktop.cli.train_view import TrainView
+
+    view = TrainView(sys.stdout, tty=False if plain else None)
+    session = TrainerSession(trainer_command(config, resume), view)
+    code = session.run()
+    if view.done is not None and view.done.get("reason") == "stopped":
+        print(f"continue with: likeness train {config} --resume")
+    return code

@@ -17,8 +17,10 @@ process never corrupts it). Tables:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -27,6 +29,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from curation import paths
+from curation.dataset import STATE_DIRNAME
 from curation.errors import WorkspaceError
 from curation.jobs import CancelToken, ItemResult, ProgressFn
 
@@ -252,6 +256,75 @@ class StateDB:
     @staticmethod
     def loads(text: str) -> object:
         return json.loads(text)
+
+
+def state_location(root: Path) -> tuple[Path, Path]:
+    """(preferred state dir inside the dataset, fallback dir in the user cache)."""
+    digest = hashlib.sha256(str(root).encode("utf-8", "surrogateescape")).hexdigest()[:20]
+    return root / STATE_DIRNAME, paths.cache_dir() / "state" / digest
+
+
+def _move_aside(db_path: Path) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = db_path.with_name(f"{db_path.name}.corrupt-{stamp}")
+    for suffix in ("", "-wal", "-shm"):
+        part = Path(str(db_path) + suffix)
+        if part.exists():
+            part.replace(Path(str(target) + suffix))
+    return target
+
+
+def _try_open(folder: Path, root: Path, notes: list[str]) -> StateDB:
+    folder.mkdir(parents=True, exist_ok=True)
+    if not os.access(folder, os.W_OK):
+        raise PermissionError(f"{folder} is read-only")
+    db_path = folder / "state.sqlite"
+    try:
+        db = StateDB(db_path)
+    except StateCorruptError as exc:
+        moved = _move_aside(db_path)
+        notes.append(
+            f"the workspace state was damaged ({exc}); it was moved to {moved.name} and a new "
+            "one started. Captions are safe (they are the .txt files); undo history, flags "
+            "and notes start empty."
+        )
+        log.warning(notes[-1])
+        db = StateDB(db_path)
+    try:
+        with db.tx() as conn:  # prove it is writable
+            conn.execute("INSERT OR REPLACE INTO meta VALUES('dataset', ?)", (str(root),))
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def open_state_db(root: Path, create: bool, notes: list[str]) -> tuple[StateDB, Path | None]:
+    """Open the state of dataset ``root``: ``<root>/.likeness/state.sqlite``, else (folder
+    read-only) the user cache dir; with ``create=False`` an in-memory db when none exists.
+    Messages for the user (a damaged db moved aside) are appended to ``notes``."""
+    inside, fallback = state_location(root)
+    order = [inside, fallback]
+    if not (inside / "state.sqlite").exists() and (fallback / "state.sqlite").exists():
+        order.reverse()  # the folder was read-only before: keep using that state
+    for folder in order:
+        if not create and not (folder / "state.sqlite").exists():
+            continue
+        try:
+            db = _try_open(folder, root, notes)
+        except StateVersionError:
+            raise
+        except (OSError, WorkspaceError, sqlite3.Error) as exc:
+            log.info("state cannot live in %s (%s)", folder, exc)
+            continue
+        if folder == fallback:
+            (folder / "dataset.txt").write_text(str(root) + "\n", encoding="utf-8")
+        return db, folder
+    if create:
+        raise WorkspaceError(
+            f"cannot store workspace state in {inside} nor in {fallback}: check permissions"
+        )
+    return StateDB(":memory:"), None
 
 
 class MetaMixin:

@@ -18,7 +18,6 @@ state db: ``caption()`` shows it, the next save retries it, nothing is lost.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import os
 import sqlite3
@@ -27,24 +26,23 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from curation import paths
 from curation.caption_io import (
     delete_caption,
     read_caption,
     remove_stale_temp_files,
     write_caption_atomic,
 )
-from curation.dataset import STATE_DIRNAME, ImageItem, ScanResult, scan_folder
-from curation.errors import CaptionReadError, CaptionWriteError, WorkspaceError
+from curation.dataset import ImageItem, ScanResult, scan_folder
+from curation.errors import CaptionReadError, CaptionWriteError
 from curation.jobs import CancelToken, ItemResult, ProgressFn
 from curation.state import (
     TRANSITIONAL,
     Change,
     MetaMixin,
-    StateCorruptError,
     StateDB,
-    StateVersionError,
     Step,
+    open_state_db,
+    state_location,
 )
 
 __all__ = ["HistoryEntry", "SaveResult", "Step", "Workspace", "state_location"]
@@ -81,72 +79,6 @@ class SaveResult:
         return len(self.written) + len(self.pending)
 
 
-def state_location(root: Path) -> tuple[Path, Path]:
-    """(preferred state dir inside the dataset, fallback dir in the user cache)."""
-    digest = hashlib.sha256(str(root).encode("utf-8", "surrogateescape")).hexdigest()[:20]
-    return root / STATE_DIRNAME, paths.cache_dir() / "state" / digest
-
-
-def _move_aside(db_path: Path) -> Path:
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    target = db_path.with_name(f"{db_path.name}.corrupt-{stamp}")
-    for suffix in ("", "-wal", "-shm"):
-        part = Path(str(db_path) + suffix)
-        if part.exists():
-            part.replace(Path(str(target) + suffix))
-    return target
-
-
-def _try_open(folder: Path, root: Path, notes: list[str]) -> StateDB:
-    folder.mkdir(parents=True, exist_ok=True)
-    if not os.access(folder, os.W_OK):
-        raise PermissionError(f"{folder} is read-only")
-    db_path = folder / "state.sqlite"
-    try:
-        db = StateDB(db_path)
-    except StateCorruptError as exc:
-        moved = _move_aside(db_path)
-        notes.append(
-            f"the workspace state was damaged ({exc}); it was moved to {moved.name} and a new "
-            "one started. Captions are safe (they are the .txt files); undo history, flags "
-            "and notes start empty."
-        )
-        log.warning(notes[-1])
-        db = StateDB(db_path)
-    try:
-        with db.tx() as conn:  # prove it is writable
-            conn.execute("INSERT OR REPLACE INTO meta VALUES('dataset', ?)", (str(root),))
-    except BaseException:
-        db.close()
-        raise
-    return db
-
-
-def _open_db(root: Path, create: bool, notes: list[str]) -> tuple[StateDB, Path | None]:
-    inside, fallback = state_location(root)
-    order = [inside, fallback]
-    if not (inside / "state.sqlite").exists() and (fallback / "state.sqlite").exists():
-        order.reverse()  # the folder was read-only before: keep using that state
-    for folder in order:
-        if not create and not (folder / "state.sqlite").exists():
-            continue
-        try:
-            db = _try_open(folder, root, notes)
-        except StateVersionError:
-            raise
-        except (OSError, WorkspaceError, sqlite3.Error) as exc:
-            log.info("state cannot live in %s (%s)", folder, exc)
-            continue
-        if folder == fallback:
-            (folder / "dataset.txt").write_text(str(root) + "\n", encoding="utf-8")
-        return db, folder
-    if create:
-        raise WorkspaceError(
-            f"cannot store workspace state in {inside} nor in {fallback}: check permissions"
-        )
-    return StateDB(":memory:"), None
-
-
 class Workspace(MetaMixin):
     """Open with :meth:`open`; thread-safe (one lock); close with :meth:`close`."""
 
@@ -177,7 +109,7 @@ class Workspace(MetaMixin):
         an existing state db is used, otherwise an in-memory one. Raises ``DatasetError``."""
         scan = scan_folder(root, recursive=recursive, on_progress=on_progress, cancel=cancel)
         notes: list[str] = []
-        db, state_dir = _open_db(scan.root, create, notes)
+        db, state_dir = open_state_db(scan.root, create, notes)
         ws = cls(scan, db, state_dir)
         ws.recovered.extend(notes)
         try:

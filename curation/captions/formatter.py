@@ -1,0 +1,125 @@
+"""Assemble the structured caption line from classified phrases.
+
+    <shot> photo of <trigger>[, <identity line>], <hair styling>, <pose>, <expression>,
+    wearing <outfit>, <accessories>, <other>, <background>, <lighting>
+
+Empty slots are dropped. The slot order follows ``docs/domain.md``; hair styling (kept
+because it varies, see ``resources/lexicon/README.md``) sits right after the identity line,
+lighting after the background.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+SLOTS = ("hair", "pose", "expression", "outfit", "accessories", "other", "background", "lighting")
+
+_SHOT_PREFIX = {
+    None: "a photo of",
+    "close-up": "a close-up photo of",
+    "medium": "a medium shot photo of",
+    "full-body": "a full-body photo of",
+}
+_SHOT_ALIASES = {
+    "close-up": "close-up",
+    "closeup": "close-up",
+    "close_up": "close-up",
+    "close": "close-up",
+    "medium": "medium",
+    "medium-shot": "medium",
+    "medium_shot": "medium",
+    "mid": "medium",
+    "full-body": "full-body",
+    "full_body": "full-body",
+    "fullbody": "full-body",
+    "full": "full-body",
+}
+
+
+class CaptionFormatError(ValueError):
+    """An argument to the formatter cannot be used (unknown shot tier, empty trigger)."""
+
+
+def normalize_shot(shot: str | None) -> str | None:
+    """Map a shot tier name (``close-up``, ``close_up``, ``medium``, ``full-body``...) to ours."""
+    if shot is None or str(shot).strip() == "":
+        return None
+    key = str(shot).strip().lower().replace(" ", "-")
+    if key not in _SHOT_ALIASES:
+        raise CaptionFormatError(
+            f"unknown shot tier {shot!r}: use close-up, medium or full-body (or none)"
+        )
+    return _SHOT_ALIASES[key]
+
+
+def shot_prefix(shot: str | None) -> str:
+    return _SHOT_PREFIX[normalize_shot(shot)]
+
+
+@dataclass
+class Slots:
+    """Kept phrases per slot, in caption order, without duplicates."""
+
+    items: dict[str, list[str]] = field(default_factory=lambda: {s: [] for s in SLOTS})
+
+    def add(self, slot: str, phrase: str) -> bool:
+        phrase = tidy(phrase)
+        if not phrase:
+            return False
+        key = _key(phrase)
+        for existing in self.items.values():
+            if any(_key(p) == key for p in existing):
+                return False
+        self.items[slot].append(phrase)
+        return True
+
+    def as_dict(self) -> dict[str, list[str]]:
+        return {k: list(v) for k, v in self.items.items() if v}
+
+
+def _key(phrase: str) -> str:
+    return re.sub(r"^(?:a|an|the)\s+", "", phrase.lower()).strip()
+
+
+def tidy(phrase: str) -> str:
+    """Trim connectors and punctuation left at the edges of a phrase."""
+    p = re.sub(r"\s+", " ", phrase).strip(" ,;:.-")
+    for _ in range(3):
+        p = re.sub(r"^(?:and|with|or|also|but|while|who|that|which|,)\s+", "", p, flags=re.I)
+        p = re.sub(r"\s+(?:and|with|or|of|a|an|the|in|on|at|her|his|their|to)$", "", p, flags=re.I)
+        p = p.strip(" ,;:.-")
+    if p.lower() in {"a", "an", "the", "and", "with", "her", "his", "their", "is", "are"}:
+        return ""
+    if p and p[0].isupper() and not p[:2].isupper():
+        p = p[0].lower() + p[1:]
+    return p
+
+
+def _join_list(items: list[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    if len(items) == 2:
+        return f"{items[0]} and {items[1]}"
+    return ", ".join(items[:-1]) + f" and {items[-1]}"
+
+
+def format_caption(
+    trigger: str, slots: Slots, shot: str | None = None, identity_line: str | None = None
+) -> str:
+    """The structured one-line caption."""
+    trigger = (trigger or "").strip()
+    if not trigger:
+        raise CaptionFormatError("a trigger token is required to format a caption")
+    parts = [f"{shot_prefix(shot)} {trigger}"]
+    if identity_line and identity_line.strip():
+        parts.append(identity_line.strip().strip(","))
+    for slot in SLOTS:
+        phrases = slots.items[slot]
+        if not phrases:
+            continue
+        if slot == "outfit":
+            parts.append("wearing " + _join_list(phrases))
+        else:
+            parts.extend(phrases)
+    return ", ".join(parts)

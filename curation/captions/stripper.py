@@ -1,0 +1,423 @@
+"""Identity stripper: any caption -> the structured line, with what was removed and why.
+
+Handles Florence-2 prose ("The image shows a young woman with long dark hair..."), booru
+tag lists ("1girl, solo, brown eyes, ...") and human captions. Deterministic and rule based
+(regexes over the lexicon in ``resources/lexicon``), so every removal can be explained.
+
+Hair decision (see resources/lexicon/README.md): hair colour, length and texture are
+identity and are removed (they belong in the declared identity line); hair *styling* that
+varies between images (ponytail, bun, braids, hair down, tied back...) is kept as
+"hair in a ponytail".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from curation.captions.formatter import Slots, format_caption, normalize_shot, tidy
+from curation.captions.identity import find_identity
+from curation.captions.vocabulary import Vocabulary, load_vocabulary
+
+R_BOILER = "boilerplate: the captioner's framing, not content"
+R_SUBJECT = "subject: replaced by the trigger token"
+R_FRAMING = "framing: the shot prefix says this"
+R_MOOD = "mood or guess: not something visible"
+R_DUPLICATE = "duplicate: already in the caption"
+
+_FRAMING_WORDS = (
+    r"(?:extreme\s+)?close[\s-]?up|medium[\s-]shot|medium|full[\s-]body|full[\s-]length|"
+    r"head[\s-]and[\s-]shoulders|upper[\s-]body|half[\s-]body|waist[\s-]up|chest[\s-]up|"
+    r"cowboy\s+shot|headshot|portrait|candid|professional|studio|high[\s-]quality|"
+    r"black[\s-]and[\s-]white|color|colour|digital|realistic|photorealistic|detailed|"
+    r"cinematic|wide[\s-]angle|wide|side[\s-]view|front[\s-]view"
+)
+_SHOT_PREFIX_RE = re.compile(
+    rf"^(?:(?:a|an|the|this)\s+)?(?:(?:{_FRAMING_WORDS})\s+)*"
+    r"(?:photo(?:graph)?|picture|image|shot|portrait|selfie|snapshot|close[\s-]?up|render"
+    r"|illustration|headshot)\s+(?:of\s+)?",
+    re.I,
+)
+_FRAMING_TAG_RE = re.compile(rf"^(?:(?:{_FRAMING_WORDS})(?:\s+(?:shot|view|photo))?\s*)+$", re.I)
+_BOILER_RES = [
+    re.compile(
+        r"^(?:the|this)\s+(?:image|photo|photograph|picture|shot|scene|illustration)\s+"
+        r"(?:is\s+of|is|shows|depicts|features|captures|presents|displays|contains|portrays"
+        r"|appears\s+to\s+(?:be|show))\s+(?:of\s+)?",
+        re.I,
+    ),
+    re.compile(
+        r"^in\s+(?:this|the)\s+(?:image|photo|picture)\s*,?\s*(?:we\s+(?:can\s+)?see|"
+        r"there\s+(?:is|are)|you\s+can\s+see)?\s*",
+        re.I,
+    ),
+    re.compile(r"^(?:there\s+(?:is|are)|we\s+(?:can\s+)?see|it\s+(?:is|shows))\s+", re.I),
+]
+_MOOD_SENTENCE_RE = re.compile(
+    r"^(?:the\s+)?(?:overall\s+)?(?:mood|atmosphere|feel|tone|vibe|impression|aesthetic|style)"
+    r"(?:\s+of\s+the\s+(?:image|photo|picture|scene|photograph))?\s+(?:is|seems|appears)\b"
+    r"|^(?:the|this)\s+(?:image|photo|picture)\s+(?:has|gives|conveys|evokes|creates)\b"
+    r"|^(?:suggesting|indicating|which\s+suggests|giving|creating|adding|perhaps|possibly"
+    r"|it\s+(?:appears|seems)|this\s+(?:suggests|adds|creates|gives))\b",
+    re.I,
+)
+_BACKGROUND_SENT_RE = re.compile(
+    r"^(?:the\s+)?(?:background|backdrop)\s+(?:is|appears\s+to\s+be|seems\s+to\s+be|features|"
+    r"shows|consists\s+of|has)\s+(.+)$",
+    re.I,
+)
+_IN_BACKGROUND_RE = re.compile(
+    r"^in\s+the\s+background\s*,?\s*(?:there\s+(?:is|are)\s+|we\s+can\s+see\s+|you\s+can\s+see\s+)?",
+    re.I,
+)
+_LIGHTING_SENT_RE = re.compile(r"^(?:the\s+)?lighting\s+(?:is|appears)\s+(.+)$", re.I)
+_PRONOUN_RE = re.compile(
+    r"^(?:(?:she|he|they|it)|(?:the|this)\s+(?:woman|man|girl|boy|person|lady|guy|subject|model"
+    r"|female|male))\s+(?:is|are|was|were|has|have|appears\s+to\s+be|seems\s+to\s+be|looks"
+    r"|can\s+be\s+seen)?\s*",
+    re.I,
+)
+_LEAD_VERB_RE = re.compile(r"^(?:is|are|has|have|was|were)\s+", re.I)
+_POSSESSIVE_IS_RE = re.compile(
+    r"^(?:(?:her|his|their)\s+)?(hair|arms?|hands?|legs?|head|eyes|gaze|body|mouth|lips)\s+"
+    r"(?:is|are)\s+",
+    re.I,
+)
+_EXPRESSION_IS_RE = re.compile(r"^(?:her|his|their)\s+expression\s+is\s+(.+)$", re.I)
+_BODY_POSSESSIVE_RE = re.compile(
+    r"\b(?:her|his|their)\s+(?=(?:arms?|hands?|hips?|legs?|head|chin|face|shoulders?|hair|knees?"
+    r"|waist|chest|lap|side|back|fingers?|neck|ears?|lips|mouth|eyes|feet|foot|pockets?|cheeks?"
+    r"|forehead|body|gaze|temple|thighs?|elbows?|wrists?)\b)",
+    re.I,
+)
+_ON_FACE_RE = re.compile(r"\s+on\s+(?:her|his|their)\s+face\b", re.I)
+_HAIR_TAIL_RE = re.compile(
+    r"^\s*(?:that|which)?\s*(?:falls?|falling|flows?|flowing|cascades?|cascading|frames?|framing"
+    r"|reaching|reaches|hangs?|hanging|draped|down\s+(?:to|past)|past|over)\b"
+    r"(?:(?!\s+and\s)[^,.;])*",
+    re.I,
+)
+_LIGHTING_RE = re.compile(
+    r"\b(?:lighting|lit|sunlight|sunlit|backlit|backlighting|shadows?|golden\s+hour|daylight"
+    r"|neon\s+lights?|spotlight|rim\s+light|natural\s+light|soft\s+light|studio\s+light)\b",
+    re.I,
+)
+_BG_PREP_RE = r"in\s+front\s+of|against|behind"
+_COLOURS = (
+    "black|white|red|blue|green|yellow|pink|purple|orange|brown|grey|gray|navy|beige|gold"
+    "|silver|cream|tan|teal|maroon"
+)
+_COLOUR_END_RE = re.compile(rf"\b(?:{_COLOURS})$", re.I)
+_COLOUR_START_RE = re.compile(rf"^(?:{_COLOURS})\b", re.I)
+
+
+def _split_items(text: str) -> list[str]:
+    """Split on commas and "and", keeping colour pairs ("black and white") together."""
+    out: list[str] = []
+    for chunk in re.split(r"\s*,\s*", text):
+        parts = re.split(r"\s+and\s+", chunk, flags=re.I)
+        merged = [parts[0]]
+        for part in parts[1:]:
+            if _COLOUR_END_RE.search(merged[-1]) and _COLOUR_START_RE.match(part):
+                merged[-1] += " and " + part
+            else:
+                merged.append(part)
+        out.extend(merged)
+    return out
+
+
+_SOLO_RE = re.compile(r"^(?:solo|1girl|1boy|1woman|1man|single|alone|one\s+person)$", re.I)
+
+
+@dataclass(frozen=True)
+class Removal:
+    phrase: str
+    reason: str
+
+
+@dataclass
+class CleanedCaption:
+    """Result of :func:`clean_caption`: the new line, what went and why, the kept slots."""
+
+    text: str
+    removed: list[Removal] = field(default_factory=list)
+    slots: dict[str, list[str]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {
+            "text": self.text,
+            "removed": [{"phrase": r.phrase, "reason": r.reason} for r in self.removed],
+        }
+
+
+def clean_caption(
+    text: str,
+    trigger: str,
+    shot: str | None = None,
+    identity_line: str | None = None,
+    *,
+    vocab: Vocabulary | None = None,
+) -> CleanedCaption:
+    """Strip identity from ``text`` and format it as one structured caption line."""
+    return _Stripper(vocab or load_vocabulary(), trigger, identity_line).run(text or "", shot)
+
+
+class _Stripper:
+    def __init__(self, vocab: Vocabulary, trigger: str, identity_line: str | None) -> None:
+        self.v = vocab
+        self.trigger = (trigger or "").strip()
+        self.identity_line = (identity_line or "").strip() or None
+        self.removed: list[Removal] = []
+        self.slots = Slots()
+        self._split_re: re.Pattern[str] | None = None
+        words = re.escape(self.trigger) if self.trigger else r"(?!x)x"
+        self._trigger_re = re.compile(rf"(?<![\w-]){words}(?:['’]s)?(?![\w-])", re.I)
+        self._subject_re = re.compile(
+            r"^(?:(?:a|an|the|one)\s+)?((?:[\w-]+\s+){0,3}?)"
+            rf"(?:{vocab._expand('{PERSON}')})(?:['’]s(?:\s+(?:face|head|portrait))?)?(?![\w-])",
+            re.I,
+        )
+
+    def remove(self, phrase: str, reason: str) -> None:
+        phrase = re.sub(r"\s+", " ", phrase).strip(" ,.;")
+        if phrase and Removal(phrase, reason) not in self.removed:
+            self.removed.append(Removal(phrase, reason))
+
+    # ----- top level ------------------------------------------------------------------------
+    def run(self, text: str, shot: str | None) -> CleanedCaption:
+        shot = normalize_shot(shot)
+        t = text.replace("\u2019", "'").replace("_", " ")
+        t = re.sub(r"\(([^():]+):[\d.]+\)", r"\1", t)  # prompt weights "(smile:1.2)"
+        t = re.sub(r"[\r\n]+", ". ", t)
+        t = re.sub(r"\s+", " ", t).strip()
+        if self.identity_line:
+            t = re.sub(re.escape(self.identity_line), ", ", t, flags=re.I)
+        if self.trigger:
+            t = self._trigger_re.sub(", ", t)
+        for sentence in re.split(r"(?<=[.!?;])\s+|[.!?;]$", t):
+            self.sentence(sentence.strip(" .!?;"))
+        line = format_caption(self.trigger, self.slots, shot, self.identity_line)
+        return CleanedCaption(line, self.removed, self.slots.as_dict())
+
+    def sentence(self, s: str) -> None:
+        if not s.strip(" ,"):
+            return
+        s = s.strip(" ,")
+        if _MOOD_SENTENCE_RE.search(s):
+            self.remove(s, R_MOOD)
+            return
+        for rx in _BOILER_RES:
+            m = rx.match(s)
+            if m and m.end() > 0:
+                self.remove(m.group(0), R_BOILER)
+                s = s[m.end() :]
+                break
+        m = _BACKGROUND_SENT_RE.match(s)
+        if m:
+            first, _, rest = m.group(1).partition(",")
+            body = re.sub(r"^(?:a|an|the)\s+", "", first.strip(), flags=re.I)
+            if body and "background" not in body.lower() and len(body.split()) <= 3:
+                body += " background"
+            self.slots.add("background", self.strip_identity(body))
+            if rest.strip():
+                self.sentence(rest)
+            return
+        m = _LIGHTING_SENT_RE.match(s)
+        if m:
+            body = m.group(1).strip()
+            self.slots.add("lighting", body if "light" in body.lower() else body + " lighting")
+            return
+        for piece in re.split(r"\s*,\s*|\s+and\s+(?=(?:she|he|they|her|his|their)\b)", s):
+            self.piece(piece)
+
+    # ----- one comma piece ---------------------------------------------------------------------
+    def piece(self, p: str) -> None:
+        p = p.strip()
+        if not p:
+            return
+        if _MOOD_SENTENCE_RE.search(p):
+            self.remove(p, R_MOOD)
+            return
+        if _SOLO_RE.match(p):
+            self.remove(p, R_SUBJECT)
+            return
+        if _FRAMING_TAG_RE.match(p):
+            self.remove(p, R_FRAMING)
+            return
+        m = _SHOT_PREFIX_RE.match(p)
+        if m and (m.end() < len(p) or m.group(0).strip().lower().endswith("of")):
+            self.remove(m.group(0), R_FRAMING)
+            p = p[m.end() :]
+        m = _IN_BACKGROUND_RE.match(p)
+        if m:
+            rest = self.strip_identity(p[m.end() :])
+            if tidy(rest):
+                self.slots.add("background", tidy(rest) + " in the background")
+            return
+        p = re.sub(r"^(?:and|but|also)\s+", "", self.strip_identity(p), flags=re.I)
+        m = _EXPRESSION_IS_RE.match(p)
+        if m:
+            p = m.group(1) + " expression"
+        m = self.subject(p)
+        if m is not None:
+            p = m
+        m = _PRONOUN_RE.match(p) or _LEAD_VERB_RE.match(p)
+        if m and m.end() > 0:
+            p = p[m.end() :]
+        p = _POSSESSIVE_IS_RE.sub(lambda mm: mm.group(1) + " ", p)
+        p = _ON_FACE_RE.sub("", _BODY_POSSESSIVE_RE.sub("", p))
+        self.split_and_add(p)
+
+    def subject(self, p: str) -> str | None:
+        m = self._subject_re.match(p)
+        if not m:
+            return None
+        between = m.group(1) or ""
+        kept = [w for w in between.split() if self.v.expression_regex.fullmatch(w)]
+        kept += [w for w in between.split() if self.v.pose_regex.fullmatch(w)]
+        phrase = m.group(0)
+        self.remove(phrase, R_SUBJECT)
+        for word in kept:
+            self.slots.add(self.classify(word), word)
+        return p[m.end() :]
+
+    def strip_identity(self, p: str) -> str:
+        matches = find_identity(p, self.v)
+        if not matches:
+            return p
+        out, pos = [], 0
+        styled = bool(self.v.hair_styling_regex.search(p))
+        for mt in matches:
+            if mt.start < pos:
+                continue
+            out.append(p[pos : mt.start])
+            pos = mt.end
+            self.remove(mt.text, mt.reason)
+            if mt.category == "hair":
+                tail = _HAIR_TAIL_RE.match(p[pos:])
+                if styled:
+                    out.append("hair")
+                elif tail:
+                    self.remove(tail.group(0), mt.reason)
+                    pos += tail.end()
+        out.append(p[pos:])
+        s = "".join(out)
+        s = re.sub(r"\ban\s+(?=[b-df-hj-np-tv-z]\w)", "a ", s, flags=re.I)
+        for _ in range(3):
+            s = re.sub(r"\b(with|and)\s+(?:and|with)\b", r"\1", s, flags=re.I)
+            s = re.sub(r"\b(?:with|and)\s*(?=,|$)", "", s, flags=re.I)
+            s = re.sub(r"\b(?:a|an|the)\s*(?=,|$)", "", s, flags=re.I)
+            s = re.sub(r"\s{2,}", " ", s)
+        return s.strip()
+
+    # ----- split a clause and put each phrase in its slot --------------------------------------
+    def split_and_add(self, p: str) -> None:
+        splitter = self._splitter()
+        parts: list[tuple[str, str]] = []
+        pos, key = 0, ""
+        for m in splitter.finditer(p):
+            parts.append((key, p[pos : m.start()]))
+            key = re.sub(r"\s+", " ", (m.group(1) or m.group(2) or "").lower())
+            key = "wearing" if key == "in" else key
+            pos = m.end()
+        parts.append((key, p[pos:]))
+        last_slot = None
+        for key, body in parts:
+            body = tidy(body)
+            if not body:
+                continue
+            if key in ("wearing", "dressed in"):
+                for item in _split_items(body):
+                    item = tidy(item)
+                    if item:
+                        slot = "accessories" if self._is_accessory(item) else "outfit"
+                        self._add(slot, item)
+                last_slot = "outfit"
+            elif key in ("in front of", "against", "behind"):
+                self._add("background", f"{key} {body}")
+                last_slot = "background"
+            elif key == "with":
+                for item in _split_items(body):
+                    item = tidy(item)
+                    if not item:
+                        continue
+                    slot = self.classify(item)
+                    if slot == last_slot == "pose" and self.slots.items["pose"]:
+                        self.slots.items["pose"][-1] += f" with {item}"
+                    else:
+                        self._add(slot, item)
+                        last_slot = slot
+            else:
+                items = _split_items(body) if key != "" or "," in body else [body]
+                if key == "" and " and " in body and not self.v.garment_regex.search(body):
+                    items = _split_items(body)
+                for item in items:
+                    item = tidy(item)
+                    if item:
+                        last_slot = self.classify(item)
+                        self._add(last_slot, item)
+
+    def _splitter(self) -> re.Pattern[str]:
+        if self._split_re is None:
+            place = self.v.place_regex.pattern
+            garment = self.v.garment_regex.pattern
+            ing = sorted(
+                {
+                    w
+                    for w in self.v.lists["poses"] + self.v.lists["expressions"]
+                    if w.endswith("ing")
+                }
+            )
+            not_prep = r"(?:(?!(?:in|on|at|with|and)\b)[\w-]+\s+)"
+            self._split_re = re.compile(
+                rf"\s*\b(wearing|dressed\s+in|while|{_BG_PREP_RE}|with)\s+"
+                rf"|\s+(in)\s+(?=(?:a|an)\s+{not_prep}{{0,3}}?{garment})"
+                rf"|\s+(?=(?:in|on|at|inside|outside|near|by|beside|under)\s+(?:a|an|the)\s+"
+                rf"{not_prep}{{0,3}}?{place})"
+                r"|\s+(?=(?:outdoors|indoors|outside)\b)"
+                rf"|\s+(?=(?:{'|'.join(ing)})\b)",
+                re.I,
+            )
+        return self._split_re
+
+    def _add(self, slot: str, item: str) -> None:
+        item = re.sub(r"^wearing\s+", "", item, flags=re.I) if slot == "outfit" else item
+        if not self.slots.add(slot, item) and tidy(item):
+            self.remove(item, R_DUPLICATE)
+
+    def _is_accessory(self, item: str) -> bool:
+        acc = self.v.accessory_regex.search(item)
+        if not acc:
+            return False
+        garment = self.v.garment_regex.search(item)
+        return garment is None or acc.end() >= garment.end()
+
+    def classify(self, item: str) -> str:
+        v = self.v
+        if _LIGHTING_RE.search(item):
+            return "lighting"
+        if re.search(r"\b(?:background|backdrop)\b", item, re.I) or re.match(
+            r"(?:in\s+front\s+of|against|behind|outdoors|indoors|outside)\b", item, re.I
+        ):
+            return "background"
+        if re.match(r"(?:in|on|at|inside|near|by|beside|under)\s", item, re.I) and (
+            v.place_regex.search(item)
+        ):
+            return "background"
+        if v.hair_styling_regex.search(item) and not v.garment_regex.search(item):
+            return "hair"
+        if self._is_accessory(item):
+            return "accessories"
+        if v.garment_regex.search(item):
+            return "outfit"
+        if v.expression_regex.search(item):
+            pose = v.pose_regex.search(item)
+            expr = v.expression_regex.search(item)
+            if pose and pose.start() < expr.start() and not item.lower().startswith("smil"):
+                return "pose"
+            return "expression"
+        if v.pose_regex.search(item):
+            return "pose"
+        if v.place_regex.search(item):
+            return "background"
+        return "other"

@@ -1,0 +1,98 @@
+"""``likeness analyze / report / export`` end to end on a small real-photo dataset."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from PIL import Image
+
+from desktop.cli import main
+
+ALLOWED_FLAGS = {"no-face", "multiple-faces", "small-face", "blurry", "low-resolution",
+                 "borderline-tier", "duplicate", "identity-outlier", "identity-review",
+                 "unreadable"}  # fmt: skip
+
+
+@pytest.fixture
+def dataset(tmp_path, faces_dir):
+    root = tmp_path / "set"
+    (root / "more").mkdir(parents=True)
+    shutil.copy(faces_dir / "face_recognition/obama.jpg", root / "obama.jpg")
+    shutil.copy(faces_dir / "face_recognition/obama3.jpg", root / "more/obama3.jpg")
+    shutil.copy(faces_dir / "face_recognition/two_people.jpg", root / "two.jpg")
+    shutil.copy(faces_dir / "scikit-image/chelsea.png", root / "cat.png")
+    (root / "obama.txt").write_text("a photo of ohwx", encoding="utf-8")
+    (root / "bad.jpg").write_bytes(b"\xff\xd8\xff\xe0 nope")
+    return root
+
+
+def run_json(capsys, *argv):
+    code = main(list(argv))
+    out = capsys.readouterr().out
+    return code, json.loads(out)
+
+
+def test_analyze_json(dataset, capsys, yunet_model):
+    code, data = run_json(capsys, "analyze", str(dataset), "--backend", "yunet",
+                          "--model-dir", str(yunet_model.parent), "--json")  # fmt: skip
+    assert code == 0 and data["backend"] == "yunet"
+    entries = {e["path"]: e for e in data["images"]}
+    assert set(entries) == {"obama.jpg", "more/obama3.jpg", "two.jpg", "cat.png", "bad.jpg"}
+    for entry in entries.values():
+        assert {"path", "faces", "tier", "pose", "face_height_ratio", "flags"} <= set(entry)
+        assert set(entry["flags"]) <= ALLOWED_FLAGS
+    assert entries["more/obama3.jpg"]["tier"] == "full-body"
+    assert entries["obama.jpg"] == {
+        **entries["obama.jpg"],
+        "faces": 1,
+        "tier": "medium",
+        "pose": "frontal",
+    }
+    assert entries["two.jpg"]["faces"] == 2 and "multiple-faces" in entries["two.jpg"]["flags"]
+    assert entries["cat.png"]["faces"] == 0 and entries["cat.png"]["tier"] is None
+    assert "no-face" in entries["cat.png"]["flags"]
+    assert entries["bad.jpg"]["flags"] == ["unreadable"] and entries["bad.jpg"]["error"]
+
+
+def test_analyze_haar_and_missing_model(dataset, capsys, tmp_path):
+    code = main(["analyze", str(dataset), "--backend", "yunet", "--model-dir", str(tmp_path)])
+    assert code == 2 and "face_detection_yunet_2023mar.onnx" in capsys.readouterr().err
+    code = main(["analyze", str(dataset), "--backend", "insightface"])
+    assert code == 2 and "--accept-model-license" in capsys.readouterr().err
+    assert main(["analyze", str(tmp_path / "missing"), "--json"]) == 2
+
+
+def test_report_json_and_html(dataset, capsys, tmp_path, yunet_model):
+    out = tmp_path / "report.html"
+    code, report = run_json(capsys, "report", str(dataset), "--backend", "yunet", "--model-dir",
+                            str(yunet_model.parent), "--profile", "face", "--html", str(out), "--json")  # fmt: skip
+    assert code == 0 and report["schema_version"] == 1
+    assert report["profile"]["name"] == "face"
+    assert report["verdict"]["status"] == "not-ready"
+    assert report["advice"] and all(isinstance(a["paths"], list) for a in report["advice"])
+    html = out.read_text(encoding="utf-8")
+    assert html.startswith("<!DOCTYPE html>") and "NOT READY" in html
+    assert html.count("data:image/jpeg;base64,") == 4  # every readable image, once
+    assert "<rect" in html and "http://" not in html and 'src="/' not in html
+    code = main(
+        ["report", str(dataset), "--backend", "yunet", "--profile", str(tmp_path / "x.yaml")]
+    )
+    assert code == 2 and "no balance profile" in capsys.readouterr().err
+
+
+def test_export_face_crop(dataset, capsys, tmp_path, yunet_model):
+    out = tmp_path / "clean"
+    code, summary = run_json(capsys, "export", str(dataset), str(out), "--backend", "yunet",
+                             "--model-dir", str(yunet_model.parent), "--crop-edges", "20,20",
+                             "--face-crop", "256", "--face-ratio", "0.5", "--json")  # fmt: skip
+    assert code == 0 and summary["exported"] == 4 and list(summary["errors"]) == ["bad.jpg"]
+    assert Image.open(out / "more/obama3.jpg").size == (256, 256)
+    assert (out / "obama.txt").read_text(encoding="utf-8") == "a photo of ohwx"
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["options"]["face_crop"] == 256
+    # Exporting again into the same (now non-empty) folder is refused.
+    assert main(["export", str(dataset), str(out)]) == 2
+    assert "not empty" in capsys.readouterr().err
+    assert main(["export", str(dataset), str(tmp_path / "x"), "--crop-edges", "1,2,3"]) == 2

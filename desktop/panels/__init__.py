@@ -1,0 +1,1 @@
+"""Feature panels that plug into the main window (captions, faces, ...)."""

@@ -1,0 +1,401 @@
+"""The autocaption dialog: Florence-2 (base / large / a local folder), task, mode, scope and
+device; progress with a rate and cancel; results become suggestions for the review screen.
+
+The model runs in ``AutocaptionWorker``, a QObject moved to its own QThread; it only
+produces suggestions (raw output + cleaned line). Writing happens here, on the GUI thread,
+through the workspace history: "fill" and "replace" write the cleaned captions as ONE undo
+step, "suggest" writes nothing. Every mode then opens the review screen.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.panels.captions import core_api
+from desktop.panels.captions.common import apply_step
+
+log = logging.getLogger(__name__)
+
+MODELS = (
+    ("base", "Florence-2 base (0.23 B, fast)"),
+    ("large", "Florence-2 large (0.77 B, more detail)"),
+    ("local", "Local folder…"),
+)
+TASKS = (
+    ("<MORE_DETAILED_CAPTION>", "More detailed caption (best for cleaning)"),
+    ("<DETAILED_CAPTION>", "Detailed caption"),
+    ("<CAPTION>", "Short caption"),
+)
+MODES = (
+    ("suggest", "Suggest only", "write nothing; review every suggestion first"),
+    ("fill", "Fill empty captions", "write only where there is no caption yet"),
+    ("replace", "Replace captions", "overwrite the captions in scope (one undo step)"),
+)
+DEVICES = (("auto", "Auto (GPU if available)"), ("cuda", "GPU (CUDA)"), ("cpu", "CPU"))
+
+
+class AutocaptionWorker(QObject):
+    """Runs the captioner over the requested images; lives on its own QThread."""
+
+    progress = Signal(int, int, str)  # done, total, message
+    result = Signal(object)  # one Suggestion
+    finished = Signal(bool)  # cancelled
+    failed = Signal(str)  # the run could not start (model missing, offline...)
+
+    def __init__(self, request: core_api.AutocaptionRequest) -> None:
+        super().__init__()
+        self.request = request
+        from curation.jobs import CancelToken
+
+        self.cancel_token = CancelToken()
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            core_api.run_autocaption(
+                self.request,
+                on_progress=lambda d, t, m: self.progress.emit(d, t, m),
+                on_result=self.result.emit,
+                cancel=self.cancel_token,
+            )
+        except core_api.AutocaptionError as exc:
+            self.failed.emit(str(exc))
+            return
+        except Exception as exc:  # noqa: BLE001 - reported in the dialog, never a crash
+            log.exception("Autocaption failed")
+            self.failed.emit(f"Autocaption failed: {exc}")
+            return
+        self.finished.emit(self.cancel_token.cancelled)
+
+    def cancel(self) -> None:
+        self.cancel_token.cancel()
+
+
+class AutocaptionDialog(QDialog):
+    review_requested = Signal(list)  # list[Suggestion]
+
+    def __init__(self, controller, selection: list[str], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Autocaption")
+        self.setObjectName("autocaptionDialog")
+        self.resize(600, 0)
+        self.controller = controller
+        self.session = controller.session
+        self.selection = list(selection)
+        self.suggestions: list = []
+        self.thread: QThread | None = None
+        self.worker: AutocaptionWorker | None = None
+        self._t0 = 0.0
+
+        self.model = QComboBox()
+        for key, title in MODELS:
+            self.model.addItem(title, key)
+        self.folder = QLineEdit()
+        self.folder.setPlaceholderText("a folder with config.json and model.safetensors")
+        self.browse = QToolButton()
+        self.browse.setText("…")
+        self.browse.setToolTip("Choose a local model folder")
+        folder_row = QHBoxLayout()
+        folder_row.setContentsMargins(0, 0, 0, 0)
+        folder_row.addWidget(self.folder, 1)
+        folder_row.addWidget(self.browse)
+        self.folder_box = QWidget()
+        self.folder_box.setLayout(folder_row)
+        self.task = QComboBox()
+        for key, title in TASKS:
+            self.task.addItem(title, key)
+        self.mode_group = QButtonGroup(self)
+        mode_box = QVBoxLayout()
+        mode_box.setSpacing(2)
+        for i, (key, title, hint) in enumerate(MODES):
+            rb = QRadioButton(f"{title}  —  {hint}")
+            rb.setProperty("mode", key)
+            self.mode_group.addButton(rb, i)
+            mode_box.addWidget(rb)
+        self.mode_group.button(0).setChecked(True)
+        self.scope = QComboBox()
+        self.device = QComboBox()
+        for key, title in DEVICES:
+            self.device.addItem(title, key)
+        self.batch = QSpinBox()
+        self.batch.setRange(1, 64)
+        self.batch.setValue(4)
+        self.batch.setToolTip("Images per batch (larger is faster on a GPU, uses more memory)")
+        dev_row = QHBoxLayout()
+        dev_row.addWidget(self.device, 1)
+        dev_row.addWidget(QLabel("Batch"))
+        dev_row.addWidget(self.batch)
+        self.trigger_note = QLabel("")
+        self.trigger_note.setObjectName("hint")
+        self.trigger_note.setWordWrap(True)
+        form = QFormLayout()
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        form.addRow("&Model", self.model)
+        form.addRow("", self.folder_box)
+        form.addRow("&Task", self.task)
+        form.addRow("Mode", mode_box)
+        form.addRow("&Images", self.scope)
+        form.addRow("&Device", dev_row)
+        form.addRow("", self.trigger_note)
+        self.error = QLabel("")
+        self.error.setObjectName("errorBanner")
+        self.error.setWordWrap(True)
+        self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.error.hide()
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        self.progress.hide()
+        self.status = QLabel("")
+        self.status.setObjectName("hint")
+        self.start_btn = QPushButton("Start")
+        self.start_btn.setObjectName("primaryButton")
+        self.start_btn.setDefault(True)
+        self.cancel_btn = QPushButton("Cancel")
+        self.review_btn = QPushButton("Review suggestions")
+        self.review_btn.hide()
+        self.close_btn = QPushButton("Close")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.status, 1)
+        buttons.addWidget(self.review_btn)
+        buttons.addWidget(self.cancel_btn)
+        buttons.addWidget(self.close_btn)
+        buttons.addWidget(self.start_btn)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(18, 16, 18, 14)
+        lay.setSpacing(10)
+        lay.addLayout(form)
+        lay.addWidget(self.error)
+        lay.addWidget(self.progress)
+        lay.addLayout(buttons)
+
+        self.model.currentIndexChanged.connect(self._update_model)
+        self.browse.clicked.connect(self._choose_folder)
+        self.mode_group.idToggled.connect(lambda *_: self._fill_scope())
+        self.start_btn.clicked.connect(self.start)
+        self.cancel_btn.clicked.connect(self.cancel)
+        self.close_btn.clicked.connect(self.close)
+        self.review_btn.clicked.connect(lambda: self.review_requested.emit(self.suggestions))
+        self._fill_scope()
+        self._update_model()
+        self._set_running(False)
+        settings = controller.settings
+        self.trigger_note.setText(
+            f"Captions are cleaned for the trigger <b>{settings.trigger}</b>"
+            + (
+                f" and the identity line “{settings.identity_line}”"
+                if settings.identity_line
+                else ""
+            )
+            + ": identity descriptors are removed, the subject becomes the trigger."
+            if settings.trigger
+            else "<span style='color:#f0b429'>No trigger set: set one in Dataset settings "
+            "(Ctrl+Shift+T) so the captions start with it.</span>"
+        )
+
+    # -- form ---------------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self.thread is not None
+
+    def mode(self) -> str:
+        return str(self.mode_group.checkedButton().property("mode"))
+
+    def _fill_scope(self) -> None:
+        ws = self.session.workspace
+        rels = [i.rel for i in ws.items] if ws else []
+        uncaptioned = [r for r in rels if not ws.has_caption(r) or not ws.caption(r).strip()]
+        current = self.scope.currentData()
+        self.scope.clear()
+        self.scope.addItem(f"All images ({len(rels)})", "all")
+        if self.selection:
+            self.scope.addItem(f"Selection ({len(self.selection)})", "selection")
+        self.scope.addItem(f"Uncaptioned only ({len(uncaptioned)})", "uncaptioned")
+        default = current or ("selection" if len(self.selection) > 1 else "all")
+        self.scope.setCurrentIndex(max(0, self.scope.findData(default)))
+
+    def scope_rels(self) -> list[str]:
+        ws = self.session.workspace
+        scope = self.scope.currentData()
+        rels = [i.rel for i in ws.items]
+        if scope == "selection":
+            rels = [r for r in rels if r in set(self.selection)]
+        elif scope == "uncaptioned":
+            rels = [r for r in rels if not ws.has_caption(r) or not ws.caption(r).strip()]
+        if self.mode() == "fill":
+            rels = [r for r in rels if not ws.has_caption(r) or not ws.caption(r).strip()]
+        return rels
+
+    def _update_model(self) -> None:
+        self.folder_box.setVisible(self.model.currentData() == "local")
+
+    def _choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Florence-2 model folder")
+        if folder:
+            self.folder.setText(folder)
+
+    def request(self) -> core_api.AutocaptionRequest:
+        ws = self.session.workspace
+        rels = self.scope_rels()
+        model = self.model.currentData()
+        if model == "local":
+            model = self.folder.text().strip()
+        return core_api.AutocaptionRequest(
+            items=[(r, ws.item(r).path) for r in rels],
+            settings=self.controller.settings,
+            model=model,
+            task=self.task.currentData(),
+            device=self.device.currentData(),
+            batch_size=self.batch.value(),
+            shots=core_api.shots_for(ws, rels),
+        )
+
+    # -- run ------------------------------------------------------------------------------------
+    def start(self) -> bool:
+        if self.running:
+            return False
+        self.error.hide()
+        if self.model.currentData() == "local" and not self.folder.text().strip():
+            self._show_error("Choose the local model folder first.")
+            return False
+        req = self.request()
+        if not req.items:
+            self._show_error(
+                "No images to caption in this scope"
+                + (" (fill only captions that are empty)." if self.mode() == "fill" else ".")
+            )
+            return False
+        self.suggestions = []
+        self.review_btn.hide()
+        self.progress.setRange(0, len(req.items))
+        self.progress.setValue(0)
+        self.progress.setFormat(f"Loading the model… 0/{len(req.items)}")
+        self.progress.show()
+        self.status.setText("")
+        self._t0 = time.perf_counter()
+        self.thread = QThread(self)
+        self.thread.setObjectName("autocaption")
+        self.worker = AutocaptionWorker(req)
+        self.worker.moveToThread(self.thread)
+        self.thread.started.connect(self.worker.run)
+        self.worker.progress.connect(self._on_progress)
+        self.worker.result.connect(self.suggestions.append)
+        self.worker.finished.connect(self._on_finished)
+        self.worker.failed.connect(self._on_failed)
+        self.thread.finished.connect(self.worker.deleteLater)
+        self._set_running(True)
+        self.thread.start()
+        return True
+
+    def cancel(self) -> None:
+        if self.worker is not None:
+            self.worker.cancel()
+            self.status.setText("Cancelling after the current batch…")
+            self.cancel_btn.setEnabled(False)
+
+    def _on_progress(self, done: int, total: int, message: str) -> None:
+        self.progress.setMaximum(max(total, 1))
+        self.progress.setValue(done)
+        rate = done / max(time.perf_counter() - self._t0, 1e-6)
+        left = (total - done) / rate if rate > 0 and done else 0
+        self.progress.setFormat(f"{done}/{total}")
+        eta = f" · about {left:.0f} s left" if done else ""
+        self.status.setText((message + " · " if message else "") + f"{rate:.1f} images/s{eta}")
+
+    def _on_failed(self, message: str) -> None:
+        self._stop_thread()
+        self.progress.hide()
+        self.status.setText("")
+        self._show_error(message)
+
+    def _on_finished(self, cancelled: bool) -> None:
+        self._stop_thread()
+        took = time.perf_counter() - self._t0
+        ok = [s for s in self.suggestions if not s.error]
+        failed = len(self.suggestions) - len(ok)
+        written = self._write(ok) if not cancelled else 0
+        parts = [f"{len(ok)} captioned in {took:.1f} s"]
+        if failed:
+            parts.append(f"{failed} failed")
+        if written:
+            parts.append(f"{written} written (one undo step)")
+        if cancelled:
+            parts.append("cancelled")
+        self.status.setText(" · ".join(parts))
+        self.progress.setFormat(f"{len(self.suggestions)}/{self.progress.maximum()}")
+        if self.suggestions:
+            self.review_btn.show()
+            self.review_requested.emit(self.suggestions)
+
+    def _write(self, ok: list) -> int:
+        mode = self.mode()
+        if mode == "suggest" or not ok:
+            return 0
+        ws = self.session.workspace
+        changes = {}
+        for s in ok:
+            empty = not ws.has_caption(s.rel) or not ws.caption(s.rel).strip()
+            if mode == "replace" or empty:
+                changes[s.rel] = s.cleaned
+        result = apply_step(
+            self.session, changes, f"autocaption: {mode} {len(changes)} captions", "auto"
+        )
+        if result is None:
+            return 0
+        for s in ok:
+            if s.rel in result.written:
+                s.status, s.accepted_text = "accepted", s.cleaned
+        return len(result.written)
+
+    def _stop_thread(self) -> None:
+        if self.thread is not None:
+            self.thread.quit()
+            self.thread.wait(10_000)
+        self.thread = None
+        self.worker = None
+        self._set_running(False)
+
+    def _set_running(self, running: bool) -> None:
+        self.start_btn.setEnabled(not running)
+        self.cancel_btn.setEnabled(running)
+        self.cancel_btn.setVisible(running)
+        self.close_btn.setVisible(not running)
+        for w in (self.model, self.task, self.scope, self.device, self.batch, self.folder_box):
+            w.setEnabled(not running)
+        for b in self.mode_group.buttons():
+            b.setEnabled(not running)
+
+    def _show_error(self, message: str) -> None:
+        self.error.setText(message)
+        self.error.show()
+
+    def reject(self) -> None:  # Esc cancels a run first, closes the next time
+        if self.running:
+            self.cancel()
+            return
+        super().reject()
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        if self.running:
+            self.cancel()
+            self._stop_thread()
+        super().closeEvent(event)

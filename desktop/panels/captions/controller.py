@@ -1,0 +1,230 @@
+"""``CaptionsController``: the caption panels' state for one window, no widgets of its own.
+
+It owns the dataset's caption settings and the latest dataset lint report. The whole dataset
+is re-linted off the GUI thread (a generation counter drops stale results) when a folder
+opens, when captions change (save, undo, bulk edit) and when the settings change. The
+editor's live lint runs on the GUI thread for one caption (sub-millisecond), and keeps the
+dataset-level findings (identity leak, duplicates) of that caption from the last report.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from desktop.panels.captions import core_api
+from desktop.panels.captions.common import Mark, apply_fixes, apply_step
+from desktop.workers import Job, run_in_pool
+
+log = logging.getLogger(__name__)
+
+
+class CaptionsController(QObject):
+    settings_changed = Signal(object)  # CaptionSettings
+    report_changed = Signal(object)  # LintReport
+    jump_requested = Signal(str, int, int)  # rel, start, end
+
+    def __init__(self, session, browser, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.browser = browser
+        self.settings = core_api.CaptionSettings()
+        self.report = core_api.LintReport()
+        self.last_lint_seconds = 0.0
+        self._job: Job | None = None
+        self._generation = 0
+        self.timer = QTimer(self)
+        self.timer.setSingleShot(True)
+        self.timer.setInterval(400)
+        self.timer.timeout.connect(self.relint_now)
+        session.opened.connect(self._on_opened)
+        session.closed.connect(self._on_closed)
+        session.captions_changed.connect(lambda _rels: self.schedule_relint())
+        browser.editor.saved.connect(lambda _rel: self.schedule_relint())
+
+    # -- settings ----------------------------------------------------------------------------
+    def _on_opened(self, *_args) -> None:
+        ws = self.session.workspace
+        self.settings = core_api.load_settings(ws) if ws else core_api.CaptionSettings()
+        self.settings_changed.emit(self.settings)
+        self.relint_now()
+
+    def _on_closed(self) -> None:
+        self._generation += 1
+        self.settings = core_api.CaptionSettings()
+        self.report = core_api.LintReport()
+        self.report_changed.emit(self.report)
+
+    def set_settings(self, settings: core_api.CaptionSettings) -> None:
+        ws = self.session.workspace
+        if ws is None:
+            return
+        try:
+            core_api.save_settings(ws, settings)
+        except Exception as exc:  # noqa: BLE001 - shown, never a crash
+            log.error("Cannot save the dataset settings: %s", exc)
+            self.session.notify.emit("error", f"Cannot save the dataset settings: {exc}")
+            return
+        self.settings = settings
+        self.settings_changed.emit(settings)
+        self.relint_now()
+
+    def count_token(self, token: str) -> int:
+        """How many captions contain ``token`` as a word."""
+        if not token or self.session.workspace is None:
+            return 0
+        rx = re.compile(rf"(?<![\w-]){re.escape(token)}(?![\w-])")
+        return sum(1 for t in self.session.workspace.captions().values() if t and rx.search(t))
+
+    def count_identity_line(self, line: str) -> tuple[int, int]:
+        """(captions containing ``line`` verbatim, captions with text)."""
+        if self.session.workspace is None:
+            return 0, 0
+        texts = [t for t in self.session.workspace.captions().values() if t and t.strip()]
+        return sum(1 for t in texts if line in t), len(texts)
+
+    def rename_trigger(self, old: str, new: str):
+        from curation.bulk import plan_rename_trigger
+
+        self.browser.editor.save()
+        changes = plan_rename_trigger(
+            self.session.workspace.captions(), old, new, case_sensitive=True
+        )
+        if not changes:
+            return None
+        return self.session.apply_changes(changes, label=f"rename trigger {old} → {new}")
+
+    # -- lint ------------------------------------------------------------------------------
+    def schedule_relint(self) -> None:
+        if self.session.is_open:
+            self.timer.start()
+
+    def relint_now(self, wait: bool = False) -> None:
+        """Lint every caption off the GUI thread (``wait``: on this thread, for tests)."""
+        self.timer.stop()
+        ws = self.session.workspace
+        if ws is None:
+            return
+        captions = {
+            item.rel: (ws.caption(item.rel) if ws.has_caption(item.rel) else None)
+            for item in ws.items
+        }
+        settings = self.settings
+        self._generation += 1
+        gen = self._generation
+
+        def work():
+            t0 = time.perf_counter()
+            report = core_api.lint_dataset(captions, settings)
+            return gen, report, time.perf_counter() - t0
+
+        if wait:
+            self._on_report(work())
+            return
+        if self._job is not None:
+            self._job.stale = True
+        self._job = run_in_pool(work, on_done=self._on_report, on_error=self._on_lint_error)
+
+    def _on_report(self, result) -> None:
+        gen, report, seconds = result
+        if gen != self._generation:
+            return
+        self._job = None
+        self.report = report
+        self.last_lint_seconds = seconds
+        log.debug("Linted %d captions in %.3f s", len(report.by_rel), seconds)
+        self.report_changed.emit(report)
+
+    def _on_lint_error(self, message: str, _exc: BaseException) -> None:
+        self._job = None
+        log.error("Caption lint failed: %s", message)
+
+    def lint_caption(self, rel: str, text: str) -> list[Mark]:
+        """Live lint of the editor's text: per-caption rules now, plus the dataset-level
+        findings of the last report for ``rel`` whose text is still where it was."""
+        ws = self.session.workspace
+        has = bool(text.strip()) or (ws is not None and ws.has_caption(rel))
+        marks = [
+            Mark(m.rule, m.severity, m.message, m.start, m.end, m.fix, rel)
+            for m in core_api.lint_caption(text if has else None, self.settings)
+        ]
+        local_rules = {m.rule for m in marks} | core_api.CAPTION_RULES
+        saved = self.session.caption(rel)
+        for m in self.report.by_rel.get(rel, []):
+            if m.rule in local_rules:
+                continue
+            moved = _relocate(m, saved, text)
+            if moved is not None:
+                marks.append(moved)
+        return marks
+
+    # -- fixes -------------------------------------------------------------------------------
+    def apply_caption_text(self, rel: str, new_text: str, label: str) -> None:
+        """Write a fixed caption as one undo step (pending typing is saved first)."""
+        editor = self.browser.editor
+        if editor.rel == rel:
+            editor.save()
+        apply_step(self.session, {rel: new_text}, label, origin="user")
+        if editor.rel == rel and editor.text() != self.session.caption(rel):
+            editor.reload_text(self.session.caption(rel))
+
+    def marks_for_rule(self, rule: str) -> list[Mark]:
+        return [m for m in self.report.all_marks() if m.rule == rule]
+
+    def fix_all(self, rule: str):
+        """Apply every fix of ``rule`` across the dataset as ONE undo step."""
+        self.browser.editor.save()
+        by_rel: dict[str, list] = {}
+        for m in self.marks_for_rule(rule):
+            if m.fix is not None and m.rel:
+                by_rel.setdefault(m.rel, []).append(m.fix)
+        changes = {}
+        for rel, fixes in by_rel.items():
+            old = self.session.caption(rel)
+            new = apply_fixes(old, fixes)
+            if new != old:
+                changes[rel] = new
+        if not changes:
+            return None
+        result = apply_step(self.session, changes, f"fix all {rule} ({len(changes)} captions)")
+        self.relint_now()
+        return result
+
+    def jump_to(self, rel: str, start: int = 0, end: int = 0) -> bool:
+        """Show ``rel`` in the grid and the detail view, selecting the span in the editor."""
+        grid = self.browser.grid
+        if not grid.select_rel(rel):
+            proxy = self.browser.proxy
+            proxy.set_extra_predicate("lint", None)
+            if hasattr(proxy, "set_rel_filter") and proxy.rel_filter is not None:
+                proxy.set_rel_filter(None)
+            if not grid.select_rel(rel):
+                self.browser.filter_combo.setCurrentIndex(0)
+                self.browser.search.clear()
+                self.browser._apply_filter()
+                if not grid.select_rel(rel):
+                    return False
+        self.jump_requested.emit(rel, start, end)
+        return True
+
+
+def _relocate(mark: Mark, saved: str, text: str) -> Mark | None:
+    """``mark`` (found on ``saved``) moved onto the edited ``text``, or None if it is gone."""
+    fragment = saved[mark.start : mark.end]
+    if text == saved or not fragment:
+        return mark if text == saved or mark.start == mark.end else None
+    if text[mark.start : mark.end] == fragment:
+        return mark
+    at = text.find(fragment)
+    if at < 0:
+        return None
+    shift = at - mark.start
+    fix = mark.fix
+    if fix is not None:
+        from desktop.panels.captions.common import Fix
+
+        fix = Fix(fix.label, fix.start + shift, fix.end + shift, fix.replacement)
+    return Mark(mark.rule, mark.severity, mark.message, at, at + len(fragment), fix, mark.rel)

@@ -1,0 +1,240 @@
+"""The one place the caption panels call the captions core (``curation.captions`` and
+``curation.captioners``): plain dataclasses in, plain dataclasses (``Mark``) out, so a change
+in the core's classes touches this file only. No Qt here.
+
+Dataset settings (trigger, identity line, caption profile) live in the workspace state under
+``cache_put("dataset", "settings", {...})`` so lint, autocaption and training read the same.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from desktop.panels.captions.common import Fix, Mark
+
+log = logging.getLogger(__name__)
+
+SETTINGS_NS, SETTINGS_KEY = "dataset", "settings"
+PROFILES = (("character", "Character LoRA"), ("face", "Face LoRA (short captions)"))
+_KOHYA = re.compile(r"^\d+_(.+)$")
+
+
+# -- settings ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CaptionSettings:
+    trigger: str = ""
+    identity_line: str = ""
+    profile: str = "character"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def guess_trigger(workspace) -> str:
+    """The trigger a kohya folder name implies (``10_l3yla`` -> ``l3yla``), else ""."""
+    names = {item.path.parent.name for item in workspace.items[:200]}
+    names.add(workspace.root.name)
+    for name in sorted(names):
+        m = _KOHYA.match(name)
+        if m and " " not in m.group(1):
+            return m.group(1)
+    return ""
+
+
+def load_settings(workspace) -> CaptionSettings:
+    raw = workspace.cache_get(SETTINGS_NS, SETTINGS_KEY) or {}
+    if not isinstance(raw, dict):
+        raw = {}
+    known = {k: str(v) for k, v in raw.items() if k in CaptionSettings.__dataclass_fields__}
+    s = CaptionSettings(**known)
+    if not s.trigger:
+        s = CaptionSettings(guess_trigger(workspace), s.identity_line, s.profile)
+    return s
+
+
+def save_settings(workspace, settings: CaptionSettings) -> None:
+    old = workspace.cache_get(SETTINGS_NS, SETTINGS_KEY) or {}
+    merged = dict(old) if isinstance(old, dict) else {}
+    merged.update(settings.to_dict())  # keep keys other panels may have added
+    workspace.cache_put(SETTINGS_NS, SETTINGS_KEY, merged)
+
+
+# -- trigger checker ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TriggerVerdict:
+    token: str
+    verdict: str  # good / weak / bad
+    reasons: list[str] = field(default_factory=list)
+    suggestions: list[str] = field(default_factory=list)
+
+
+def _get(obj: Any, name: str, default: Any = None) -> Any:
+    if isinstance(obj, dict):
+        return obj.get(name, default)
+    return getattr(obj, name, default)
+
+
+def check_trigger(token: str) -> TriggerVerdict:
+    from curation.captions import check_trigger as core_check
+
+    r = core_check(token)
+    return TriggerVerdict(
+        token=token,
+        verdict=str(_get(r, "verdict", "weak")),
+        reasons=[str(x) for x in _get(r, "reasons", []) or []],
+        suggestions=[str(x) for x in _get(r, "suggestions", []) or []],
+    )
+
+
+# -- lint ----------------------------------------------------------------------------------------
+#: word budgets per caption profile (a face LoRA wants short captions); None: the core default
+PROFILE_MAX_WORDS = {"character": None, "face": 40}
+
+
+def _fix(fix: Any) -> Fix | None:
+    if fix is None:
+        return None
+    label = fix.label or (f"replace with “{fix.replacement}”" if fix.replacement else "remove it")
+    return Fix(label, int(fix.start), int(fix.end), str(fix.replacement))
+
+
+def _severity(value: Any) -> str:
+    return str(getattr(value, "value", value))
+
+
+def to_mark(issue: Any, rel: str = "") -> Mark:
+    """A core ``LintIssue`` as a GUI ``Mark``."""
+    return Mark(
+        rule=issue.rule,
+        severity=_severity(issue.severity),
+        message=issue.message,
+        start=int(issue.start),
+        end=int(issue.end),
+        fix=_fix(issue.fix),
+        rel=rel,
+    )
+
+
+def lint_config(settings: CaptionSettings):
+    """The core's ``LintConfig`` for these settings (vocabulary loaded once, then cached)."""
+    from curation.captions.lint import LintConfig
+
+    return LintConfig(
+        trigger=settings.trigger,
+        identity_line=settings.identity_line or None,
+        max_words=PROFILE_MAX_WORDS.get(settings.profile),
+        vocab=_vocabulary(),
+    )
+
+
+_VOCAB: list = []
+
+
+def _vocabulary():
+    if not _VOCAB:
+        from curation.captions.vocabulary import load_vocabulary
+
+        _VOCAB.append(load_vocabulary())
+    return _VOCAB[0]
+
+
+def reload_vocabulary() -> None:
+    """Forget the cached vocabulary (after the user edited their lexicon files)."""
+    _VOCAB.clear()
+
+
+@dataclass
+class LintReport:
+    """Marks per image (caption rules, plus dataset rules placed on each image they name)
+    and the dataset findings that name no image."""
+
+    by_rel: dict[str, list[Mark]] = field(default_factory=dict)
+    dataset: list[Mark] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def all_marks(self) -> list[Mark]:
+        out = [m for marks in self.by_rel.values() for m in marks]
+        return out + list(self.dataset)
+
+
+def _phrase_span(text: str, phrase: str | None) -> tuple[int, int]:
+    if not text or not phrase:
+        return 0, 0
+    m = re.search(rf"(?<![\w-]){re.escape(phrase)}(?![\w-])", text, re.IGNORECASE)
+    if m is None:
+        at = text.casefold().find(phrase.casefold())
+        return (at, at + len(phrase)) if at >= 0 else (0, 0)
+    return m.span()
+
+
+def _dataset_marks(issue: Any, captions: dict[str, str | None]) -> list[Mark]:
+    """Place a core ``DatasetIssue`` on every image it names, with a span and a fix."""
+    sev, rule, phrase = _severity(issue.severity), issue.rule, issue.phrase
+    if not issue.paths:
+        return [Mark(rule, sev, issue.message)]
+    out = []
+    for rel in issue.paths:
+        text = captions.get(rel) or ""
+        start, end = _phrase_span(text, phrase)
+        fix = None
+        if rule == "identity-leak" and end > start:
+            fix = Fix(f"remove “{text[start:end]}”", start, end, "")
+        elif rule == "untagged-recurring" and phrase and text and end == start:
+            fix = Fix(f"add “{phrase}”", len(text), len(text), f", {phrase}")
+        out.append(Mark(rule, sev, issue.message, start, end, fix, rel))
+    return out
+
+
+def lint_dataset(
+    captions: dict[str, str | None], settings: CaptionSettings, facts: dict | None = None
+) -> LintReport:
+    """Every rule over ``captions`` (rel -> text, None when the image has no caption file)."""
+    from curation.captions.lint import lint_dataset as core_lint_dataset
+
+    result = core_lint_dataset(captions, lint_config(settings), facts)
+    report = LintReport()
+    for rel, issues in result.captions.items():
+        report.by_rel[rel] = [to_mark(i, rel) for i in issues]
+    for issue in result.dataset:
+        for mark in _dataset_marks(issue, captions):
+            if mark.rel:
+                report.by_rel.setdefault(mark.rel, []).append(mark)
+            else:
+                report.dataset.append(mark)
+    return report
+
+
+def lint_caption(text: str | None, settings: CaptionSettings, facts: Any = None) -> list[Mark]:
+    """The per-caption rules on one caption (the editor's live underlines)."""
+    from curation.captions.lint import lint_caption as core_lint_caption
+
+    return [to_mark(i) for i in core_lint_caption(text, lint_config(settings), facts)]
+
+
+def rule_info() -> dict[str, str]:
+    """Rule id -> one-line description (for the lint panel's group headers)."""
+    try:
+        from curation.captions.lint import rules
+
+        return {k: v.description for k, v in rules().items()}
+    except Exception:  # noqa: BLE001 - descriptions are decoration
+        return {}
+
+
+#: rules the per-caption lint decides alone; the others need the whole dataset (or analysis)
+CAPTION_RULES = frozenset(
+    {
+        "missing-caption",
+        "empty-caption",
+        "trigger-missing",
+        "trigger-not-first",
+        "trigger-variant",
+        "identity-descriptor",
+        "identity-line-mismatch",
+        "vague-outfit",
+        "too-long",
+    }
+)

@@ -1,0 +1,360 @@
+"""The suggestion review: per image the raw autocaption -> the cleaned line -> the current
+caption, as coloured word diffs beside the image; edit, accept (one undo step per image),
+accept all (one undo step) or skip.
+
+Keys: Up/Down pick an image, Ctrl+Enter accept, Ctrl+Shift+Enter accept all pending,
+Alt+S skip, Ctrl+Z undo the last acceptance.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QImage, QKeySequence, QPixmap, QShortcut
+from PySide6.QtWidgets import (
+    QDialog,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QPushButton,
+    QSplitter,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.panels.captions.common import apply_step
+from desktop.panels.captions.diff_html import raw_html, removed_legend_html, word_diff_html
+from desktop.workers import Job, run_in_pool
+
+log = logging.getLogger(__name__)
+
+STATUS_GLYPH = {
+    "pending": ("●", "#4f8cff"),
+    "accepted": ("✓", "#3fae6a"),
+    "skipped": ("–", "#6b7380"),
+}
+PREVIEW_PIXELS = 640
+
+
+@dataclass
+class Suggestion:
+    """One autocaption result awaiting review (plain data)."""
+
+    rel: str
+    path: Path
+    raw: str
+    cleaned: str
+    removed: list[tuple[str, str]] = field(default_factory=list)  # (phrase, reason)
+    error: str = ""
+    status: str = "pending"  # pending / accepted / skipped
+    edited: str | None = None  # the user's edit of ``cleaned`` before accepting
+    accepted_text: str = ""
+
+    @property
+    def proposal(self) -> str:
+        return self.cleaned if self.edited is None else self.edited
+
+
+def _load_preview(path: Path) -> QImage:
+    from curation.images import load_image
+
+    img = load_image(path, draft=(PREVIEW_PIXELS, PREVIEW_PIXELS)).image
+    img.thumbnail((PREVIEW_PIXELS, PREVIEW_PIXELS))
+    data = img.convert("RGB").tobytes()
+    q = QImage(data, img.width, img.height, img.width * 3, QImage.Format.Format_RGB888)
+    return q.copy()
+
+
+def _section(title: str) -> QLabel:
+    label = QLabel(title)
+    label.setObjectName("sectionTitle")
+    label.setStyleSheet("QLabel#sectionTitle { color: #8b93a0; font-weight: 600; }")
+    return label
+
+
+class ReviewScreen(QDialog):
+    """Review ``suggestions`` against the session's current captions."""
+
+    accepted_count_changed = Signal(int)
+
+    def __init__(self, session, suggestions: list[Suggestion], parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Review autocaptions")
+        self.setObjectName("reviewScreen")
+        self.resize(1180, 760)
+        self.session = session
+        self.suggestions = [s for s in suggestions]
+        self._job: Job | None = None
+        self._current: Suggestion | None = None
+
+        self.list = QListWidget()
+        self.list.setObjectName("suggestionList")
+        self.list.setIconSize(QSize(12, 12))
+        self.list.setMinimumWidth(220)
+        self.image = QLabel("")
+        self.image.setObjectName("reviewImage")
+        self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.image.setMinimumSize(280, 280)
+        self.image.setStyleSheet("QLabel#reviewImage { background: #14171b; border-radius: 6px; }")
+        self.title = QLabel("")
+        self.title.setObjectName("editorTitle")
+        self.raw = QTextBrowser()
+        self.raw.setObjectName("rawText")
+        self.legend = QLabel("")
+        self.legend.setWordWrap(True)
+        self.legend.setTextFormat(Qt.TextFormat.RichText)
+        self.diff = QTextBrowser()
+        self.diff.setObjectName("diffText")
+        self.edit = QPlainTextEdit()
+        self.edit.setObjectName("proposalEdit")
+        self.edit.setPlaceholderText("The caption to write (edit it before accepting)")
+        self.edit.setTabChangesFocus(True)
+        for box in (self.raw, self.diff):
+            box.setMaximumHeight(96)
+        self.edit.setMaximumHeight(80)
+        self.status = QLabel("")
+        self.status.setObjectName("hint")
+        self.accept_btn = QPushButton("Accept  (Ctrl+Enter)")
+        self.accept_btn.setObjectName("primaryButton")
+        self.skip_btn = QPushButton("Skip  (Alt+S)")
+        self.reset_btn = QPushButton("Reset edit")
+        self.all_btn = QPushButton("Accept all pending")
+        self.close_btn = QPushButton("Close")
+
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(12, 0, 0, 0)
+        rl.setSpacing(6)
+        rl.addWidget(self.title)
+        rl.addWidget(self.image, 1)
+        rl.addWidget(_section("Autocaption (raw) — struck phrases were removed"))
+        rl.addWidget(self.raw)
+        rl.addWidget(self.legend)
+        rl.addWidget(_section("Current caption → new caption"))
+        rl.addWidget(self.diff)
+        rl.addWidget(_section("New caption"))
+        rl.addWidget(self.edit)
+        row = QHBoxLayout()
+        row.addWidget(self.status, 1)
+        row.addWidget(self.reset_btn)
+        row.addWidget(self.skip_btn)
+        row.addWidget(self.accept_btn)
+        rl.addLayout(row)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(self.list)
+        split.addWidget(right)
+        split.setStretchFactor(1, 1)
+        split.setSizes([260, 900])
+        bottom = QHBoxLayout()
+        self.summary = QLabel("")
+        bottom.addWidget(self.summary, 1)
+        bottom.addWidget(self.all_btn)
+        bottom.addWidget(self.close_btn)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(14, 12, 14, 12)
+        lay.addWidget(split, 1)
+        lay.addLayout(bottom)
+
+        self._diff_timer = QTimer(self)
+        self._diff_timer.setSingleShot(True)
+        self._diff_timer.setInterval(120)
+        self._diff_timer.timeout.connect(self._update_diff)
+        self.edit.textChanged.connect(self._on_edited)
+        self.list.currentRowChanged.connect(self._show_row)
+        self.accept_btn.clicked.connect(self.accept_current)
+        self.skip_btn.clicked.connect(self.skip_current)
+        self.reset_btn.clicked.connect(self.reset_edit)
+        self.all_btn.clicked.connect(self.accept_all)
+        self.close_btn.clicked.connect(self.close)
+        QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.accept_current)
+        QShortcut(QKeySequence("Ctrl+Enter"), self, activated=self.accept_current)
+        QShortcut(QKeySequence("Ctrl+Shift+Return"), self, activated=self.accept_all)
+        QShortcut(QKeySequence("Alt+S"), self, activated=self.skip_current)
+        QShortcut(QKeySequence("Ctrl+Z"), self, activated=self.undo)
+        session.captions_changed.connect(self._on_captions_changed)
+        self._fill_list()
+        if self.suggestions:
+            self.list.setCurrentRow(self._next_pending(-1) if self._any_pending() else 0)
+
+    # -- list ------------------------------------------------------------------------------
+    def _fill_list(self) -> None:
+        self.list.clear()
+        for s in self.suggestions:
+            item = QListWidgetItem(s.rel)
+            item.setToolTip(s.error or s.proposal)
+            self.list.addItem(item)
+            self._paint_item(self.list.count() - 1)
+        self._update_summary()
+
+    def _paint_item(self, row: int) -> None:
+        s = self.suggestions[row]
+        item = self.list.item(row)
+        status = "skipped" if s.error else s.status
+        glyph, colour = STATUS_GLYPH[status]
+        item.setText(f"{glyph}  {s.rel}")
+        item.setForeground(QColor("#8b93a0" if status == "skipped" else "#e6e8ec"))
+        if s.error:
+            item.setForeground(QColor("#ff8a8a"))
+        item.setData(Qt.ItemDataRole.UserRole, status)
+
+    def _update_summary(self) -> None:
+        counts = {"pending": 0, "accepted": 0, "skipped": 0}
+        for s in self.suggestions:
+            counts["skipped" if s.error else s.status] += 1
+        errors = sum(1 for s in self.suggestions if s.error)
+        text = (
+            f"{len(self.suggestions)} suggestions · {counts['pending']} pending · "
+            f"{counts['accepted']} accepted · {counts['skipped']} skipped"
+        )
+        if errors:
+            text += f" ({errors} failed)"
+        self.summary.setText(text)
+        self.all_btn.setEnabled(counts["pending"] > 0)
+        self.all_btn.setText(f"Accept all pending ({counts['pending']})")
+        self.accepted_count_changed.emit(counts["accepted"])
+
+    def _any_pending(self) -> bool:
+        return any(s.status == "pending" and not s.error for s in self.suggestions)
+
+    def _next_pending(self, after: int) -> int:
+        n = len(self.suggestions)
+        for k in range(1, n + 1):
+            i = (after + k) % n
+            if self.suggestions[i].status == "pending" and not self.suggestions[i].error:
+                return i
+        return max(0, after)
+
+    # -- one suggestion ----------------------------------------------------------------------
+    def _show_row(self, row: int) -> None:
+        if not 0 <= row < len(self.suggestions):
+            self._current = None
+            return
+        s = self._current = self.suggestions[row]
+        self.title.setText(s.rel)
+        self.raw.setHtml(raw_html(s.raw, s.removed) if not s.error else "")
+        self.legend.setText(
+            removed_legend_html(s.removed)
+            if not s.error
+            else f"<span style='color:#ff8a8a'>Autocaption failed: {s.error}</span>"
+        )
+        self.edit.blockSignals(True)
+        self.edit.setPlainText(s.proposal)
+        self.edit.blockSignals(False)
+        self._update_diff()
+        self._update_buttons()
+        self.image.setText("Loading…")
+        self.image.setPixmap(QPixmap())
+        if self._job is not None:
+            self._job.stale = True
+        self._job = run_in_pool(
+            lambda p=s.path: _load_preview(p),
+            on_done=self._on_image,
+            on_error=lambda msg, _e: self.image.setText(f"Cannot show the image: {msg}"),
+        )
+
+    def _on_image(self, image: QImage) -> None:
+        pm = QPixmap.fromImage(image)
+        box = self.image.size()
+        self.image.setPixmap(
+            pm.scaled(
+                box, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+            )
+        )
+
+    def _on_edited(self) -> None:
+        if self._current is not None:
+            text = self.edit.toPlainText()
+            self._current.edited = None if text == self._current.cleaned else text
+        self._diff_timer.start()
+
+    def _update_diff(self) -> None:
+        s = self._current
+        if s is None:
+            return
+        current = self.session.caption(s.rel)
+        self.diff.setHtml(word_diff_html(current, self.edit.toPlainText()))
+        self.status.setText(
+            {"accepted": "Accepted — Ctrl+Z undoes it", "skipped": "Skipped"}.get(s.status, "")
+            if not s.error
+            else ""
+        )
+
+    def _update_buttons(self) -> None:
+        s = self._current
+        ok = s is not None and not s.error
+        self.accept_btn.setEnabled(ok and s.status != "accepted")
+        self.skip_btn.setEnabled(ok and s.status == "pending")
+        self.reset_btn.setEnabled(ok)
+        self.edit.setReadOnly(not ok)
+
+    # -- actions ----------------------------------------------------------------------------
+    def accept_current(self) -> None:
+        s = self._current
+        if s is None or s.error or s.status == "accepted":
+            return
+        text = self.edit.toPlainText().strip()
+        result = apply_step(self.session, {s.rel: text}, f"accept autocaption {s.rel}", "auto")
+        if result is None or (result.pending and not result.written):
+            return
+        s.status, s.accepted_text = "accepted", text
+        self._after_change()
+        self.list.setCurrentRow(self._next_pending(self.list.currentRow()))
+
+    def accept_all(self) -> None:
+        todo = [s for s in self.suggestions if s.status == "pending" and not s.error]
+        if not todo:
+            return
+        changes = {s.rel: s.proposal.strip() for s in todo}
+        result = apply_step(self.session, changes, f"accept {len(todo)} autocaptions", "auto")
+        if result is None:
+            return
+        for s in todo:
+            s.status, s.accepted_text = "accepted", changes[s.rel]
+        self._after_change()
+
+    def skip_current(self) -> None:
+        s = self._current
+        if s is None or s.status != "pending":
+            return
+        s.status = "skipped"
+        self._after_change()
+        self.list.setCurrentRow(self._next_pending(self.list.currentRow()))
+
+    def reset_edit(self) -> None:
+        if self._current is not None:
+            self._current.edited = None
+            self.edit.setPlainText(self._current.cleaned)
+
+    def undo(self) -> None:
+        self.session.undo()
+
+    def _on_captions_changed(self, rels: list[str]) -> None:
+        touched = set(rels)
+        for s in self.suggestions:
+            if s.rel in touched and s.status == "accepted":
+                if self.session.caption(s.rel) != s.accepted_text:
+                    s.status = "pending"  # undone: back in the queue
+        self._after_change()
+
+    def _after_change(self) -> None:
+        for i in range(len(self.suggestions)):
+            self._paint_item(i)
+        self._update_summary()
+        self._update_diff()
+        self._update_buttons()
+
+    def pending(self) -> list[Suggestion]:
+        return [s for s in self.suggestions if s.status == "pending" and not s.error]
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        try:
+            self.session.captions_changed.disconnect(self._on_captions_changed)
+        except (RuntimeError, TypeError):
+            pass
+        super().closeEvent(event)

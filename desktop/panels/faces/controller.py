@@ -1,0 +1,290 @@
+"""``FaceAnalysisController``: face analysis of the open dataset, off the GUI thread.
+
+A ``_Worker`` object lives in its own ``QThread`` (model-backed batch work: the detector is
+loaded once there and reused). The controller sends it requests through queued signals and
+gets back per-image results as they arrive (cached ones at once), progress, and at the end the
+whole ``DatasetAnalysis`` with its report. Every request carries a generation number; results
+of an older generation (a folder closed, a newer run started) are dropped.
+
+After an override or an exclusion only the cheap part runs again (``reclassify``): verdicts
+are rebuilt from the raw measures the worker kept, no image is decoded.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
+
+from curation.jobs import CancelToken
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AnalysisRequest:
+    workspace: Any
+    backend: str
+    profile: str
+    accept_licence: bool
+    cancel: CancelToken
+    detector_factory: Callable[[], Any] | None = None
+
+
+class _Worker(QObject):
+    item = Signal(int, str, object)  # generation, rel, ImageAnalysis
+    progress = Signal(int, int, int, str)  # generation, done, total, message
+    finished = Signal(int, object, object)  # generation, DatasetAnalysis, report dict
+    failed = Signal(int, str)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._detector = None
+        self._detector_key: tuple | None = None
+        self._raws: dict[str, Any] = {}
+        self._last = None  # last DatasetAnalysis
+
+    def _get_detector(self, req: AnalysisRequest):
+        if req.detector_factory is not None:
+            return req.detector_factory()
+        from curation import paths
+        from curation.faces.registry import create_detector
+
+        key = (req.backend, str(paths.model_dir()), req.accept_licence)
+        if self._detector is None or self._detector_key != key:
+            self._detector = None
+            self._detector = create_detector(
+                req.backend, model_dir=paths.model_dir(), accept_license=req.accept_licence
+            )
+            self._detector_key = key
+        return self._detector
+
+    @Slot(int, object)
+    def run(self, gen: int, req: AnalysisRequest) -> None:
+        from curation.analysis import analyze_dataset
+        from curation.analysis.classify import classify_image, error_image
+        from curation.balance.profiles import load_profile
+        from curation.balance.report import build_report
+
+        try:
+            profile = load_profile(req.profile)
+            detector = self._get_detector(req)
+            ws = req.workspace
+            raws: dict[str, Any] = {}
+
+            def on_item(rel: str, raw: Any) -> None:
+                raws[rel] = raw
+                excluded = ws.is_excluded(rel)
+                if isinstance(raw, str):
+                    img = error_image(rel, raw, excluded)
+                else:
+                    img = classify_image(rel, raw, profile, ws.overrides(rel), excluded)
+                self.item.emit(gen, rel, img)
+
+            result = analyze_dataset(
+                ws,
+                detector=detector,
+                profile=profile,
+                on_progress=lambda d, t, m: self.progress.emit(gen, d, t, m),
+                cancel=req.cancel,
+                on_item=on_item,
+            )
+            self._raws, self._last = raws, result
+            self.finished.emit(gen, result, build_report(result))
+        except Exception as exc:  # noqa: BLE001 - reported to the user, never a crash
+            log.debug("face analysis failed", exc_info=True)
+            self.failed.emit(gen, str(exc) or type(exc).__name__)
+
+    @Slot(int, object)
+    def reclassify(self, gen: int, req: AnalysisRequest) -> None:
+        """Rebuild verdicts (overrides, exclusions, profile) from the kept raw measures."""
+        from curation.analysis.classify import classify_image, error_image
+        from curation.analysis.runner import DatasetAnalysis, finalize
+        from curation.balance.profiles import load_profile
+        from curation.balance.report import build_report
+
+        last = self._last
+        if last is None or not self._raws:
+            self.run(gen, req)
+            return
+        try:
+            profile = load_profile(req.profile)
+            ws = req.workspace
+            images = []
+            for item in ws.items:
+                raw = self._raws.get(item.rel)
+                if raw is None:
+                    continue
+                excluded = ws.is_excluded(item.rel)
+                if isinstance(raw, str):
+                    images.append(error_image(item.rel, raw, excluded))
+                else:
+                    images.append(
+                        classify_image(item.rel, raw, profile, ws.overrides(item.rel), excluded)
+                    )
+            result = DatasetAnalysis(
+                root=last.root,
+                backend=last.backend,
+                has_landmarks=last.has_landmarks,
+                has_embeddings=last.has_embeddings,
+                profile=profile,
+                images=images,
+                cancelled=last.cancelled,
+                cached=last.cached,
+            )
+            finalize(result, self._raws)
+            self._last = result
+            self.finished.emit(gen, result, build_report(result))
+        except Exception as exc:  # noqa: BLE001
+            log.debug("re-classification failed", exc_info=True)
+            self.failed.emit(gen, str(exc) or type(exc).__name__)
+
+    @Slot()
+    def forget(self) -> None:
+        self._raws, self._last = {}, None
+
+
+class FaceAnalysisController(QObject):
+    """Runs and re-runs the analysis of ``session``'s workspace; holds the latest result."""
+
+    started = Signal()
+    progress = Signal(int, int, str)  # done, total, message
+    image_analysed = Signal(str, object)  # rel, ImageAnalysis (verdicts before the dataset pass)
+    finished = Signal(object, object)  # DatasetAnalysis, report dict
+    failed = Signal(str)
+    running_changed = Signal(bool)
+
+    _run_requested = Signal(int, object)
+    _reclassify_requested = Signal(int, object)
+    _forget_requested = Signal()
+
+    def __init__(self, session, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.backend = "auto"
+        self.profile = "character"
+        self.accept_licence = False
+        self.detector_factory: Callable[[], Any] | None = None  # tests: a stand-in detector
+        self.analysis = None
+        self.report: dict[str, Any] | None = None
+        self.images: dict[str, Any] = {}  # rel -> ImageAnalysis (live, per image)
+        self.error: str | None = None
+        self._gen = 0
+        self._cancel: CancelToken | None = None
+        self._running = False
+        self._thread = QThread()
+        self._thread.setObjectName("face-analysis")
+        self._worker = _Worker()
+        self._worker.moveToThread(self._thread)
+        self._run_requested.connect(self._worker.run)
+        self._reclassify_requested.connect(self._worker.reclassify)
+        self._forget_requested.connect(self._worker.forget)
+        self._worker.item.connect(self._on_item)
+        self._worker.progress.connect(self._on_progress)
+        self._worker.finished.connect(self._on_finished)
+        self._worker.failed.connect(self._on_failed)
+        self._thread.finished.connect(self._worker.deleteLater)
+        self._thread.start()
+        self._recl_timer = QTimer(self)
+        self._recl_timer.setSingleShot(True)
+        self._recl_timer.setInterval(150)
+        self._recl_timer.timeout.connect(self._do_reclassify)
+
+    # -- requests ----------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    def _request(self) -> AnalysisRequest | None:
+        ws = self.session.workspace
+        if ws is None:
+            return None
+        self._gen += 1
+        if self._cancel is not None:
+            self._cancel.cancel()
+        self._cancel = CancelToken()
+        return AnalysisRequest(
+            ws, self.backend, self.profile, self.accept_licence, self._cancel,
+            self.detector_factory,
+        )  # fmt: skip
+
+    def start(self) -> bool:
+        """(Re)analyse the open dataset from scratch (the cache makes repeats cheap)."""
+        self._recl_timer.stop()
+        req = self._request()
+        if req is None:
+            return False
+        self.images = {}
+        self.error = None
+        self._forget_requested.emit()
+        self._set_running(True)
+        self.started.emit()
+        self._run_requested.emit(self._gen, req)
+        return True
+
+    def reclassify(self) -> None:
+        """Re-derive verdicts soon (after overrides / exclusions / a profile change)."""
+        if self.session.workspace is not None:
+            self._recl_timer.start()
+
+    def _do_reclassify(self) -> None:
+        if self._running:  # the running analysis reads the new overrides at its end anyway
+            self._recl_timer.start()
+            return
+        req = self._request()
+        if req is not None:
+            self._set_running(True)
+            self._reclassify_requested.emit(self._gen, req)
+
+    def cancel(self) -> None:
+        if self._cancel is not None:
+            self._cancel.cancel()
+
+    def clear(self) -> None:
+        """Forget everything (the folder was closed)."""
+        self.cancel()
+        self._gen += 1
+        self._recl_timer.stop()
+        self.analysis, self.report, self.images, self.error = None, None, {}, None
+        self._forget_requested.emit()
+        self._set_running(False)
+
+    def shutdown(self) -> None:
+        self.clear()
+        self._thread.quit()
+        if not self._thread.wait(10000):
+            log.warning("face analysis thread did not stop in time")
+
+    # -- results -----------------------------------------------------------------------
+    def _set_running(self, running: bool) -> None:
+        if running != self._running:
+            self._running = running
+            self.running_changed.emit(running)
+
+    def _on_item(self, gen: int, rel: str, img: Any) -> None:
+        if gen == self._gen:
+            self.images[rel] = img
+            self.image_analysed.emit(rel, img)
+
+    def _on_progress(self, gen: int, done: int, total: int, message: str) -> None:
+        if gen == self._gen:
+            self.progress.emit(done, total, message)
+
+    def _on_finished(self, gen: int, analysis: Any, report: dict[str, Any]) -> None:
+        if gen != self._gen:
+            return
+        self.analysis, self.report = analysis, report
+        self.images = analysis.by_rel()
+        self._set_running(False)
+        self.finished.emit(analysis, report)
+
+    def _on_failed(self, gen: int, message: str) -> None:
+        if gen != self._gen:
+            return
+        self.error = message
+        self._set_running(False)
+        log.error("Face analysis failed: %s", message)
+        self.failed.emit(message)

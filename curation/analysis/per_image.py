@@ -25,7 +25,7 @@ __all__ = ["ANALYSIS_VERSION", "DETECT_DRAFT", "measure_image", "measure_array",
 log = logging.getLogger(__name__)
 
 # Bump when anything stored in the raw measures changes meaning.
-ANALYSIS_VERSION = 1
+ANALYSIS_VERSION = 2
 # JPEGs are decoded at a reduced DCT scale when that keeps at least this size (detection runs
 # at <= 640 px anyway). Sharpness is re-measured at full size when the face would be too small.
 DETECT_DRAFT = (640, 640)
@@ -46,8 +46,9 @@ def measure_array(
     """Raw measures of a decoded RGB image.
 
     ``full_size`` is (width, height) of the original when ``rgb`` is a reduced decode; face
-    boxes are stored in original pixels. ``full_loader()`` returns the full-size RGB array and
-    is called only when the face is too small in ``rgb`` for a faithful sharpness value.
+    boxes are stored in original pixels. ``full_loader(draft)`` decodes the image again, at
+    least ``draft`` (w, h) in size, and is called only when the face is too small in ``rgb``
+    for a faithful sharpness value.
     """
     height, width = rgb.shape[:2]
     W, H = full_size or (width, height)  # noqa: N806
@@ -60,8 +61,13 @@ def measure_array(
         primary = ordered[0]
         box_small = tuple(v / scale for v in primary.box)
         if scale > 1.0 and box_small[3] < SHARPNESS_MIN_PX and full_loader is not None:
-            full_gray = cv2.cvtColor(full_loader(), cv2.COLOR_RGB2GRAY)
-            sharp = face_sharpness(full_gray, primary.box)
+            # Decode again at the smallest scale that keeps the face >= 256 px high.
+            k = min(1.0, SHARPNESS_MIN_PX / max(primary.height, 1.0))
+            again = full_loader((int(W * k) + 1, int(H * k) + 1))
+            s2 = W / again.shape[1]
+            sharp = face_sharpness(
+                cv2.cvtColor(again, cv2.COLOR_RGB2GRAY), tuple(v / s2 for v in primary.box)
+            )
         else:
             sharp = face_sharpness(gray, box_small)
     person = None
@@ -94,8 +100,8 @@ def measure_image(path: str | os.PathLike[str], detector: FaceDetector) -> dict[
     rgb = np.asarray(loaded.image)
     info = loaded.info
 
-    def full() -> np.ndarray:
-        return np.asarray(load_image(Path(path)).image)
+    def full(draft: tuple[int, int] | None = None) -> np.ndarray:
+        return np.asarray(load_image(Path(path), draft=draft).image)
 
     raw = measure_array(rgb, detector, full_size=(info.width, info.height), full_loader=full)
     raw["content_hash"] = info.content_hash

@@ -135,10 +135,10 @@ def _decode(path: Path) -> tuple[np.ndarray, Any] | Exception:
 
 
 def _full_loader(path: Path):
-    def load() -> np.ndarray:
+    def load(draft: tuple[int, int] | None = None) -> np.ndarray:
         from curation.images import load_image
 
-        return np.asarray(load_image(path).image)
+        return np.asarray(load_image(path, draft=draft).image)
 
     return load
 

@@ -357,13 +357,17 @@ class Crash(BaseException):
 
 
 def crash_after(monkeypatch, n: int) -> None:
+    """The first ``n`` caption writes succeed (in whatever order the writer threads run
+    them), every later one "dies"."""
     real = workspace.write_caption_atomic
     count = {"n": 0}
+    lock = threading.Lock()
 
     def write(path, text):
-        if count["n"] >= n:
-            raise Crash()
-        count["n"] += 1
+        with lock:
+            if count["n"] >= n:
+                raise Crash()
+            count["n"] += 1
         real(path, text)
 
     monkeypatch.setattr(workspace, "write_caption_atomic", write)
@@ -379,9 +383,8 @@ def test_interrupted_bulk_edit_is_recovered(tmp_path: Path, monkeypatch) -> None
     ws.close()
     monkeypatch.undo()
     texts = [cap(ds, i) for i in range(10)]
-    assert texts[:4] == [f"new {i}" for i in range(4)] and texts[4:] == [
-        f"old {i}" for i in range(4, 10)
-    ]
+    assert all(t in (f"old {i}", f"new {i}") for i, t in enumerate(texts))
+    assert sum(t.startswith("new") for t in texts) == 4
     with Workspace.open(ds) as ws:
         assert ws.recovered and "4 of 10" in ws.recovered[0]
         step = ws.steps()[-1]

@@ -27,10 +27,11 @@ from curation.errors import LikenessError
 from curation.faces.base import IDENTITY_NEEDS, FaceDetector
 from curation.jobs import CancelToken, ProgressFn, report
 
-__all__ = ["CACHE_NAMESPACE", "DatasetAnalysis", "analyze_dataset", "finalize"]
+__all__ = ["CACHE_NAMESPACE", "DatasetAnalysis", "analyze_dataset", "finalize", "reclassify"]
 
 log = logging.getLogger(__name__)
 CACHE_NAMESPACE = "face-analysis"
+INDEX_NAMESPACE = "face-analysis-index"  # rel -> {size, mtime_ns, hash}
 
 
 @dataclass
@@ -55,6 +56,7 @@ class DatasetAnalysis:
     identity_note: str | None = None
     cancelled: bool = False
     cached: int = 0
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)  # rel -> raw measures | error
 
     def by_rel(self) -> dict[str, ImageAnalysis]:
         return {img.rel: img for img in self.images}
@@ -91,6 +93,33 @@ class _Source:
         if self.ws is not None:
             return self.ws.cache_get_many(CACHE_NAMESPACE, keys)
         return {k: self._memory[k] for k in keys if k in self._memory}
+
+    def content_hashes(self, pool: ThreadPoolExecutor) -> list[str | Exception]:
+        """File content hashes; a workspace remembers them while size and mtime are unchanged,
+        so a re-run reads no image file at all."""
+        if self.ws is None:
+            return list(pool.map(lambda item: _hash(item[1]), self.items))
+        stats = {item.rel: (item.size_bytes, item.mtime_ns) for item in self.ws.items}
+        known = self.ws.cache_get_many(INDEX_NAMESPACE, stats)
+        out: list[str | Exception | None] = []
+        todo = []
+        for index, (rel, path) in enumerate(self.items):
+            entry = known.get(rel)
+            if isinstance(entry, dict) and (entry.get("size"), entry.get("mtime_ns")) == stats[rel]:
+                out.append(entry["hash"])
+            else:
+                out.append(None)
+                todo.append((index, rel, path))
+        fresh = list(pool.map(lambda t: _hash(t[2]), todo))
+        store = {}
+        for (index, rel, _), value in zip(todo, fresh, strict=True):
+            out[index] = value
+            if isinstance(value, str):
+                size, mtime = stats[rel]
+                store[rel] = {"size": size, "mtime_ns": mtime, "hash": value}
+        if store:
+            self.ws.cache_put_many(INDEX_NAMESPACE, store)
+        return out  # type: ignore[return-value]
 
     def cache_put(self, key: str, value: Any) -> None:
         if self.ws is not None:
@@ -182,7 +211,7 @@ def analyze_dataset(
     cached = 0
     report(on_progress, 0, total, f"hashing {total} images")
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        hashes = list(pool.map(lambda item: _hash(item[1]), src.items))
+        hashes = src.content_hashes(pool)
         keys = {
             rel: cache_key(h, detector.name)
             for (rel, _), h in zip(src.items, hashes, strict=True)
@@ -242,27 +271,40 @@ def analyze_dataset(
                 on_item(rel, raws[rel])
             done += 1
             report(on_progress, done, total, rel)
-    images = []
-    for rel, _ in src.items:
-        raw = raws.get(rel)
-        if raw is None:
-            continue  # not reached before cancel
-        excluded = src.excluded(rel)
-        if isinstance(raw, str):
-            images.append(error_image(rel, raw, excluded))
-        else:
-            images.append(classify_image(rel, raw, profile, src.overrides(rel), excluded))
     result = DatasetAnalysis(
         root=str(src.root),
         backend=detector.name,
         has_landmarks=detector.has_landmarks,
         has_embeddings=detector.has_embeddings,
         profile=profile,
-        images=images,
         cancelled=cancelled,
         cached=cached,
+        raw={rel: raws[rel] for rel, _ in src.items if rel in raws},
     )
-    finalize(result, raws)
+    return reclassify(result, source)
+
+
+def reclassify(
+    result: DatasetAnalysis, source: Any = None, profile: Profile | str | None = None
+) -> DatasetAnalysis:
+    """Verdicts again from the stored raw measures, without touching any image file.
+
+    Call it after the user changed an override or an exclusion (``source``: the workspace) or
+    picked another profile. Returns ``result``, updated in place.
+    """
+    if profile is not None:
+        result.profile = profile if isinstance(profile, Profile) else load_profile(profile)
+    has_state = source is not None and hasattr(source, "overrides")
+    images = []
+    for rel, raw in result.raw.items():
+        excluded = bool(source.is_excluded(rel)) if has_state else False
+        if isinstance(raw, str):
+            images.append(error_image(rel, raw, excluded))
+        else:
+            overrides = source.overrides(rel) if has_state else {}
+            images.append(classify_image(rel, raw, result.profile, overrides, excluded))
+    result.images = images
+    finalize(result)
     return result
 
 
@@ -275,7 +317,7 @@ def _embeddings(images: Sequence[ImageAnalysis]) -> dict[str, np.ndarray]:
     return out
 
 
-def finalize(result: DatasetAnalysis, raws: dict[str, Any] | None = None) -> None:
+def finalize(result: DatasetAnalysis) -> None:
     """Dataset-level verdicts on the active images: duplicate groups and identity."""
     th = result.profile.thresholds
     active = result.active

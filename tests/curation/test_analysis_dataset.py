@@ -133,6 +133,41 @@ def test_cache_and_overrides(analysed):
     assert "two_people.jpg" not in {i.rel for i in again.active}
 
 
+def test_reclassify_after_an_override_reads_no_file(analysed, monkeypatch):
+    import curation.images
+    from curation.analysis.runner import reclassify
+
+    ws, _, result, _ = analysed
+
+    def no_io(*args, **kwargs):
+        raise AssertionError("reclassify must not read images")
+
+    monkeypatch.setattr(curation.images, "load_image", no_io)
+    monkeypatch.setattr(curation.images, "file_hash", no_io)
+    ws.set_override("obama3.jpg", "tier", "medium")
+    try:
+        reclassify(result, ws, profile="face")
+    finally:
+        ws.set_override("obama3.jpg", "tier", None)
+    assert result.by_rel()["obama3.jpg"].tier == "medium"
+    assert result.profile.name == "face"
+    reclassify(result, ws, profile="character")
+    assert result.by_rel()["obama3.jpg"].tier == "full-body"
+
+
+def test_rerun_on_a_workspace_hashes_nothing(analysed, monkeypatch):
+    import curation.images
+
+    ws, det, _, _ = analysed
+
+    def no_hash(*args, **kwargs):
+        raise AssertionError("unchanged files must not be re-hashed")
+
+    monkeypatch.setattr(curation.images, "file_hash", no_hash)
+    again = analyze_dataset(ws, detector=det)
+    assert again.cached == 13
+
+
 def test_cancel_returns_partial_results(dataset, tmp_path):
     from tests.conftest import SHARED
 

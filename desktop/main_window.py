@@ -54,6 +54,9 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._connect()
         self.apply_preferences()
+        from desktop.panels.faces import install as install_faces  # noqa: PLC0415
+
+        install_faces(self)
         self.restore_geometry()
         self._update_history_actions()
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
+from resources import resource_path
+
 ACCENT = "#4f8cff"
 
 STYLESHEET = """
@@ -59,6 +61,16 @@ QProgressBar::chunk { background: #3d6fd9; border-radius: 4px; }
 QMenu { background: #242931; border: 1px solid #353c47; }
 QMenu::item { padding: 5px 22px; }
 QMenu::item:selected { background: #35538a; }
+QCheckBox::indicator, QRadioButton::indicator { width: 14px; height: 14px;
+    border: 1px solid #5a6372; background: #14171b; }
+QCheckBox::indicator { border-radius: 3px; }
+QRadioButton::indicator { border-radius: 8px; }
+QCheckBox::indicator:hover, QRadioButton::indicator:hover { border-color: #4f8cff; }
+QCheckBox::indicator:checked { background: #3d6fd9; border-color: #4f8cff; image: url(@CHECK@); }
+QRadioButton::indicator:checked { border-color: #4f8cff; background: qradialgradient(cx:0.5,
+    cy:0.5, radius:0.5, fx:0.5, fy:0.5, stop:0 #ffffff, stop:0.32 #ffffff, stop:0.42 #3d6fd9,
+    stop:1 #3d6fd9); }
+QCheckBox::indicator:disabled, QRadioButton::indicator:disabled { border-color: #353b45; }
 QToolTip { background: #2b313a; color: #e6e8ec; border: 1px solid #3f4754; padding: 4px; }
 """
 
@@ -91,4 +103,5 @@ def apply_dark_theme(app: QApplication) -> None:
     ):
         pal.setColor(QPalette.ColorGroup.Disabled, role, QColor("#646b76"))
     app.setPalette(pal)
-    app.setStyleSheet(STYLESHEET)
+    check = resource_path("icons", "check.svg").as_posix()
+    app.setStyleSheet(STYLESHEET.replace("@CHECK@", check))

@@ -33,7 +33,8 @@ PLACEHOLDER = QColor("#323844")
 class ThumbnailDelegate(QStyledItemDelegate):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.thumb_size = 192
+        self.thumb_size = 192  # what the user asked for (the smallest tile)
+        self.draw_size = 192  # what is painted: grown so the columns fill the width
         self.show_caption = True
         self._name_font = QFont()
         self._name_font.setPointSizeF(max(8.0, self._name_font.pointSizeF() * 0.95))
@@ -48,7 +49,8 @@ class ThumbnailDelegate(QStyledItemDelegate):
         return name_h + (2 * small_h + 2 if self.show_caption else 0) + PAD
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:  # noqa: N802
-        return QSize(self.thumb_size + 2 * PAD, self.thumb_size + 2 * PAD + self.text_height())
+        s = self.draw_size
+        return QSize(s + 2 * PAD, s + 2 * PAD + self.text_height())
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
         painter.save()
@@ -67,7 +69,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
             painter.setPen(QPen(SELECT, 2.5))
             painter.drawPath(path)
 
-        s = self.thumb_size
+        s = self.draw_size
         thumb = QRect(rect.left() + (rect.width() - s) // 2, rect.top() + PAD, s, s)
         pixmap = index.data(Qt.ItemDataRole.DecorationRole)
         if error:

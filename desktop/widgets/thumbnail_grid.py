@@ -67,20 +67,25 @@ class ThumbnailGrid(QListView):
         size = max(THUMB_MIN, min(THUMB_MAX, int(size)))
         self.delegate.thumb_size = size
         self._update_grid()
-        self.source.set_thumbnail_pixels(int(size * self.devicePixelRatioF()))
         self.scheduleDelayedItemsLayout()
         self.schedule_request()
 
     def _update_grid(self) -> None:
-        """Cells of the tile size, widened so the columns spread over the whole width."""
+        """Grow the tiles (from the chosen size up) so whole columns fill the width."""
+        from desktop.widgets.thumbnail_delegate import PAD
+
+        want = self.delegate.thumb_size
+        avail = self.viewport().width() - 4
+        cell_min = want + 2 * PAD + SPACING
+        cols = max(1, avail // cell_min)
+        draw = max(want, (avail // cols) - SPACING - 2 * PAD) if avail > cell_min else want
+        draw = min(draw, int(want * 1.6))
+        self.delegate.draw_size = draw
         hint = self.delegate.sizeHint(None, QModelIndex())  # type: ignore[arg-type]
-        cell_w = hint.width() + SPACING
-        avail = self.viewport().width() - 2
-        cols = max(1, avail // cell_w)
-        width = max(cell_w, avail // cols) if avail > cell_w else cell_w
-        size = QSize(width, hint.height() + SPACING)
+        size = QSize(hint.width() + SPACING, hint.height() + SPACING)
         if size != self.gridSize():
             self.setGridSize(size)
+            self.source.set_thumbnail_pixels(int(draw * self.devicePixelRatioF()))
 
     def set_show_caption(self, show: bool) -> None:
         self.delegate.show_caption = show

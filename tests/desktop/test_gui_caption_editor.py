@@ -1,3 +1,4 @@
+# ruff: noqa: F401, F811  (pytest fixtures imported from test_gui_fixtures)
 """The review loop: edit a caption (autosave), undo/redo through the workspace history,
 navigate, save-and-next, counts, and a failed save that keeps the edit pending."""
 
@@ -5,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt
-from test_gui_fixtures import dataset, open_and_wait, window  # noqa: F401
+from test_gui_fixtures import dataset, open_and_wait, window
 
 from curation.errors import CaptionWriteError
 from desktop.widgets.caption_editor import count_text, estimate_tokens
@@ -13,7 +14,7 @@ from desktop.widgets.caption_editor import count_text, estimate_tokens
 pytestmark = pytest.mark.gui
 
 
-def _editor(window):  # noqa: F811
+def _editor(window):
     ed = window.browser.editor
     ed.set_autosave_delay(150)
     return ed
@@ -25,7 +26,7 @@ def _type(qtbot, ed, text: str) -> None:
     qtbot.keyClicks(ed.edit, text)
 
 
-def test_edit_autosaves_then_undo_redo(qtbot, window, dataset, screenshot_dir):  # noqa: F811
+def test_edit_autosaves_then_undo_redo(qtbot, window, dataset, screenshot_dir):
     open_and_wait(qtbot, window, dataset, thumbs=False)
     ed = _editor(window)
     cap = dataset / "img_00.txt"
@@ -52,7 +53,7 @@ def test_edit_autosaves_then_undo_redo(qtbot, window, dataset, screenshot_dir): 
     assert ed.text().endswith("gold hoop earrings")
 
 
-def test_undo_survives_a_restart(qtbot, window, dataset):  # noqa: F811
+def test_undo_survives_a_restart(qtbot, window, dataset):
     from curation.workspace import Workspace
 
     open_and_wait(qtbot, window, dataset, thumbs=False)
@@ -71,7 +72,7 @@ def test_undo_survives_a_restart(qtbot, window, dataset):  # noqa: F811
         ws.close()
 
 
-def test_leaving_the_image_saves_and_keys_navigate(qtbot, window, dataset):  # noqa: F811
+def test_leaving_the_image_saves_and_keys_navigate(qtbot, window, dataset):
     open_and_wait(qtbot, window, dataset, thumbs=False)
     ed = _editor(window)
     ed.set_autosave_delay(60_000)  # only leaving the image can save here
@@ -100,7 +101,7 @@ def test_failed_save_is_shown_and_kept_pending(
     qtbot,
     window,
     dataset,
-    monkeypatch,  # noqa: F811
+    monkeypatch,
     screenshot_dir,
 ):
     import curation.workspace as wsmod
@@ -140,7 +141,7 @@ def test_failed_save_is_shown_and_kept_pending(
     assert cap.read_text("utf-8") == old + " blue scarf!"
 
 
-def test_counts_and_token_estimate(qtbot, window, dataset):  # noqa: F811
+def test_counts_and_token_estimate(qtbot, window, dataset):
     open_and_wait(qtbot, window, dataset, thumbs=False)
     ed = _editor(window)
     words, tokens, exact = count_text(ed.text())

@@ -1,3 +1,4 @@
+# ruff: noqa: F401, F811  (pytest fixtures imported from test_gui_fixtures)
 """End-to-end GUI tests: open a folder (dialog path, drop, recent), grid, corrupt tile,
 status counts, preferences and geometry persistence, no torch import."""
 
@@ -9,14 +10,14 @@ import pytest
 from PySide6.QtCore import QMimeData, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
-from test_gui_fixtures import dataset, make_dataset, open_and_wait, window  # noqa: F401
+from test_gui_fixtures import dataset, make_dataset, open_and_wait, window
 
 from desktop.models.thumbnail_model import BadgesRole, ErrorRole
 
 pytestmark = pytest.mark.gui
 
 
-def test_empty_state_then_open_folder(qtbot, window, dataset, screenshot_dir):  # noqa: F811
+def test_empty_state_then_open_folder(qtbot, window, dataset, screenshot_dir):
     assert window.stack.currentWidget() is window.empty
     window.grab().save(str(screenshot_dir / "empty_state.png"))
     open_and_wait(qtbot, window, dataset)
@@ -34,7 +35,7 @@ def test_empty_state_then_open_folder(qtbot, window, dataset, screenshot_dir):  
     assert "torch" not in sys.modules
 
 
-def test_corrupt_image_gets_an_error_tile(qtbot, window, dataset, screenshot_dir):  # noqa: F811
+def test_corrupt_image_gets_an_error_tile(qtbot, window, dataset, screenshot_dir):
     open_and_wait(qtbot, window, dataset)
     model = window.browser.model
     row = model.row_of("zz_broken.jpg")
@@ -45,7 +46,7 @@ def test_corrupt_image_gets_an_error_tile(qtbot, window, dataset, screenshot_dir
     qtbot.waitUntil(lambda: "truncated" in window.browser.detail.info.text(), timeout=10000)
 
 
-def test_drop_a_folder_opens_it(qtbot, window, tmp_path):  # noqa: F811
+def test_drop_a_folder_opens_it(qtbot, window, tmp_path):
     folder = make_dataset(tmp_path / "dropped", n=3, captions=1, corrupt=False)
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(folder / "img_00.jpg"))])  # a file: its folder opens
@@ -84,7 +85,7 @@ def test_drop_a_folder_opens_it(qtbot, window, tmp_path):  # noqa: F811
     assert not enter2.isAccepted()
 
 
-def test_unusable_folder_shows_banner_not_crash(qtbot, window, tmp_path):  # noqa: F811
+def test_unusable_folder_shows_banner_not_crash(qtbot, window, tmp_path):
     with qtbot.waitSignal(window.session.open_failed, timeout=10000):
         window.open_folder(str(tmp_path / "missing"))
     assert window.banner.isVisible()
@@ -93,7 +94,7 @@ def test_unusable_folder_shows_banner_not_crash(qtbot, window, tmp_path):  # noq
     assert window.stack.currentWidget() is window.empty
 
 
-def test_recent_folders_prefs_and_geometry_persist(qtbot, dataset):  # noqa: F811
+def test_recent_folders_prefs_and_geometry_persist(qtbot, dataset):
     from desktop.app import create_app
     from desktop.main_window import MainWindow
     from desktop.settings import load_preferences
@@ -122,7 +123,7 @@ def test_recent_folders_prefs_and_geometry_persist(qtbot, dataset):  # noqa: F81
     win2.close()
 
 
-def test_filter_sort_and_search(qtbot, window, dataset):  # noqa: F811
+def test_filter_sort_and_search(qtbot, window, dataset):
     from desktop.models.filter_proxy import FilterMode, SortKey
 
     open_and_wait(qtbot, window, dataset, thumbs=False)
@@ -139,7 +140,7 @@ def test_filter_sort_and_search(qtbot, window, dataset):  # noqa: F811
     assert proxy.index(0, 0).data() == "img_00.jpg"
 
 
-def test_badges_api_paints(qtbot, window, dataset, screenshot_dir):  # noqa: F811
+def test_badges_api_paints(qtbot, window, dataset, screenshot_dir):
     open_and_wait(qtbot, window, dataset)
     model = window.browser.model
     model.set_badges("faces", {"img_01.jpg": [("2 faces", "#d9534f")]})

@@ -1,0 +1,158 @@
+"""Thumbnail cache and loader: disk cache keyed by content hash and size, off-thread
+decoding of only the visible tiles, stale results dropped, background fill, bad files."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+
+import numpy as np
+import pytest
+from PIL import Image
+from test_gui_fixtures import make_image
+
+from curation import paths
+from desktop.thumbs.cache import ThumbnailCache, ThumbnailError, bucket_for
+
+pytestmark = pytest.mark.gui
+
+
+def test_cache_keyed_by_content_and_size(tmp_path):
+    img = tmp_path / "a.jpg"
+    make_image(img, 1, (900, 600))
+    cache = ThumbnailCache()
+    assert cache.root == paths.cache_dir() / "thumbs"
+    t1 = cache.get(img, 256)
+    assert not t1.from_cache and max(t1.image.size) == 256 and t1.image.size[0] == 256
+    assert cache.file_for(t1.content_hash, 256).is_file()
+    assert cache.get(img, 256).from_cache
+    assert max(cache.get(img, 512).image.size) == 512  # another size, another file
+    copy = tmp_path / "renamed.jpg"
+    shutil.copy(img, copy)
+    assert cache.get(copy, 256).from_cache  # same bytes: same thumbnail
+    make_image(img, 2, (900, 600))  # edited image: new hash, new thumbnail
+    t2 = cache.get(img, 256)
+    assert t2.content_hash != t1.content_hash and not t2.from_cache
+    # a new cache instance reads the path -> hash index and does not re-read the image
+    again = ThumbnailCache()
+    assert again.known_hash(img) == t2.content_hash
+    assert again.get(img, 256).from_cache
+    assert bucket_for(100) == 256 and bucket_for(300) == 512 and bucket_for(5000) == 512
+
+
+def test_bad_files_give_clear_errors(tmp_path):
+    cache = ThumbnailCache()
+    good = tmp_path / "g.jpg"
+    make_image(good, 3)
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(good.read_bytes()[:400])
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    text = tmp_path / "notes.png"
+    text.write_text("hello, I am not a picture", "utf-8")
+    for path, words in ((cut, "truncated"), (empty, "empty"), (text, "not an image")):
+        with pytest.raises(ThumbnailError) as info:
+            cache.get(path, 256)
+        assert words in str(info.value).lower()
+    with pytest.raises(ThumbnailError, match="gone"):
+        cache.get(tmp_path / "missing.jpg", 256)
+    big = tmp_path / "big.png"
+    Image.new("L", (4000, 4000)).save(big)
+    with pytest.raises(ThumbnailError, match="limit"):
+        cache.get(big, 256, max_pixels=1_000_000)
+
+
+def test_16bit_grey_is_not_white(tmp_path):
+    arr = (np.linspace(0, 65535, 256 * 256).reshape(256, 256)).astype(np.uint16)
+    path = tmp_path / "grey16.png"
+    Image.fromarray(arr).save(path)  # uint16 -> mode I;16
+    assert Image.open(path).mode.startswith("I")
+    thumb = ThumbnailCache().get(path, 256).image
+    mean = np.asarray(thumb).mean()
+    assert 90 < mean < 165, mean
+
+
+def _rows(folder, n, shade=80):
+    from desktop.models.thumbnail_model import TileRow
+
+    folder.mkdir(exist_ok=True)
+    rows = []
+    for i in range(n):
+        p = folder / f"t{i:04d}.jpg"
+        if not p.exists():
+            Image.new("RGB", (64, 48), (i % 255, shade, 160)).save(p, quality=70)
+        rows.append(TileRow(rel=p.name, path=p))
+    return rows
+
+
+def test_only_visible_tiles_are_decoded(qtbot, tmp_path):
+    from desktop.app import create_app
+    from desktop.models.filter_proxy import DatasetFilterProxy
+    from desktop.models.thumbnail_model import ThumbnailModel
+    from desktop.thumbs.loader import ThumbnailLoader
+    from desktop.widgets.thumbnail_grid import ThumbnailGrid
+
+    create_app()
+    cache = ThumbnailCache()
+    seen: list[str] = []
+    lock = threading.Lock()
+    real_get = cache.get
+
+    def spy(path, *a, **k):
+        with lock:
+            seen.append(path.name)
+        return real_get(path, *a, **k)
+
+    cache.get = spy  # type: ignore[method-assign]
+    loader = ThumbnailLoader(cache, threads=2)
+    model = ThumbnailModel(loader)
+    grid = ThumbnailGrid(model, DatasetFilterProxy())
+    qtbot.addWidget(grid)
+    grid.resize(700, 500)
+    grid.show()
+    qtbot.waitExposed(grid)
+    model.set_rows(_rows(tmp_path / "many", 400))
+    grid.schedule_request()
+    visible = list(grid.visible_proxy_rows())
+    assert 0 < len(visible) < 100
+    qtbot.waitUntil(
+        lambda: all(model.has_pixmap(f"t{i:04d}.jpg") for i in visible[:6]), timeout=10000
+    )
+    loader.wait_idle(10000)
+    names = set(seen)  # (a layout change may ask again at another size)
+    assert len(names) <= len(visible) + 8 < 60
+    assert "t0399.jpg" not in names
+    # scrolling to the end asks for the tiles there
+    grid.scrollToBottom()
+    qtbot.waitUntil(lambda: model.has_pixmap("t0399.jpg"), timeout=10000)
+    grid.grab().save(str(paths.cache_dir() / "grid.png"))
+
+
+def test_stale_results_are_dropped_and_background_fill(qtbot, tmp_path):
+    from desktop.app import create_app
+    from desktop.models.thumbnail_model import ThumbnailModel
+    from desktop.thumbs.loader import ThumbnailLoader
+
+    create_app()
+    loader = ThumbnailLoader(ThumbnailCache(), threads=2)
+    model = ThumbnailModel(loader)
+    old = _rows(tmp_path / "old", 60)
+    model.set_rows(old)
+    model.request_rows(list(range(60)))
+    new = _rows(tmp_path / "new", 5)
+    model.set_rows(new)  # the folder changed while the old folder was still decoding
+    model.request_rows(list(range(5)))
+    qtbot.waitUntil(lambda: all(model.has_pixmap(r.rel) for r in new), timeout=10000)
+    loader.wait_idle(10000)
+    qtbot.wait(50)
+    assert not any(model.has_pixmap(r.rel) for r in old if r.rel not in {n.rel for n in new})
+    # background fill of the disk cache reports progress up to the total
+    rows = _rows(tmp_path / "bg", 30, shade=200)
+    model.set_rows(rows)
+    with qtbot.waitSignal(
+        loader.background_progress, timeout=20000, check_params_cb=lambda g, d, t: d == t == 30
+    ):
+        model.prefetch_all()
+    cache = loader.cache
+    assert all(cache.file_for(cache.known_hash(r.path), 256).is_file() for r in rows)
+    assert not any(model.has_pixmap(r.rel) for r in rows)  # background keeps no pixmaps

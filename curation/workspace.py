@@ -51,6 +51,10 @@ __all__ = ["HistoryEntry", "SaveResult", "Step", "Workspace", "state_location"]
 log = logging.getLogger(__name__)
 
 MAX_UNDO_STEPS = 200
+CONFLICT_MESSAGE = (
+    "the caption file was changed by another program since your unsaved edit; it is not "
+    "overwritten automatically: save your edit again to replace it"
+)
 WRITE_THREADS = 8
 ORIGINS = ("user", "bulk", "auto")
 
@@ -92,7 +96,8 @@ class Workspace(MetaMixin):
         self._lock = db.lock
         self._items: dict[str, ImageItem] = {item.rel: item for item in scan.items}
         self._disk: dict[str, str | None] = {}  # caption text on disk; None: no file
-        self._pending: dict[str, tuple[str | None, str]] = {}  # rel -> (text, error)
+        # rel -> (text, error, base): an edit not yet on disk, and the disk text it was based on
+        self._pending: dict[str, tuple[str | None, str, str | None]] = {}
         self.caption_warnings: dict[str, str] = {}  # rel -> decoding warning or read error
         self.recovered: list[str] = []  # messages about interrupted operations repaired
         MetaMixin.__init__(self)
@@ -168,7 +173,7 @@ class Workspace(MetaMixin):
     def pending(self) -> dict[str, str]:
         """rel -> why the edit could not be written yet."""
         with self._lock:
-            return {rel: err for rel, (_text, err) in self._pending.items()}
+            return {rel: p[1] for rel, p in self._pending.items()}
 
     def history(self, rel: str) -> list[HistoryEntry]:
         rows = self.db.query(
@@ -290,11 +295,11 @@ class Workspace(MetaMixin):
             )
             conn.executemany("UPDATE images SET present=0 WHERE rel=?", gone)
             StateDB.add_history(conn, hist)
-        for rel, text, _base, _exists, error in self.db.query(
+        for rel, text, base, base_exists, error in self.db.query(
             "SELECT rel, text, base_text, base_exists, error FROM pending"
         ):
             if rel in self._items:
-                self._pending[rel] = (text, error)
+                self._pending[rel] = (text, error, base if base_exists else None)
 
     # -- writing --------------------------------------------------------------------------
     def _write_file(self, rel: str, text: str | None) -> str | None:
@@ -324,7 +329,8 @@ class Workspace(MetaMixin):
         """Update the in-memory state after a write; returns a caption state row if the
         file changed. On error the edit becomes pending."""
         if error:
-            self._pending[rel] = (text, error)
+            base = self._pending[rel][2] if rel in self._pending else self._disk.get(rel)
+            self._pending[rel] = (text, error, base)
             return None
         self._pending.pop(rel, None)
         if text == self._disk.get(rel):
@@ -340,8 +346,7 @@ class Workspace(MetaMixin):
     def _persist_pending(self, conn: sqlite3.Connection, rels: Iterable[str]) -> None:
         for rel in rels:
             if rel in self._pending:
-                text, error = self._pending[rel]
-                base = self._disk.get(rel)
+                text, error, base = self._pending[rel]
                 conn.execute(
                     "INSERT OR REPLACE INTO pending VALUES(?,?,?,?,?,?)",
                     (rel, text, base, int(base is not None), time.time(), error),
@@ -359,8 +364,13 @@ class Workspace(MetaMixin):
             self.sync_from_disk(rels)
             state_rows, hist = [], []
             for rel in rels:
-                text = self._pending[rel][0]
+                text, _error, base = self._pending[rel]
                 old = self._disk.get(rel)
+                if old != base:  # another program changed the file since: do not clobber it
+                    err = CONFLICT_MESSAGE
+                    self._pending[rel] = (text, err, base)
+                    result.pending.append(ItemResult(path=rel, error=err))
+                    continue
                 row, err = self._put(rel, text)
                 if err:
                     result.pending.append(ItemResult(path=rel, error=err))
@@ -415,6 +425,10 @@ class Workspace(MetaMixin):
                     result.skipped.append(
                         ItemResult(path=rel, error="caption changed since the preview; not applied")
                     )
+                    continue
+                if new == current and rel in self._pending:
+                    # saving a pending edit again (e.g. after a conflict): it goes to disk now
+                    planned.append(Change(rel, self._disk.get(rel), new))
                     continue
                 if new == current:
                     continue

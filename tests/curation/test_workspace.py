@@ -436,3 +436,34 @@ def test_open_10000_images_is_fast(tmp_path: Path) -> None:
     again = time.perf_counter() - start
     # measured ~1.0 s / ~0.55 s on a shared 2-core machine; generous bounds for CI noise
     assert first < 6 and again < 4, (first, again)
+
+
+def test_pending_edit_never_clobbers_an_external_change(ds: Path, monkeypatch) -> None:
+    real = workspace.write_caption_atomic
+    locked = {ds / "img00000.txt"}
+
+    def fake_write(path, text):
+        if Path(path) in locked:
+            raise CaptionWriteError("cannot write caption: read-only")
+        real(path, text)
+
+    monkeypatch.setattr(workspace, "write_caption_atomic", fake_write)
+    with Workspace.open(ds) as ws:
+        ws.set_caption(R0, "my unsaved edit")
+    (ds / "img00000.txt").write_text("fixed in another program", encoding="utf-8")
+    locked.clear()
+    with Workspace.open(ds) as ws:
+        assert ws.caption(R0) == "my unsaved edit"  # still shown: it is the user's work
+        res = ws.flush_pending()  # automatic retry: refused, the other program's text stays
+        assert res.written == [] and "changed by another program" in res.pending[0].error
+        ws.set_caption(R1, "unrelated save")  # does not clobber it either
+        assert cap(ds, 0) == "fixed in another program"
+        assert "changed by another program" in ws.pending()[R0]
+    with Workspace.open(ds) as ws:  # the conflict survives a restart
+        ws.flush_pending()
+        assert cap(ds, 0) == "fixed in another program"
+        res = ws.set_caption(R0, "my unsaved edit")  # saving it explicitly wins
+        assert res.written == [R0] and ws.pending() == {}
+        assert cap(ds, 0) == "my unsaved edit"
+        ws.undo()  # and undo brings the other program's text back
+        assert cap(ds, 0) == "fixed in another program"

@@ -77,7 +77,7 @@ def badges_for(img: Any) -> list[Badge]:
         if spec is None or (reviewed and flag.startswith("identity")):
             continue
         if flag == "duplicate" and img.keep_suggested:
-            out.append(Badge("keep", "#2f8a4f"))
+            out.append(Badge("dup: keep", "#2f8a4f"))
             continue
         out.append(Badge(*spec))
     return out

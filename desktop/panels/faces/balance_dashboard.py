@@ -88,6 +88,11 @@ class BalanceDashboard(QWidget):
         for key, label in BACKEND_LABELS:
             self.backend_combo.addItem(label, key)
         self.backend_combo.setToolTip("Face detector; Auto picks the best one that can run here")
+        for combo in (self.profile_combo, self.backend_combo):
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            combo.setMinimumContentsLength(14)
         self.reanalyse_btn = QPushButton("Re-analyse")
         self.cancel_btn = QPushButton("Cancel")
         self.cancel_btn.hide()
@@ -164,6 +169,7 @@ class BalanceDashboard(QWidget):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(body)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)

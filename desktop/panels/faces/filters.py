@@ -59,6 +59,8 @@ class FaceFilter(QComboBox):
         self._images = images
         self.setObjectName("faceFilter")
         self.setToolTip("Show only images with this face-analysis result")
+        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.setMinimumContentsLength(12)
         for i, (label, key) in enumerate(_options()):
             self.addItem(label, key)
             if i in (0, 4, 8, 11):

@@ -78,17 +78,23 @@ class Slots:
         return {k: list(v) for k, v in self.items.items() if v}
 
 
+_ARTICLE_RE = re.compile(r"^(?:a|an|the)\s+")
+
+
 def _key(phrase: str) -> str:
-    return re.sub(r"^(?:a|an|the)\s+", "", phrase.lower()).strip()
+    return _ARTICLE_RE.sub("", phrase.lower()).strip()
+
+
+_WS_RE = re.compile(r"\s+")
+_LEAD_RE = re.compile(r"^(?:(?:and|with|or|also|but|while|who|that|which)\s+)+", re.I)
+_TRAIL_RE = re.compile(r"(?:\s+(?:and|with|or|of|a|an|the|in|on|at|her|his|their|to))+$", re.I)
 
 
 def tidy(phrase: str) -> str:
     """Trim connectors and punctuation left at the edges of a phrase."""
-    p = re.sub(r"\s+", " ", phrase).strip(" ,;:.-")
-    for _ in range(3):
-        p = re.sub(r"^(?:and|with|or|also|but|while|who|that|which|,)\s+", "", p, flags=re.I)
-        p = re.sub(r"\s+(?:and|with|or|of|a|an|the|in|on|at|her|his|their|to)$", "", p, flags=re.I)
-        p = p.strip(" ,;:.-")
+    p = _WS_RE.sub(" ", phrase).strip(" ,;:.-")
+    for _ in range(2):
+        p = _TRAIL_RE.sub("", _LEAD_RE.sub("", p)).strip(" ,;:.-")
     if p.lower() in {"a", "an", "the", "and", "with", "her", "his", "their", "is", "are"}:
         return ""
     if p and p[0].isupper() and not p[:2].isupper():

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from curation.captions.vocabulary import Vocabulary, load_vocabulary
+
+_TOKEN_RE = re.compile(r"[a-z]+|\d+")
+#: characters searched before / after a keyword (longest descriptor seen: ~60)
+_BEFORE, _AFTER = 50, 50
 
 
 @dataclass(frozen=True)
@@ -25,21 +30,48 @@ def find_identity(
     """Identity descriptors in ``text``, skipping exceptions and ``allowed`` spans.
 
     ``allowed`` holds spans (e.g. the declared identity line) where descriptors are accepted.
+    Overlapping matches keep the earliest (then the longest, then the first category).
     """
     vocab = vocab or load_vocabulary()
-    cats = vocab.category_order
+    where: dict[str, list[tuple[int, int]]] = {}
+    for m in _TOKEN_RE.finditer(text.lower()):
+        tok = m.group(0)
+        where.setdefault("<number>" if tok.isdigit() else tok, []).append(m.span())
+    found: list[tuple[int, int, int, object]] = []
+    n = len(text)
+    for order, (cat, rx, keys) in enumerate(vocab.category_matchers):
+        if keys is None:
+            windows = [(0, n)]
+        else:
+            spans = sorted(s for k in keys.intersection(where) for s in where[k])
+            if not spans:
+                continue
+            windows = []
+            for a, b in spans:  # run the regex only around its keywords
+                lo, hi = max(0, a - _BEFORE), min(n, b + _AFTER)
+                if windows and lo <= windows[-1][1]:
+                    windows[-1] = (windows[-1][0], max(windows[-1][1], hi))
+                else:
+                    windows.append((lo, hi))
+        for lo, hi in windows:
+            for m in rx.finditer(text, lo, hi):
+                if m.end() > m.start():
+                    found.append((m.start(), -m.end(), order, cat))
+    if not found:
+        return []
+    found.sort(key=lambda f: (f[0], f[1], f[2]))
     excepted = [m.span() for m in vocab.exception_regex.finditer(text)]
     blocked = list(allowed) + excepted
     out: list[IdentityMatch] = []
-    for m in vocab.identity_regex.finditer(text):
-        start, end = m.span()
-        if start == end:
+    last_end = -1
+    for start, neg_end, _, cat in found:
+        end = -neg_end
+        if start < last_end:
             continue
         if any(a <= start and end <= b for a, b in blocked):
             continue
         if any(start < b and a < end and (b - a) >= (end - start) for a, b in excepted):
             continue
-        idx = int(m.lastgroup[1:]) if m.lastgroup else 0
-        cat = cats[idx]
         out.append(IdentityMatch(start, end, cat.name, cat.reason, text[start:end]))
+        last_end = end
     return out

@@ -12,6 +12,7 @@ varies between images (ponytail, bun, braids, hair down, tied back...) is kept a
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -129,6 +130,18 @@ def _split_items(text: str) -> list[str]:
 _SOLO_RE = re.compile(r"^(?:solo|1girl|1boy|1woman|1man|single|alone|one\s+person)$", re.I)
 
 
+_AN_RE = re.compile(r"\ban\s+(?=[b-df-hj-np-tv-z]\w)", re.I)
+_DOUBLE_CONN_RE = re.compile(r"\b(with|and)\s+(?:and|with)\b", re.I)
+_DANGLING_RE = re.compile(r"\b(?:with|and|a|an|the)\s*(?=,|$)", re.I)
+_SPACES_RE = re.compile(r"\s{2,}")
+
+
+@functools.lru_cache(maxsize=64)
+def _trigger_regex(trigger: str) -> re.Pattern[str]:
+    words = re.escape(trigger) if trigger else r"(?!x)x"
+    return re.compile(rf"(?<![\w-]){words}(?:['’]s)?(?![\w-])", re.I)
+
+
 @dataclass(frozen=True)
 class Removal:
     phrase: str
@@ -169,14 +182,15 @@ class _Stripper:
         self.identity_line = (identity_line or "").strip() or None
         self.removed: list[Removal] = []
         self.slots = Slots()
-        self._split_re: re.Pattern[str] | None = None
-        words = re.escape(self.trigger) if self.trigger else r"(?!x)x"
-        self._trigger_re = re.compile(rf"(?<![\w-]){words}(?:['’]s)?(?![\w-])", re.I)
-        self._subject_re = re.compile(
-            r"^(?:(?:a|an|the|one)\s+)?((?:[\w-]+\s+){0,3}?)"
-            rf"(?:{vocab._expand('{PERSON}')})(?:['’]s(?:\s+(?:face|head|portrait))?)?(?![\w-])",
-            re.I,
-        )
+        self._trigger_re = _trigger_regex(self.trigger)
+        self._subject_re = vocab.derived.get("subject_re")
+        if self._subject_re is None:
+            self._subject_re = vocab.derived["subject_re"] = re.compile(
+                r"^(?:(?:a|an|the|one)\s+)?((?:[\w-]+\s+){0,3}?)"
+                rf"(?:{vocab._expand('{PERSON}')})(?:['’]s(?:\s+(?:face|head|portrait))?)?"
+                r"(?![\w-])",
+                re.I,
+            )
 
     def remove(self, phrase: str, reason: str) -> None:
         phrase = re.sub(r"\s+", " ", phrase).strip(" ,.;")
@@ -301,13 +315,11 @@ class _Stripper:
                     self.remove(tail.group(0), mt.reason)
                     pos += tail.end()
         out.append(p[pos:])
-        s = "".join(out)
-        s = re.sub(r"\ban\s+(?=[b-df-hj-np-tv-z]\w)", "a ", s, flags=re.I)
-        for _ in range(3):
-            s = re.sub(r"\b(with|and)\s+(?:and|with)\b", r"\1", s, flags=re.I)
-            s = re.sub(r"\b(?:with|and)\s*(?=,|$)", "", s, flags=re.I)
-            s = re.sub(r"\b(?:a|an|the)\s*(?=,|$)", "", s, flags=re.I)
-            s = re.sub(r"\s{2,}", " ", s)
+        s = _AN_RE.sub("a ", "".join(out))
+        for _ in range(2):
+            s = _DOUBLE_CONN_RE.sub(r"\1", s)
+            s = _DANGLING_RE.sub("", s)
+            s = _SPACES_RE.sub(" ", s)
         return s.strip()
 
     # ----- split a clause and put each phrase in its slot --------------------------------------
@@ -358,7 +370,8 @@ class _Stripper:
                         self._add(last_slot, item)
 
     def _splitter(self) -> re.Pattern[str]:
-        if self._split_re is None:
+        cached = self.v.derived.get("split_re")
+        if cached is None:
             place = self.v.place_regex.pattern
             garment = self.v.garment_regex.pattern
             ing = sorted(
@@ -369,7 +382,7 @@ class _Stripper:
                 }
             )
             not_prep = r"(?:(?!(?:in|on|at|with|and)\b)[\w-]+\s+)"
-            self._split_re = re.compile(
+            cached = self.v.derived["split_re"] = re.compile(
                 rf"\s*\b(wearing|dressed\s+in|while|{_BG_PREP_RE}|with)\s+"
                 rf"|\s+(in)\s+(?=(?:a|an)\s+{not_prep}{{0,3}}?{garment})"
                 rf"|\s+(?=(?:in|on|at|inside|outside|near|by|beside|under)\s+(?:a|an|the)\s+"
@@ -378,7 +391,7 @@ class _Stripper:
                 rf"|\s+(?=(?:{'|'.join(ing)})\b)",
                 re.I,
             )
-        return self._split_re
+        return cached
 
     def _add(self, slot: str, item: str) -> None:
         item = re.sub(r"^wearing\s+", "", item, flags=re.I) if slot == "outfit" else item

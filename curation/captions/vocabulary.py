@@ -10,6 +10,7 @@ An unknown key is an error, so a misspelt key is never silently ignored.
 from __future__ import annotations
 
 import logging
+import os
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -36,6 +37,11 @@ _LIST_KEYS = (
     "not_words",
 )
 _ALLOWED_KEYS = {"schema_version", "sets", "categories", "synonyms", *_LIST_KEYS}
+#: parts of hyphenated set words too common to act as keywords ("young-looking")
+_COMMON_PARTS = frozenset(
+    "looking something size sized built well full small average broad east south middle "
+    "native race aged age skinned figured framed shouldered plus mixed very light dark".split()
+)
 _BUNDLED = ("identity.yaml", "clothing.yaml", "scene.yaml")
 
 
@@ -43,13 +49,43 @@ class VocabularyError(ValueError):
     """A lexicon file is unreadable or has an unknown key."""
 
 
+def _trie_regex(seqs: list[list[str]]) -> str:
+    """Regex for a set of token sequences as a trie: fast first-character dispatch."""
+    trie: dict = {}
+    for seq in seqs:
+        node = trie
+        for ch in seq:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def build(node: dict) -> str:
+        end = "" in node
+        alts = []
+        for key in sorted(k for k in node if k):
+            alts.append(key + build(node[key]))
+        if not alts:
+            return ""
+        body = alts[0] if len(alts) == 1 and not end else "(?:" + "|".join(alts) + ")"
+        if end:
+            body += "?"
+            if len(alts) == 1 and not body.startswith("(?:"):
+                body = "(?:" + alts[0] + ")?"
+        return body
+
+    return build(trie)
+
+
 def _alternation(words: list[str]) -> str:
     """Regex alternation for literal words; a hyphen also matches a space."""
-    parts = []
-    for word in sorted({w.strip().lower() for w in words if w.strip()}, key=len, reverse=True):
-        tokens = re.split(r"[\s-]+", word)
-        parts.append(r"[\s-]".join(re.escape(t) for t in tokens))
-    return "|".join(parts) if parts else r"(?!x)x"
+    seqs = []
+    for word in {w.strip().lower() for w in words if w.strip()}:
+        seq: list[str] = []
+        for i, tok in enumerate(re.split(r"[\s-]+", word)):
+            if i:
+                seq.append(r"[\s-]")
+            seq.extend(re.escape(ch) for ch in tok)
+        seqs.append(seq)
+    return _trie_regex(seqs) if seqs else r"(?!x)x"
 
 
 def phrase_regex(phrases: list[str]) -> re.Pattern[str]:
@@ -62,6 +98,7 @@ class Category:
     name: str
     reason: str
     patterns: list[str] = field(default_factory=list)
+    keywords: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -73,6 +110,8 @@ class Vocabulary:
     lists: dict[str, list[str]]
     synonyms: dict[str, list[str]]
     sources: list[str] = field(default_factory=list)
+    #: compiled helpers other modules derive from this vocabulary (stripper regexes)
+    derived: dict[str, Any] = field(default_factory=dict, repr=False)
 
     # ----- identity ------------------------------------------------------------------------
     @cached_property
@@ -87,6 +126,23 @@ class Vocabulary:
     @cached_property
     def category_order(self) -> list[Category]:
         return list(self.categories.values())
+
+    @cached_property
+    def category_matchers(self) -> list[tuple[Category, re.Pattern[str], frozenset[str] | None]]:
+        """Per category: its regex and the keywords that must be in a caption (None: any)."""
+        out = []
+        for cat in self.categories.values():
+            body = "|".join(f"(?:{self._expand(p)})" for p in cat.patterns)
+            rx = re.compile(rf"(?<![\w-])(?:{body})(?![\w-])", re.IGNORECASE)
+            keys: set[str] | None = set() if cat.keywords else None
+            for kw in cat.keywords:
+                m = re.fullmatch(r"\{([A-Z_]+)\}", kw)
+                words = self.sets.get(m.group(1), []) if m else [kw]
+                for w in words:
+                    parts = [t for t in re.split(r"[\s-]+", w.lower()) if t]
+                    keys.update(t for t in parts if len(parts) == 1 or t not in _COMMON_PARTS)
+            out.append((cat, rx, frozenset(keys) if keys is not None else None))
+        return out
 
     def _expand(self, pattern: str) -> str:
         def sub(m: re.Match[str]) -> str:
@@ -189,7 +245,12 @@ def _merge(vocab: Vocabulary, data: dict[str, Any], source: str) -> None:
         if cat is None:
             cat = vocab.categories[name] = Category(name, spec.get("reason", f"identity: {name}"))
         cat.patterns.extend(str(p) for p in spec.get("patterns") or [])
+        cat.keywords.extend(str(k) for k in spec.get("keywords") or [])
         # literal terms are a convenience for users who do not write regexes
+        if cat.keywords:
+            cat.keywords.extend(
+                t for term in spec.get("terms") or [] for t in re.split(r"[\s-]+", str(term)) if t
+            )
         cat.patterns.extend(
             r"[\s-]".join(re.escape(t) for t in re.split(r"[\s-]+", str(term).strip().lower()))
             for term in spec.get("terms") or []
@@ -212,7 +273,27 @@ def user_lexicon_dir() -> Path:
 
 
 def load_vocabulary(user_dir: Path | None = None, *, include_user: bool = True) -> Vocabulary:
-    """The bundled lexicon merged with the user's ``*.yaml`` files (cached by mtime)."""
+    """The bundled lexicon merged with the user's ``*.yaml`` files (cached by mtime).
+
+    The user folder is looked at again at most once a second, so callers in a loop pay
+    nothing for it.
+    """
+    import time
+
+    memo_key = (str(user_dir), include_user, os.environ.get("LIKENESS_CONFIG_DIR"))
+    last = _LAST.get(memo_key)
+    now = time.monotonic()
+    if last is not None and now - last[0] < 1.0:
+        return last[1]
+    vocab = _load(user_dir, include_user)
+    _LAST[memo_key] = (now, vocab)
+    return vocab
+
+
+_LAST: dict[tuple, tuple[float, Vocabulary]] = {}
+
+
+def _load(user_dir: Path | None, include_user: bool) -> Vocabulary:
     user_files: list[Path] = []
     if include_user:
         folder = user_dir if user_dir is not None else user_lexicon_dir()
@@ -230,7 +311,7 @@ def load_vocabulary(user_dir: Path | None = None, *, include_user: bool = True) 
         _merge(vocab, _read_yaml(path), str(path))
         log.info("merged user lexicon %s", path)
     try:  # compile now so a bad user pattern fails here, naming the files
-        _ = vocab.identity_regex
+        _ = vocab.category_matchers
     except re.error as exc:
         raise VocabularyError(f"bad identity pattern in {vocab.sources}: {exc}") from exc
     _CACHE[key] = vocab

@@ -57,6 +57,9 @@ class MainWindow(QMainWindow):
         from desktop.panels.faces import install as install_faces  # noqa: PLC0415
 
         install_faces(self)
+        from desktop.panels.captions import install as install_captions  # noqa: PLC0415
+
+        install_captions(self)
         self.restore_geometry()
         self._update_history_actions()
 

@@ -76,3 +76,18 @@ def test_licence_gate_and_auto(root, tmp_path, shared_dir):
     # Present models need no acceptance, and auto prefers them over YuNet.
     det = create_detector("auto", model_dir=shared_dir / "models", insightface_root=root)
     assert det.name == "insightface"
+
+
+def test_cuda_provider_is_used_when_onnxruntime_has_it(monkeypatch):
+    import onnxruntime
+
+    from curation.faces import insightface_backend
+
+    monkeypatch.setattr(onnxruntime, "get_available_providers",
+                        lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])  # fmt: skip
+    assert insightface_backend._providers() == (
+        ["CUDAExecutionProvider", "CPUExecutionProvider"],
+        0,
+    )
+    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    assert insightface_backend._providers() == (["CPUExecutionProvider"], -1)

@@ -47,7 +47,7 @@ CREATE TABLE IF NOT EXISTS images(
     size INTEGER, mtime_ns INTEGER,
     info TEXT, error TEXT,
     cap_exists INTEGER NOT NULL DEFAULT 0,
-    cap_size INTEGER, cap_mtime_ns INTEGER, cap_text TEXT
+    cap_size INTEGER, cap_mtime_ns INTEGER, cap_text TEXT, cap_warning TEXT
 );
 CREATE TABLE IF NOT EXISTS history(
     id INTEGER PRIMARY KEY, rel TEXT NOT NULL, time REAL NOT NULL, origin TEXT NOT NULL,
@@ -109,14 +109,11 @@ class Change:
 class CaptionRow:
     rel: str
     present: bool
-    size: int | None
-    mtime_ns: int | None
-    info: str | None
-    error: str | None
     cap_exists: bool
     cap_size: int | None
     cap_mtime_ns: int | None
     cap_text: str | None
+    cap_warning: str | None
 
 
 class StateDB:
@@ -136,6 +133,7 @@ class StateDB:
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.executescript(_SCHEMA)
             self._check_version()
+            self._migrate()
         except sqlite3.DatabaseError as exc:
             self.conn.close()
             text = str(exc).lower()
@@ -158,6 +156,11 @@ class StateDB:
                 f"the workspace state {self.path} was written by a newer Likeness "
                 f"(schema {row[0]}); update Likeness or delete the .likeness folder"
             )
+
+    def _migrate(self) -> None:
+        columns = {r[1] for r in self.conn.execute("PRAGMA table_info(images)")}
+        if "cap_warning" not in columns:  # added during schema 1's development
+            self.conn.execute("ALTER TABLE images ADD COLUMN cap_warning TEXT")
 
     def close(self) -> None:
         with self.lock:
@@ -182,26 +185,21 @@ class StateDB:
     # -- images ---------------------------------------------------------------------------
     def caption_rows(self) -> dict[str, CaptionRow]:
         rows = self.query(
-            "SELECT rel, present, size, mtime_ns, info, error, cap_exists, cap_size, "
-            "cap_mtime_ns, cap_text FROM images"
+            "SELECT rel, present, cap_exists, cap_size, cap_mtime_ns, cap_text, cap_warning "
+            "FROM images"
         )
-        return {
-            r[0]: CaptionRow(r[0], bool(r[1]), r[2], r[3], r[4], r[5], bool(r[6]), *r[7:])
-            for r in rows
-        }
+        return {r[0]: CaptionRow(r[0], bool(r[1]), bool(r[2]), *r[3:]) for r in rows}
 
     @staticmethod
-    def upsert_caption_state(
-        conn: sqlite3.Connection,
-        rows: Iterable[tuple[str, bool, int | None, int | None, str | None]],
-    ) -> None:
-        """rows: (rel, cap_exists, cap_size, cap_mtime_ns, cap_text)."""
+    def upsert_caption_state(conn: sqlite3.Connection, rows: Iterable[tuple]) -> None:
+        """rows: (rel, cap_exists, cap_size, cap_mtime_ns, cap_text, cap_warning)."""
         conn.executemany(
-            "INSERT INTO images(rel, cap_exists, cap_size, cap_mtime_ns, cap_text) "
-            "VALUES(?,?,?,?,?) ON CONFLICT(rel) DO UPDATE SET cap_exists=excluded.cap_exists, "
-            "cap_size=excluded.cap_size, cap_mtime_ns=excluded.cap_mtime_ns, "
-            "cap_text=excluded.cap_text",
-            [(rel, int(e), s, m, t) for rel, e, s, m, t in rows],
+            "INSERT INTO images(rel, cap_exists, cap_size, cap_mtime_ns, cap_text, cap_warning) "
+            "VALUES(?,?,?,?,?,?) ON CONFLICT(rel) DO UPDATE SET "
+            "cap_exists=excluded.cap_exists, cap_size=excluded.cap_size, "
+            "cap_mtime_ns=excluded.cap_mtime_ns, cap_text=excluded.cap_text, "
+            "cap_warning=excluded.cap_warning",
+            [(rel, int(e), s, m, t, w) for rel, e, s, m, t, w in rows],
         )
 
     @staticmethod

@@ -216,6 +216,7 @@ class Workspace(MetaMixin):
             self.caption_warnings[item.rel] = str(exc)
             return self._disk.get(item.rel), self._stat_caption(item)
         if not cap.exists:
+            self.caption_warnings.pop(item.rel, None)
             return None, None
         if cap.warning:
             self.caption_warnings[item.rel] = cap.warning
@@ -230,7 +231,15 @@ class Workspace(MetaMixin):
             item, has_caption=text is not None, caption_size=size, caption_mtime_ns=mtime
         )
         self._disk[rel] = text
-        return (rel, text is not None, size if stat else None, mtime if stat else None, text)
+        warning = self.caption_warnings.get(rel)
+        return (
+            rel,
+            text is not None,
+            size if stat else None,
+            mtime if stat else None,
+            text,
+            warning,
+        )
 
     def sync_from_disk(self, rels: Iterable[str] | None = None) -> list[str]:
         """Re-check captions (all, or ``rels``) against the disk; changes made by other
@@ -278,9 +287,18 @@ class Workspace(MetaMixin):
             )
             if same:
                 self._disk[rel] = row.cap_text if item.has_caption else None
+                if row.cap_warning and item.has_caption:
+                    self.caption_warnings[rel] = row.cap_warning
                 if not row.present:
                     state_rows.append(
-                        (rel, item.has_caption, row.cap_size, row.cap_mtime_ns, row.cap_text)
+                        (
+                            rel,
+                            item.has_caption,
+                            row.cap_size,
+                            row.cap_mtime_ns,
+                            row.cap_text,
+                            row.cap_warning,
+                        )
                     )
                 continue
             text, stat = self._read_disk(item) if item.has_caption else (None, None)
@@ -335,6 +353,7 @@ class Workspace(MetaMixin):
         self._pending.pop(rel, None)
         if text == self._disk.get(rel):
             return None
+        self.caption_warnings.pop(rel, None)  # written by us: UTF-8
         stat = self._stat_caption(self._items[rel]) if text is not None else None
         return self._set_known(rel, text, stat)
 

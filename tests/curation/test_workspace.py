@@ -423,19 +423,34 @@ def test_interrupted_undo_is_recovered(tmp_path: Path, monkeypatch) -> None:
         assert [cap(ds, i) for i in range(6)] == [f"old {i}" for i in range(6)]
 
 
+@pytest.mark.slow
 def test_open_10000_images_is_fast(tmp_path: Path) -> None:
+    """Opening is bounded relative to the unavoidable work measured in the same run (the
+    machine may be shared): scanning plus reading every caption once."""
+    from curation.dataset import scan_folder
+
     ds = tmp_path / "big"
     make_dataset(ds, 10_000)
+
+    def baseline() -> None:
+        for item in scan_folder(ds).items:
+            item.caption_path.read_bytes()
+
+    base = min(_timed(baseline) for _ in range(2))
+    scan_only = min(_timed(lambda: scan_folder(ds)) for _ in range(2))
+    first = _timed(lambda: Workspace.open(ds).close())
+    again = min(_timed(lambda: Workspace.open(ds).close()) for _ in range(2))
+    with Workspace.open(ds) as ws:
+        assert len(ws.items) == 10_000 and ws.caption("img09999.png").endswith("9999")
+    # quiet machine: base ~0.5 s, first ~1.0 s, scan ~0.33 s, again ~0.55 s
+    assert first < 4 * base + 0.5, (first, base)
+    assert again < 3 * scan_only + 0.3, (again, scan_only)
+
+
+def _timed(fn) -> float:
     start = time.perf_counter()
-    ws = Workspace.open(ds)
-    first = time.perf_counter() - start
-    assert len(ws.items) == 10_000 and ws.caption("img09999.png").endswith("9999")
-    ws.close()
-    start = time.perf_counter()
-    Workspace.open(ds).close()
-    again = time.perf_counter() - start
-    # measured ~1.0 s / ~0.55 s on a shared 2-core machine; generous bounds for CI noise
-    assert first < 6 and again < 4, (first, again)
+    fn()
+    return time.perf_counter() - start
 
 
 def test_pending_edit_never_clobbers_an_external_change(ds: Path, monkeypatch) -> None:
@@ -467,3 +482,17 @@ def test_pending_edit_never_clobbers_an_external_change(ds: Path, monkeypatch) -
         assert cap(ds, 0) == "my unsaved edit"
         ws.undo()  # and undo brings the other program's text back
         assert cap(ds, 0) == "fixed in another program"
+
+
+def test_caption_encoding_warning_survives_reopen_until_rewritten(ds: Path) -> None:
+    (ds / "img00000.txt").write_bytes("café, naïve".encode("latin-1"))
+    for _ in range(2):  # first open reads the file, the second one trusts the index
+        with Workspace.open(ds) as ws:
+            assert ws.caption(R0) == "café, naïve"
+            assert "Windows-1252" in ws.caption_warnings[R0]
+    with Workspace.open(ds) as ws:
+        ws.set_caption(R0, "café, naïve, saved")
+        assert R0 not in ws.caption_warnings
+    with Workspace.open(ds) as ws:
+        assert R0 not in ws.caption_warnings
+    assert (ds / "img00000.txt").read_bytes() == "café, naïve, saved".encode()

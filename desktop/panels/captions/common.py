@@ -77,6 +77,7 @@ def _tidy(text: str) -> str:
     import re
 
     out = re.sub(r"\s*,\s*(,\s*)+", ", ", text)
+    out = re.sub(r"[ \t]+,", ",", out)
     out = re.sub(r"[ \t]{2,}", " ", out)
     out = re.sub(r"^\s*,\s*", "", out)
     out = re.sub(r"\s*,\s*$", "", out)

@@ -14,7 +14,7 @@ import html
 import logging
 from collections.abc import Callable
 
-from PySide6.QtCore import QEvent, QObject, QPoint, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QPoint, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QKeySequence, QShortcut, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (
     QLabel,
@@ -54,19 +54,21 @@ class LintHighlighter(QObject):
         self.timer.timeout.connect(self.relint)
         self.edit.textChanged.connect(self._schedule)
         self.edit.cursorPositionChanged.connect(self._update_bulb)
-        self.edit.viewport().installEventFilter(self)
+        self._viewport = self.edit.viewport()
+        self._viewport.installEventFilter(self)
         self.edit.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.edit.customContextMenuRequested.connect(self._context_menu)
         self.bulb = QToolButton(self.edit.viewport())
         self.bulb.setObjectName("lintBulb")
-        self.bulb.setText("💡")
+        self.bulb.setIcon(bulb_icon())
+        self.bulb.setIconSize(QSize(16, 16))
         self.bulb.setAutoRaise(True)
         self.bulb.setCursor(Qt.CursorShape.PointingHandCursor)
         self.bulb.setToolTip("Quick fix (Ctrl+.)")
         self.bulb.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.bulb.setStyleSheet(
-            "QToolButton#lintBulb { background: #3b3520; border: 1px solid #6b5b26;"
-            " border-radius: 9px; padding: 0px; font-size: 9pt; }"
+            "QToolButton#lintBulb { background: #2d2a1e; border: 1px solid #6b5b26;"
+            " border-radius: 10px; padding: 0px; }"
             "QToolButton#lintBulb:hover { background: #4d4426; }"
         )
         self.bulb.setFixedSize(20, 20)
@@ -290,21 +292,20 @@ class LintHighlighter(QObject):
         if not here or self._linted_text != self.edit.toPlainText():
             self.bulb.hide()
             return
+        # in a right-hand gutter, on the line of the problem (never over the text start)
         start, _ = _visible_span(self.edit.toPlainText(), here[0])
         cur = QTextCursor(self.edit.document())
         cur.setPosition(start)
         rect = self.edit.cursorRect(cur)
-        x = max(0, rect.left() - self.bulb.width() - 2)
-        y = max(0, rect.top() - self.bulb.height() + 2)
-        if x == 0 and rect.left() < self.bulb.width() + 2:
-            y = rect.bottom() + 2
+        x = self.edit.viewport().width() - self.bulb.width() - 3
+        y = max(0, rect.center().y() - self.bulb.height() // 2)
         self.bulb.move(x, y)
         self.bulb.show()
         self.bulb.raise_()
 
     # -- hover tooltips --------------------------------------------------------------------------
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802
-        if obj is self.edit.viewport() and event.type() == QEvent.Type.ToolTip:
+        if event.type() == QEvent.Type.ToolTip and obj is self._viewport:
             pos = self._char_at(event.pos())
             marks = self.marks_at(pos) if pos is not None else []
             if marks:
@@ -314,6 +315,25 @@ class LintHighlighter(QObject):
                 event.ignore()
             return True
         return super().eventFilter(obj, event)
+
+
+def bulb_icon():
+    """A small lightbulb drawn with QPainter (no emoji font needed)."""
+    from PySide6.QtGui import QIcon, QPainter, QPixmap
+
+    pm = QPixmap(32, 32)
+    pm.fill(Qt.GlobalColor.transparent)
+    p = QPainter(pm)
+    p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    p.setPen(Qt.PenStyle.NoPen)
+    p.setBrush(QColor("#f5c542"))
+    p.drawEllipse(7, 2, 18, 18)
+    p.drawRect(12, 16, 8, 6)
+    p.setBrush(QColor("#aeb6c2"))
+    p.drawRoundedRect(11, 23, 10, 3, 1, 1)
+    p.drawRoundedRect(12, 27, 8, 3, 1, 1)
+    p.end()
+    return QIcon(pm)
 
 
 def short_message(message: str, limit: int = 90) -> str:

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.panels.captions.common import SEVERITY_COLOURS, Mark, severity_icon
+from desktop.panels.captions.lint_highlighter import short_message
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,9 @@ class LintPanel(QWidget):
         self.fix_all_btn = QPushButton("Fix all")
         self.fix_all_btn.setObjectName("primaryButton")
         self.fix_all_btn.setToolTip("Apply every fix of the selected rule (one undo step)")
+        self.fix_all_btn.setMinimumWidth(
+            self.fix_all_btn.fontMetrics().horizontalAdvance("Fix all (000)") + 48
+        )
         row = QHBoxLayout()
         row.addStretch(1)
         row.addWidget(self.fix_btn)
@@ -127,7 +131,9 @@ class LintPanel(QWidget):
             top.setForeground(1, QColor(SEVERITY_COLOURS.get(sev, "#cfd5de")))
             top.setTextAlignment(1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             for m in marks:
-                child = QTreeWidgetItem([m.message, m.rel.rpartition("/")[2] or "dataset"])
+                child = QTreeWidgetItem(
+                    [short_message(m.message), m.rel.rpartition("/")[2] or "dataset"]
+                )
                 child.setData(0, RuleRole, rule)
                 child.setData(0, MarkRole, m)
                 child.setToolTip(0, m.message + (f"\nFix: {m.fix.label}" if m.fix else ""))

@@ -463,12 +463,15 @@ class MetaMixin:
         max_pixels: int | None = None,
         on_progress: ProgressFn | None = None,
         cancel: CancelToken | None = None,
+        thorough: bool = False,
     ) -> list[ItemResult]:
         """Probe images (see :func:`curation.images.probe_images`), reusing results stored
         in the index while a file's size and mtime are unchanged. ``ItemResult.path`` is the
         rel; ``value`` an ``ImageInfo``. Size-limit errors are not cached (the limit is a
-        preference)."""
-        from curation.images import ImageInfo, probe_images
+        preference); a quick probe's success does not count for ``thorough=True``."""
+        from curation.images import ImageInfo, get_default_max_pixels, probe_images
+
+        limit = get_default_max_pixels() if max_pixels is None else max_pixels
 
         items = self._items  # type: ignore[attr-defined]
         rels = list(items if rels is None else rels)
@@ -482,17 +485,22 @@ class MetaMixin:
             item = items[rel]
             row = stored.get(rel)
             if row and (row[0], row[1]) == (item.size_bytes, item.mtime_ns):
-                if row[2]:
-                    data = StateDB.loads(row[2])
+                data = StateDB.loads(row[2]) if row[2] else None
+                fits = data and (not limit or data["width"] * data["height"] <= limit)
+                if data and fits and (data.pop("thorough", False) or not thorough):
                     data["notes"] = tuple(data.get("notes", ()))
                     results[rel] = ItemResult(path=rel, value=ImageInfo(**data))
                     continue
-                if row[3]:
+                if row[3] and not data:
                     results[rel] = ItemResult(path=rel, error=row[3])
                     continue
             todo.append(rel)
         fresh = probe_images(
-            [items[rel].path for rel in todo], max_pixels, on_progress=on_progress, cancel=cancel
+            [items[rel].path for rel in todo],
+            max_pixels,
+            on_progress=on_progress,
+            cancel=cancel,
+            thorough=thorough,
         )
         rows = []
         for rel, res in zip(todo, fresh, strict=True):
@@ -501,7 +509,9 @@ class MetaMixin:
                 continue
             info = None
             if res.value is not None:
-                info = StateDB.dumps({**res.value.__dict__, "notes": list(res.value.notes)})
+                info = StateDB.dumps(
+                    {**res.value.__dict__, "notes": list(res.value.notes), "thorough": thorough}
+                )
             item = items[rel]
             rows.append((rel, item.size_bytes, item.mtime_ns, info, res.error))
         if rows:

@@ -34,6 +34,12 @@ def register(subparsers: Any) -> None:
         metavar="MP",
         help="decompression-bomb limit (default 150)",
     )
+    scan.add_argument(
+        "--thorough",
+        action="store_true",
+        help="decode every image to find corruption inside files too (slower; by default "
+        "JPEGs are checked for truncation from their end marker and PNGs by chunk checksums)",
+    )
     scan.set_defaults(func=cmd_scan)
 
     rep = subparsers.add_parser(
@@ -112,7 +118,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
         progress = _Progress("checking images")
         limit = None if args.max_megapixels is None else int(args.max_megapixels * 1e6)
         try:
-            results = ws.probe_all(max_pixels=limit, on_progress=progress)
+            results = ws.probe_all(max_pixels=limit, on_progress=progress, thorough=args.thorough)
         finally:
             progress.close()
         errors = [{"path": r.path, "error": r.error} for r in ws.scan.errors]

@@ -281,3 +281,27 @@ def _timed(fn) -> float:
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
+
+
+def test_quick_probe_skips_decoding_clean_jpegs(tmp_path, monkeypatch) -> None:
+    good = tmp_path / "good.jpg"
+    good.write_bytes(jpeg_bytes(64, 64, seed=6))
+    padded = tmp_path / "padded.jpg"
+    padded.write_bytes(jpeg_bytes(64, 64, seed=6) + b"\x00" * 64)
+    trailing = tmp_path / "trailing.jpg"  # bytes after the end marker: decoded, still fine
+    trailing.write_bytes(jpeg_bytes(64, 64, seed=6) + b"camera junk" * 10)
+    assert probe_image(trailing).width == 64 and load_image(trailing).image.size == (64, 64)
+    decoded = []
+    real_load = Image.Image.load
+
+    def spy(self, *a, **k):
+        decoded.append(self.format)
+        return real_load(self, *a, **k)
+
+    monkeypatch.setattr("PIL.ImageFile.ImageFile.load", spy)
+    probe_image(good)
+    probe_image(padded)
+    assert decoded == []  # the end marker was enough
+    probe_image(good, thorough=True)
+    probe_image(trailing)
+    assert len(decoded) == 2

@@ -496,3 +496,25 @@ def test_caption_encoding_warning_survives_reopen_until_rewritten(ds: Path) -> N
     with Workspace.open(ds) as ws:
         assert R0 not in ws.caption_warnings
     assert (ds / "img00000.txt").read_bytes() == "café, naïve, saved".encode()
+
+
+def test_probe_all_thorough_and_limit_are_not_served_stale(ds: Path, monkeypatch) -> None:
+    import curation.images as images
+
+    calls = []
+    real = images.probe_images
+
+    def spy(paths, *a, **k):
+        calls.append((len(paths), k.get("thorough")))
+        return real(paths, *a, **k)
+
+    monkeypatch.setattr(images, "probe_images", spy)
+    with Workspace.open(ds) as ws:
+        ws.probe_all()
+        ws.probe_all()
+        ws.probe_all(thorough=True)  # quick results do not count as thorough ones
+        ws.probe_all(thorough=True)
+        ws.probe_all()  # thorough results serve quick requests
+        assert calls == [(5, False), (0, False), (5, True), (0, True), (0, False)]
+        res = ws.probe_all(max_pixels=100)  # 16x16 = 256 px: over a lowered limit
+        assert all(r.error and "over the" in r.error for r in res)

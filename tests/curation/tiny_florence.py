@@ -84,8 +84,61 @@ def _vocab_and_merges() -> tuple[dict[str, int], list[str]]:
     return vocab, merges
 
 
-def build_tiny_florence(folder: Path, *, image_size: int = IMAGE_SIZE) -> Path:
-    """Write a complete tiny Florence-2 model folder and return it."""
+#: what the tiny model is taught to answer (for any image), so end-to-end tests can check text
+TAUGHT = {
+    "<MORE_DETAILED_CAPTION>": (
+        "The image shows a young woman with long dark hair and brown eyes. She is wearing a "
+        "white shirt and gold earrings. She is standing in front of a white wall."
+    ),
+    "<OD>": "earrings<loc_100><loc_200><loc_300><loc_400>woman<loc_10><loc_20><loc_900><loc_990>",
+}
+
+
+def _teach(model, processor, targets: dict[str, str], max_steps: int = 300) -> float:
+    """Overfit the tiny model so it answers ``targets[task]`` for any image (a few seconds)."""
+    import torch
+    from PIL import Image
+
+    images = [Image.new("RGB", (96, 80), (200, 30, 30)), Image.new("RGB", (50, 90), (20, 90, 200))]
+    tasks = list(targets)
+    enc = processor(
+        text=[t for t in tasks for _ in images],
+        images=images * len(tasks),
+        return_tensors="pt",
+        padding=True,
+    )
+    lab = processor.tokenizer(
+        [targets[t] for t in tasks for _ in images], return_tensors="pt", padding=True
+    )
+    labels = lab.input_ids.clone()
+    labels[lab.attention_mask == 0] = -100
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny matrices: threads only add contention
+    try:
+        opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+        model.train()
+        loss = float("inf")
+        for _step in range(max_steps):
+            out = model(**enc, labels=labels)
+            opt.zero_grad()
+            out.loss.backward()
+            opt.step()
+            loss = out.loss.item()
+            if loss < 0.01:
+                break
+        model.eval()
+    finally:
+        torch.set_num_threads(threads)
+    return loss
+
+
+def build_tiny_florence(
+    folder: Path, *, image_size: int = IMAGE_SIZE, teach: dict[str, str] | None = None
+) -> Path:
+    """Write a complete tiny Florence-2 model folder and return it.
+
+    ``teach``: task -> answer to overfit before saving (default: random weights only).
+    """
     from transformers import (
         BartConfig,
         BartTokenizer,
@@ -178,8 +231,27 @@ def build_tiny_florence(folder: Path, *, image_size: int = IMAGE_SIZE) -> Path:
 
     torch.manual_seed(0)
     model = Florence2ForConditionalGeneration(config).eval()
+    if teach:
+        _teach(model, processor, teach)
     model.save_pretrained(folder, safe_serialization=True)
     for p in tok_dir.iterdir():
         p.unlink()
     tok_dir.rmdir()
     return folder
+
+
+_BUILT: dict[str, Path] = {}
+
+
+def tiny_florence_folder(taught: bool = True) -> Path:
+    """The tiny model, built once per test process (shared by every test module)."""
+    import atexit
+    import shutil
+    import tempfile
+
+    key = "taught" if taught else "random"
+    if key not in _BUILT:
+        base = Path(tempfile.mkdtemp(prefix="tiny-florence-"))
+        atexit.register(shutil.rmtree, base, True)
+        _BUILT[key] = build_tiny_florence(base / key, teach=TAUGHT if taught else None)
+    return _BUILT[key]

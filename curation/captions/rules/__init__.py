@@ -8,7 +8,7 @@ from functools import cached_property
 
 from curation.captions.lint import ImageFacts, LintConfig, LintIssue, RuleInfo, Severity
 
-E, W, I = Severity.ERROR, Severity.WARNING, Severity.INFO
+E, W, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
 
 RULES: dict[str, RuleInfo] = {
     r.id: r
@@ -33,7 +33,7 @@ RULES: dict[str, RuleInfo] = {
         ),
         RuleInfo("invisible-feature", W, "caption", "a feature that cannot be seen in this view"),
         RuleInfo("vague-outfit", W, "caption", "the outfit is vague ('casual outfit')"),
-        RuleInfo("too-long", I, "caption", "the caption is over the word budget"),
+        RuleInfo("too-long", INFO, "caption", "the caption is over the word budget"),
         RuleInfo(
             "identity-leak", W, "dataset", "a fragment in >= 80% of captions becomes identity"
         ),

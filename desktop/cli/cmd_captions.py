@@ -1,0 +1,265 @@
+"""``likeness lint``, ``clean-caption``, ``check-trigger``, ``autocaption``.
+
+Exit codes: ``lint`` 0 when no caption has an error-severity issue, 1 when at least one
+does (warnings alone keep 0, like most linters), 2 unusable folder or bad arguments.
+``check-trigger`` 0 for good, 1 for weak or bad. ``autocaption`` 0 done, 1 some images
+failed, 2 unusable folder / model not available / bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+EXIT_OK, EXIT_ISSUES, EXIT_UNUSABLE = 0, 1, 2
+DEFAULT_MAX_WORDS = 75
+
+
+def register(subparsers: Any) -> None:
+    lint = subparsers.add_parser(
+        "lint",
+        help="check every caption against the caption rules",
+        description="Lint the captions of DIR: trigger first and identical, no identity "
+        "descriptors, no identity leaks, no vague outfits, duplicates, untagged recurring "
+        "objects. Exit 1 when a caption has an error (missing/empty caption, no trigger).",
+    )
+    lint.add_argument("dir", metavar="DIR")
+    lint.add_argument("--trigger", required=True, help="the dataset's trigger token")
+    lint.add_argument("--identity-line", default=None, help="the declared identity line")
+    lint.add_argument(
+        "--max-words",
+        type=int,
+        default=DEFAULT_MAX_WORDS,
+        help=f"word budget per caption (default {DEFAULT_MAX_WORDS}; 0 turns it off)",
+    )
+    lint.add_argument(
+        "--disable", action="append", default=[], metavar="RULE", help="skip a rule id"
+    )
+    lint.add_argument("--json", action="store_true", help="print one JSON object")
+    lint.add_argument("--no-recursive", dest="recursive", action="store_false")
+    lint.set_defaults(func=cmd_lint)
+
+    clean = subparsers.add_parser(
+        "clean-caption",
+        help="strip identity from a caption and format it as one structured line",
+        description="Clean TEXT (a Florence-2 caption, a tag list or a human caption).",
+    )
+    clean.add_argument("text", metavar="TEXT")
+    clean.add_argument("--trigger", required=True)
+    clean.add_argument("--shot", choices=["close-up", "medium", "full-body"], default=None)
+    clean.add_argument("--identity-line", default=None)
+    clean.add_argument("--json", action="store_true", help="print one JSON object")
+    clean.set_defaults(func=cmd_clean)
+
+    trig = subparsers.add_parser(
+        "check-trigger",
+        help="judge a trigger token (real word? name? length? tokens?)",
+        description="Check TOKEN: verdict good, weak or bad, reasons and suggestions.",
+    )
+    trig.add_argument("token", metavar="TOKEN")
+    trig.add_argument("--json", action="store_true", help="print one JSON object")
+    trig.set_defaults(func=cmd_check_trigger)
+
+    auto = subparsers.add_parser(
+        "autocaption",
+        help="caption images with Florence-2, identity stripped",
+        description="Caption DIR with Florence-2, clean each caption (identity stripped, "
+        "structured line). fill: only uncaptioned images are written; replace: every "
+        "image is rewritten; suggest: nothing is written, suggestions are stored in the "
+        "dataset's state for review in the app (and written to --out as JSON if given). "
+        "Every run is one undo step (likeness undo DIR).",
+    )
+    auto.add_argument("dir", metavar="DIR")
+    auto.add_argument("--trigger", required=True)
+    auto.add_argument("--identity-line", default=None)
+    auto.add_argument("--model", default="base", help="base, large, a repo id or a folder")
+    auto.add_argument(
+        "--task",
+        default="<MORE_DETAILED_CAPTION>",
+        choices=["<CAPTION>", "<DETAILED_CAPTION>", "<MORE_DETAILED_CAPTION>"],
+    )
+    auto.add_argument("--mode", default="fill", choices=["fill", "replace", "suggest"])
+    auto.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    auto.add_argument("--batch-size", type=int, default=8)
+    auto.add_argument("--objects", action="store_true", help="also run <OD> (feeds the lint)")
+    auto.add_argument("--only", action="append", default=None, metavar="REL", help="one image")
+    auto.add_argument("--out", default=None, metavar="FILE", help="write suggestions as JSON")
+    auto.add_argument("--json", action="store_true", help="print one JSON object")
+    auto.add_argument("--no-recursive", dest="recursive", action="store_false")
+    auto.set_defaults(func=cmd_autocaption)
+
+
+def _err(message: str) -> None:
+    print(f"likeness: {message}", file=sys.stderr)
+
+
+class _Progress:
+    def __init__(self, desc: str) -> None:
+        self.bar = None
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(desc=desc, file=sys.stderr, unit="img", leave=False)
+
+    def __call__(self, done: int, total: int, message: str = "") -> None:
+        if self.bar is None:
+            return
+        if total and self.bar.total != total:
+            self.bar.total = total
+        self.bar.n = done
+        self.bar.set_postfix_str(message[:40], refresh=False)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _open(dir_: str, recursive: bool, create: bool):
+    from curation.errors import DatasetError, WorkspaceError
+    from curation.workspace import Workspace
+
+    try:
+        return Workspace.open(dir_, recursive=recursive, create=create)
+    except (DatasetError, WorkspaceError) as exc:
+        _err(str(exc))
+        return None
+
+
+def cmd_lint(args: argparse.Namespace) -> int:
+    from curation.captions.facts import facts_from_workspace
+    from curation.captions.lint import LintConfig, Severity, lint_dataset, rules
+    from curation.captions.vocabulary import VocabularyError, load_vocabulary
+
+    unknown = [r for r in args.disable if r not in rules()]
+    if unknown:
+        _err(f"unknown rule id(s) {unknown}; known: {', '.join(rules())}")
+        return EXIT_UNUSABLE
+    try:
+        vocab = load_vocabulary()
+    except VocabularyError as exc:
+        _err(str(exc))
+        return EXIT_UNUSABLE
+    ws = _open(args.dir, args.recursive, create=False)
+    if ws is None:
+        return EXIT_UNUSABLE
+    with ws:
+        rels = [i.rel for i in ws.items if not ws.is_excluded(i.rel)]
+        captions = {rel: (ws.caption(rel) if ws.has_caption(rel) else None) for rel in rels}
+        facts = facts_from_workspace(ws)
+    config = LintConfig(
+        trigger=args.trigger,
+        identity_line=args.identity_line,
+        max_words=args.max_words or None,
+        vocab=vocab,
+        disabled=frozenset(args.disable),
+    )
+    report = lint_dataset(captions, config, facts)
+    has_error = report.count(Severity.ERROR) > 0
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False))
+    else:
+        for path, issues in report.captions.items():
+            for i in issues:
+                print(f"{path}:{i.start}-{i.end}: {i.severity.value} [{i.rule}] {i.message}")
+        for d in report.dataset:
+            print(f"dataset: {d.severity.value} [{d.rule}] {d.message}")
+        n = report.count()
+        print(f"{len(captions)} captions, {n} issues, {len(report.dataset)} dataset issues")
+    return EXIT_ISSUES if has_error else EXIT_OK
+
+
+def cmd_clean(args: argparse.Namespace) -> int:
+    from curation.captions import clean_caption
+    from curation.captions.formatter import CaptionFormatError
+
+    try:
+        result = clean_caption(args.text, args.trigger, args.shot, args.identity_line)
+    except CaptionFormatError as exc:
+        _err(str(exc))
+        return EXIT_UNUSABLE
+    if args.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False))
+    else:
+        print(result.text)
+        for r in result.removed:
+            print(f"  removed '{r.phrase}': {r.reason}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_check_trigger(args: argparse.Namespace) -> int:
+    from curation.captions.trigger import check_trigger
+
+    report = check_trigger(args.token)
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False))
+    else:
+        print(f"{report.token}: {report.verdict}")
+        for reason in report.reasons:
+            print(f"  - {reason}")
+        if report.suggestions:
+            print(f"  try: {', '.join(report.suggestions)}")
+    return EXIT_OK if report.verdict == "good" else EXIT_ISSUES
+
+
+def cmd_autocaption(args: argparse.Namespace) -> int:
+    from curation.captioners.autocaption import AutocaptionError, run_autocaption
+    from curation.captioners.base import CaptionerError
+    from curation.captioners.florence2 import Florence2Captioner
+    from curation.jobs import Cancelled, CancelToken
+
+    ws = _open(args.dir, args.recursive, create=True)
+    if ws is None:
+        return EXIT_UNUSABLE
+    cancel = CancelToken()
+    progress = _Progress("autocaption")
+    captioner = Florence2Captioner(args.model, device=args.device)
+    try:
+        with ws:
+            try:
+                captioner.load(on_progress=progress, cancel=cancel)
+                result = run_autocaption(
+                    ws,
+                    captioner,
+                    trigger=args.trigger,
+                    identity_line=args.identity_line,
+                    mode=args.mode,
+                    task=args.task,
+                    selection=args.only,
+                    detect_objects=args.objects,
+                    batch_size=args.batch_size,
+                    write=args.mode != "suggest",
+                    on_progress=progress,
+                    cancel=cancel,
+                )
+            except (CaptionerError, AutocaptionError, KeyError) as exc:
+                _err(str(exc).strip("'\""))
+                return EXIT_UNUSABLE
+            except (KeyboardInterrupt, Cancelled):
+                _err("cancelled")
+                return EXIT_ISSUES
+    finally:
+        progress.close()
+        captioner.unload()
+    payload = {
+        "mode": args.mode,
+        "written": result.written,
+        "skipped": result.skipped,
+        "undo": result.step_label,
+        "suggestions": [s.to_dict() for s in result.suggestions],
+    }
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as fh:
+            json.dump(payload, fh, ensure_ascii=False, indent=1)
+    if args.json:
+        print(json.dumps(payload, ensure_ascii=False))
+    else:
+        for s in result.suggestions:
+            print(f"{s.rel}: {'ERROR ' + s.error if s.error else s.cleaned}")
+        print(
+            f"{len(result.written)} written, {len(result.skipped)} skipped (already captioned), "
+            f"{len(result.errors)} failed" + ("" if args.mode != "suggest" else "; nothing written")
+        )
+    return EXIT_ISSUES if result.errors else EXIT_OK

@@ -35,6 +35,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 TEMP_MARK = ".likeness-tmp-"
+MAX_CAPTION_BYTES = 1 << 20  # a caption is a line of text; anything this big is not one
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
     (codecs.BOM_UTF32_BE, "utf-32"),
@@ -108,6 +109,12 @@ def read_caption(path: str | os.PathLike[str]) -> CaptionText:
     unreadable one raises :class:`CaptionReadError`."""
     path = Path(path)
     try:
+        size = os.stat(path).st_size
+        if size > MAX_CAPTION_BYTES:
+            raise CaptionReadError(
+                f"cannot read caption {path.name}: it is {size / 1e6:.1f} MB, not a caption "
+                "(captions are short text files); rename or move it"
+            )
         data = path.read_bytes()
     except FileNotFoundError:
         return CaptionText("", "", None, exists=False)
@@ -163,6 +170,8 @@ def write_caption_atomic(path: str | os.PathLike[str], text: str) -> None:
     :class:`CaptionWriteError`.
     """
     path = Path(path)
+    if path.is_symlink():  # write through a link to the file it points at, keep the link
+        path = path.resolve()
     data = text.encode("utf-8")
     mode = None
     try:

@@ -99,6 +99,7 @@ class Workspace(MetaMixin):
         # rel -> (text, error, base): an edit not yet on disk, and the disk text it was based on
         self._pending: dict[str, tuple[str | None, str, str | None]] = {}
         self.caption_warnings: dict[str, str] = {}  # rel -> decoding warning or read error
+        self._unreadable: dict[str, str] = {}  # rel -> why its caption file cannot be read
         self.recovered: list[str] = []  # messages about interrupted operations repaired
         MetaMixin.__init__(self)
 
@@ -214,7 +215,9 @@ class Workspace(MetaMixin):
             cap = read_caption(item.caption_path)
         except CaptionReadError as exc:
             self.caption_warnings[item.rel] = str(exc)
+            self._unreadable[item.rel] = str(exc)
             return self._disk.get(item.rel), self._stat_caption(item)
+        self._unreadable.pop(item.rel, None)
         if not cap.exists:
             self.caption_warnings.pop(item.rel, None)
             return None, None
@@ -438,6 +441,9 @@ class Workspace(MetaMixin):
                     result.skipped.append(
                         ItemResult(path=rel, error="no such image in the dataset")
                     )
+                    continue
+                if rel in self._unreadable:  # never overwrite a file we could not read
+                    result.skipped.append(ItemResult(path=rel, error=self._unreadable[rel]))
                     continue
                 current = self.caption(rel)
                 if expected is not None and expected != current:

@@ -202,3 +202,20 @@ def test_remove_stale_temp_files(tmp_path: Path) -> None:
     os.utime(stale, (old, old))
     assert remove_stale_temp_files(tmp_path) == 1
     assert not stale.exists() and fresh.exists() and other.exists()
+
+
+def test_write_through_symlink_keeps_the_link(tmp_path: Path) -> None:
+    shared = tmp_path / "shared.txt"
+    shared.write_text("old")
+    link = tmp_path / "a.txt"
+    link.symlink_to(shared)
+    write_caption_atomic(link, "new")
+    assert link.is_symlink() and shared.read_text() == "new"
+
+
+def test_huge_file_is_not_read_as_a_caption(tmp_path: Path) -> None:
+    path = tmp_path / "big.txt"
+    with open(path, "wb") as fh:
+        fh.truncate(5_000_000)
+    with pytest.raises(CaptionReadError, match="5.0 MB, not a caption"):
+        read_caption(path)

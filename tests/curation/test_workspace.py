@@ -518,3 +518,15 @@ def test_probe_all_thorough_and_limit_are_not_served_stale(ds: Path, monkeypatch
         assert calls == [(5, False), (0, False), (5, True), (0, True), (0, False)]
         res = ws.probe_all(max_pixels=100)  # 16x16 = 256 px: over a lowered limit
         assert all(r.error and "over the" in r.error for r in res)
+
+
+def test_unreadable_caption_is_never_overwritten(ds: Path) -> None:
+    big = ds / "img00000.txt"
+    with open(big, "wb") as fh:
+        fh.truncate(3_000_000)  # not a caption: someone's file that happens to be named so
+    with Workspace.open(ds) as ws:
+        assert "not a caption" in ws.caption_warnings[R0]
+        res = ws.set_caption(R0, "new text")
+        assert res.written == [] and "not a caption" in res.skipped[0].error
+        assert ws.apply_changes({R0: "bulk", R1: "fine"}).written == [R1]
+    assert big.stat().st_size == 3_000_000

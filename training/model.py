@@ -229,7 +229,10 @@ def training_adapter_state(path_or_id: str) -> dict:
 
         repo, filename = "/".join(parts[:2]), "/".join(parts[2:])
         path = Path(_load("training adapter", path_or_id, hf_hub_download, repo, filename))
-    return _load("training adapter", str(path), ZImagePipeline.lora_state_dict, str(path))
+    state = _load("training adapter", str(path), ZImagePipeline.lora_state_dict, str(path))
+    if not state:
+        raise ModelLoadError(f"the training adapter {path} holds no LoRA weights")
+    return {k.removeprefix("transformer."): v for k, v in state.items()}
 
 
 def merge_training_adapter(transformer: Any, adapter: dict) -> None:

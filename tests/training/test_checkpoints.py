@@ -13,7 +13,12 @@ def _peft_state(layers=2):
     g = torch.Generator().manual_seed(0)
     out = {}
     for n in range(layers):
-        for mod in ("attention.to_q", "attention.to_out.0", "feed_forward.w2", "adaLN_modulation.0"):
+        for mod in (
+            "attention.to_q",
+            "attention.to_out.0",
+            "feed_forward.w2",
+            "adaLN_modulation.0",
+        ):
             out[f"layers.{n}.{mod}.lora_A.weight"] = torch.randn(4, 32, generator=g)
             out[f"layers.{n}.{mod}.lora_B.weight"] = torch.randn(32, 4, generator=g)
     return out
@@ -47,9 +52,11 @@ def test_saved_lora_loads_with_the_right_scale_through_diffusers_conversion():
     conv = _convert_non_diffusers_z_image_lora_to_diffusers(dict(sd))
     a = conv["transformer.layers.0.attention.to_q.lora_A.weight"]
     b = conv["transformer.layers.0.attention.to_q.lora_B.weight"]
-    expected = peft["layers.0.attention.to_q.lora_B.weight"] @ peft[
-        "layers.0.attention.to_q.lora_A.weight"
-    ] * (2 / 4)
+    expected = (
+        peft["layers.0.attention.to_q.lora_B.weight"]
+        @ peft["layers.0.attention.to_q.lora_A.weight"]
+        * (2 / 4)
+    )
     assert torch.allclose(b @ a, expected, atol=1e-5)
 
 
@@ -89,14 +96,18 @@ def test_keep_last_never_removes_the_newest_and_keeps_one_state(tmp_path):
     from training import checkpoints
 
     for step in (100, 200, 300, 400):
-        checkpoints.save_lora(tmp_path, checkpoints.checkpoint_name("run", step), {"x": torch.ones(1)}, {})
+        checkpoints.save_lora(
+            tmp_path, checkpoints.checkpoint_name("run", step), {"x": torch.ones(1)}, {}
+        )
         checkpoints.save_state(tmp_path, "run", step, {"step": step})
     (tmp_path / "run.safetensors").write_bytes(b"final")  # the final LoRA is not numbered
     (tmp_path / "other_000000100.safetensors").write_bytes(b"x")  # another run's file
     removed = checkpoints.prune(tmp_path, "run", keep_last=2)
     left = [s for s, _ in checkpoints.list_checkpoints(tmp_path, "run")]
     assert left == [300, 400]
-    assert (tmp_path / "run.safetensors").exists() and (tmp_path / "other_000000100.safetensors").exists()
+    assert (tmp_path / "run.safetensors").exists() and (
+        tmp_path / "other_000000100.safetensors"
+    ).exists()
     assert checkpoints.latest_state(tmp_path, "run").name == "run_000000400"
     assert len(list((tmp_path / "state").iterdir())) == 1
     assert len(removed) == 2 + 3
@@ -117,8 +128,10 @@ def test_state_round_trip_without_pickle(tmp_path):
         "python": random.getstate(),
         "numpy": np.random.get_state(),
         "torch": torch.get_rng_state(),
-        "opt": {"state": {0: {"step": torch.tensor(3.0), "exp_avg": torch.randn(2, 2)}},
-                "param_groups": [{"lr": 1e-4, "betas": (0.9, 0.999), "params": [0], "d": float("inf")}]},
+        "opt": {
+            "state": {0: {"step": torch.tensor(3.0), "exp_avg": torch.randn(2, 2)}},
+            "param_groups": [{"lr": 1e-4, "betas": (0.9, 0.999), "params": [0], "d": float("inf")}],
+        },
         "none": None,
     }
     path = checkpoints.save_state(tmp_path, "run", 7, state)

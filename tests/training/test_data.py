@@ -9,8 +9,14 @@ from tests.training.tiny_zimage import make_dataset, tiny_config, tiny_model_dir
 
 @pytest.mark.parametrize(
     ("size", "res"),
-    [((1024, 1024), 1024), ((832, 1216), 1024), ((4000, 3000), 768), ((600, 2400), 512),
-     ((5000, 500), 512), ((513, 777), 768)],
+    [
+        ((1024, 1024), 1024),
+        ((832, 1216), 1024),
+        ((4000, 3000), 768),
+        ((600, 2400), 512),
+        ((5000, 500), 512),
+        ((513, 777), 768),
+    ],
 )
 def test_buckets_are_multiples_of_16_area_matched_and_aspect_close(size, res):
     import math
@@ -84,7 +90,9 @@ def test_epoch_plan_is_deterministic_bucketed_and_counts_repeats(tmp_path):
     from training.data import EpochPlan, Example
 
     def ex(i, bucket, repeats):
-        return Example(Path(f"/x/{i}.png"), f"{i}.png", "c", str(i), (1, 1), bucket, 256, repeats, False)
+        return Example(
+            Path(f"/x/{i}.png"), f"{i}.png", "c", str(i), (1, 1), bucket, 256, repeats, False
+        )
 
     examples = [ex(0, (256, 256), 3), ex(1, (256, 256), 1), ex(2, (208, 320), 2)]
     plan = EpochPlan(examples, batch_size=2, seed=9)

@@ -102,8 +102,9 @@ def test_full_disk_during_a_save_keeps_earlier_checkpoints(tmp_path, model_dir, 
         real(tensors, path, metadata)
 
     monkeypatch.setattr(checkpoints, "_write_safetensors", writer)
-    cfg = tiny_config(tmp_path, model_dir, train={"steps": 4}, save={"every": 1},
-                      sample={"enabled": False})
+    cfg = tiny_config(
+        tmp_path, model_dir, train={"steps": 4}, save={"every": 1}, sample={"enabled": False}
+    )
     code, sink = _run(write_config(tmp_path / "d.yaml", cfg))
     assert code == 5
     [err] = sink.of("error")

@@ -116,8 +116,13 @@ def test_end_to_end_run_caches_trains_samples_and_saves_a_comfy_lora(model_dir, 
 
     def render():
         out = pipe(
-            "a photo of t0ken", height=256, width=256, num_inference_steps=2,
-            guidance_scale=0.0, generator=torch.Generator().manual_seed(5), output_type="pt",
+            "a photo of t0ken",
+            height=256,
+            width=256,
+            num_inference_steps=2,
+            guidance_scale=0.0,
+            generator=torch.Generator().manual_seed(5),
+            output_type="pt",
         )
         return out.images
 
@@ -135,14 +140,25 @@ def test_lora_weights_actually_train(model_dir, tmp_path):
     from training.runner import run
 
     cfg = tiny_config(
-        tmp_path, model_dir, train={"steps": 2, "optimizer": "adamw8bit", "lr": 1e-2,
-                                    "gradient_accumulation": 2, "batch_size": 2,
-                                    "scheduler": "cosine", "timestep_sampling": "weighted",
-                                    "ema": {"enabled": True, "decay": 0.5}},
-        sample={"enabled": False}, save={"every": 10, "dtype": "fp32"},
+        tmp_path,
+        model_dir,
+        train={
+            "steps": 2,
+            "optimizer": "adamw8bit",
+            "lr": 1e-2,
+            "gradient_accumulation": 2,
+            "batch_size": 2,
+            "scheduler": "cosine",
+            "timestep_sampling": "weighted",
+            "ema": {"enabled": True, "decay": 0.5},
+        },
+        sample={"enabled": False},
+        save={"every": 10, "dtype": "fp32"},
     )
     sink = ListSink()
-    assert run(write_config(tmp_path / "r.yaml", cfg), resume=False, sink=sink) == 0, sink.of("error")
+    assert run(write_config(tmp_path / "r.yaml", cfg), resume=False, sink=sink) == 0, sink.of(
+        "error"
+    )
     sd = load_file(str(tmp_path / "runs" / "tiny" / "tiny.safetensors"))
     b = [v for k, v in sd.items() if k.endswith("lora_B.weight")]
     assert b and all(v.dtype == torch.float32 for v in b)

@@ -58,8 +58,13 @@ def _assert_same(a, b, path="state"):
 @pytest.mark.parametrize(
     "train",
     [
-        {"optimizer": "adamw", "caption_dropout": 0.3, "gradient_accumulation": 2,
-         "scheduler": "cosine", "ema": {"enabled": True, "decay": 0.9}},
+        {
+            "optimizer": "adamw",
+            "caption_dropout": 0.3,
+            "gradient_accumulation": 2,
+            "scheduler": "cosine",
+            "ema": {"enabled": True, "decay": 0.9},
+        },
         {"optimizer": "adamw8bit", "batch_size": 2, "timestep_sampling": "shift"},
     ],
     ids=["adamw-accum-ema", "adamw8bit-batch2"],
@@ -79,14 +84,16 @@ def test_stop_then_resume_matches_an_uninterrupted_run(model_dir, tmp_path, trai
 
     make_dataset(tmp_path / "data")
 
-    straight_cfg = tiny_config(tmp_path, model_dir, tmp_path / "data",
-                               training_folder=str(tmp_path / "a"), **common)
+    straight_cfg = tiny_config(
+        tmp_path, model_dir, tmp_path / "data", training_folder=str(tmp_path / "a"), **common
+    )
     sink = ListSink()
     assert run(write_config(tmp_path / "a.yaml", straight_cfg), resume=False, sink=sink) == 0
     straight = _final_state(tmp_path / "a" / "tiny")
 
-    split_cfg = tiny_config(tmp_path, model_dir, tmp_path / "data",
-                            training_folder=str(tmp_path / "b"), **common)
+    split_cfg = tiny_config(
+        tmp_path, model_dir, tmp_path / "data", training_folder=str(tmp_path / "b"), **common
+    )
     split_yaml = write_config(tmp_path / "b.yaml", split_cfg)
     stopper = StopAt(tmp_path / "b" / "tiny", at=2)
     assert run(split_yaml, resume=False, sink=stopper.sink) == 0
@@ -118,8 +125,9 @@ def test_resume_refuses_a_changed_network(model_dir, tmp_path):
     from training.events import ListSink
     from training.runner import run
 
-    cfg = tiny_config(tmp_path, model_dir, train={"steps": 3}, save={"every": 1},
-                      sample={"enabled": False})
+    cfg = tiny_config(
+        tmp_path, model_dir, train={"steps": 3}, save={"every": 1}, sample={"enabled": False}
+    )
     path = write_config(tmp_path / "c.yaml", cfg)
     stopper = StopAt(tmp_path / "runs" / "tiny", at=1)
     assert run(path, resume=False, sink=stopper.sink) == 0

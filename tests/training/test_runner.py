@@ -31,7 +31,7 @@ def test_control_file_commands_are_consumed_once(tmp_path):
     from training.runner import CommandInbox
 
     inbox = CommandInbox(tmp_path, stdin=io.StringIO("sample\n\n"))
-    (tmp_path / "control").write_text("save\n{\"command\": \"stop\"}\n", encoding="utf-8")
+    (tmp_path / "control").write_text('save\n{"command": "stop"}\n', encoding="utf-8")
     deadline = time.time() + 5
     got: list[str] = []
     while time.time() < deadline and len(got) < 3:
@@ -58,14 +58,19 @@ def test_event_sink_writes_one_json_line_per_event():
 @pytest.mark.slow
 def test_subprocess_protocol_with_stop_on_stdin(tmp_path_factory, tmp_path):
     model_dir = tiny_model_dir(tmp_path_factory)
-    cfg = tiny_config(tmp_path, model_dir, train={"steps": 50}, save={"every": 100},
-                      sample={"enabled": False})
+    cfg = tiny_config(
+        tmp_path, model_dir, train={"steps": 50}, save={"every": 100}, sample={"enabled": False}
+    )
     path = write_config(tmp_path / "run.yaml", cfg)
     env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "training", "run", str(path)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, cwd=str(tmp_path), env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=str(tmp_path),
+        env=env,
     )
     events = []
     try:
@@ -99,7 +104,11 @@ def test_subprocess_invalid_config_exits_with_an_error_event(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     out = subprocess.run(
         [sys.executable, "-m", "training", "run", str(path)],
-        capture_output=True, text=True, env=env, timeout=120, stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
     )
     assert out.returncode == 2
     lines = [json.loads(line) for line in out.stdout.splitlines()]

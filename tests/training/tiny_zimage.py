@@ -190,9 +190,7 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     return _BUILT["model"]
 
 
-def tiny_config(
-    tmp_path: Path, model_dir: Path, data_dir: Path | None = None, **sections
-) -> dict:
+def tiny_config(tmp_path: Path, model_dir: Path, data_dir: Path | None = None, **sections) -> dict:
     """A run config dict for the tiny model; ``sections`` are merged into the defaults."""
     if data_dir is None:
         data_dir = make_dataset(tmp_path / "data")

@@ -121,9 +121,11 @@ class BalanceDashboard(QWidget):
         self.advice.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.advice.setMinimumHeight(180)
         self.advice.setVerticalScrollMode(QListWidget.ScrollMode.ScrollPerPixel)
-        self.dup_btn = QPushButton("Review duplicates")
-        self.id_btn = QPushButton("Review identity")
-        self.export_btn = QPushButton("Export cleaned copy…")
+        self.dup_btn = QPushButton("Duplicates")
+        self.dup_btn.setToolTip("Review the near-duplicate groups side by side")
+        self.id_btn = QPushButton("Identity")
+        self.export_btn = QPushButton("Export…")
+        self.export_btn.setToolTip("Export a cleaned copy (watermark crop, face crop)")
         self.export_btn.setObjectName("primaryButton")
         self.report_btn = QPushButton("Save report…")
 
@@ -133,6 +135,8 @@ class BalanceDashboard(QWidget):
         form.addWidget(self.profile_combo, 0, 1)
         form.addWidget(QLabel("Faces"), 1, 0)
         form.addWidget(self.backend_combo, 1, 1)
+        self.filter_row = 2  # the panel puts its grid filter here
+        self.form = form
         form.setColumnStretch(1, 1)
         run_row = QHBoxLayout()
         run_row.addWidget(self.run_state, 1)
@@ -258,11 +262,13 @@ class BalanceDashboard(QWidget):
         n_dup = len(report["duplicates"])
         ident = report["identity"]
         n_id = len(ident["outliers"]) + len(ident["review"])
-        self.dup_btn.setText(f"Review duplicates ({n_dup})")
+        self.dup_btn.setText(f"Duplicates ({n_dup})")
         self.dup_btn.setEnabled(n_dup > 0)
-        self.id_btn.setText(f"Review identity ({n_id})")
+        self.id_btn.setText(f"Identity ({n_id})")
         self.id_btn.setEnabled(n_id > 0)
-        self.id_btn.setToolTip(ident["note"] or "Faces that may belong to another person")
+        self.id_btn.setToolTip(
+            ident["note"] or "Review the faces that may belong to another person"
+        )
         self.export_btn.setEnabled(True)
         self.report_btn.setEnabled(True)
 

@@ -157,7 +157,10 @@ class PoseMixChart(_Chart):
             p.restore()
         y = ROW_H * 3 + 4
         x = float(left)
+        present = {p for t in TIERS for p, n in self.tiers.get(t, {}).get("poses", {}).items() if n}
         for pose in POSES:
+            if pose not in present and pose not in ("frontal", "profile"):
+                continue  # the legend names what is drawn (plus the two that matter most)
             label = POSE_LABEL[pose]
             p.fillRect(QRectF(x, y + 4, 10, 8), QColor(POSE_COLOUR[pose]))
             p.setPen(DIM)

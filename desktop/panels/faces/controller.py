@@ -44,7 +44,6 @@ class _Worker(QObject):
         super().__init__()
         self._detector = None
         self._detector_key: tuple | None = None
-        self._raws: dict[str, Any] = {}
         self._last = None  # last DatasetAnalysis
 
     def _get_detector(self, req: AnalysisRequest):
@@ -73,10 +72,8 @@ class _Worker(QObject):
             profile = load_profile(req.profile)
             detector = self._get_detector(req)
             ws = req.workspace
-            raws: dict[str, Any] = {}
 
             def on_item(rel: str, raw: Any) -> None:
-                raws[rel] = raw
                 excluded = ws.is_excluded(rel)
                 if isinstance(raw, str):
                     img = error_image(rel, raw, excluded)
@@ -92,7 +89,7 @@ class _Worker(QObject):
                 cancel=req.cancel,
                 on_item=on_item,
             )
-            self._raws, self._last = raws, result
+            self._last = result
             self.finished.emit(gen, result, build_report(result))
         except Exception as exc:  # noqa: BLE001 - reported to the user, never a crash
             log.debug("face analysis failed", exc_info=True)
@@ -101,41 +98,18 @@ class _Worker(QObject):
     @Slot(int, object)
     def reclassify(self, gen: int, req: AnalysisRequest) -> None:
         """Rebuild verdicts (overrides, exclusions, profile) from the kept raw measures."""
-        from curation.analysis.classify import classify_image, error_image
-        from curation.analysis.runner import DatasetAnalysis, finalize
-        from curation.balance.profiles import load_profile
+        import copy
+
+        from curation.analysis.runner import reclassify
         from curation.balance.report import build_report
 
         last = self._last
-        if last is None or not self._raws:
+        if last is None or not last.raw:
             self.run(gen, req)
             return
         try:
-            profile = load_profile(req.profile)
-            ws = req.workspace
-            images = []
-            for item in ws.items:
-                raw = self._raws.get(item.rel)
-                if raw is None:
-                    continue
-                excluded = ws.is_excluded(item.rel)
-                if isinstance(raw, str):
-                    images.append(error_image(item.rel, raw, excluded))
-                else:
-                    images.append(
-                        classify_image(item.rel, raw, profile, ws.overrides(item.rel), excluded)
-                    )
-            result = DatasetAnalysis(
-                root=last.root,
-                backend=last.backend,
-                has_landmarks=last.has_landmarks,
-                has_embeddings=last.has_embeddings,
-                profile=profile,
-                images=images,
-                cancelled=last.cancelled,
-                cached=last.cached,
-            )
-            finalize(result, self._raws)
+            # a copy: the GUI thread may still be reading the previous result
+            result = reclassify(copy.copy(last), req.workspace, req.profile)
             self._last = result
             self.finished.emit(gen, result, build_report(result))
         except Exception as exc:  # noqa: BLE001
@@ -144,7 +118,7 @@ class _Worker(QObject):
 
     @Slot()
     def forget(self) -> None:
-        self._raws, self._last = {}, None
+        self._last = None
 
 
 class FaceAnalysisController(QObject):

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
     QHBoxLayout,
+    QLabel,
     QProgressBar,
     QToolButton,
     QWidget,
@@ -63,6 +64,7 @@ class FacesPanel(QObject):
         self._badge_timer.setInterval(80)
         self._badge_timer.timeout.connect(self._flush_badges)
         self._closed = False
+        self._raise_on_finish = False
 
         self.dashboard = BalanceDashboard(_profiles())
         if self.prefs.profile not in _profiles():
@@ -73,7 +75,7 @@ class FacesPanel(QObject):
         self.dock = QDockWidget("Balance", window)
         self.dock.setObjectName("balanceDock")
         self.dock.setWidget(self.dashboard)
-        self.dock.setMinimumWidth(360)
+        self.dock.setMinimumWidth(380)
         window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
         self._tabify()
         self.dock.hide()
@@ -81,10 +83,11 @@ class FacesPanel(QObject):
         self._build_status()
         self.face_filter = FaceFilter(self.proxy, lambda: self.controller.images)
         self.chip = FilterChip(self.proxy)
+        self.dashboard.form.addWidget(QLabel("Show"), self.dashboard.filter_row, 0)
+        self.dashboard.form.addWidget(self.face_filter, self.dashboard.filter_row, 1)
         bar = self.browser.findChild(QWidget, "filterBar")
         if bar is not None and bar.layout() is not None:
-            bar.layout().insertWidget(1, self.face_filter)
-            bar.layout().insertWidget(3, self.chip)
+            bar.layout().insertWidget(2, self.chip)
         self.overrides = FaceOverrides(self.session, self.grid.selected_rels, self)
         self.overlay = FaceOverlay(
             self.browser.detail.viewer, lambda rel: self.controller.images.get(rel)
@@ -96,12 +99,20 @@ class FacesPanel(QObject):
 
     # -- construction ------------------------------------------------------------------
     def _tabify(self) -> None:
+        """Share the right dock area with other panels' docks as tabs (not stacked)."""
+        if self.window.tabifiedDockWidgets(self.dock):
+            return
         for other in self.window.findChildren(QDockWidget):
             if other is not self.dock and (
                 self.window.dockWidgetArea(other) == Qt.DockWidgetArea.RightDockWidgetArea
             ):
                 self.window.tabifyDockWidget(other, self.dock)
                 return
+
+    def show_dashboard(self) -> None:
+        self._tabify()
+        self.dock.show()
+        self.dock.raise_()
 
     def _build_status(self) -> None:
         self.status_widget = QWidget()
@@ -191,7 +202,8 @@ class FacesPanel(QObject):
     def _on_opened(self, *_args) -> None:
         self.controller.clear()
         self.dashboard.set_report(None)
-        self.dock.show()
+        self._raise_on_finish = True
+        self.show_dashboard()
         if self.prefs.analyze_on_open:
             self.start()
 
@@ -234,7 +246,9 @@ class FacesPanel(QObject):
         text += " (landmarks" if ran["landmarks"] else " (no landmarks: pose from the cascade"
         text += ", identity check)" if ran["embeddings"] else ")"
         if report["identity"]["note"]:
-            text += f". {report['identity']['note'][0].upper()}{report['identity']['note'][1:]}."
+            text += f"; {report['identity']['note']}."
+        else:
+            text += "."
         if analysis.cached:
             text += f" {analysis.cached} of {len(analysis.images)} from the cache."
         self.dashboard.set_backend_info(text, self._offer_insightface(ran["name"]))
@@ -243,6 +257,9 @@ class FacesPanel(QObject):
         self.face_filter.apply()
         self.overlay.refresh()
         self._update_actions()
+        if self._raise_on_finish:
+            self._raise_on_finish = False
+            self.show_dashboard()
 
     def _on_failed(self, message: str) -> None:
         self.dashboard.set_status_text(f"Face analysis failed: {message}")

@@ -15,6 +15,7 @@ import time
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QCheckBox,
     QComboBox,
     QDialog,
     QFileDialog,
@@ -32,7 +33,6 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.panels.captions import core_api
-from desktop.panels.captions.common import apply_step
 
 log = logging.getLogger(__name__)
 
@@ -58,24 +58,24 @@ class AutocaptionWorker(QObject):
     """Runs the captioner over the requested images; lives on its own QThread."""
 
     progress = Signal(int, int, str)  # done, total, message
-    result = Signal(object)  # one Suggestion
-    finished = Signal(bool)  # cancelled
+    finished = Signal(list, bool)  # suggestions, cancelled
     failed = Signal(str)  # the run could not start (model missing, offline...)
 
-    def __init__(self, request: core_api.AutocaptionRequest) -> None:
+    def __init__(self, workspace, request: core_api.AutocaptionRequest) -> None:
         super().__init__()
-        self.request = request
         from curation.jobs import CancelToken
 
+        self.workspace = workspace
+        self.request = request
         self.cancel_token = CancelToken()
 
     @Slot()
     def run(self) -> None:
         try:
-            core_api.run_autocaption(
+            suggestions = core_api.run_autocaption(
+                self.workspace,
                 self.request,
-                on_progress=lambda d, t, m: self.progress.emit(d, t, m),
-                on_result=self.result.emit,
+                on_progress=lambda d, t, m: self.progress.emit(int(d), int(t), str(m or "")),
                 cancel=self.cancel_token,
             )
         except core_api.AutocaptionError as exc:
@@ -85,7 +85,7 @@ class AutocaptionWorker(QObject):
             log.exception("Autocaption failed")
             self.failed.emit(f"Autocaption failed: {exc}")
             return
-        self.finished.emit(self.cancel_token.cancelled)
+        self.finished.emit(suggestions, self.cancel_token.cancelled)
 
     def cancel(self) -> None:
         self.cancel_token.cancel()
@@ -141,6 +141,10 @@ class AutocaptionDialog(QDialog):
         self.batch.setRange(1, 64)
         self.batch.setValue(4)
         self.batch.setToolTip("Images per batch (larger is faster on a GPU, uses more memory)")
+        self.detect = QCheckBox("Also detect objects (<OD>) to find untagged accessories")
+        self.detect.setToolTip(
+            "A second Florence-2 pass per image; its labels feed the untagged-recurring lint"
+        )
         dev_row = QHBoxLayout()
         dev_row.addWidget(self.device, 1)
         dev_row.addWidget(QLabel("Batch"))
@@ -156,6 +160,7 @@ class AutocaptionDialog(QDialog):
         form.addRow("Mode", mode_box)
         form.addRow("&Images", self.scope)
         form.addRow("&Device", dev_row)
+        form.addRow("", self.detect)
         form.addRow("", self.trigger_note)
         self.error = QLabel("")
         self.error.setObjectName("errorBanner")
@@ -254,19 +259,20 @@ class AutocaptionDialog(QDialog):
             self.folder.setText(folder)
 
     def request(self) -> core_api.AutocaptionRequest:
-        ws = self.session.workspace
         rels = self.scope_rels()
         model = self.model.currentData()
         if model == "local":
             model = self.folder.text().strip()
         return core_api.AutocaptionRequest(
-            items=[(r, ws.item(r).path) for r in rels],
+            rels=rels,
             settings=self.controller.settings,
             model=model,
             task=self.task.currentData(),
+            mode=self.mode(),
             device=self.device.currentData(),
             batch_size=self.batch.value(),
-            shots=core_api.shots_for(ws, rels),
+            detect_objects=self.detect.isChecked(),
+            shots=self.controller.shots(rels),
         )
 
     # -- run ------------------------------------------------------------------------------------
@@ -278,7 +284,13 @@ class AutocaptionDialog(QDialog):
             self._show_error("Choose the local model folder first.")
             return False
         req = self.request()
-        if not req.items:
+        if not req.settings.trigger:
+            self._show_error(
+                "Set the dataset's trigger token first (Captions → Dataset settings): the "
+                "cleaned captions start with it."
+            )
+            return False
+        if not req.rels:
             self._show_error(
                 "No images to caption in this scope"
                 + (" (fill only captions that are empty)." if self.mode() == "fill" else ".")
@@ -286,19 +298,19 @@ class AutocaptionDialog(QDialog):
             return False
         self.suggestions = []
         self.review_btn.hide()
-        self.progress.setRange(0, len(req.items))
+        self.progress.setRange(0, len(req.rels))
         self.progress.setValue(0)
-        self.progress.setFormat(f"Loading the model… 0/{len(req.items)}")
+        self.progress.setFormat(f"0/{len(req.rels)}")
+        self.status.setText("Loading the model…")
         self.progress.show()
-        self.status.setText("")
         self._t0 = time.perf_counter()
+        self._first = None
         self.thread = QThread(self)
         self.thread.setObjectName("autocaption")
-        self.worker = AutocaptionWorker(req)
+        self.worker = AutocaptionWorker(self.session.workspace, req)
         self.worker.moveToThread(self.thread)
         self.thread.started.connect(self.worker.run)
         self.worker.progress.connect(self._on_progress)
-        self.worker.result.connect(self.suggestions.append)
         self.worker.finished.connect(self._on_finished)
         self.worker.failed.connect(self._on_failed)
         self.thread.finished.connect(self.worker.deleteLater)
@@ -313,13 +325,19 @@ class AutocaptionDialog(QDialog):
             self.cancel_btn.setEnabled(False)
 
     def _on_progress(self, done: int, total: int, message: str) -> None:
+        if done == 0:  # loading or downloading the model
+            if self._first is None and message.startswith("captioning"):
+                self._first = time.perf_counter()
+            self.status.setText(message[:1].upper() + message[1:] if message else "")
+            return
+        if self._first is None:
+            self._first = time.perf_counter()
         self.progress.setMaximum(max(total, 1))
         self.progress.setValue(done)
-        rate = done / max(time.perf_counter() - self._t0, 1e-6)
-        left = (total - done) / rate if rate > 0 and done else 0
         self.progress.setFormat(f"{done}/{total}")
-        eta = f" · about {left:.0f} s left" if done else ""
-        self.status.setText((message + " · " if message else "") + f"{rate:.1f} images/s{eta}")
+        rate = done / max(time.perf_counter() - self._first, 1e-6)
+        left = (total - done) / rate if rate > 0 else 0
+        self.status.setText(f"{rate:.1f} images/s · about {left:.0f} s left")
 
     def _on_failed(self, message: str) -> None:
         self._stop_thread()
@@ -327,12 +345,13 @@ class AutocaptionDialog(QDialog):
         self.status.setText("")
         self._show_error(message)
 
-    def _on_finished(self, cancelled: bool) -> None:
+    def _on_finished(self, suggestions: list, cancelled: bool) -> None:
         self._stop_thread()
+        self.suggestions = list(suggestions)
         took = time.perf_counter() - self._t0
         ok = [s for s in self.suggestions if not s.error]
         failed = len(self.suggestions) - len(ok)
-        written = self._write(ok) if not cancelled else 0
+        written = self._write(ok)
         parts = [f"{len(ok)} captioned in {took:.1f} s"]
         if failed:
             parts.append(f"{failed} failed")
@@ -341,24 +360,19 @@ class AutocaptionDialog(QDialog):
         if cancelled:
             parts.append("cancelled")
         self.status.setText(" · ".join(parts))
+        self.progress.setValue(len(self.suggestions))
         self.progress.setFormat(f"{len(self.suggestions)}/{self.progress.maximum()}")
         if self.suggestions:
             self.review_btn.show()
             self.review_requested.emit(self.suggestions)
 
     def _write(self, ok: list) -> int:
+        """Fill / replace: write the cleaned captions now, as one undo step."""
         mode = self.mode()
         if mode == "suggest" or not ok:
             return 0
-        ws = self.session.workspace
-        changes = {}
-        for s in ok:
-            empty = not ws.has_caption(s.rel) or not ws.caption(s.rel).strip()
-            if mode == "replace" or empty:
-                changes[s.rel] = s.cleaned
-        result = apply_step(
-            self.session, changes, f"autocaption: {mode} {len(changes)} captions", "auto"
-        )
+        label = f"autocaption: {mode} {len(ok)} captions"
+        result = core_api.accept_suggestions(self.session, ok, label, mode=mode)
         if result is None:
             return 0
         for s in ok:
@@ -379,7 +393,15 @@ class AutocaptionDialog(QDialog):
         self.cancel_btn.setEnabled(running)
         self.cancel_btn.setVisible(running)
         self.close_btn.setVisible(not running)
-        for w in (self.model, self.task, self.scope, self.device, self.batch, self.folder_box):
+        for w in (
+            self.model,
+            self.task,
+            self.scope,
+            self.device,
+            self.batch,
+            self.folder_box,
+            self.detect,
+        ):
             w.setEnabled(not running)
         for b in self.mode_group.buttons():
             b.setEnabled(not running)

@@ -94,6 +94,12 @@ def apply_step(session, changes: Mapping[str, str], label: str, origin: str = "b
     if origin == "bulk" and hasattr(session, "apply_changes"):
         return session.apply_changes(dict(changes), label=label)
     result = ws.apply_changes(dict(changes), origin=origin, label=label)
+    notify_session(session, result)
+    return result
+
+
+def notify_session(session, result) -> None:
+    """Tell the session's listeners about a caption step made on its workspace."""
     rels = list(result.written) + [i.path for i in result.pending]
     if rels:
         session.captions_changed.emit(rels)
@@ -106,7 +112,6 @@ def apply_step(session, changes: Mapping[str, str], label: str, origin: str = "b
         )
     elif result.written:
         session.notify.emit("info", f"Applied “{result.label}” ({len(result.written)} captions)")
-    return result
 
 
 def severity_icon(severity: str, size: int = 14):

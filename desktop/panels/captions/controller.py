@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -34,6 +35,8 @@ class CaptionsController(QObject):
         self.settings = core_api.CaptionSettings()
         self.report = core_api.LintReport()
         self.last_lint_seconds = 0.0
+        #: rel -> ImageAnalysis from the faces panel (tier, pose, back view), when present
+        self.analysis_source: Callable[[], dict] | None = None
         self._job: Job | None = None
         self._generation = 0
         self.timer = QTimer(self)
@@ -113,12 +116,14 @@ class CaptionsController(QObject):
             for item in ws.items
         }
         settings = self.settings
+        analysis = self.analysis()
         self._generation += 1
         gen = self._generation
 
         def work():
             t0 = time.perf_counter()
-            report = core_api.lint_dataset(captions, settings)
+            facts = core_api.image_facts(analysis, core_api.detected_objects(ws))
+            report = core_api.lint_dataset(captions, settings, facts)
             return gen, report, time.perf_counter() - t0
 
         if wait:
@@ -142,14 +147,35 @@ class CaptionsController(QObject):
         self._job = None
         log.error("Caption lint failed: %s", message)
 
+    def analysis(self) -> dict:
+        """rel -> the faces panel's ``ImageAnalysis`` (empty when it has not run)."""
+        if self.analysis_source is None:
+            return {}
+        try:
+            return dict(self.analysis_source() or {})
+        except Exception as exc:  # noqa: BLE001 - the facts are optional
+            log.debug("no face analysis: %s", exc)
+            return {}
+
+    def shots(self, rels: list[str]) -> dict[str, str]:
+        """Shot tier per image from the face analysis, for the autocaption prefix."""
+        analysis = self.analysis()
+        out = {}
+        for rel in rels:
+            tier = getattr(analysis.get(rel), "tier", None)
+            if tier:
+                out[rel] = tier
+        return out
+
     def lint_caption(self, rel: str, text: str) -> list[Mark]:
         """Live lint of the editor's text: per-caption rules now, plus the dataset-level
         findings of the last report for ``rel`` whose text is still where it was."""
         ws = self.session.workspace
         has = bool(text.strip()) or (ws is not None and ws.has_caption(rel))
+        facts = core_api.image_facts({rel: self.analysis().get(rel)}, {}).get(rel)
         marks = [
             Mark(m.rule, m.severity, m.message, m.start, m.end, m.fix, rel)
-            for m in core_api.lint_caption(text if has else None, self.settings)
+            for m in core_api.lint_caption(text if has else None, self.settings, facts)
         ]
         local_rules = {m.rule for m in marks} | core_api.CAPTION_RULES
         saved = self.session.caption(rel)

@@ -71,22 +71,12 @@ class TriggerVerdict:
     suggestions: list[str] = field(default_factory=list)
 
 
-def _get(obj: Any, name: str, default: Any = None) -> Any:
-    if isinstance(obj, dict):
-        return obj.get(name, default)
-    return getattr(obj, name, default)
-
-
 def check_trigger(token: str) -> TriggerVerdict:
-    from curation.captions import check_trigger as core_check
+    """The core trigger checker's verdict on ``token``."""
+    from curation.captions.trigger import check_trigger as core_check
 
     r = core_check(token)
-    return TriggerVerdict(
-        token=token,
-        verdict=str(_get(r, "verdict", "weak")),
-        reasons=[str(x) for x in _get(r, "reasons", []) or []],
-        suggestions=[str(x) for x in _get(r, "suggestions", []) or []],
-    )
+    return TriggerVerdict(r.token, r.verdict, list(r.reasons), list(r.suggestions))
 
 
 # -- lint ----------------------------------------------------------------------------------------
@@ -238,3 +228,172 @@ CAPTION_RULES = frozenset(
         "too-long",
     }
 )
+
+
+# -- autocaption -------------------------------------------------------------------------------
+class AutocaptionError(Exception):
+    """The run could not start or load its model; the message says what to do."""
+
+
+@dataclass
+class AutocaptionRequest:
+    rels: list[str]
+    settings: CaptionSettings
+    model: str = "base"  # base / large / a local folder
+    task: str = "<MORE_DETAILED_CAPTION>"
+    mode: str = "suggest"  # fill / replace / suggest
+    device: str = "auto"
+    batch_size: int = 4
+    detect_objects: bool = False
+    shots: dict[str, str] = field(default_factory=dict)
+
+
+def image_facts(analysis: dict[str, Any] | None, detected: dict[str, tuple] | None) -> dict:
+    """Per-image ``ImageFacts`` for the lint: shot tier, pose and back view from the face
+    analysis (``ImageAnalysis`` per rel, when the faces panel has run), objects the
+    autocaptioner saw (``detected_objects``)."""
+    from curation.captions.lint import ImageFacts
+
+    out = {}
+    analysis, detected = analysis or {}, detected or {}
+    for rel in set(analysis) | set(detected):
+        img = analysis.get(rel)
+        tier = getattr(img, "tier", None)
+        pose = getattr(img, "pose", None)
+        back = getattr(img, "back_view_candidate", None)
+        if back or pose == "back":
+            pose, back = "back", True
+        out[rel] = ImageFacts(
+            tier=tier, pose=pose, back_view=back, detected=tuple(detected.get(rel, ()))
+        )
+    return out
+
+
+def detected_objects(workspace) -> dict[str, tuple]:
+    from curation.captioners.autocaption import detected_objects as core_detected
+
+    try:
+        return core_detected(workspace)
+    except Exception as exc:  # noqa: BLE001 - optional input to one rule
+        log.debug("no detected objects: %s", exc)
+        return {}
+
+
+def make_captioner(request: AutocaptionRequest):
+    from curation.captioners.florence2 import Florence2Captioner
+
+    return Florence2Captioner(request.model, device=request.device)
+
+
+def run_autocaption(
+    workspace, request: AutocaptionRequest, *, on_progress, cancel, captioner=None
+) -> list:
+    """Load the captioner, caption ``request.rels``, clean every output; nothing is written
+    (the raw outputs are kept in the workspace history). Returns review ``Suggestion``s.
+    Raises :class:`AutocaptionError` when the model cannot load; runs off the GUI thread."""
+    from curation.captioners import CaptionerError
+    from curation.captioners import autocaption as flow
+    from curation.jobs import Cancelled
+
+    total = len(request.rels)
+    own = captioner is None
+    captioner = captioner or make_captioner(request)
+
+    def loading(done: int, size: int, message: str) -> None:
+        if message.startswith("downloading") and size:
+            message = f"{message}: {done / 1e6:.0f} / {size / 1e6:.0f} MB"
+        on_progress(0, total, message)
+
+    try:
+        try:
+            captioner.load(on_progress=loading, cancel=cancel)
+        except Cancelled:
+            return []
+        except CaptionerError as exc:
+            raise AutocaptionError(str(exc)) from exc
+        except ImportError as exc:
+            raise AutocaptionError(f"Florence-2 needs torch and transformers: {exc}") from exc
+        try:
+            result = flow.run_autocaption(
+                workspace,
+                captioner,
+                trigger=request.settings.trigger,
+                identity_line=request.settings.identity_line or None,
+                mode=request.mode,
+                task=request.task,
+                selection=request.rels,
+                shots=request.shots,
+                detect_objects=request.detect_objects,
+                batch_size=request.batch_size,
+                write=False,
+                on_progress=on_progress,
+                cancel=cancel,
+            )
+        except (flow.AutocaptionError, CaptionerError) as exc:
+            raise AutocaptionError(str(exc)) from exc
+    finally:
+        if own:
+            captioner.unload()
+    out = []
+    for sug in result.suggestions:
+        if sug.error == "cancelled":
+            continue
+        out.append(to_review(workspace, sug))
+    return out
+
+
+def to_review(workspace, sug):
+    """A core autocaption ``Suggestion`` as the review screen's ``Suggestion``."""
+    from desktop.panels.captions.review_screen import Suggestion
+
+    return Suggestion(
+        rel=sug.rel,
+        path=workspace.item(sug.rel).path,
+        raw=sug.raw,
+        cleaned=sug.cleaned,
+        removed=[(r["phrase"], r["reason"]) for r in sug.removed],
+        error=sug.error or "",
+        source=sug,
+    )
+
+
+def pending_suggestions(workspace) -> list:
+    """Suggestions a "suggest" run stored in the workspace, still to review."""
+    from curation.captioners import autocaption as flow
+
+    return [to_review(workspace, s) for s in flow.pending_suggestions(workspace)]
+
+
+def discard_suggestions(workspace, rels: list[str]) -> None:
+    from curation.captioners import autocaption as flow
+
+    flow.discard_suggestions(workspace, rels)
+
+
+def accept_suggestions(session, suggestions: list, label: str, mode: str = "replace"):
+    """Write reviewed suggestions (with the user's edits) as ONE undo step through the core
+    flow (which marks the raw outputs accepted), then tell the session."""
+    from curation.captioners import autocaption as flow
+    from desktop.panels.captions.common import notify_session
+
+    ws = session.workspace
+    if ws is None or not suggestions:
+        return None
+    chosen = []
+    for s in suggestions:
+        core = s.source or flow.Suggestion(s.rel, s.raw, s.cleaned, None)
+        chosen.append(
+            flow.Suggestion(
+                core.rel,
+                core.raw,
+                s.proposal.strip(),
+                core.current,
+                core.removed,
+                core.objects,
+                core.model,
+                core.task,
+            )
+        )
+    result = flow.accept(ws, chosen, mode=mode, label=label)
+    notify_session(session, result)
+    return result

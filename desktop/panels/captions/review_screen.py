@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QKeySequence, QPixmap, QShortcut
@@ -28,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.panels.captions.common import apply_step
+from desktop.panels.captions.core_api import accept_suggestions, discard_suggestions
 from desktop.panels.captions.diff_html import raw_html, removed_legend_html, word_diff_html
 from desktop.workers import Job, run_in_pool
 
@@ -55,6 +56,7 @@ class Suggestion:
     status: str = "pending"  # pending / accepted / skipped
     edited: str | None = None  # the user's edit of ``cleaned`` before accepting
     accepted_text: str = ""
+    source: Any = None  # the core flow's Suggestion (keeps model, task, objects)
 
     @property
     def proposal(self) -> str:
@@ -299,8 +301,9 @@ class ReviewScreen(QDialog):
         if s is None or s.error or s.status == "accepted":
             return
         text = self.edit.toPlainText().strip()
-        result = apply_step(self.session, {s.rel: text}, f"accept autocaption {s.rel}", "auto")
-        if result is None or (result.pending and not result.written):
+        s.edited = None if text == s.cleaned else text
+        result = accept_suggestions(self.session, [s], f"accept autocaption {s.rel}")
+        if result is None or s.rel not in result.written:
             return
         s.status, s.accepted_text = "accepted", text
         self._after_change()
@@ -310,12 +313,12 @@ class ReviewScreen(QDialog):
         todo = [s for s in self.suggestions if s.status == "pending" and not s.error]
         if not todo:
             return
-        changes = {s.rel: s.proposal.strip() for s in todo}
-        result = apply_step(self.session, changes, f"accept {len(todo)} autocaptions", "auto")
+        result = accept_suggestions(self.session, todo, f"accept {len(todo)} autocaptions")
         if result is None:
             return
         for s in todo:
-            s.status, s.accepted_text = "accepted", changes[s.rel]
+            if s.rel in result.written:
+                s.status, s.accepted_text = "accepted", s.proposal.strip()
         self._after_change()
 
     def skip_current(self) -> None:
@@ -323,6 +326,8 @@ class ReviewScreen(QDialog):
         if s is None or s.status != "pending":
             return
         s.status = "skipped"
+        if self.session.workspace is not None:
+            discard_suggestions(self.session.workspace, [s.rel])
         self._after_change()
         self.list.setCurrentRow(self._next_pending(self.list.currentRow()))
 

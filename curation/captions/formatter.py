@@ -86,7 +86,9 @@ def _key(phrase: str) -> str:
 
 
 _WS_RE = re.compile(r"\s+")
-_LEAD_RE = re.compile(r"^(?:(?:and|with|or|also|but|while|who|that|which)\s+)+", re.I)
+_LEAD_RE = re.compile(
+    r"^(?:(?:and|with|or|also|but|while|who|that|which|has|have|is|are|was)\s+)+", re.I
+)
 _TRAIL_RE = re.compile(r"(?:\s+(?:and|with|or|of|a|an|the|in|on|at|her|his|their|to))+$", re.I)
 
 
@@ -125,6 +127,8 @@ def format_caption(
         if not phrases:
             continue
         if slot == "outfit":
+            parts.append("wearing " + _join_list(phrases))
+        elif slot == "accessories" and not slots.items["outfit"]:
             parts.append("wearing " + _join_list(phrases))
         else:
             parts.extend(phrases)

@@ -36,7 +36,7 @@ _FRAMING_WORDS = (
 _SHOT_PREFIX_RE = re.compile(
     rf"^(?:(?:a|an|the|this)\s+)?(?:(?:{_FRAMING_WORDS})\s+)*"
     r"(?:photo(?:graph)?|picture|image|shot|portrait|selfie|snapshot|close[\s-]?up|render"
-    r"|illustration|headshot)\s+(?:of\s+)?",
+    r"|illustration|headshot)(?:\s+of\b)?\s*",
     re.I,
 )
 _FRAMING_TAG_RE = re.compile(rf"^(?:(?:{_FRAMING_WORDS})(?:\s+(?:shot|view|photo))?\s*)+$", re.I)
@@ -91,6 +91,7 @@ _BODY_POSSESSIVE_RE = re.compile(
     r"|forehead|body|gaze|temple|thighs?|elbows?|wrists?)\b)",
     re.I,
 )
+_BEHIND_PRONOUN_RE = re.compile(r"\bbehind\s+(?:her|him|them)\b", re.I)
 _ON_FACE_RE = re.compile(r"\s+on\s+(?:her|his|their)\s+face\b", re.I)
 _HAIR_TAIL_RE = re.compile(
     r"^\s*(?:that|which)?\s*(?:falls?|falling|flows?|flowing|cascades?|cascading|frames?|framing"
@@ -103,7 +104,7 @@ _LIGHTING_RE = re.compile(
     r"|neon\s+lights?|spotlight|rim\s+light|natural\s+light|soft\s+light|studio\s+light)\b",
     re.I,
 )
-_BG_PREP_RE = r"in\s+front\s+of|against|behind"
+_BG_PREP_RE = r"in\s+front\s+of|against|behind(?=\s+(?:a|an|the)\b)"
 _COLOURS = (
     "black|white|red|blue|green|yellow|pink|purple|orange|brown|grey|gray|navy|beige|gold"
     "|silver|cream|tan|teal|maroon"
@@ -269,6 +270,8 @@ class _Stripper:
                 self.slots.add("background", tidy(rest) + " in the background")
             return
         p = re.sub(r"^(?:and|but|also)\s+", "", self.strip_identity(p), flags=re.I)
+        if not p:
+            return
         m = _EXPRESSION_IS_RE.match(p)
         if m:
             p = m.group(1) + " expression"
@@ -279,7 +282,8 @@ class _Stripper:
         if m and m.end() > 0:
             p = p[m.end() :]
         p = _POSSESSIVE_IS_RE.sub(lambda mm: mm.group(1) + " ", p)
-        p = _ON_FACE_RE.sub("", _BODY_POSSESSIVE_RE.sub("", p))
+        p = _BEHIND_PRONOUN_RE.sub("in the background", p)
+        p = _BODY_POSSESSIVE_RE.sub("", _ON_FACE_RE.sub("", p))
         self.split_and_add(p)
 
     def subject(self, p: str) -> str | None:
@@ -346,6 +350,7 @@ class _Stripper:
                         self._add(slot, item)
                 last_slot = "outfit"
             elif key in ("in front of", "against", "behind"):
+                key = "behind" if key.startswith("behind") else key
                 self._add("background", f"{key} {body}")
                 last_slot = "background"
             elif key == "with":
@@ -360,10 +365,7 @@ class _Stripper:
                         self._add(slot, item)
                         last_slot = slot
             else:
-                items = _split_items(body) if key != "" or "," in body else [body]
-                if key == "" and " and " in body and not self.v.garment_regex.search(body):
-                    items = _split_items(body)
-                for item in items:
+                for item in self._split_head(body):
                     item = tidy(item)
                     if item:
                         last_slot = self.classify(item)
@@ -385,13 +387,29 @@ class _Stripper:
             cached = self.v.derived["split_re"] = re.compile(
                 rf"\s*\b(wearing|dressed\s+in|while|{_BG_PREP_RE}|with)\s+"
                 rf"|\s+(in)\s+(?=(?:a|an)\s+{not_prep}{{0,3}}?{garment})"
-                rf"|\s+(?=(?:in|on|at|inside|outside|near|by|beside|under)\s+(?:a|an|the)\s+"
+                r"|\s+(?!in\s+the\s+background)"
+                rf"(?=(?:in|on|at|inside|outside|near|by|beside|under)\s+(?:a|an|the)\s+"
                 rf"{not_prep}{{0,3}}?{place})"
                 r"|\s+(?=(?:outdoors|indoors|outside)\b)"
                 rf"|\s+(?=(?:{'|'.join(ing)})\b)",
                 re.I,
             )
         return cached
+
+    def _split_head(self, body: str) -> list[str]:
+        """Split a clause on "and" only between actions ("standing and smiling")."""
+        out = [body]
+        for m in reversed(list(re.finditer(r"\s+and\s+", body, re.I))):
+            right = body[m.end() :].split(" ", 1)[0].lower()
+            if (
+                right.endswith("ing")
+                or right in ("has", "have", "is", "wears")
+                or self.v.expression_regex.fullmatch(right)
+            ):
+                head = out.pop(0)
+                cut = m.start()
+                out = [head[:cut], head[m.end() :], *out]
+        return out
 
     def _add(self, slot: str, item: str) -> None:
         item = re.sub(r"^wearing\s+", "", item, flags=re.I) if slot == "outfit" else item

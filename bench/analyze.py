@@ -102,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
                 "overhead_vs_detector": round(med["pipeline"] / med["detect"], 3),
                 "runs": [{k: round(v, 4) for k, v in r.items() if k != "name"} for r in runs],
             })  # fmt: skip
+            print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     meta = {"cpu_count": os.cpu_count(), "load_avg": os.getloadavg(), "workers": args.workers}
     if args.json:
         print(json.dumps({"meta": meta, "results": rows}, indent=2))

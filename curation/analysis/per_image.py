@@ -25,11 +25,26 @@ __all__ = ["ANALYSIS_VERSION", "DETECT_DRAFT", "measure_image", "measure_array",
 log = logging.getLogger(__name__)
 
 # Bump when anything stored in the raw measures changes meaning.
-ANALYSIS_VERSION = 2
+ANALYSIS_VERSION = 3
 # JPEGs are decoded at a reduced DCT scale when that keeps at least this size (detection runs
 # at <= 640 px anyway). Sharpness is re-measured at full size when the face would be too small.
 DETECT_DRAFT = (640, 640)
 SHARPNESS_MIN_PX = 256
+
+
+HASH_SIDE = 128
+
+
+def _crop_sharpness(rgb: np.ndarray, box: tuple[float, ...]) -> float | None:
+    """Sharpness of the face box, converting only the crop (plus a margin) to grey."""
+    h, w = rgb.shape[:2]
+    x, y, bw, bh = box
+    x0, y0 = max(0, int(x) - 2), max(0, int(y) - 2)
+    x1, y1 = min(w, int(x + bw) + 3), min(h, int(y + bh) + 3)
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return None
+    gray = cv2.cvtColor(np.ascontiguousarray(rgb[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY)
+    return face_sharpness(gray, (x - x0, y - y0, bw, bh))
 
 
 def cache_key(content_hash: str, backend: str) -> str:
@@ -55,7 +70,10 @@ def measure_array(
     scale = W / width
     faces = [f.scaled(scale) if scale != 1.0 else f for f in detector.detect(rgb)]
     ordered, _ = pick_primary(faces, W, H, secondary_min_ratio=0.0)
-    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    # The hashes only need a thumbnail: one area resize, then grey on 128x128 pixels.
+    thumb = cv2.cvtColor(
+        cv2.resize(rgb, (HASH_SIDE, HASH_SIDE), interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY
+    )
     sharp = None
     if ordered:
         primary = ordered[0]
@@ -65,11 +83,9 @@ def measure_array(
             k = min(1.0, SHARPNESS_MIN_PX / max(primary.height, 1.0))
             again = full_loader((int(W * k) + 1, int(H * k) + 1))
             s2 = W / again.shape[1]
-            sharp = face_sharpness(
-                cv2.cvtColor(again, cv2.COLOR_RGB2GRAY), tuple(v / s2 for v in primary.box)
-            )
+            sharp = _crop_sharpness(again, tuple(v / s2 for v in primary.box))
         else:
-            sharp = face_sharpness(gray, box_small)
+            sharp = _crop_sharpness(rgb, box_small)
     person = None
     if not ordered:
         found = find_person(rgb)
@@ -82,8 +98,8 @@ def measure_array(
         "height": int(H),
         "faces": [f.to_dict() for f in ordered],
         "sharpness": round(sharp, 2) if sharp is not None else None,
-        "dhash": f"{dhash(gray):016x}",
-        "phash": f"{phash(gray):016x}",
+        "dhash": f"{dhash(thumb):016x}",
+        "phash": f"{phash(thumb):016x}",
         "person_box": person,
     }
 

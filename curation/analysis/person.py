@@ -33,7 +33,7 @@ def _upper_body() -> cv2.CascadeClassifier | None:
     return None if cascade.empty() else cascade
 
 
-def find_person(rgb: np.ndarray, max_side: int = 320) -> tuple[float, float, float, float] | None:
+def find_person(rgb: np.ndarray, max_side: int = 256) -> tuple[float, float, float, float] | None:
     """The box (x, y, w, h, in the given image's pixels) of a likely person, or None."""
     height, width = rgb.shape[:2]
     scale = min(1.0, max_side / max(height, width))

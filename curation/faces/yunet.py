@@ -80,12 +80,13 @@ class YuNetDetector:
             raise ValueError("detect() needs an RGB image of shape (H, W, 3)")
         height, width = image.shape[:2]
         scale = 1.0
-        bgr = np.ascontiguousarray(image[:, :, ::-1])
+        small = image
         long_side = max(height, width)
-        if long_side > self.input_max:
+        if long_side > self.input_max:  # shrink first, then swap channels on fewer pixels
             scale = self.input_max / long_side
             size = (max(1, round(width * scale)), max(1, round(height * scale)))
-            bgr = cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)
+            small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        bgr = cv2.cvtColor(small, cv2.COLOR_RGB2BGR)
         h, w = bgr.shape[:2]
         if self._size != (w, h):
             self._detector.setInputSize((w, h))

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from curation.bulk import plan_replace  # noqa: E402
 from curation.dataset import scan_folder  # noqa: E402
-from curation.images import load_image, probe_image  # noqa: E402
+from curation.images import load_image, probe_image, probe_images  # noqa: E402
 from curation.workspace import Workspace  # noqa: E402
 
 
@@ -102,6 +102,16 @@ def main() -> None:
         out["jpeg1024_load_full_ms"] = timed(lambda: load_image(jpg), reps) * 1e3
         out["png1024_probe_ms"] = timed(lambda: probe_image(png), reps) * 1e3
         out["png1024_full_decode_ms"] = timed(lambda: full_decode(png), reps) * 1e3
+
+        # a folder of 200 photo-like 1024x1024 JPEGs, probed in threads as `likeness scan` does
+        folder = Path(tmp) / "jpegs"
+        folder.mkdir()
+        for i in range(200):
+            photo_like(1024, i).save(folder / f"p{i:03d}.jpg", quality=90)
+        paths = sorted(folder.iterdir())
+        for mode in ("quick", "thorough"):
+            t = timed(lambda m=mode: probe_images(paths, thorough=m == "thorough"), 2)
+            out[f"probe_200_jpegs_{mode}_per_s"] = 200 / t
     print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in out.items()}))
 
 

@@ -1,0 +1,91 @@
+"""``likeness --headless DIR``: the whole curation pipeline without the GUI.
+
+Scan -> face analysis -> balance report -> caption lint (when the dataset has a trigger in its
+settings). Writes ``DIR/.likeness/report.html`` and ``report.json`` (the state folder, never
+the user's files) and prints a short summary. Exit 0 when the pipeline ran (whatever the
+verdict), 2 when DIR is unusable.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from desktop.cli.common import Progress, err
+
+SETTINGS_NS, SETTINGS_KEY = "dataset", "settings"
+
+
+def run_headless(folder: str, backend: str = "auto", profile: str = "character") -> int:
+    from curation.analysis import analyze_dataset
+    from curation.balance.profiles import load_profile
+    from curation.balance.report import build_report
+    from curation.errors import LikenessError
+    from curation.report_html import write_html
+    from curation.workspace import Workspace
+
+    try:
+        ws = Workspace.open(folder)
+    except LikenessError as exc:
+        err(str(exc))
+        return 2
+    with ws:
+        n = len(ws.items)
+        captioned = sum(1 for i in ws.items if ws.has_caption(i.rel))
+        print(f"{folder}: {n} images, {captioned} captioned, {len(ws.excluded())} excluded")
+        for message in ws.recovered:
+            print(f"  recovered: {message}")
+        progress = Progress("analysing faces")
+        try:
+            analysis = analyze_dataset(
+                ws, backend=backend, profile=load_profile(profile), on_progress=progress
+            )
+        except LikenessError as exc:
+            err(str(exc))
+            return 2
+        finally:
+            progress.close()
+        report = build_report(analysis)
+        out_dir = Path(ws.state_dir) if ws.state_dir else Path(folder) / ".likeness"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        html_path = out_dir / "report.html"
+        (out_dir / "report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+        write_html(report, html_path, analysis=analysis)
+        settings = ws.cache_get(SETTINGS_NS, SETTINGS_KEY) or {}
+        lint_summary = _lint(ws, settings)
+
+    print(f"face backend: {report['backend']['name']}")
+    for tier, info in report["tiers"].items():
+        if tier != "unclassified":
+            print(f"  {tier:10s} {info['count']:3d} / {info['target']:<3d} ({info['status']})")
+    print(f"verdict: {report['verdict']['label'].upper()}")
+    for item in report["advice"]:
+        print(f"  [{item['severity']}] {item['message']}")
+    print(lint_summary)
+    print(f"report: {html_path}")
+    return 0
+
+
+def _lint(ws, settings: dict) -> str:
+    trigger = (settings or {}).get("trigger")
+    if not trigger:
+        return "captions: no trigger set for this dataset; run `likeness lint DIR --trigger T`"
+    from curation.captions.facts import facts_from_workspace
+    from curation.captions.lint import LintConfig, Severity, lint_dataset
+    from curation.captions.vocabulary import load_vocabulary
+
+    rels = [i.rel for i in ws.items if not ws.is_excluded(i.rel)]
+    captions = {rel: (ws.caption(rel) if ws.has_caption(rel) else None) for rel in rels}
+    config = LintConfig(
+        trigger=trigger, identity_line=settings.get("identity_line"), vocab=load_vocabulary()
+    )
+    report = lint_dataset(captions, config, facts_from_workspace(ws))
+    return (
+        f"captions (trigger {trigger}): {report.count(Severity.ERROR)} errors, "
+        f"{report.count()} issues in all, {len(report.dataset)} dataset issues"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(run_headless(sys.argv[1]))

@@ -280,16 +280,35 @@ def load_vocabulary(user_dir: Path | None = None, *, include_user: bool = True) 
     """
     import time
 
-    memo_key = (str(user_dir), include_user, os.environ.get("LIKENESS_CONFIG_DIR"))
+    folder = user_dir
+    if folder is None and include_user:
+        env = os.environ.get("LIKENESS_CONFIG_DIR")
+        folder = _USER_DIRS.get(env)
+        if folder is None:
+            folder = _USER_DIRS[env] = user_lexicon_dir()
+    try:
+        stamp = folder.stat().st_mtime_ns if folder is not None else 0
+    except OSError:
+        stamp = 0
+    memo_key = (str(folder), include_user, stamp)
     last = _LAST.get(memo_key)
     now = time.monotonic()
     if last is not None and now - last[0] < 1.0:
         return last[1]
-    vocab = _load(user_dir, include_user)
+    vocab = _load(folder, include_user)
+    _LAST.clear()
     _LAST[memo_key] = (now, vocab)
     return vocab
 
 
+def reload_vocabulary() -> Vocabulary:
+    """Forget cached lexicons (after the user edited a lexicon file) and load again."""
+    _LAST.clear()
+    _CACHE.clear()
+    return load_vocabulary()
+
+
+_USER_DIRS: dict[str | None, Path] = {}
 _LAST: dict[tuple, tuple[float, Vocabulary]] = {}
 
 

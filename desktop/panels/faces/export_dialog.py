@@ -74,6 +74,7 @@ class ExportDialog(QDialog):
         defaults: dict[str, Any],
         on_options: Callable[[dict[str, Any]], None] | None = None,
         parent: QWidget | None = None,
+        unreadable: set[str] | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Export a cleaned copy")
@@ -83,6 +84,7 @@ class ExportDialog(QDialog):
         self.faces = faces
         self.preview_rel = preview_rel
         self.on_options = on_options
+        self.unreadable = set(unreadable or ())
         self.result = None
         self._job: Job | None = None
         self._preview_job: Job | None = None
@@ -165,6 +167,7 @@ class ExportDialog(QDialog):
         self.open_btn.hide()
         footer = QHBoxLayout()
         footer.addWidget(self.progress, 1)
+        footer.addStretch(1)
         footer.addWidget(self.open_btn)
         footer.addWidget(self.cancel_btn)
         footer.addWidget(self.export_btn)
@@ -219,7 +222,9 @@ class ExportDialog(QDialog):
         ws = self.session.workspace
         items = ws.items if ws is not None else []
         excluded = sum(1 for it in items if ws.is_excluded(it.rel))
-        unreadable = len(getattr(self.session, "scan_errors", []))
+        unreadable = sum(
+            1 for it in items if it.rel in self.unreadable and not ws.is_excluded(it.rel)
+        )
         ops = []
         values = self.option_values()
         if values["crop_edges"]:
@@ -229,7 +234,7 @@ class ExportDialog(QDialog):
                        f"(face {values['face_ratio']:.0%} of the side)")  # fmt: skip
         what = "; ".join(ops) if ops else "plain copies"
         self.summary.setText(
-            f"{len(items) - excluded} images with their captions ({what}). "
+            f"{len(items) - excluded - unreadable} images with their captions ({what}). "
             f"{excluded} excluded left out" + (f", {unreadable} unreadable" if unreadable else "")
             + ". The originals are not touched."
         )  # fmt: skip
@@ -264,7 +269,7 @@ class ExportDialog(QDialog):
     def _on_preview(self, result) -> None:
         before, after, box, notes = result
         self._preview_job = None
-        marked = before.convert(QImage.Format.Format_RGB32)
+        marked = before.convertToFormat(QImage.Format.Format_RGB32)
         p = QPainter(marked)
         keep = QRect(box[0], box[1], box[2] - box[0], box[3] - box[1])
         shade = QColor(0, 0, 0, 150)

@@ -398,7 +398,9 @@ class FacesPanel(QObject):
         p = self.prefs
         defaults = {"crop_edges": p.export_crop_edges, "face_crop": p.export_face_crop,
                     "face_size": p.export_face_size, "face_ratio": p.export_face_ratio}  # fmt: skip
-        dlg = ExportDialog(self.session, faces, rel, defaults, self._remember_export, self.window)
+        bad = {r for r, img in self.controller.images.items() if img.error is not None}
+        dlg = ExportDialog(self.session, faces, rel, defaults, self._remember_export,
+                           self.window, unreadable=bad)  # fmt: skip
         return self._show("export", dlg)
 
     def _remember_export(self, values: dict[str, Any]) -> None:

@@ -83,16 +83,17 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def _load_checked(path: Path) -> Any:
-    """Load and validate a config, including paths; raises ConfigError with every problem."""
-    from training.config import check_paths, config_warnings, load_config
+    """Load and validate a config, including paths; raises ConfigError with every problem.
+
+    Warnings are left to the trainer, which reports them as events when it starts.
+    """
+    from training.config import check_paths, load_config
     from training.config_errors import ConfigError
 
     cfg = load_config(path)
     problems = check_paths(cfg)
     if problems:
         raise ConfigError(str(path), problems)
-    for warning in config_warnings(cfg):
-        _err(f"note: {warning}")
     return cfg
 
 
@@ -102,7 +103,10 @@ def _validate(path: Path) -> int:
     cfg = _load_checked(path)
     print(f"{path}: valid ({cfg.train.steps} steps, rank {cfg.network.rank}, "
           f"resolutions {cfg.resolutions}, run folder {cfg.run_dir})")  # fmt: skip
-    if not config_warnings(cfg):
+    warnings = config_warnings(cfg)
+    for warning in warnings:
+        print(f"warning: {warning}")
+    if not warnings:
         print("no warnings")
     return 0
 
@@ -128,14 +132,14 @@ def _from_aitk(args: argparse.Namespace) -> int:
 
     job = Path(args.from_aitk)
     cfg, report = import_aitk(job, trigger=args.trigger, base_dir=Path.cwd())
-    if report.clean and not report.notes:
+    if report.clean:
         print(f"{job}: every setting carried over")
     else:
         n = len(report.unmapped)
         print(f"{job}: {n} setting{'s' if n != 1 else ''} not mapped, "
               f"{len(report.approximated)} changed to fit")  # fmt: skip
-        for line in report.lines():
-            print(f"  {line}")
+    for line in report.lines():
+        print(f"  {line}")
     for warning in config_warnings(cfg):
         print(f"note: {warning}")
     target = cfg.run_dir / "config.yaml"

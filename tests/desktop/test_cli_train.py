@@ -352,3 +352,49 @@ def test_train_help_does_not_import_torch():
         "assert 'training.config' not in sys.modules, 'config'"
     )
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True, timeout=60)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.name == "nt", reason="POSIX process groups")
+def test_real_trainer_from_aitk_job_and_ctrl_c(tmp_path, tmp_path_factory):
+    """The whole path on the tiny random Z-Image: export an ai-toolkit job, convert and train
+    it with the real ``python -m training``, then Ctrl+C: a clean stop with a checkpoint.
+    (The trainer's own tests cover that --resume continues exactly.)"""
+    pytest.importorskip("torch")
+    from tests.training.tiny_zimage import tiny_config, tiny_model_dir
+    from training.aitk import save_aitk
+    from training.config import validate_config
+
+    model = tiny_model_dir(tmp_path_factory)
+    cfg = validate_config(
+        tiny_config(
+            tmp_path, model,
+            train={"steps": 200, "optimizer": "adamw", "lr": 1e-3, "caption_dropout": 0.0},
+            save={"every": 1000, "keep_last": 3}, sample={"enabled": False},
+        )
+    )  # fmt: skip
+    job = tmp_path / "job.yaml"
+    save_aitk(cfg, job)
+    env = {k: v for k, v in os.environ.items() if k != "LIKENESS_TRAINER_CMD"}
+    argv = [sys.executable, "-m", "desktop", "train", "--from-aitk", str(job)]
+    proc = subprocess.Popen(
+        argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        seen = _wait_for(proc, "step 1/200", timeout=400)
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    out = seen + out
+    assert proc.returncode == 0, out + err
+    assert "every setting carried over" in out
+    run_dir = tmp_path / "runs" / "tiny"
+    assert f"wrote {run_dir / 'config.yaml'}" in out
+    assert "stopped at step" in out
+    stopped_at = int(out.split("stopped at step ")[1].split()[0])
+    assert 1 <= stopped_at < 200
+    assert (run_dir / f"tiny_{stopped_at:09d}.safetensors").exists()
+    assert f"continue with: likeness train {run_dir / 'config.yaml'} --resume" in out

@@ -436,12 +436,14 @@ def test_open_10000_images_is_fast(tmp_path: Path) -> None:
         for item in scan_folder(ds).items:
             item.caption_path.read_bytes()
 
-    base = min(_timed(baseline) for _ in range(2))
-    scan_only = min(_timed(lambda: scan_folder(ds)) for _ in range(2))
-    first = _timed(lambda: Workspace.open(ds).close())
-    again = min(_timed(lambda: Workspace.open(ds).close()) for _ in range(2))
-    with Workspace.open(ds) as ws:
-        assert len(ws.items) == 10_000 and ws.caption("img09999.png").endswith("9999")
+    base = _timed(baseline)
+    scan_only = _timed(lambda: scan_folder(ds))
+    start = time.perf_counter()
+    ws = Workspace.open(ds)
+    first = time.perf_counter() - start
+    assert len(ws.items) == 10_000 and ws.caption("img09999.png").endswith("9999")
+    ws.close()
+    again = _timed(lambda: Workspace.open(ds).close())
     # quiet machine: base ~0.5 s, first ~1.0 s, scan ~0.33 s, again ~0.55 s
     assert first < 4 * base + 0.5, (first, base)
     assert again < 3 * scan_only + 0.3, (again, scan_only)

@@ -88,6 +88,7 @@ class ThumbnailModel(QAbstractListModel):
         self._badges: dict[str, dict[str, list[Badge]]] = {}  # source -> rel -> badges
         self._generation = loader.reset()
         self._bucket = 256
+        self._prefetching = False
         loader.thumbnail_ready.connect(self._on_ready)
         loader.thumbnail_failed.connect(self._on_failed)
 
@@ -149,6 +150,7 @@ class ThumbnailModel(QAbstractListModel):
         self._index = {r.rel: i for i, r in enumerate(rows)}
         self._clear_pixmaps()
         self._badges.clear()
+        self._prefetching = False
         self._generation = self.loader.reset(self._bucket)
         self.endResetModel()
         self.counts_changed.emit()
@@ -218,6 +220,8 @@ class ThumbnailModel(QAbstractListModel):
         self._bucket = bucket
         self._clear_pixmaps()
         self._generation = self.loader.reset(bucket)
+        if self._prefetching:  # the reset dropped the background fill: queue it again
+            self.prefetch_all()
         if self._rows:
             self.dataChanged.emit(self.index(0), self.index(len(self._rows) - 1))
 
@@ -235,6 +239,7 @@ class ThumbnailModel(QAbstractListModel):
 
     def prefetch_all(self) -> None:
         """Fill the disk cache for every row in the background (low priority)."""
+        self._prefetching = True
         self.loader.request_background([(r.rel, r.path) for r in self._rows if r.error is None])
 
     def has_pixmap(self, rel: str) -> bool:

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QAbstractItemView, QListView, QWidget
 from desktop.models.filter_proxy import DatasetFilterProxy
 from desktop.models.thumbnail_model import RelRole, ThumbnailModel
 from desktop.settings import THUMB_MAX, THUMB_MIN
+from desktop.thumbs.cache import bucket_for
 from desktop.widgets.thumbnail_delegate import ThumbnailDelegate
 
 SPACING = 6
@@ -79,13 +80,15 @@ class ThumbnailGrid(QListView):
         cell_min = want + 2 * PAD + SPACING
         cols = max(1, avail // cell_min)
         draw = max(want, (avail // cols) - SPACING - 2 * PAD) if avail > cell_min else want
-        draw = min(draw, int(want * 1.6))
+        dpr = self.devicePixelRatioF()
+        bucket = bucket_for(int(want * dpr))
+        draw = min(draw, max(want, int(bucket / dpr)))  # never upscale the cached thumbnail
         self.delegate.draw_size = draw
         hint = self.delegate.sizeHint(None, QModelIndex())  # type: ignore[arg-type]
         size = QSize(hint.width() + SPACING, hint.height() + SPACING)
         if size != self.gridSize():
             self.setGridSize(size)
-            self.source.set_thumbnail_pixels(int(draw * self.devicePixelRatioF()))
+        self.source.set_thumbnail_pixels(int(want * dpr))
 
     def set_show_caption(self, show: bool) -> None:
         self.delegate.show_caption = show

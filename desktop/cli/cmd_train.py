@@ -2,6 +2,8 @@
 
     likeness train CONFIG [--resume]             train (progress bar with live loss)
     likeness train --from-aitk JOB [--dry-run]   convert an ai-toolkit job and train it
+    likeness train --init OUT --trigger T --dataset DIR [--preset 16gb]
+                                                 write a new config with good defaults
     likeness train --validate CONFIG             list every problem in a config
     likeness train --export-aitk CONFIG OUT      write a config as an ai-toolkit job
 
@@ -26,7 +28,8 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "train",
         help="train a LoRA from a run config (or an ai-toolkit job)",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        description="Train a LoRA in its own process and show its progress.\n\n"
+        + (__doc__ or "").split("\n\n")[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Ctrl+C stops cleanly (a checkpoint is saved; continue with --resume).",
     )
@@ -37,13 +40,26 @@ def register(subparsers: Any) -> None:
         "--from-aitk", metavar="JOB", help="convert an ai-toolkit job (YAML/JSON) and train it"
     )
     mode.add_argument("--validate", metavar="CONFIG", help="check a config and list every problem")
+    mode.add_argument("--init", metavar="OUT", help="write a new run config with good defaults")
     mode.add_argument(
         "--export-aitk",
         nargs=2,
         metavar=("CONFIG", "OUT"),
         help="write CONFIG as an ai-toolkit job",
     )
-    p.add_argument("--trigger", help="with --from-aitk: the trigger when the job has none")
+    p.add_argument(
+        "--trigger", help="with --init: the trigger token; with --from-aitk: when the job has none"
+    )
+    p.add_argument("--name", help="with --init: the LoRA name (default: the trigger)")
+    p.add_argument(
+        "--dataset",
+        action="append",
+        metavar="DIR",
+        help="with --init: a dataset folder (repeatable)",
+    )
+    p.add_argument(
+        "--preset", metavar="VRAM", help="with --init: 8gb, 12gb, 16gb or 24gb (default: none)"
+    )
     p.add_argument(
         "--dry-run", action="store_true", help="with --from-aitk: show the result, write nothing"
     )
@@ -61,6 +77,8 @@ def run_train(args: argparse.Namespace) -> int:
     try:
         if args.validate:
             return _validate(Path(args.validate))
+        if args.init:
+            return _init(args)
         if args.export_aitk:
             return _export(Path(args.export_aitk[0]), Path(args.export_aitk[1]))
         if args.from_aitk:
@@ -108,6 +126,27 @@ def _validate(path: Path) -> int:
         print(f"warning: {warning}")
     if not warnings:
         print("no warnings")
+    return 0
+
+
+def _init(args: argparse.Namespace) -> int:
+    from training.config import config_warnings, save_config
+    from training.presets import default_config
+
+    if not args.trigger or not args.dataset:
+        _err("likeness train --init OUT needs --trigger TOKEN and --dataset DIR")
+        return EXIT_CONFIG
+    out = Path(args.init)
+    if out.exists():
+        _err(f"likeness train: {out} exists; choose another file name")
+        return EXIT_CONFIG
+    folders = [str(Path(d).expanduser().resolve()) for d in args.dataset]
+    cfg = default_config(args.name or args.trigger, args.trigger, folders, preset=args.preset)
+    save_config(cfg, out)
+    print(f"wrote {out} (runs go to {out.parent / cfg.run_dir})")
+    for warning in config_warnings(cfg):
+        print(f"warning: {warning}")
+    print(f"check it with: likeness train --validate {out}; train with: likeness train {out}")
     return 0
 
 

@@ -245,6 +245,26 @@ def test_from_aitk_needs_a_trigger(tmp_path, capsys, monkeypatch):
     assert main(["train", "--from-aitk", str(path), "--dry-run", "--trigger", "l3yla"]) == 0
 
 
+def test_init_writes_a_valid_config_with_the_preset(tmp_path, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    out = tmp_path / "m4ria.yaml"
+    argv = ["train", "--init", str(out), "--trigger", "m4ria", "--dataset", str(data)]
+    assert main([*argv, "--preset", "8gb"]) == 0
+    assert f"wrote {out} (runs go to {tmp_path / 'output' / 'm4ria'})" in capsys.readouterr().out
+    assert main(["train", "--validate", str(out)]) == 0
+    from training.config import load_config
+
+    cfg = load_config(out)
+    assert cfg.model.quantize_transformer == "nf4" and cfg.resolutions == [512, 768]
+    assert cfg.datasets[0].folder == data and cfg.name == "m4ria"
+    assert main(argv) == 2  # never overwrites
+    assert "exists" in capsys.readouterr().err
+    assert main(["train", "--init", str(tmp_path / "x.yaml"), "--trigger", "m4ria"]) == 2
+    assert main([*argv[:2], str(tmp_path / "y.yaml"), *argv[3:], "--preset", "6gb"]) == 2
+    assert "unknown VRAM preset '6gb'" in capsys.readouterr().err
+
+
 def test_usage_errors(capsys):
     assert main(["train"]) == 2
     assert "give a CONFIG" in capsys.readouterr().err

@@ -29,13 +29,11 @@ def rgb(path: Path, max_side: int | None = None) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def yunet(request):
+def yunet():
     from curation.faces.yunet import YuNetDetector
+    from tests.conftest import SHARED
 
-    path = (
-        Path(__file__).resolve().parents[2].parent
-        / "shared/models/face_detection_yunet_2023mar.onnx"
-    )
+    path = SHARED / "models/face_detection_yunet_2023mar.onnx"
     if not path.is_file():
         pytest.skip("YuNet model not in shared/models")
     return YuNetDetector(model_path=path)

@@ -33,7 +33,7 @@ from curation.caption_io import (
     remove_stale_temp_files,
     write_caption_atomic,
 )
-from curation.dataset import ImageItem, ScanResult, scan_folder
+from curation.dataset import ImageItem, ScanResult, natural_key, scan_folder
 from curation.errors import CaptionReadError, CaptionWriteError
 from curation.jobs import CancelToken, ItemResult, ProgressFn
 from curation.state import (
@@ -101,6 +101,7 @@ class Workspace(MetaMixin):
         self.caption_warnings: dict[str, str] = {}  # rel -> decoding warning or read error
         self._unreadable: dict[str, str] = {}  # rel -> why its caption file cannot be read
         self.recovered: list[str] = []  # messages about interrupted operations repaired
+        self._recursive = True
         MetaMixin.__init__(self)
 
     # -- opening --------------------------------------------------------------------------
@@ -119,6 +120,7 @@ class Workspace(MetaMixin):
         notes: list[str] = []
         db, state_dir = open_state_db(scan.root, create, notes)
         ws = cls(scan, db, state_dir)
+        ws._recursive = recursive
         ws.recovered.extend(notes)
         try:
             ws._recover()
@@ -134,6 +136,29 @@ class Workspace(MetaMixin):
 
     def close(self) -> None:
         self.db.close()
+
+    def rescan(
+        self, on_progress: ProgressFn | None = None, cancel: CancelToken | None = None
+    ) -> tuple[list[str], list[str]]:
+        """Scan the folder again (images added or removed by other programs) and re-check
+        every caption. Returns (added rels, removed rels). Flags of removed images are kept
+        for when they come back."""
+        scan = scan_folder(
+            self.root, recursive=self._recursive, on_progress=on_progress, cancel=cancel
+        )
+        with self._lock:
+            before = set(self._items)
+            self.scan = scan
+            self._items = {item.rel: item for item in scan.items}
+            removed = sorted(before - set(self._items), key=natural_key)
+            for rel in removed:
+                self._disk.pop(rel, None)
+                self._pending.pop(rel, None)
+                self.caption_warnings.pop(rel, None)
+                self._unreadable.pop(rel, None)
+            self._reconcile()
+            added = [rel for rel in self._items if rel not in before]
+            return added, removed
 
     def __enter__(self) -> Workspace:
         return self

@@ -112,6 +112,12 @@ def make_bad_corpus(folder: Path) -> dict[str, Case]:
     gif = add("animated.gif", buf.getvalue(), note="animated")
     del gif  # .gif is not a dataset extension; loaders still read it (probing a stray GIF)
 
+    buf = io.BytesIO()  # an animated file with a dataset extension
+    frames[0].save(
+        buf, "WEBP", save_all=True, append_images=frames[1:], duration=100, lossless=True
+    )
+    add("animated.webp", buf.getvalue(), note="animated")
+
     buf = io.BytesIO()
     Image.new("RGB", (1, 1), (10, 20, 30)).save(buf, "PNG")
     add("one_pixel.png", buf.getvalue())

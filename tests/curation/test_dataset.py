@@ -143,7 +143,9 @@ def test_unreadable_root_raises(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         scan_folder(tmp_path)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions")
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() == 0, reason="needs POSIX permissions, not root"
+)
 def test_unreadable_root_real_chmod(tmp_path: Path) -> None:
     folder = tmp_path / "locked"
     folder.mkdir()

@@ -123,10 +123,12 @@ def test_opaque_rgba_has_no_transparency_note(tmp_path) -> None:
     assert loaded.info.has_alpha
 
 
-def test_animated_uses_frame_zero(corpus) -> None:
-    loaded = load_image(corpus["animated.gif"].path)
+@pytest.mark.parametrize("name", ["animated.gif", "animated.webp"])
+def test_animated_uses_frame_zero(corpus, name: str) -> None:
+    loaded = load_image(corpus[name].path)
     assert tuple(np.asarray(loaded.image)[0, 0]) == (0, 255, 0)
     assert loaded.info.animated and "animated: using the first frame" in loaded.info.notes
+    assert probe_image(corpus[name].path).animated
 
 
 def test_one_pixel(corpus) -> None:

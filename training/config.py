@@ -406,7 +406,7 @@ def save_config(cfg: RunConfig, path: str | Path) -> Path:
     import os
     import tempfile
 
-    import yaml
+    from training.config_docs import commented_yaml
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -414,8 +414,10 @@ def save_config(cfg: RunConfig, path: str | Path) -> Path:
     if path.suffix.lower() == ".json":
         text = json.dumps(data, indent=2) + "\n"
     else:
-        text = "# Likeness training run config\n" + yaml.safe_dump(
-            data, sort_keys=False, allow_unicode=True, width=100
+        text = commented_yaml(
+            data,
+            header="Likeness training run config. Check: likeness train --validate FILE; "
+            "train: likeness train FILE",
         )
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

@@ -349,3 +349,36 @@ def test_user_settings_win_over_the_preset():
     cfg = default_config("leyla", "l3yla", "/a", preset="8gb", network={"rank": 24, "alpha": 24})
     assert cfg.network.rank == 24 and cfg.model.quantize_transformer == "nf4"
     assert isinstance(cfg, RunConfig)
+
+
+# -- self-documenting files ------------------------------------------------------------------
+def _setting_paths(model, prefix: str = "") -> list[str]:
+    from training.config_errors import _models_in
+
+    out = []
+    for name, info in model.model_fields.items():
+        path = f"{prefix}{name}"
+        out.append(path)
+        for sub in _models_in(info.annotation):
+            is_list = getattr(info.annotation, "__origin__", None) is list
+            out += _setting_paths(sub, f"{path}[]." if is_list else f"{path}.")
+    return out
+
+
+def test_every_setting_has_one_line_of_help():
+    from training.config_docs import FIELD_HELP, field_help
+
+    paths = _setting_paths(RunConfig)
+    assert "datasets[].folder" in paths and "train.ema.decay" in paths
+    assert sorted(set(paths) - set(FIELD_HELP)) == []  # a new setting needs its help line
+    assert sorted(set(FIELD_HELP) - set(paths)) == []  # no help for settings that are gone
+    assert field_help("datasets[3].repeats").startswith("times each image is seen")
+
+
+def test_saved_yaml_explains_each_setting(tmp_path):
+    cfg = default_config("leyla", "l3yla", ["/a", "/b"], training_folder=str(tmp_path))
+    text = save_config(cfg, tmp_path / "run.yaml").read_text()
+    assert "  # learning rate (1e-4 for AdamW; 1.0 for Prodigy)\n  lr: 0.0001\n" in text
+    assert "  # the dataset folder\n- folder: /a\n" in text
+    assert "  resolutions: [512, 768, 1024]\n" in text
+    assert load_config(tmp_path / "run.yaml") == cfg

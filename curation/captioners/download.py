@@ -36,9 +36,9 @@ def _progress_tqdm(on_progress: ProgressFn | None, cancel: CancelToken | None, l
             if cancel is not None and cancel.cancelled:
                 raise Cancelled()
             out = super().update(n)
+            self._done = getattr(self, "_done", 0) + (n or 0)  # self.n stays 0 when disabled
             if on_progress is not None:
-                total = int(self.total or 0)
-                on_progress(int(self.n), total, f"downloading {label}")
+                on_progress(int(self._done), int(self.total or 0), f"downloading {label}")
             return out
 
     return _Progress

@@ -20,7 +20,9 @@ from training.aitk import (
     ReportItem,
     _Node,
 )
-from training.config import BASE_MODEL, DEFAULT_MODEL
+from training.config import BASE_MODEL, DEFAULT_MODEL, DEFAULT_TRAINING_ADAPTER
+
+ADAPTER_REPO = DEFAULT_TRAINING_ADAPTER.rsplit("/", 1)[0]
 
 if TYPE_CHECKING:
     from training.aitk import _Importer
@@ -314,6 +316,9 @@ def _map_model(imp: _Importer, node: _Node | None) -> str:
     if has_adapter:
         where = "assistant_lora_path" if node.has("assistant_lora_path") else "adapter_path"
         value = imp.path_value(adapter) if _looks_local(str(adapter)) else adapter
+        if str(adapter).strip("/") == ADAPTER_REPO:
+            value = DEFAULT_TRAINING_ADAPTER
+            imp.approx(f"{path}.{where}", adapter, f"the repo's adapter file: {value}")
         imp.set("model.training_adapter.path", value, f"{path}.{where}")
     # None = automatic (on for Turbo); only say it when the job differs from automatic.
     enabled = None if has_adapter == (variant == "turbo") else has_adapter

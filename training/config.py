@@ -64,9 +64,19 @@ class Strict(BaseModel):
 class TrainingAdapter(Strict):
     """The LoRA that de-distils Turbo while training (merged in, applied at -1 for previews)."""
 
+    # A local .safetensors file or <owner>/<repo>/<file>.safetensors on the Hugging Face hub.
     path: str = DEFAULT_TRAINING_ADAPTER
     # None = automatic: on for the Turbo variant, off for Base and De-Turbo.
     enabled: bool | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> TrainingAdapter:
+        if not self.path.lower().endswith(".safetensors"):
+            raise ValueError(
+                f"path: give the adapter's .safetensors file (local, or "
+                f"<owner>/<repo>/<file>.safetensors on the hub), got {self.path!r}"
+            )
+        return self
 
 
 class ModelConfig(Strict):

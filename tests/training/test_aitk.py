@@ -80,9 +80,14 @@ def test_low_vram_job():
 def test_guide_style_job_with_prompts_list_and_no_arch():
     cfg, report = import_aitk(FIXTURES / "guide_prompts.yaml")
     assert report.unmapped_paths == []
-    assert report.approximated_paths == [f"{P0}.model.quantize"]  # float8 by default -> NF4
+    assert report.approximated_paths == [
+        f"{P0}.model.adapter_path",  # a repo id -> the adapter file in it
+        f"{P0}.model.quantize",  # float8 by default -> NF4
+    ]
     assert cfg.model.variant == "turbo" and cfg.model.uses_training_adapter
-    assert cfg.model.training_adapter.path == "ostris/zimage_turbo_training_adapter"
+    assert cfg.model.training_adapter.path == (
+        "ostris/zimage_turbo_training_adapter/zimage_turbo_training_adapter_v1.safetensors"
+    )
     assert cfg.sample.prompts == [
         "a full body photo of l3yla doing a cartwheel on a lawn, wearing denim overalls",
         "a medium shot photo of l3yla tuning a violin backstage, wearing a velvet blazer",

@@ -224,6 +224,10 @@ def test_missing_required_fields():
         ),
         ({"network": {"target_modules": "layers.(("}}, "network.target_modules: not a valid"),
         ({"network": {"alpha": 0}}, "network.alpha: must be > 0, got 0"),
+        (
+            {"model": {"training_adapter": {"path": "ostris/zimage_turbo_training_adapter"}}},
+            "model.training_adapter.path: give the adapter's .safetensors file",
+        ),
         ({"device": "gpu"}, "device: use auto, cpu, mps, cuda or cuda:N; got 'gpu'"),
         ({"sample": {"width": 1000}}, "sample.width: must be a multiple of 16, got 1000"),
         ({"schema_version": 7}, "schema_version: this config was written by a newer Likeness"),

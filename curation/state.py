@@ -24,15 +24,15 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from curation import paths
+from curation.caption_io import read_caption
 from curation.dataset import STATE_DIRNAME
-from curation.errors import WorkspaceError
-from curation.jobs import CancelToken, ItemResult, ProgressFn
+from curation.errors import CaptionReadError, WorkspaceError
 
 log = logging.getLogger(__name__)
 
@@ -325,211 +325,73 @@ def open_state_db(root: Path, create: bool, notes: list[str]) -> tuple[StateDB, 
     return StateDB(":memory:"), None
 
 
-class MetaMixin:
-    """Flags, notes, overrides, the JSON cache and the image probe index of a Workspace.
+class JournalMixin:
+    """Recovery of caption steps a killed process left half done (part of Workspace).
 
-    Expects ``self.db`` (StateDB), ``self._lock`` and ``self._items`` (rel -> ImageItem).
+    Expects ``self.db``, ``self._items``, ``self._stat_caption``, ``self._set_known`` and
+    ``self.recovered``.
     """
 
     db: StateDB
 
-    def __init__(self) -> None:
-        self._excluded: set[str] = set()
-        self._notes: dict[str, str] = {}
-        self._overrides: dict[str, dict[str, object]] = {}
-
-    def _load_meta(self) -> None:
-        for rel, excluded, note in self.db.query("SELECT rel, excluded, note FROM flags"):
-            if excluded:
-                self._excluded.add(rel)
-            if note:
-                self._notes[rel] = note
-        for rel, key, value in self.db.query("SELECT rel, key, value FROM overrides"):
-            self._overrides.setdefault(rel, {})[key] = StateDB.loads(value)
-
-    def _known(self, rel: str) -> None:
-        if rel not in self._items:  # type: ignore[attr-defined]
-            raise KeyError(f"no image {rel!r} in this dataset")
-
-    # -- flags ----------------------------------------------------------------------------
-    def _save_flags(self, rel: str) -> None:
-        with self.db.tx() as conn:
-            conn.execute(
-                "INSERT OR REPLACE INTO flags VALUES(?,?,?)",
-                (rel, int(rel in self._excluded), self._notes.get(rel, "")),
-            )
-
-    def set_excluded(self, rel: str, excluded: bool = True) -> None:
-        """Exclude an image from training (kept in the folder, never moved or deleted)."""
-        self._known(rel)
-        with self.db.lock:
-            (self._excluded.add if excluded else self._excluded.discard)(rel)
-            self._save_flags(rel)
-
-    def set_excluded_many(self, rels: Iterable[str], excluded: bool = True) -> None:
-        rels = list(rels)
-        for rel in rels:
-            self._known(rel)
-        with self.db.lock:
-            for rel in rels:
-                (self._excluded.add if excluded else self._excluded.discard)(rel)
-            with self.db.tx() as conn:
-                conn.executemany(
-                    "INSERT OR REPLACE INTO flags VALUES(?,?,?)",
-                    [(r, int(excluded), self._notes.get(r, "")) for r in rels],
-                )
-
-    def is_excluded(self, rel: str) -> bool:
-        return rel in self._excluded
-
-    def excluded(self) -> set[str]:
-        """Excluded images that are still in the dataset."""
-        return {rel for rel in self._excluded if rel in self._items}  # type: ignore[attr-defined]
-
-    def note(self, rel: str) -> str:
-        return self._notes.get(rel, "")
-
-    def set_note(self, rel: str, text: str) -> None:
-        self._known(rel)
-        with self.db.lock:
-            if text:
-                self._notes[rel] = text
+    def _recover(self) -> None:
+        """Reconcile steps a killed process left in a transitional state (see module doc)."""
+        for step in self.db.steps(TRANSITIONAL):
+            changes = self.db.changes(step.id)
+            on_disk: dict[str, str | None] = {}
+            for c in changes:
+                item = self._items.get(c.rel)
+                if item is None:
+                    on_disk[c.rel] = "\x00gone"
+                    continue
+                try:
+                    cap = read_caption(item.caption_path)
+                except CaptionReadError:
+                    on_disk[c.rel] = "\x00unreadable"
+                    continue
+                on_disk[c.rel] = cap.text if cap.exists else None
+            new_ = [c for c in changes if on_disk[c.rel] == c.new]
+            old_ = [c for c in changes if on_disk[c.rel] == c.old and c.old != c.new]
+            if step.state == "undoing":
+                reached, origin = old_, "undo"
+                state = "undone" if not new_ else "applied"
+                keep = changes if state == "undone" or not old_ else new_
             else:
-                self._notes.pop(rel, None)
-            self._save_flags(rel)
-
-    # -- overrides ------------------------------------------------------------------------
-    def set_override(self, rel: str, key: str, value: object) -> None:
-        """Per-image user override (e.g. ``tier``); ``None`` removes it. JSON values."""
-        self._known(rel)
-        with self.db.lock:
+                reached, origin = new_, step.origin if step.state == "applying" else "redo"
+                state = "applied" if new_ else ("undone" if step.state == "redoing" else "drop")
+                keep = new_ if old_ else changes
+            incomplete = bool(old_ and new_)
             with self.db.tx() as conn:
-                if value is None:
-                    conn.execute("DELETE FROM overrides WHERE rel=? AND key=?", (rel, key))
-                    self._overrides.get(rel, {}).pop(key, None)
+                drop = {c.rel for c in changes} - {c.rel for c in keep}
+                conn.executemany(
+                    "DELETE FROM step_changes WHERE step_id=? AND rel=?",
+                    [(step.id, rel) for rel in drop],
+                )
+                if state == "drop":
+                    conn.execute("DELETE FROM step_changes WHERE step_id=?", (step.id,))
+                    conn.execute("DELETE FROM steps WHERE id=?", (step.id,))
                 else:
                     conn.execute(
-                        "INSERT OR REPLACE INTO overrides VALUES(?,?,?)",
-                        (rel, key, StateDB.dumps(value)),
+                        "UPDATE steps SET state=?, incomplete=incomplete OR ? WHERE id=?",
+                        (state, int(incomplete), step.id),
                     )
-                    self._overrides.setdefault(rel, {})[key] = value
-
-    def overrides(self, rel: str) -> dict[str, object]:
-        return dict(self._overrides.get(rel, {}))
-
-    def overrides_for(self, key: str) -> dict[str, object]:
-        """rel -> value of one override key, for every image that has it."""
-        return {rel: o[key] for rel, o in self._overrides.items() if key in o}
-
-    # -- JSON cache -----------------------------------------------------------------------
-    def cache_get(self, namespace: str, key: str, default: object = None) -> object:
-        rows = self.db.query(
-            "SELECT value FROM cache WHERE namespace=? AND key=?", (namespace, key)
-        )
-        return StateDB.loads(rows[0][0]) if rows else default
-
-    def cache_put(self, namespace: str, key: str, value: object) -> None:
-        self.cache_put_many(namespace, {key: value})
-
-    def cache_get_many(self, namespace: str, keys: Iterable[str]) -> dict[str, object]:
-        keys = list(keys)
-        out: dict[str, object] = {}
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            rows = self.db.query(
-                f"SELECT key, value FROM cache WHERE namespace=? AND key IN "
-                f"({','.join('?' * len(chunk))})",
-                (namespace, *chunk),
+                # the captions the step reached: history and index, so _reconcile does not
+                # mistake them for external edits
+                hist, rows = [], []
+                for c in reached:
+                    item = self._items[c.rel]
+                    target = c.old if step.state == "undoing" else c.new
+                    stat = self._stat_caption(item) if target is not None else None
+                    rows.append(self._set_known(c.rel, target, stat))
+                    before = c.new if step.state == "undoing" else c.old
+                    hist.append((c.rel, origin, before, target, step.id))
+                StateDB.upsert_caption_state(conn, rows)
+                StateDB.add_history(conn, hist)
+            message = (
+                f"'{step.label}' was interrupted: {len(reached)} of {len(changes)} captions had "
+                f"been {'reverted' if step.state == 'undoing' else 'changed'}"
             )
-            out.update((k, StateDB.loads(v)) for k, v in rows)
-        return out
-
-    def cache_put_many(self, namespace: str, values: Mapping[str, object]) -> None:
-        rows = [(namespace, k, StateDB.dumps(v), time.time()) for k, v in values.items()]
-        with self.db.tx() as conn:
-            conn.executemany("INSERT OR REPLACE INTO cache VALUES(?,?,?,?)", rows)
-
-    def cache_delete(self, namespace: str, key: str | None = None) -> None:
-        with self.db.tx() as conn:
-            if key is None:
-                conn.execute("DELETE FROM cache WHERE namespace=?", (namespace,))
-            else:
-                conn.execute("DELETE FROM cache WHERE namespace=? AND key=?", (namespace, key))
-
-    # -- image index (probe results keyed by file size + mtime) ---------------------------
-    def probe_all(
-        self,
-        rels: Iterable[str] | None = None,
-        max_pixels: int | None = None,
-        on_progress: ProgressFn | None = None,
-        cancel: CancelToken | None = None,
-        thorough: bool = False,
-    ) -> list[ItemResult]:
-        """Probe images (see :func:`curation.images.probe_images`), reusing results stored
-        in the index while a file's size and mtime are unchanged. ``ItemResult.path`` is the
-        rel; ``value`` an ``ImageInfo``. Size-limit errors are not cached (the limit is a
-        preference); a quick probe's success does not count for ``thorough=True``."""
-        from curation.images import ImageInfo, get_default_max_pixels, probe_images
-
-        limit = get_default_max_pixels() if max_pixels is None else max_pixels
-
-        items = self._items  # type: ignore[attr-defined]
-        rels = list(items if rels is None else rels)
-        stored = {
-            r[0]: r[1:]
-            for r in self.db.query("SELECT rel, size, mtime_ns, info, error FROM images")
-        }
-        results: dict[str, ItemResult] = {}
-        todo: list[str] = []
-        for rel in rels:
-            item = items[rel]
-            row = stored.get(rel)
-            if row and (row[0], row[1]) == (item.size_bytes, item.mtime_ns):
-                data = StateDB.loads(row[2]) if row[2] else None
-                fits = data and (not limit or data["width"] * data["height"] <= limit)
-                if data and fits and (data.pop("thorough", False) or not thorough):
-                    data["notes"] = tuple(data.get("notes", ()))
-                    results[rel] = ItemResult(path=rel, value=ImageInfo(**data))
-                    continue
-                if row[3] and not data:
-                    results[rel] = ItemResult(path=rel, error=row[3])
-                    continue
-            todo.append(rel)
-        fresh = probe_images(
-            [items[rel].path for rel in todo],
-            max_pixels,
-            on_progress=on_progress,
-            cancel=cancel,
-            thorough=thorough,
-        )
-        rows = []
-        for rel, res in zip(todo, fresh, strict=True):
-            results[rel] = ItemResult(path=rel, value=res.value, error=res.error)
-            if res.error == "cancelled" or (res.error and res.error.startswith("image is ")):
-                continue
-            info = None
-            if res.value is not None:
-                info = StateDB.dumps(
-                    {**res.value.__dict__, "notes": list(res.value.notes), "thorough": thorough}
-                )
-            item = items[rel]
-            rows.append((rel, item.size_bytes, item.mtime_ns, info, res.error))
-        if rows:
-            with self.db.tx() as conn:
-                conn.executemany(
-                    "INSERT INTO images(rel, size, mtime_ns, info, error) VALUES(?,?,?,?,?) "
-                    "ON CONFLICT(rel) DO UPDATE SET size=excluded.size, "
-                    "mtime_ns=excluded.mtime_ns, info=excluded.info, error=excluded.error",
-                    rows,
-                )
-        return [results[rel] for rel in rels]
-
-    def image_info(self, rel: str, max_pixels: int | None = None):  # -> ImageInfo
-        """Probe one image (cached); raises ``ImageLoadError``."""
-        from curation.errors import ImageLoadError
-
-        self._known(rel)
-        res = self.probe_all([rel], max_pixels)[0]
-        if res.error:
-            raise ImageLoadError(res.error)
-        return res.value
+            if incomplete:
+                message += "; the finished part is kept as an undoable step"
+            log.warning(message)
+            self.recovered.append(message)

@@ -37,14 +37,14 @@ from curation.dataset import ImageItem, ScanResult, natural_key, scan_folder
 from curation.errors import CaptionReadError, CaptionWriteError
 from curation.jobs import CancelToken, ItemResult, ProgressFn
 from curation.state import (
-    TRANSITIONAL,
     Change,
-    MetaMixin,
+    JournalMixin,
     StateDB,
     Step,
     open_state_db,
     state_location,
 )
+from curation.workspace_meta import MetaMixin
 
 __all__ = ["HistoryEntry", "SaveResult", "Step", "Workspace", "state_location"]
 
@@ -85,7 +85,7 @@ class SaveResult:
         return len(self.written) + len(self.pending)
 
 
-class Workspace(MetaMixin):
+class Workspace(MetaMixin, JournalMixin):
     """Open with :meth:`open`; thread-safe (one lock); close with :meth:`close`."""
 
     def __init__(self, scan: ScanResult, db: StateDB, state_dir: Path | None) -> None:
@@ -579,62 +579,3 @@ class Workspace(MetaMixin):
                 step.id, todo, forward=not undo, origin="undo" if undo else "redo", result=result
             )
             return result
-
-    # -- recovery -------------------------------------------------------------------------
-    def _recover(self) -> None:
-        """Reconcile steps a killed process left in a transitional state (see module doc)."""
-        for step in self.db.steps(TRANSITIONAL):
-            changes = self.db.changes(step.id)
-            on_disk: dict[str, str | None] = {}
-            for c in changes:
-                item = self._items.get(c.rel)
-                if item is None:
-                    on_disk[c.rel] = "\x00gone"
-                    continue
-                cap = read_caption(item.caption_path) if item.caption_path.exists() else None
-                on_disk[c.rel] = cap.text if cap is not None else None
-            new_ = [c for c in changes if on_disk[c.rel] == c.new]
-            old_ = [c for c in changes if on_disk[c.rel] == c.old and c.old != c.new]
-            if step.state == "undoing":
-                reached, origin = old_, "undo"
-                state = "undone" if not new_ else "applied"
-                keep = changes if state == "undone" or not old_ else new_
-            else:
-                reached, origin = new_, step.origin if step.state == "applying" else "redo"
-                state = "applied" if new_ else ("undone" if step.state == "redoing" else "drop")
-                keep = new_ if old_ else changes
-            incomplete = bool(old_ and new_)
-            with self.db.tx() as conn:
-                drop = {c.rel for c in changes} - {c.rel for c in keep}
-                conn.executemany(
-                    "DELETE FROM step_changes WHERE step_id=? AND rel=?",
-                    [(step.id, rel) for rel in drop],
-                )
-                if state == "drop":
-                    conn.execute("DELETE FROM step_changes WHERE step_id=?", (step.id,))
-                    conn.execute("DELETE FROM steps WHERE id=?", (step.id,))
-                else:
-                    conn.execute(
-                        "UPDATE steps SET state=?, incomplete=incomplete OR ? WHERE id=?",
-                        (state, int(incomplete), step.id),
-                    )
-                # the captions the step reached: history and index, so _reconcile does not
-                # mistake them for external edits
-                hist, rows = [], []
-                for c in reached:
-                    item = self._items[c.rel]
-                    target = c.old if step.state == "undoing" else c.new
-                    stat = self._stat_caption(item) if target is not None else None
-                    rows.append(self._set_known(c.rel, target, stat))
-                    before = c.new if step.state == "undoing" else c.old
-                    hist.append((c.rel, origin, before, target, step.id))
-                StateDB.upsert_caption_state(conn, rows)
-                StateDB.add_history(conn, hist)
-            message = (
-                f"'{step.label}' was interrupted: {len(reached)} of {len(changes)} captions had "
-                f"been {'reverted' if step.state == 'undoing' else 'changed'}"
-            )
-            if incomplete:
-                message += "; the finished part is kept as an undoable step"
-            log.warning(message)
-            self.recovered.append(message)

@@ -126,12 +126,19 @@ def cmd_scan(args: argparse.Namespace) -> int:
         warnings = [{"path": w.path, "warning": w.error} for w in ws.scan.warnings]
         warnings += [{"path": rel, "warning": w} for rel, w in sorted(ws.caption_warnings.items())]
         captioned = sum(1 for i in items if ws.has_caption(i.rel))
+        folders: dict[str, dict[str, int]] = {}
+        for item in items:
+            entry = folders.setdefault(
+                item.rel.rpartition("/")[0] or ".", {"images": 0, "repeats": item.repeats}
+            )
+            entry["images"] += 1
         summary = {
             "root": str(ws.root),
             "images": len(items),
             "captioned": captioned,
             "uncaptioned": len(items) - captioned,
             "excluded": len(ws.excluded()),
+            "folders": [{"path": k, **v} for k, v in folders.items()],
             "errors": errors,
             "warnings": warnings,
             "pending": [{"path": rel, "error": e} for rel, e in sorted(ws.pending().items())],
@@ -143,6 +150,9 @@ def cmd_scan(args: argparse.Namespace) -> int:
         f"{summary['root']}: {summary['images']} images, {captioned} captioned, "
         f"{summary['uncaptioned']} uncaptioned, {summary['excluded']} excluded"
     )
+    if len(folders) > 1 or any(f["repeats"] != 1 for f in folders.values()):
+        for path, f in folders.items():
+            print(f"  {path}: {f['images']} images x {f['repeats']} repeats")
     for title, rows, key in (("errors", errors, "error"), ("warnings", warnings, "warning")):
         if rows:
             print(f"{title} ({len(rows)}):")

@@ -41,6 +41,7 @@ def test_scan_text(ds: Path, capsys) -> None:
     assert code == 0
     assert "6 images, 4 captioned, 2 uncaptioned, 0 excluded" in out
     assert "errors (1):" in out and "broken.jpg: empty file (0 bytes)" in out
+    assert "  .: 5 images x 10 repeats" in out and "  sub: 1 images x 10 repeats" in out
     assert not (ds / ".likeness").exists()  # scanning writes nothing into the dataset
 
 
@@ -57,6 +58,10 @@ def test_scan_json(ds: Path, capsys) -> None:
         "excluded": 1,
     }
     assert data["errors"] == [{"path": "broken.jpg", "error": "empty file (0 bytes)"}]
+    assert data["folders"] == [
+        {"path": ".", "images": 5, "repeats": 10},
+        {"path": "sub", "images": 1, "repeats": 10},
+    ]
     code, out, _ = run(capsys, "scan", str(ds), "--json", "--no-recursive")
     assert json.loads(out)["images"] == 5
 

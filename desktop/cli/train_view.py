@@ -194,8 +194,10 @@ class TrainView:
 
     def _on_done(self, e: dict[str, Any]) -> None:
         self.done = e
-        if self.tty and self.last:
+        if self.tty and self.last:  # keep the last progress line on screen
             self._draw(self.progress_text(width=self._width()))
+            self.out.write("\n")
+            self._bar_shown = False
         if e.get("reason") == "stopped":
             self.line(self._c(f"stopped at step {e.get('step')}", YELLOW, BOLD))
         else:

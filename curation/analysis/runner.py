@@ -359,6 +359,8 @@ def finalize(result: DatasetAnalysis) -> None:
         img = by_rel[rel]
         img.identity_score = score
         relax = th.identity_profile_relax if img.pose == "profile" else 0.0
+        if img.overrides.get("identity") == "ok":
+            continue  # the user checked it: the same person (override wins)
         if score < th.identity_outlier_below - relax:
             img.add_flag("identity-outlier")
         elif score < th.identity_review_below - relax:

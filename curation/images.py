@@ -210,7 +210,7 @@ def _check_size(im: Image.Image, max_pixels: int | None) -> None:
     if limit and w * h > limit:
         raise ImageLoadError(
             f"image is {w}x{h} = {_format_mp(w * h)} MP, over the {_format_mp(limit)} MP limit; "
-            "raise it in Preferences if you trust this file"
+            "raise it in Preferences (CLI: --max-megapixels) if you trust this file"
         )
 
 
@@ -322,7 +322,12 @@ def _normalise(im: Image.Image) -> Image.Image:
         return im.convert("RGBA")
     if mode in _ALPHA_MODES:
         return im.convert("RGBA")
-    return im.convert("RGB")
+    try:
+        return im.convert("RGB")
+    except ValueError as exc:  # e.g. LAB TIFFs
+        raise ImageLoadError(
+            f"cannot read: {mode} colour is not supported (save the file as RGB)"
+        ) from exc
 
 
 def _flatten(im: Image.Image, keep_alpha: bool, notes: list[str]) -> Image.Image:

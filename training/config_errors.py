@@ -113,6 +113,18 @@ def model_at(root: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | N
     return model
 
 
+def field_paths(root: type[BaseModel], prefix: str = "") -> list[str]:
+    """Every setting path under ``root`` (``datasets[].folder`` for list items)."""
+    out: list[str] = []
+    for name, info in root.model_fields.items():
+        path = f"{prefix}{name}"
+        out.append(path)
+        is_list = typing.get_origin(info.annotation) is list
+        for sub in _models_in(info.annotation):
+            out += field_paths(sub, f"{path}[]." if is_list else f"{path}.")
+    return out
+
+
 def suggest(word: str, choices: list[str]) -> str | None:
     if word in HABIT_NAMES and HABIT_NAMES[word] in choices:
         return HABIT_NAMES[word]
@@ -143,6 +155,10 @@ def _message(err: dict[str, Any], root: type[BaseModel]) -> tuple[str, str]:
         key = str(loc[-1]) if loc else ""
         parent = model_at(root, loc[:-1])
         fields = list(parent.model_fields) if parent else []
+        elsewhere = [p for p in field_paths(root) if p.rsplit(".", 1)[-1] == key]
+        if key not in fields and elsewhere:
+            where = " or ".join(elsewhere[:2])
+            return path, f"unknown setting in this section — it belongs at {where}"
         hint = suggest(key, fields)
         if hint:
             return path, f"unknown setting — did you mean '{hint}'?"

@@ -174,6 +174,15 @@ def test_unknown_keys_get_suggestions_from_their_own_section():
     assert colour and "this section takes: enabled, every, prompts" in colour[0]
 
 
+def test_settings_in_the_wrong_section_say_where_they_belong():
+    lines = problems(minimal(model={"precision": "bf16"}, steps=10, train={"resolutions": [512]}))
+    assert lines == [
+        "model.precision: unknown setting in this section — it belongs at train.precision",
+        "train.resolutions: unknown setting in this section — it belongs at datasets[].resolutions",
+        "steps: unknown setting in this section — it belongs at train.steps or sample.steps",
+    ]
+
+
 def test_missing_required_fields():
     lines = problems({"datasets": []})
     assert lines == [
@@ -356,23 +365,11 @@ def test_user_settings_win_over_the_preset():
 
 
 # -- self-documenting files ------------------------------------------------------------------
-def _setting_paths(model, prefix: str = "") -> list[str]:
-    from training.config_errors import _models_in
-
-    out = []
-    for name, info in model.model_fields.items():
-        path = f"{prefix}{name}"
-        out.append(path)
-        for sub in _models_in(info.annotation):
-            is_list = getattr(info.annotation, "__origin__", None) is list
-            out += _setting_paths(sub, f"{path}[]." if is_list else f"{path}.")
-    return out
-
-
 def test_every_setting_has_one_line_of_help():
     from training.config_docs import FIELD_HELP, field_help
+    from training.config_errors import field_paths
 
-    paths = _setting_paths(RunConfig)
+    paths = field_paths(RunConfig)
     assert "datasets[].folder" in paths and "train.ema.decay" in paths
     assert sorted(set(paths) - set(FIELD_HELP)) == []  # a new setting needs its help line
     assert sorted(set(FIELD_HELP) - set(paths)) == []  # no help for settings that are gone

@@ -103,12 +103,13 @@ def plan_replace(
     return _plan(captions, rels, fn)
 
 
-def _join(first: str, second: str, separator: str) -> str:
-    if not first.strip():
-        return second
-    if not second.strip():
-        return first
-    return first.rstrip() + separator + second.lstrip()
+def _outer(text: str) -> tuple[str, str, str]:
+    """(leading whitespace, core, trailing whitespace); all-blank text is all trailing."""
+    core = text.strip()
+    if not core:
+        return "", "", text
+    lead = text[: len(text) - len(text.lstrip())]
+    return lead, core, text[len(text.rstrip()) :]
 
 
 def plan_prepend(
@@ -126,9 +127,10 @@ def plan_prepend(
     token = text.strip()
 
     def fn(old: str) -> str:
-        if skip_if_present and old.lstrip().startswith(token):
+        lead, core, trail = _outer(old)
+        if skip_if_present and core.startswith(token):
             return old
-        return _join(token, old, separator)
+        return lead + (token + separator + core if core else token) + trail
 
     return _plan(captions, rels, fn)
 
@@ -147,9 +149,10 @@ def plan_append(
     token = text.strip()
 
     def fn(old: str) -> str:
-        if skip_if_present and old.rstrip().endswith(token):
+        lead, core, trail = _outer(old)
+        if skip_if_present and core.endswith(token):
             return old
-        return _join(old, token, separator)
+        return lead + (core + separator + token if core else token) + trail
 
     return _plan(captions, rels, fn)
 

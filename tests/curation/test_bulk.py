@@ -151,3 +151,17 @@ def test_apply_is_one_undo_step_and_skips_stale_preview(tmp_path: Path) -> None:
     }
     assert after["img00003.png"] == "edited after the preview"
     ws.close()
+
+
+def test_prepend_append_keep_a_trailing_newline() -> None:
+    caps = {"a": "smiling, red scarf\n", "b": "\n", "c": ""}
+    assert new_texts(plan_append(caps, "film grain")) == {
+        "a": "smiling, red scarf, film grain\n",
+        "b": "film grain\n",
+        "c": "film grain",
+    }
+    assert new_texts(plan_prepend(caps, "l3yla")) == {
+        "a": "l3yla, smiling, red scarf\n",
+        "b": "l3yla\n",
+        "c": "l3yla",
+    }

@@ -88,11 +88,15 @@ class EmbeddingDetector:
     def __init__(self, delay: float = 0.0) -> None:
         self.delay = delay
         self.calls = 0
+        self.threads: set[str] = set()
 
     def detect(self, image: np.ndarray):
         from curation.faces.base import Face, normalise
 
+        import threading
+
         self.calls += 1
+        self.threads.add(threading.current_thread().name)
         if self.delay:
             time.sleep(self.delay)
         h, w = image.shape[:2]

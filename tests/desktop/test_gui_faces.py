@@ -171,7 +171,8 @@ def test_cancel_keeps_partial_results(qtbot, window, tmp_path):
 
     folder = make_identity_set(tmp_path / "slow", n_a=8)
     ctrl = window.faces.controller
-    ctrl.detector_factory = lambda: EmbeddingDetector(delay=0.4)
+    detector = EmbeddingDetector(delay=0.4)
+    ctrl.detector_factory = lambda: detector
     seen = []
     ctrl.progress.connect(lambda d, t, m: seen.append(d))
     with qtbot.waitSignal(ctrl.finished, timeout=30_000):
@@ -184,6 +185,10 @@ def test_cancel_keeps_partial_results(qtbot, window, tmp_path):
     assert analysis.cancelled and 0 < len(analysis.images) < 9
     assert "cancelled" in window.faces.dashboard.summary.text()
     assert "partial" in window.faces.dashboard.run_state.text()
+    # the detector never ran on the GUI thread
+    import threading
+
+    assert detector.threads and threading.main_thread().name not in detector.threads
 
 
 def test_face_box_in_detail_view(qtbot, window, faces_set, screenshot_dir):

@@ -97,9 +97,11 @@ def test_identity_keep_marks_checked(qtbot, window, tmp_path):
     open_and_analyse(qtbot, window, folder)
     dlg = window.faces.open_identity()
     assert [i.rel for i in dlg.items] == ["p_b.jpg"]
-    wait_reanalysed(
+    _, report = wait_reanalysed(
         qtbot, window, lambda: qtbot.mouseClick(dlg.keep_btn, Qt.MouseButton.LeftButton)
     )
     assert window.session.workspace.overrides("p_b.jpg") == {"identity": "ok"}
+    assert report["identity"]["outliers"] == []  # the override wins in the report too
+    assert not any(a["id"].startswith("identity-outlier") for a in report["advice"])
     assert "other person?" not in badge_texts(window, "p_b.jpg")
     assert window.faces.open_identity().items == []  # nothing left to review

@@ -20,6 +20,8 @@ from PySide6.QtWidgets import (
     QGraphicsSimpleTextItem,
 )
 
+from desktop.panels.faces.badges import tooltip_for
+
 PRIMARY = QColor("#4fe08a")
 OTHER = QColor("#aeb6c2")
 PERSON = QColor("#e0a84f")
@@ -51,9 +53,12 @@ class FaceOverlay:
 
     def refresh(self) -> None:
         self.clear()
+        if not self.rel:
+            self.viewer.setToolTip("")
         if not self.enabled or not self.rel:
             return
         img: Any = self.image_for_rel(self.rel)
+        self.viewer.setToolTip(tooltip_for(img) if img is not None else "")
         rect = self.viewer.sceneRect()
         if img is None or img.error is not None or not img.width or rect.width() <= 1:
             return

@@ -91,9 +91,9 @@ class EmbeddingDetector:
         self.threads: set[str] = set()
 
     def detect(self, image: np.ndarray):
-        from curation.faces.base import Face, normalise
-
         import threading
+
+        from curation.faces.base import Face, normalise
 
         self.calls += 1
         self.threads.add(threading.current_thread().name)

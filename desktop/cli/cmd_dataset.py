@@ -8,8 +8,10 @@ invalid arguments (message on stderr).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
+from collections.abc import Callable
 from typing import Any
 
 EXIT_OK, EXIT_PARTIAL, EXIT_UNUSABLE = 0, 1, 2
@@ -72,6 +74,27 @@ def _err(message: str) -> None:
     print(f"likeness: {message}", file=sys.stderr)
 
 
+EXIT_INTERRUPTED = 130
+
+
+def _interruptible(fn: Callable[..., int]) -> Callable[..., int]:
+    """Ctrl+C: a short message instead of a traceback. Caption writes are atomic and
+    journaled, so an interrupted edit is reconciled by the next command that opens DIR."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> int:
+        try:
+            return fn(*args, **kwargs)
+        except KeyboardInterrupt:
+            _err(
+                "interrupted; every caption is either old or new, and the next command on "
+                "this folder tidies up the undo history"
+            )
+            return EXIT_INTERRUPTED
+
+    return wrapper
+
+
 class _Progress:
     """A tqdm bar on stderr when it is a terminal; silent otherwise."""
 
@@ -109,6 +132,7 @@ def _open(dir_: str, recursive: bool, create: bool):
         progress.close()
 
 
+@_interruptible
 def cmd_scan(args: argparse.Namespace) -> int:
     ws = _open(args.dir, args.recursive, create=False)
     if ws is None:
@@ -161,6 +185,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+@_interruptible
 def cmd_replace(args: argparse.Namespace) -> int:
     from curation.bulk import format_diff, plan_replace
     from curation.errors import BulkEditError
@@ -206,6 +231,7 @@ def cmd_replace(args: argparse.Namespace) -> int:
     return EXIT_PARTIAL if out["pending"] else EXIT_OK
 
 
+@_interruptible
 def _undo_redo(args: argparse.Namespace, undo: bool) -> int:
     ws = _open(args.dir, args.recursive, create=True)
     if ws is None:

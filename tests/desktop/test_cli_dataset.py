@@ -186,3 +186,12 @@ def test_cli_scan_in_a_fresh_process_does_not_import_torch(ds: Path) -> None:
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     assert bad.returncode == 2 and "does not exist" in bad.stderr
+
+
+def test_ctrl_c_is_a_message_not_a_traceback(ds: Path, capsys, monkeypatch) -> None:
+    def interrupt(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(workspace.Workspace, "apply_changes", interrupt)
+    code, _, err = run(capsys, "replace", str(ds), "l3yla", "ohwx")
+    assert code == 130 and "interrupted" in err and "Traceback" not in err

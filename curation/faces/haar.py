@@ -41,7 +41,7 @@ class HaarDetector:
     has_landmarks = False
     has_embeddings = False
 
-    def __init__(self, *, input_max: int = 512, min_neighbors: int = 6) -> None:
+    def __init__(self, *, input_max: int = 384, min_neighbors: int = 6) -> None:
         base = Path(cv2.data.haarcascades)
         self._frontal = self._load(base / "haarcascade_frontalface_default.xml")
         self._profile = self._load(base / "haarcascade_profileface.xml")

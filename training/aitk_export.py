@@ -150,6 +150,10 @@ EXTRA_NOTES = {
     "model.quantize_transformer": "NF4 quantisation (ai-toolkit gets its own 4-bit type)",
     "network.target_modules": "the target-module regex",
     "train.timestep_shift": "the timestep shift",
+    "train.seed": "the training seed",
+    "model.revision": "the model's hub revision",
+    "model.training_adapter.path": "the training adapter path (not used by this run)",
+    "model.training_adapter.enabled": "the training adapter switch",
 }
 
 

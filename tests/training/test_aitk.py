@@ -323,3 +323,51 @@ def test_report_lines_read_well():
     )
     assert report.lines()[1].startswith(f"changed     {P0}.model.qtype = 'qfloat8': qfloat8 -> NF4")
     assert config_to_dict(import_aitk(FIXTURES / "low_vram_8gb.yaml")[0])["name"] == "k1ra_lowvram"
+
+
+@pytest.mark.parametrize("variant", ["turbo", "base", "deturbo"])
+def test_every_setting_survives_export_and_import(variant):
+    """Each setting away from its default, so a mapping that loses one fails here."""
+    cfg = validate_config(
+        {
+            "name": "v4ra.test-1", "trigger": "v4ra", "training_folder": "/runs/x",
+            "device": "cuda:1",
+            "model": {
+                "name_or_path": "/models/zimage", "source": "local", "revision": "main",
+                "variant": variant,
+                "training_adapter": {
+                    "path": "/adapters/a.safetensors",
+                    "enabled": variant == "deturbo" or (False if variant == "turbo" else None),
+                },
+                "quantize_transformer": "nf4", "quantize_text_encoder": "none",
+                "offload_text_encoder": False, "offload_vae": True,
+            },
+            "network": {"rank": 8, "alpha": 4, "dropout": 0.1, "target_modules": r"^layers\.1\..*$"},
+            "save": {"dtype": "fp32", "every": 100, "keep_last": 3},
+            "train": {
+                "batch_size": 3, "gradient_accumulation": 2, "steps": 900, "optimizer": "lion8bit",
+                "optimizer_args": {"betas": [0.95, 0.98], "eps": 1e-7, "d0": 1e-5},
+                "lr": 3e-5, "weight_decay": 0.0, "scheduler": "cosine_with_restarts",
+                "warmup_steps": 50, "num_cycles": 3, "timestep_sampling": "uniform",
+                "timestep_shift": 1.5, "loss": "huber", "ema": {"enabled": True, "decay": 0.95},
+                "caption_dropout": 0.0, "max_grad_norm": 0.0, "seed": 3, "precision": "fp16",
+                "gradient_checkpointing": False,
+            },
+            "datasets": [
+                {"folder": "/d/1", "repeats": 4, "flip_x": True, "resolutions": [768],
+                 "cache_latents": False, "cache_text_embeddings": False},
+                {"folder": "/d/2", "resolutions": [512, 1536], "cache_text_embeddings": False},
+            ],
+            "sample": {
+                "enabled": False, "every": 50, "prompts": ["v4ra juggling"], "negative": "blur",
+                "steps": 20, "guidance": 0.5, "seed": 9, "walk_seed": False, "skip_first": False,
+                "width": 768, "height": 1152,
+            },
+        }
+    )  # fmt: skip
+    job, _ = export_aitk(cfg)
+    back, report = import_aitk_dict(copy.deepcopy(job))
+    assert back == cfg
+    assert report.unmapped == []
+    # most of it travels in ai-toolkit's own keys, not in meta.likeness
+    assert len(job["meta"].get("likeness", {})) <= 6, job["meta"].get("likeness")

@@ -35,6 +35,7 @@ class TrainerSession:
         self.aborted = False
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=40)
         self._stdin_lock = threading.Lock()
+        self._output_gone = False
 
     # -- commands ---------------------------------------------------------------------------
     def send(self, command: str) -> bool:
@@ -61,8 +62,20 @@ class TrainerSession:
             return
         self._note("aborting without saving")
         self.aborted = True
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
+        self.terminate()
+
+    def terminate(self) -> None:
+        """End the trainer and anything it started (its whole process group on POSIX)."""
+        proc = self.proc
+        if proc is None or proc.poll() is not None:
+            return
+        if os.name != "nt":
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)  # the child leads its own session
+                return
+            except (ProcessLookupError, PermissionError):
+                pass
+        proc.terminate()
 
     def _note(self, text: str) -> None:
         try:
@@ -136,13 +149,22 @@ class TrainerSession:
                 except OSError:
                     pass
         stderr_thread.join(timeout=5)
+        if self._output_gone:
+            return code
         self.view.close()
         return self._exit_code(code)
 
     def _handle_line(self, line: str) -> None:
         text = line.strip()
-        if not text:
+        if not text or self._output_gone:
             return
+        try:
+            self._show(text)
+        except BrokenPipeError:  # our stdout was closed (e.g. `| head`)
+            self._output_gone = True
+            self.send("stop")  # save and end cleanly rather than train unseen
+
+    def _show(self, text: str) -> None:
         try:
             event = json.loads(text)
         except json.JSONDecodeError:

@@ -328,6 +328,22 @@ def test_second_ctrl_c_aborts(fake, config):
     assert "aborted: no checkpoint was saved" in out
 
 
+@pytest.mark.skipif(os.name == "nt", reason="POSIX pipes")
+def test_closed_output_stops_the_run_cleanly(fake, config):
+    """`likeness train x.yaml | head -3`: when nobody reads any more, save and stop."""
+    env = dict(os.environ, FAKE_MODE="wait_stop")
+    proc = _start_cli(config, env)
+    try:
+        _wait_for(proc, "step 2/20")
+        proc.stdout.close()
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert {"command": "stop"} in fake()
+    assert proc.returncode == 0
+
+
 def test_terminal_view_redraws_one_progress_line(monkeypatch):
     monkeypatch.setenv("COLUMNS", "160")
     buf = io.StringIO()

@@ -21,6 +21,7 @@ import hashlib
 import json
 import logging
 import os
+import socket
 import sqlite3
 import threading
 import time
@@ -56,7 +57,7 @@ CREATE TABLE IF NOT EXISTS history(
 CREATE INDEX IF NOT EXISTS history_rel ON history(rel, id);
 CREATE TABLE IF NOT EXISTS steps(
     id INTEGER PRIMARY KEY, time REAL NOT NULL, label TEXT NOT NULL, origin TEXT NOT NULL,
-    state TEXT NOT NULL, incomplete INTEGER NOT NULL DEFAULT 0
+    state TEXT NOT NULL, incomplete INTEGER NOT NULL DEFAULT 0, owner TEXT
 );
 CREATE TABLE IF NOT EXISTS step_changes(
     step_id INTEGER NOT NULL, rel TEXT NOT NULL, old_text TEXT, new_text TEXT,
@@ -79,6 +80,49 @@ CREATE TABLE IF NOT EXISTS pending(
 """
 
 
+# Steps this process is moving right now: (db path, step id). A step in a transitional
+# state is only "interrupted" if its owner process is gone (or, for this process, if the
+# step is not in this set), so opening a dataset never "repairs" an edit in progress.
+_live_steps: set[tuple[str, int]] = set()
+_live_lock = threading.Lock()
+
+
+def owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def mark_live(db_path: str, step_id: int, live: bool = True) -> None:
+    """Mark a step as being moved by this process (call inside the transaction that puts it
+    in a transitional state, unmark in a ``finally`` once it left that state)."""
+    with _live_lock:
+        (_live_steps.add if live else _live_steps.discard)((db_path, step_id))
+
+
+def step_in_progress(db_path: str, step: Step) -> bool:
+    """Whether a transitional step belongs to an operation that is still running."""
+    host, _, pid_text = (step.owner or "").rpartition(":")
+    if not pid_text.isdigit() or host != socket.gethostname():
+        return False  # unknown, or another machine (a shared folder): treat as interrupted
+    pid = int(pid_text)
+    if pid == os.getpid():
+        with _live_lock:
+            return (db_path, step.id) in _live_steps
+    try:
+        import psutil
+
+        proc = psutil.Process(pid)
+        # a pid reused by a process started after the step is not its owner
+        return proc.create_time() <= step.time + 1.0
+    except ImportError:
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return False
+        return True
+    except Exception:  # noqa: BLE001 - psutil.NoSuchProcess, AccessDenied, ...
+        return False
+
+
 class StateVersionError(WorkspaceError):
     """The state db was written by a newer Likeness."""
 
@@ -96,6 +140,7 @@ class Step:
     state: str
     incomplete: bool = False
     count: int = 0
+    owner: str | None = None  # "host:pid" of the process that last moved it
 
 
 @dataclass(frozen=True)
@@ -161,6 +206,9 @@ class StateDB:
         columns = {r[1] for r in self.conn.execute("PRAGMA table_info(images)")}
         if "cap_warning" not in columns:  # added during schema 1's development
             self.conn.execute("ALTER TABLE images ADD COLUMN cap_warning TEXT")
+        columns = {r[1] for r in self.conn.execute("PRAGMA table_info(steps)")}
+        if "owner" not in columns:
+            self.conn.execute("ALTER TABLE steps ADD COLUMN owner TEXT")
 
     def close(self) -> None:
         with self.lock:
@@ -220,7 +268,7 @@ class StateDB:
     def steps(self, states: Iterable[str] | None = None) -> list[Step]:
         sql = (
             "SELECT s.id, s.time, s.label, s.origin, s.state, s.incomplete, "
-            "(SELECT COUNT(*) FROM step_changes c WHERE c.step_id = s.id) FROM steps s"
+            "(SELECT COUNT(*) FROM step_changes c WHERE c.step_id = s.id), s.owner FROM steps s"
         )
         params: tuple = ()
         if states is not None:
@@ -228,7 +276,7 @@ class StateDB:
             sql += f" WHERE s.state IN ({','.join('?' * len(states))})"
             params = states
         return [
-            Step(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6])
+            Step(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7])
             for r in self.query(sql + " ORDER BY s.id", params)
         ]
 
@@ -241,7 +289,7 @@ class StateDB:
 
     @staticmethod
     def set_step_state(conn: sqlite3.Connection, step_id: int, state: str) -> None:
-        conn.execute("UPDATE steps SET state=? WHERE id=?", (state, step_id))
+        conn.execute("UPDATE steps SET state=?, owner=? WHERE id=?", (state, owner(), step_id))
 
     # -- json helpers ---------------------------------------------------------------------
     @staticmethod
@@ -337,6 +385,9 @@ class JournalMixin:
     def _recover(self) -> None:
         """Reconcile steps a killed process left in a transitional state (see module doc)."""
         for step in self.db.steps(TRANSITIONAL):
+            if step_in_progress(self.db.path, step):
+                log.info("step %s is being applied by live process %s", step.id, step.owner)
+                continue
             changes = self.db.changes(step.id)
             on_disk: dict[str, str | None] = {}
             for c in changes:

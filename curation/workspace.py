@@ -41,7 +41,9 @@ from curation.state import (
     JournalMixin,
     StateDB,
     Step,
+    mark_live,
     open_state_db,
+    owner,
     state_location,
 )
 from curation.workspace_meta import MetaMixin
@@ -497,10 +499,11 @@ class Workspace(MetaMixin, JournalMixin):
             conn.executemany("DELETE FROM step_changes WHERE step_id=?", [(i,) for i in undone])
             conn.executemany("DELETE FROM steps WHERE id=?", [(i,) for i in undone])
             cur = conn.execute(
-                "INSERT INTO steps(time, label, origin, state) VALUES(?,?,?,'applying')",
-                (time.time(), label, origin),
+                "INSERT INTO steps(time, label, origin, state, owner) VALUES(?,?,?,'applying',?)",
+                (time.time(), label, origin, owner()),
             )
             step_id = int(cur.lastrowid)
+            mark_live(self.db.path, step_id)  # before COMMIT: no other open can "recover" it
             conn.executemany(
                 "INSERT INTO step_changes VALUES(?,?,?,?)",
                 [(step_id, c.rel, c.old, c.new) for c in planned],
@@ -517,6 +520,14 @@ class Workspace(MetaMixin, JournalMixin):
         return step_id
 
     def _run_step(
+        self, step_id: int, changes: list[Change], forward: bool, origin: str, result: SaveResult
+    ) -> None:
+        try:
+            self._run_step_files(step_id, changes, forward, origin, result)
+        finally:
+            mark_live(self.db.path, step_id, live=False)
+
+    def _run_step_files(
         self, step_id: int, changes: list[Change], forward: bool, origin: str, result: SaveResult
     ) -> None:
         targets = [(c.rel, c.new if forward else c.old) for c in changes]
@@ -575,6 +586,7 @@ class Workspace(MetaMixin, JournalMixin):
                 todo.append(c)
             with self.db.tx() as conn:
                 StateDB.set_step_state(conn, step.id, "undoing" if undo else "redoing")
+                mark_live(self.db.path, step.id)
             self._run_step(
                 step.id, todo, forward=not undo, origin="undo" if undo else "redo", result=result
             )

@@ -548,3 +548,62 @@ def test_rescan_picks_up_added_and_removed_images(ds: Path) -> None:
         assert ws.caption("img00002.png") == "changed outside"
         assert ws.excluded() == set()
         assert ws.rescan() == ([], [])
+
+
+def test_opening_never_recovers_an_edit_still_in_progress(tmp_path, monkeypatch) -> None:
+    ds = tmp_path / "d"
+    make_dataset(ds, 6, caption="old")
+    real = workspace.write_caption_atomic
+    started, release = threading.Event(), threading.Event()
+
+    def slow_write(path, text):
+        started.set()
+        assert release.wait(20)
+        real(path, text)
+
+    monkeypatch.setattr(workspace, "write_caption_atomic", slow_write)
+    ws_a = Workspace.open(ds)
+    worker = threading.Thread(
+        target=ws_a.apply_changes, args=({f"img{i:05d}.png": f"new {i}" for i in range(6)},)
+    )
+    worker.start()
+    assert started.wait(20)
+    with Workspace.open(ds) as ws_b:  # a second window / CLI while the edit runs
+        assert ws_b.recovered == []
+        assert [s.state for s in ws_b.steps()] == ["applying"]
+    release.set()
+    worker.join(20)
+    ws_a.close()
+    with Workspace.open(ds) as ws_c:
+        step = ws_c.steps()[-1]
+        assert (step.state, step.count, step.incomplete) == ("applied", 6, False)
+        ws_c.undo()
+    assert [cap(ds, i) for i in range(6)] == [f"old {i}" for i in range(6)]
+
+
+def test_step_owned_by_another_live_process_is_left_alone(tmp_path) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    ds = tmp_path / "d"
+    make_dataset(ds, 2, caption="old")
+    Workspace.open(ds).close()
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        time.sleep(0.2)
+        db = sqlite3.connect(ds / ".likeness" / "state.sqlite")
+        db.execute(
+            "INSERT INTO steps(time, label, origin, state, owner) VALUES(?,?,?,?,?)",
+            (time.time(), "theirs", "bulk", "applying", f"{socket.gethostname()}:{other.pid}"),
+        )
+        db.execute("INSERT INTO step_changes VALUES(1, 'img00000.png', 'old 0', 'new')")
+        db.commit()
+        db.close()
+        with Workspace.open(ds) as ws:
+            assert [s.state for s in ws.steps()] == ["applying"] and not ws.recovered
+    finally:
+        other.kill()
+        other.wait()
+    with Workspace.open(ds) as ws:  # its owner is gone: now it is an interrupted edit
+        assert ws.steps() == [] and "'theirs' was interrupted" in ws.recovered[0]

@@ -148,6 +148,8 @@ def _write_error(path: Path, exc: OSError, what: str = "write") -> CaptionWriteE
             reason = "the disk is read-only"
         else:
             reason = "permission denied: the caption or its folder is read-only"
+            if os.name == "nt":
+                reason += " (or the file is open in another program)"
         return CaptionWriteError(
             f"cannot {what} caption {path.name}: {reason}. Your edit is kept and will be saved "
             "again on the next save; make the file writable (or fix the folder's permissions)."

@@ -338,6 +338,8 @@ class MainWindow(QMainWindow):
             value = s.value(key)
             if value is not None:
                 fn(value)
+                if key == "browser_splitter":
+                    self.browser.splitter_restored = True
 
     def save_geometry(self) -> None:
         s = self._qsettings()

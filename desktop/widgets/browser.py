@@ -14,7 +14,6 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QSlider,
     QSplitter,
@@ -57,9 +56,11 @@ class DatasetBrowser(QWidget):
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search names and captions  (Ctrl+F)")
         self.search.setClearButtonEnabled(True)
+        self.search.setMinimumWidth(150)
         self.sort_combo = QComboBox()
         for key in SortKey:
-            self.sort_combo.addItem(f"Sort: {key.label}", key)
+            self.sort_combo.addItem(key.label, key)
+        self.sort_combo.setToolTip("Sort by")
         self.order_btn = QToolButton()
         self.order_btn.setCheckable(True)
         self.order_btn.setText("↑")
@@ -67,7 +68,7 @@ class DatasetBrowser(QWidget):
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(THUMB_MIN, THUMB_MAX)
         self.slider.setSingleStep(16)
-        self.slider.setFixedWidth(130)
+        self.slider.setFixedWidth(96)
         self.slider.setToolTip("Thumbnail size (Ctrl+wheel on the grid)")
         bar = QWidget()
         bar.setObjectName("filterBar")
@@ -77,8 +78,7 @@ class DatasetBrowser(QWidget):
         bl.addWidget(self.search, 1)
         bl.addWidget(self.sort_combo)
         bl.addWidget(self.order_btn)
-        bl.addSpacing(8)
-        bl.addWidget(QLabel("Size"))
+        bl.addSpacing(4)
         bl.addWidget(self.slider)
         left = QWidget()
         ll = QVBoxLayout(left)
@@ -91,6 +91,7 @@ class DatasetBrowser(QWidget):
         self.splitter.addWidget(self.detail)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
+        self.splitter_restored = False  # MainWindow sets it when a saved layout was applied
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.splitter)
@@ -117,6 +118,16 @@ class DatasetBrowser(QWidget):
         self.editor.edit.redo_requested.connect(self.redo)
         self.editor.saved.connect(self._on_saved)
         session.captions_changed.connect(self._on_captions_changed)
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        if not self.splitter_restored:  # first run: give the grid a bit more than half
+            self.splitter_restored = True
+            QTimer.singleShot(0, self._initial_split)
+
+    def _initial_split(self) -> None:
+        w = max(1, self.splitter.width())
+        self.splitter.setSizes([int(w * 0.56), w - int(w * 0.56)])
 
     # -- data --------------------------------------------------------------------------
     def set_rows(self, rows: list[TileRow]) -> None:

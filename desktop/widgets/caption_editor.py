@@ -16,7 +16,14 @@ from functools import lru_cache
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent, QKeySequence
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPlainTextEdit, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from curation import paths
 
@@ -150,12 +157,17 @@ class CaptionEditor(QWidget):
         self.banner.hide()
         self.counts = QLabel("")
         self.counts.setObjectName("counts")
-        self.hint = QLabel("Ctrl+Enter save & next · PgUp/PgDn or Alt+←/→ navigate · Ctrl+Z undo")
+        self.hint = QLabel("Ctrl+Enter save & next · PgUp/PgDn navigate · Ctrl+Z undo")
+        self.hint.setToolTip(
+            "Alt+Left / Alt+Right also move between images; edits are saved "
+            "after a typing pause and when you leave the image"
+        )
+        self.hint.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.hint.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.hint.setObjectName("hint")
         foot = QHBoxLayout()
         foot.addWidget(self.counts)
-        foot.addStretch(1)
-        foot.addWidget(self.hint)
+        foot.addWidget(self.hint, 1)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(10, 8, 10, 8)
         lay.setSpacing(6)
@@ -228,6 +240,11 @@ class CaptionEditor(QWidget):
         self._restyle(self.state)
         self.saved.emit(self._rel)
         return True
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        room = self.width() - self.counts.sizeHint().width() - 40
+        self.hint.setVisible(room >= self.hint.sizeHint().width())  # hide, never clip
 
     # -- internals -------------------------------------------------------------------------
     def _on_text_changed(self) -> None:

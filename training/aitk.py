@@ -23,6 +23,7 @@ from training.config_errors import ConfigError
 
 log = logging.getLogger(__name__)
 
+P0 = "config.process[0]"
 ANY = object()  # an inert key whose value never matters for a Z-Image image LoRA
 TRAINER_TYPES = ("sd_trainer", "diffusion_trainer", "ui_trainer")
 
@@ -348,7 +349,40 @@ def import_aitk_dict(
         raise ConfigError(source, imp.problems + _explain(exc.problems, imp.origin)) from None
     if imp.problems:
         raise ConfigError(source, imp.problems)
+    _note_defaults(cfg, imp)
     return cfg, imp.report
+
+
+# Settings that change a run a lot: when the job leaves them out, say what Likeness uses
+# (ai-toolkit's own defaults differ for some of them, e.g. one 512 px bucket).
+KEY_SETTINGS = {
+    "network.rank": "network.linear",
+    "network.alpha": "network.linear_alpha",
+    "train.steps": "train.steps",
+    "train.lr": "train.lr",
+    "train.optimizer": "train.optimizer",
+    "save.every": "save.save_every",
+    "sample.every": "sample.sample_every",
+    "sample.steps": "sample.sample_steps",
+    "sample.guidance": "sample.guidance_scale",
+}
+
+
+def _note_defaults(cfg: RunConfig, imp: _Importer) -> None:
+    from training.config import config_to_dict
+
+    data = config_to_dict(cfg)
+    for ours, theirs in KEY_SETTINGS.items():
+        if ours not in imp.origin:
+            section, key = ours.split(".")
+            imp.report.notes.append(
+                f"{P0}.{theirs} is not set: Likeness uses {key} {data[section][key]!r}"
+            )
+    for i, ds in enumerate(cfg.datasets):
+        if f"datasets[{i}].resolutions" not in imp.origin:
+            imp.report.notes.append(
+                f"{P0}.datasets[{i}].resolution is not set: Likeness uses {ds.resolutions}"
+            )
 
 
 def _explain(problems: list[tuple[str, str]], origin: dict[str, str]) -> list[tuple[str, str]]:

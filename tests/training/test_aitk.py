@@ -371,3 +371,37 @@ def test_every_setting_survives_export_and_import(variant):
     assert report.unmapped == []
     # most of it travels in ai-toolkit's own keys, not in meta.likeness
     assert len(job["meta"].get("likeness", {})) <= 6, job["meta"].get("likeness")
+
+
+def test_a_minimal_job_says_which_defaults_it_got():
+    job = {
+        "job": "extension",
+        "config": {
+            "name": "tiny_job",
+            "process": [
+                {
+                    "type": "sd_trainer",
+                    "trigger_word": "t0ken",
+                    "datasets": [{"folder_path": "/d"}],
+                    "model": {"name_or_path": "Tongyi-MAI/Z-Image-Turbo", "arch": "zimage:turbo"},
+                }
+            ],
+        },
+    }
+    cfg, report = import_aitk_dict(job)
+    assert report.unmapped == [] and report.approximated == []
+    assert report.notes == [
+        f"{P0}.model: Turbo without a training adapter; long runs break the distillation "
+        "(set model.training_adapter.enabled: true to use it)",
+        f"{P0}.network.linear is not set: Likeness uses rank 32",
+        f"{P0}.network.linear_alpha is not set: Likeness uses alpha 32.0",
+        f"{P0}.train.steps is not set: Likeness uses steps 3000",
+        f"{P0}.train.lr is not set: Likeness uses lr 0.0001",
+        f"{P0}.train.optimizer is not set: Likeness uses optimizer 'adamw8bit'",
+        f"{P0}.save.save_every is not set: Likeness uses every 250",
+        f"{P0}.sample.sample_every is not set: Likeness uses every 250",
+        f"{P0}.sample.sample_steps is not set: Likeness uses steps 8",
+        f"{P0}.sample.guidance_scale is not set: Likeness uses guidance 1.0",
+        f"{P0}.datasets[0].resolution is not set: Likeness uses [512, 768, 1024]",
+    ]
+    assert not cfg.model.uses_training_adapter

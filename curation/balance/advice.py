@@ -147,7 +147,8 @@ def build_advice(analysis: DatasetAnalysis, tiers: dict) -> list[Advice]:
     unreadable = [img.rel for img in images if not img.ok and not img.excluded]
     if unreadable:
         out.append(Advice("unreadable", "warning", f"{_n(len(unreadable), 'file', 'files')} "
-                          "cannot be read: replace or exclude them", unreadable, 15))  # fmt: skip
+                          f"cannot be read: replace or exclude {'it' if len(unreadable) == 1 else 'them'}",
+                          unreadable, 15))  # fmt: skip
 
     outliers = sorted((img for img in active if "identity-outlier" in img.flags),
                       key=lambda i: i.identity_score or 0.0)  # fmt: skip

@@ -193,3 +193,24 @@ def test_back_view_candidate_when_the_face_is_hidden(tmp_path, faces_dir, yunet_
     result = analyze_dataset([path], detector=YuNetDetector(model_path=yunet_model))
     img = result.images[0]
     assert "no-face" in img.flags and img.back_view_candidate and img.person_box
+
+
+def test_embeddings_flow_through_cache_into_identity(tmp_path, faces_dir, yunet_model):
+    """YuNet + an SFace-shaped tiny model: embeddings are cached as JSON, restored, scored."""
+    from curation.faces.models import MODEL_FILES
+    from tests.curation.tiny_insightface import build_arcface
+
+    sface = build_arcface(tmp_path / MODEL_FILES["sface"].filename, dim=128)
+    det = YuNetDetector(model_path=yunet_model, sface_path=sface)
+    root = make_dataset(faces_dir, tmp_path / "set", variants=False)
+    with Workspace.open(root) as ws:
+        first = analyze_dataset(ws, detector=det)
+        again = analyze_dataset(ws, detector=det)
+    assert first.backend == "yunet+sface" and first.identity_note is None
+    assert again.cached == 8
+    scores = {i.rel: i.identity_score for i in first.images if i.faces}
+    assert len(scores) == 7 and all(-1.0 <= s <= 1.0 for s in scores.values())
+    assert {i.rel: i.identity_score for i in again.images if i.faces} == pytest.approx(
+        scores, abs=1e-4
+    )
+    assert sum(len(c) for c in first.identity_clusters) == 7

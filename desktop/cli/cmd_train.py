@@ -74,6 +74,11 @@ def _err(text: str) -> None:
 def run_train(args: argparse.Namespace) -> int:
     from training.config_errors import ConfigError
 
+    init_only = [f for f, v in (("--name", args.name), ("--dataset", args.dataset),
+                                ("--preset", args.preset)) if v]  # fmt: skip
+    if init_only and not args.init:
+        _err(f"likeness train: {', '.join(init_only)} go with --init")
+        return EXIT_CONFIG
     try:
         if args.validate:
             return _validate(Path(args.validate))
@@ -98,6 +103,9 @@ def run_train(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         _err(exc.render())
         return EXIT_CONFIG
+    except OSError as exc:  # a file that cannot be written (permissions, full disk, ...)
+        _err(f"likeness train: {exc}")
+        return 1
 
 
 def _load_checked(path: Path) -> Any:

@@ -265,9 +265,15 @@ def test_init_writes_a_valid_config_with_the_preset(tmp_path, capsys):
     assert "unknown VRAM preset '6gb'" in capsys.readouterr().err
 
 
-def test_usage_errors(capsys):
+def test_usage_errors(config, tmp_path, capsys):
     assert main(["train"]) == 2
     assert "give a CONFIG" in capsys.readouterr().err
+    assert main(["train", str(config), "--preset", "8gb"]) == 2
+    assert "--preset go with --init" in capsys.readouterr().err
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    assert main(["train", "--export-aitk", str(config), str(blocked / "job.yaml")]) == 1
+    assert "likeness train: " in capsys.readouterr().err
 
 
 def _start_cli(config: Path, env: dict) -> subprocess.Popen:

@@ -105,6 +105,10 @@ def _check_root(root: Path) -> Path:
         raise DatasetError(f"dataset folder does not exist: {resolved}")
     if not resolved.is_dir():
         raise DatasetError(f"not a folder: {resolved} (choose the folder that holds the images)")
+    if not _utf8_ok(str(resolved)):
+        raise DatasetError(
+            f"the folder path {_printable(str(resolved))} is not valid UTF-8: rename the folder"
+        )
     if not os.access(resolved, os.R_OK | os.X_OK):
         raise DatasetError(f"dataset folder is not readable: {resolved} (check its permissions)")
     return resolved
@@ -154,6 +158,11 @@ def scan_folder(
                 is_dir = entry.is_dir(follow_symlinks=False)
             except OSError:
                 is_dir = False
+            if not _utf8_ok(name):
+                ext = "." + name.rpartition(".")[2].lower()
+                if is_dir or ext in IMAGE_EXTS or ext == CAPTION_EXT:
+                    errors.append(ItemResult(path=prefix + _printable(name), error=BAD_NAME))
+                continue
             if is_dir:
                 if recursive:
                     sub_repeats = kohya_repeats(name) or repeats
@@ -216,6 +225,21 @@ def scan_folder(
     items.sort(key=lambda item: natural_key(item.rel))
     log.debug("scanned %s: %d images, %d errors", base, len(items), len(errors))
     return ScanResult(root=base, items=items, errors=errors, warnings=warnings)
+
+
+BAD_NAME = "file name is not valid UTF-8 (e.g. from an old zip archive): rename it to include it"
+
+
+def _utf8_ok(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes kept as surrogates by os.fsdecode
+        return False
+    return True
+
+
+def _printable(name: str) -> str:
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _os_message(exc: OSError) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -220,3 +221,21 @@ def _timed(fn) -> float:
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
+
+
+@pytest.mark.skipif(sys.platform in ("win32", "darwin"), reason="needs a byte-oriented file system")
+def test_file_names_that_are_not_utf8_are_per_file_errors(tmp_path: Path) -> None:
+    touch(tmp_path / "ok.png")
+    folder = os.fsencode(tmp_path)
+    for raw in (b"caf\xe9.png", b"caf\xe9.txt", b"notes\xe9.md"):
+        with open(os.path.join(folder, raw), "wb") as fh:
+            fh.write(b"x")
+    os.mkdir(os.path.join(folder, b"sub\xff"))
+    result = scan_folder(tmp_path)
+    assert [i.rel for i in result.items] == ["ok.png"]
+    assert sorted(e.path for e in result.errors) == ["caf\ufffd.png", "caf\ufffd.txt", "sub\ufffd"]
+    assert all("not valid UTF-8" in e.error for e in result.errors)
+    from curation.workspace import Workspace
+
+    with Workspace.open(tmp_path) as ws:  # the state db only ever sees valid names
+        assert [i.rel for i in ws.items] == ["ok.png"]

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import re
 import sqlite3
 import time
 from collections.abc import Iterable, Mapping
@@ -59,6 +60,21 @@ CONFLICT_MESSAGE = (
 )
 WRITE_THREADS = 8
 ORIGINS = ("user", "bulk", "auto")
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _storable(text: str) -> str:
+    """Text that UTF-8 (file and db) can hold: lone surrogates (possible in strings from a
+    GUI toolkit) become U+FFFD instead of crashing the save."""
+    if not isinstance(text, str):
+        raise TypeError(f"a caption must be a str, not {type(text).__name__}")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+    return text
 
 
 @dataclass(frozen=True)
@@ -456,6 +472,7 @@ class Workspace(MetaMixin, JournalMixin):
             wanted = [(rel, None, new) for rel, new in changes.items()]
         else:
             wanted = [(c.rel, c.old, c.new) for c in changes]
+        wanted = [(rel, old, _storable(new)) for rel, old, new in wanted]
         with self._lock:
             result = SaveResult(label=label or f"{origin} edit of {len(wanted)} captions")
             if self._pending:

@@ -607,3 +607,12 @@ def test_step_owned_by_another_live_process_is_left_alone(tmp_path) -> None:
         other.wait()
     with Workspace.open(ds) as ws:  # its owner is gone: now it is an interrupted edit
         assert ws.steps() == [] and "'theirs' was interrupted" in ws.recovered[0]
+
+
+def test_text_with_lone_surrogates_is_saved_not_crashing(ds: Path) -> None:
+    with Workspace.open(ds) as ws:
+        assert ws.set_caption(R0, "smiling \ud83d, red").written == [R0]
+        assert ws.caption(R0) == "smiling \ufffd, red"
+        with pytest.raises(TypeError):
+            ws.set_caption(R0, None)  # type: ignore[arg-type]
+    assert cap(ds, 0) == "smiling \ufffd, red"

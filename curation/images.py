@@ -194,6 +194,10 @@ def _open(data: bytes, path: Path) -> Image.Image:
     except UnidentifiedImageError as exc:
         raise ImageLoadError(_describe_non_image(data, path.suffix.lower())) from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:  # header present but broken
+        if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+            if len(data) < int.from_bytes(data[4:8], "little") + 8:
+                raise _decode_error(EOFError(), "WEBP") from exc
+            raise ImageLoadError(f"cannot read: corrupt WEBP ({exc})") from exc
         raise ImageLoadError(f"cannot read: broken image header ({exc})") from exc
 
 

@@ -307,3 +307,15 @@ def test_quick_probe_skips_decoding_clean_jpegs(tmp_path, monkeypatch) -> None:
     probe_image(good, thorough=True)
     probe_image(trailing)
     assert len(decoded) == 2
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "WEBP", "BMP", "TIFF", "JPEG"])
+def test_truncated_files_of_every_format(tmp_path, fmt: str) -> None:
+    arr = np.random.default_rng(0).integers(0, 255, (128, 128, 3), np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, fmt)
+    path = tmp_path / f"half.{fmt.lower()}"
+    path.write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
+    for fn in (probe_image, load_image):
+        with pytest.raises(ImageLoadError, match=f"cannot read: truncated {fmt}"):
+            fn(path)

@@ -6,9 +6,9 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from curation.analysis.measures import hamming
+__all__ = ["duplicate_groups", "identity_scores", "identity_clusters", "MAX_CLUSTER"]
 
-__all__ = ["duplicate_groups", "identity_scores", "identity_clusters"]
+MAX_CLUSTER = 1500
 
 
 class _UnionFind:
@@ -51,18 +51,33 @@ def duplicate_groups(
     """
     n = len(keys)
     uf = _UnionFind(n)
+    if n < 2:
+        return []
     emb = embeddings or {}
-    for i in range(n):
-        for j in range(i + 1, n):
-            dd = hamming(dhashes[i], dhashes[j])
-            pd = hamming(phashes[i], phashes[j])
-            if dd <= hash_max and pd <= hash_max:
-                uf.union(i, j)
-                continue
-            ei, ej = emb.get(keys[i]), emb.get(keys[j])
-            if ei is not None and ej is not None and max(dd, pd) <= embedding_hash_max:
-                if float(np.dot(ei, ej)) >= embedding_min:
-                    uf.union(i, j)
+    dh = np.array(dhashes, dtype=np.uint64)
+    ph = np.array(phashes, dtype=np.uint64)
+    has_emb = np.array([keys[i] in emb for i in range(n)])
+    mat = None
+    if has_emb.any():
+        dim = len(next(iter(emb.values())))
+        mat = np.zeros((n, dim), dtype=np.float32)
+        for i in np.flatnonzero(has_emb):
+            mat[i] = emb[keys[i]]
+    block = 512  # rows at a time: memory stays O(block * n) for 10,000-image folders
+    for start in range(0, n, block):
+        stop = min(n, start + block)
+        dd = np.bitwise_count(dh[start:stop, None] ^ dh[None, :])
+        pd = np.bitwise_count(ph[start:stop, None] ^ ph[None, :])
+        close = (dd <= hash_max) & (pd <= hash_max)
+        if mat is not None:
+            cos = mat[start:stop] @ mat.T
+            both = has_emb[start:stop, None] & has_emb[None, :]
+            loose = np.maximum(dd, pd) <= embedding_hash_max
+            close |= both & loose & (cos >= embedding_min)
+        rows, cols = np.nonzero(close)
+        for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
+            if c > r + start:
+                uf.union(r + start, c)
     return [[keys[i] for i in sorted(g)] for g in sorted(uf.groups())]
 
 
@@ -71,12 +86,12 @@ def identity_clusters(
 ) -> list[list[str]]:
     """Identities present: average-linkage clusters of faces with cosine >= ``threshold``.
 
-    Returns every cluster (singletons included), largest first. O(n^2) memory, fine for the
-    few hundred images of a LoRA dataset.
+    Returns every cluster (singletons included), largest first. O(n^2) memory: above
+    `MAX_CLUSTER` faces it returns [] (no clustering) rather than use gigabytes.
     """
     keys = list(embeddings)
     n = len(keys)
-    if n == 0:
+    if n == 0 or n > MAX_CLUSTER:
         return []
     mat = np.stack([embeddings[k] for k in keys]).astype(np.float64)
     sim = mat @ mat.T
@@ -85,16 +100,18 @@ def identity_clusters(
     alive = np.ones(n, dtype=bool)
     members: list[list[int]] = [[i] for i in range(n)]
     while alive.sum() > 1:
-        masked = np.where(np.outer(alive, alive), sim, -np.inf)
-        a, b = np.unravel_index(int(np.argmax(masked)), masked.shape)
-        if masked[a, b] < threshold:
+        a, b = np.unravel_index(int(np.argmax(sim)), sim.shape)
+        if sim[a, b] < threshold:
             break
         a, b = min(a, b), max(a, b)
-        # Lance-Williams update for average linkage.
+        # Lance-Williams update for average linkage; a dead cluster's row/column is -inf.
         merged = (sizes[a] * sim[a] + sizes[b] * sim[b]) / (sizes[a] + sizes[b])
+        merged[~alive] = -np.inf
         sim[a, :] = merged
         sim[:, a] = merged
         sim[a, a] = -np.inf
+        sim[b, :] = -np.inf
+        sim[:, b] = -np.inf
         sizes[a] += sizes[b]
         alive[b] = False
         members[a] += members[b]

@@ -353,7 +353,7 @@ def finalize(result: DatasetAnalysis) -> None:
         return
     clusters = identity_clusters(embeddings, threshold=th.identity_review_below - 0.05)
     result.identity_clusters = clusters
-    reference = clusters[0] if len(clusters[0]) * 2 > len(embeddings) else None
+    reference = clusters[0] if clusters and len(clusters[0]) * 2 > len(embeddings) else None
     scores = identity_scores(embeddings, reference)
     for rel, score in scores.items():
         img = by_rel[rel]

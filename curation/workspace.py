@@ -132,7 +132,7 @@ class Workspace(MetaMixin, JournalMixin):
         on_progress: ProgressFn | None = None,
         cancel: CancelToken | None = None,
     ) -> Workspace:
-        """Scan ``root`` and open (or create) its state. ``create=False`` never writes state:
+        """Scan ``root`` and open (or create) its state. ``create=False`` never creates state:
         an existing state db is used, otherwise an in-memory one. Raises ``DatasetError``."""
         scan = scan_folder(root, recursive=recursive, on_progress=on_progress, cancel=cancel)
         notes: list[str] = []

@@ -168,6 +168,20 @@ def render_html(report: dict[str, Any], thumbnails: bool = True) -> str:
         out.append('<div class="grid">')
         out += [_card(root, by_path[p], thumbnails) for p in flagged if p in by_path]
         out.append("</div>")
+    review = report["quality"].get("back-view-candidate", []) + report["quality"].get("no-face", [])
+    if review:
+        out.append("<h2>To check: no face found</h2><p>Back-view candidates (a person, no "
+                   "face) first; mark real back views as such.</p><div class='grid'>")  # fmt: skip
+        seen = []
+        for p in review:
+            if p not in seen and p in by_path:
+                seen.append(p)
+                out.append(_card(root, by_path[p], thumbnails))
+        out.append("</div>")
+    buckets = report.get("buckets", {}).get("1024")
+    if buckets:
+        rows = "".join(f"<tr><td>{_e(k)}</td><td>{v}</td></tr>" for k, v in buckets.items())
+        out.append(f"<h2>Training buckets at 1024</h2><table>{rows}</table>")
     if report["duplicates"]:
         out.append("<h2>Near-duplicates</h2>")
         for group in report["duplicates"]:

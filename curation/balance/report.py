@@ -91,6 +91,12 @@ def build_report(analysis: DatasetAnalysis) -> dict[str, Any]:
     scores = {
         img.rel: round(img.identity_score, 4) for img in active if img.identity_score is not None
     }
+    buckets: dict[str, dict[str, int]] = {}
+    for img in active:
+        for res, (bw, bh) in img.buckets.items():
+            key = f"{bw}x{bh}"
+            buckets.setdefault(str(res), {})
+            buckets[str(res)][key] = buckets[str(res)].get(key, 0) + 1
     return {
         "schema_version": REPORT_SCHEMA_VERSION,
         "generated_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
@@ -112,6 +118,9 @@ def build_report(analysis: DatasetAnalysis) -> dict[str, Any]:
         "tiers": tiers,
         "quality": quality,
         "duplicates": [group.to_dict() for group in analysis.duplicates],
+        "buckets": {
+            res: dict(sorted(b.items(), key=lambda kv: -kv[1])) for res, b in buckets.items()
+        },
         "identity": {
             "available": analysis.identity_note is None,
             "note": analysis.identity_note,

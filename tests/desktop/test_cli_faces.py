@@ -74,7 +74,9 @@ def test_report_json_and_html(dataset, capsys, tmp_path, yunet_model):
     assert report["advice"] and all(isinstance(a["paths"], list) for a in report["advice"])
     html = out.read_text(encoding="utf-8")
     assert html.startswith("<!DOCTYPE html>") and "NOT READY" in html
-    assert html.count("data:image/jpeg;base64,") == 4  # every readable image, once
+    # Every readable image once, plus the cat again under "To check: no face found".
+    assert html.count("data:image/jpeg;base64,") == 5 and "To check: no face found" in html
+    assert "Training buckets at 1024" in html and report["buckets"]["1024"]
     assert "<rect" in html and "http://" not in html and 'src="/' not in html
     code = main(
         ["report", str(dataset), "--backend", "yunet", "--profile", str(tmp_path / "x.yaml")]

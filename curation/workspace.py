@@ -54,6 +54,7 @@ __all__ = ["HistoryEntry", "SaveResult", "Step", "Workspace", "state_location"]
 log = logging.getLogger(__name__)
 
 MAX_UNDO_STEPS = 200
+DEEP_SYNC_MAX = 2000  # captions re-read (not just stat'ed) before they are written
 CONFLICT_MESSAGE = (
     "the caption file was changed by another program since your unsaved edit; it is not "
     "overwritten automatically: save your edit again to replace it"
@@ -290,21 +291,29 @@ class Workspace(MetaMixin, JournalMixin):
     def sync_from_disk(self, rels: Iterable[str] | None = None) -> list[str]:
         """Re-check captions (all, or ``rels``) against the disk; changes made by other
         programs are taken as the truth and recorded in the history (origin ``external``).
-        Returns the rels that changed."""
+        Returns the rels that changed.
+
+        Size and mtime decide which files are re-read, except for an explicit short ``rels``
+        list (the captions about to be written): those are always read and compared, so an
+        edit made within the file system's mtime granularity is not overwritten either."""
         with self._lock:
             changed: list[str] = []
             state_rows: list[tuple] = []
             hist: list[tuple] = []
-            for rel in self._items if rels is None else rels:
+            keys = list(self._items if rels is None else rels)
+            deep = rels is not None and len(keys) <= DEEP_SYNC_MAX
+            for rel in keys:
                 item = self._items.get(rel)
                 if item is None:
                     continue
                 stat = self._stat_caption(item)
                 known = (item.caption_size, item.caption_mtime_ns) if item.has_caption else None
-                if stat == known:
+                if stat == known and not (deep and stat is not None):
                     continue
-                text, stat = self._read_disk(item)
                 old = self._disk.get(rel)
+                text, stat = self._read_disk(item)
+                if text == old and stat == known:
+                    continue
                 state_rows.append(self._set_known(rel, text, stat))
                 if text != old:
                     hist.append((rel, "external", old, text, None))

@@ -616,3 +616,18 @@ def test_text_with_lone_surrogates_is_saved_not_crashing(ds: Path) -> None:
         with pytest.raises(TypeError):
             ws.set_caption(R0, None)  # type: ignore[arg-type]
     assert cap(ds, 0) == "smiling \ufffd, red"
+
+
+def test_same_size_same_mtime_external_edit_is_still_noticed_before_a_write(ds: Path) -> None:
+    with Workspace.open(ds) as ws:
+        path = ds / "img00000.txt"
+        st = path.stat()
+        path.write_text("photo of l3yla X", encoding="utf-8")  # same length as before
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # and the same mtime
+        assert ws.sync_from_disk() == []  # a cheap full sync trusts size + mtime...
+        from curation.bulk import BulkChange
+
+        res = ws.apply_changes([BulkChange(R0, "photo of l3yla 0", "planned")])
+        assert [s.path for s in res.skipped] == [R0]  # ...but a write re-reads the file
+        assert cap(ds, 0) == "photo of l3yla X"
+        assert ws.history(R0)[-1].origin == "external"

@@ -60,6 +60,10 @@ def test_analysis_badges_and_dashboard(qtbot, window, faces_set, screenshot_dir)
     window.grab().save(str(screenshot_dir / "faces_window.png"))
     window.browser.grid.grab().save(str(screenshot_dir / "faces_grid_badges.png"))
     window.faces.dock.grab().save(str(screenshot_dir / "faces_dashboard.png"))
+    dash.advice.grab().save(str(screenshot_dir / "faces_advice_list.png"))
+    dash.resize(380, 1500)
+    settle(qtbot, 100)
+    dash.grab().save(str(screenshot_dir / "faces_dashboard_full.png"))
 
 
 def test_advice_click_filters_grid(qtbot, window, faces_set, screenshot_dir):

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtCore import QRect, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QFontMetrics
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
@@ -119,8 +119,9 @@ class BalanceDashboard(QWidget):
         self.advice.setObjectName("adviceList")
         self.advice.setWordWrap(True)
         self.advice.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.advice.setMinimumHeight(180)
-        self.advice.setVerticalScrollMode(QListWidget.ScrollMode.ScrollPerPixel)
+        self.advice.setResizeMode(QListWidget.ResizeMode.Adjust)
+        self.advice.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.advice.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.dup_btn = QPushButton("Duplicates")
         self.dup_btn.setToolTip("Review the near-duplicate groups side by side")
         self.id_btn = QPushButton("Identity")
@@ -159,6 +160,7 @@ class BalanceDashboard(QWidget):
         lay.addWidget(self.verdict)
         lay.addWidget(self.reasons)
         lay.addWidget(self.summary)
+        lay.addLayout(buttons)
         line = QFrame()
         line.setFrameShape(QFrame.Shape.HLine)
         line.setStyleSheet("color: #2c313a;")
@@ -168,8 +170,8 @@ class BalanceDashboard(QWidget):
         lay.addWidget(_section("Pose mix per tier"))
         lay.addWidget(self.pose_chart)
         lay.addWidget(_section("Advice (click to show the images)"))
-        lay.addWidget(self.advice, 1)
-        lay.addLayout(buttons)
+        lay.addWidget(self.advice)
+        lay.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
@@ -259,6 +261,7 @@ class BalanceDashboard(QWidget):
         self.pose_chart.set_tiers(report["tiers"])
         for item in report["advice"]:
             self._add_advice(item)
+        QTimer.singleShot(0, self._fit_advice)
         n_dup = len(report["duplicates"])
         ident = report["identity"]
         n_id = len(ident["outliers"]) + len(ident["review"])
@@ -283,6 +286,23 @@ class BalanceDashboard(QWidget):
             "Click to show these images in the grid" if paths else "About the whole dataset"
         )
         self.advice.addItem(row)
+
+    def _fit_advice(self) -> None:
+        """The list shows every line (the dashboard scrolls, not the list)."""
+        fm = QFontMetrics(self.advice.font())
+        width = max(80, self.advice.viewport().width() - 12)
+        height = 0
+        for i in range(self.advice.count()):
+            item = self.advice.item(i)
+            text = fm.boundingRect(
+                QRect(0, 0, width, 100_000), Qt.TextFlag.TextWordWrap, item.text()
+            )
+            height += max(self.advice.sizeHintForRow(i), text.height() + 14)
+        self.advice.setFixedHeight(max(60, height + 2 * self.advice.frameWidth() + 4))
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        QTimer.singleShot(0, self._fit_advice)
 
     def advice_rows(self) -> list[str]:
         return [self.advice.item(i).text() for i in range(self.advice.count())]

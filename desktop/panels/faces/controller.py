@@ -22,6 +22,7 @@ from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 from curation.jobs import CancelToken
 
 log = logging.getLogger(__name__)
+_ORPHANS: list = []  # threads still running at shutdown (never destroyed while running)
 
 
 @dataclass
@@ -230,7 +231,9 @@ class FaceAnalysisController(QObject):
         self.clear()
         self._thread.quit()
         if not self._thread.wait(10000):
-            log.warning("face analysis thread did not stop in time")
+            # Destroying a running QThread aborts the process: keep it alive until it ends.
+            log.warning("face analysis thread did not stop in time; it finishes in the background")
+            _ORPHANS.append((self._thread, self._worker))
 
     # -- results -----------------------------------------------------------------------
     def _set_running(self, running: bool) -> None:

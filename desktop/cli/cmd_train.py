@@ -198,18 +198,29 @@ def _from_aitk(args: argparse.Namespace) -> int:
     if problems:
         raise ConfigError(str(job), problems)
     if target.exists():
-        old = target.read_text(encoding="utf-8", errors="replace")
-        save_config(cfg, target.with_name("config.new.yaml"))
-        new_path = target.with_name("config.new.yaml")
-        if new_path.read_text(encoding="utf-8") != old:
-            backup = target.with_name("config.previous.yaml")
-            target.replace(backup)
-            print(f"note: {target} existed with other settings; kept it as {backup.name}")
-        new_path.replace(target)
+        _keep_previous(target, cfg, is_job=target.resolve() == job.resolve())
     else:
         save_config(cfg, target)
     print(f"wrote {target}")
     return launch(target, resume=args.resume, plain=args.plain)
+
+
+def _keep_previous(target: Path, cfg: Any, *, is_job: bool) -> None:
+    """Write ``cfg`` to ``target``, keeping a different file that was there under a new name."""
+    from training.config import save_config
+
+    fresh = save_config(cfg, target.with_name("config.new.yaml"))
+    old = target.read_text(encoding="utf-8", errors="replace")
+    if fresh.read_text(encoding="utf-8") != old:
+        stem = "aitk_job" if is_job else "config.previous"
+        backup, n = target.with_name(f"{stem}.yaml"), 1
+        while backup.exists():
+            n += 1
+            backup = target.with_name(f"{stem}.{n}.yaml")
+        target.replace(backup)
+        what = "the ai-toolkit job" if is_job else f"the previous {target.name}"
+        print(f"note: kept {what} as {backup}")
+    fresh.replace(target)
 
 
 def trainer_command(config: Path, resume: bool) -> list[str]:

@@ -234,6 +234,27 @@ def test_from_aitk_writes_the_run_config_and_trains_it(fake, tmp_path, capsys, m
     assert fake()[1]["argv"] == ["run", str(target), "--resume"]
 
 
+def test_from_aitk_never_loses_the_job_it_reads(fake, tmp_path, capsys, monkeypatch):
+    """ai-toolkit keeps a job's copy at <training_folder>/<name>/config.yaml: converting that
+    very file writes Likeness's config there, so the job is kept beside it."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "datasets" / "10_k1ra").mkdir(parents=True)
+    job = tmp_path / "output" / "k1ra_lowvram" / "config.yaml"
+    job.parent.mkdir(parents=True)
+    original = (AITK / "low_vram_8gb.yaml").read_text()
+    job.write_text(original)
+    assert main(["train", "--from-aitk", str(job)]) == 0
+    kept = job.parent / "aitk_job.yaml"
+    assert kept.read_text() == original
+    assert f"note: kept the ai-toolkit job as {kept}" in capsys.readouterr().out
+    assert yaml.safe_load(job.read_text())["trigger"] == "k1ra"  # now Likeness's config
+    # a config that was edited in between is kept too, never overwritten
+    job.write_text(job.read_text().replace("steps: 1500", "steps: 1600"))
+    assert main(["train", "--from-aitk", str(kept)]) == 0
+    assert (job.parent / "config.previous.yaml").exists()
+    assert "steps: 1600" in (job.parent / "config.previous.yaml").read_text()
+
+
 def test_from_aitk_needs_a_trigger(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     job = yaml.safe_load((AITK / "guide_prompts.yaml").read_text())

@@ -378,6 +378,11 @@ def _note_defaults(cfg: RunConfig, imp: _Importer) -> None:
             imp.report.notes.append(
                 f"{P0}.{theirs} is not set: Likeness uses {key} {data[section][key]!r}"
             )
+    if not imp.out.get("sample", {}).get("prompts"):
+        imp.report.notes.append(
+            f"{P0}.sample has no prompts: Likeness uses its {len(cfg.sample.prompts)} default "
+            "prompts (new poses, outfits and places in all three shot tiers)"
+        )
     for i, ds in enumerate(cfg.datasets):
         if f"datasets[{i}].resolutions" not in imp.origin:
             imp.report.notes.append(

@@ -402,6 +402,8 @@ def test_a_minimal_job_says_which_defaults_it_got():
         f"{P0}.sample.sample_every is not set: Likeness uses every 250",
         f"{P0}.sample.sample_steps is not set: Likeness uses steps 8",
         f"{P0}.sample.guidance_scale is not set: Likeness uses guidance 1.0",
+        f"{P0}.sample has no prompts: Likeness uses its 10 default prompts (new poses, "
+        "outfits and places in all three shot tiers)",
         f"{P0}.datasets[0].resolution is not set: Likeness uses [512, 768, 1024]",
     ]
     assert not cfg.model.uses_training_adapter

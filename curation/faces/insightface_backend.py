@@ -9,6 +9,8 @@ the models are already in the cache nothing is downloaded and no acceptance is n
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
 import warnings
@@ -84,20 +86,25 @@ class InsightFaceDetector:
             ) from exc
         providers, ctx_id = _providers()
         self.providers = providers
+        chatter = io.StringIO()  # insightface print()s download paths; keep stdout clean
         try:
-            app = FaceAnalysis(
-                name=pack,
-                root=str(self.root),
-                allowed_modules=["detection", "recognition", "landmark_3d_68"],
-                providers=providers,
-            )
-            app.prepare(ctx_id=ctx_id, det_thresh=det_thresh, det_size=(det_size, det_size))
+            with contextlib.redirect_stdout(chatter):
+                app = FaceAnalysis(
+                    name=pack,
+                    root=str(self.root),
+                    allowed_modules=["detection", "recognition", "landmark_3d_68"],
+                    providers=providers,
+                )
+                app.prepare(ctx_id=ctx_id, det_thresh=det_thresh, det_size=(det_size, det_size))
         except FaceBackendError:
             raise
         except Exception as exc:  # download failure, broken zip, bad ONNX file
             raise FaceBackendError(
                 f"insightface could not load the {pack} models from {self.root}: {exc}"
             ) from exc
+        finally:
+            if chatter.getvalue().strip():
+                log.info("insightface: %s", chatter.getvalue().strip())
         self._app = app
         self.has_embeddings = "recognition" in app.models
         log.info("insightface %s on %s, tasks %s", pack, providers[0], sorted(app.models))

@@ -30,8 +30,9 @@ def dataset(tmp_path, faces_dir):
 
 def run_json(capsys, *argv):
     code = main(list(argv))
-    out = capsys.readouterr().out
-    return code, json.loads(out)
+    captured = capsys.readouterr()
+    assert captured.out.strip(), f"exit {code}, stderr: {captured.err}"
+    return code, json.loads(captured.out)
 
 
 def test_analyze_json(dataset, capsys, yunet_model):
@@ -98,3 +99,39 @@ def test_export_face_crop(dataset, capsys, tmp_path, yunet_model):
     assert main(["export", str(dataset), str(out)]) == 2
     assert "not empty" in capsys.readouterr().err
     assert main(["export", str(dataset), str(tmp_path / "x"), "--crop-edges", "1,2,3"]) == 2
+
+
+def test_insightface_download_after_licence_acceptance(dataset, capsys, tmp_path, monkeypatch):
+    """--accept-model-license lets insightface fetch buffalo_l (here: a zip of tiny models
+    served by a patched download) into its own cache; stdout stays one JSON object."""
+    import os
+    import zipfile
+
+    import insightface.utils.storage as storage
+
+    from tests.curation.tiny_insightface import build_buffalo
+
+    models = build_buffalo(tmp_path / "src")
+    home = tmp_path / "if-home"
+    monkeypatch.setenv("INSIGHTFACE_HOME", str(home))
+    fetched = []
+
+    def fake_download(url, path=None, overwrite=False, sha1_hash=None):
+        fetched.append(url)
+        os.makedirs(os.path.dirname(path), exist_ok=True)  # as the real download_file does
+        with zipfile.ZipFile(path, "w") as zf:
+            for f in models.iterdir():
+                zf.write(f, f.name)
+        return path
+
+    monkeypatch.setattr(storage, "download_file", fake_download)
+    assert main(["analyze", str(dataset), "--backend", "insightface"]) == 2
+    assert "--accept-model-license" in capsys.readouterr().err and not fetched
+    code, data = run_json(capsys, "analyze", str(dataset), "--backend", "insightface",
+                          "--accept-model-license", "--json")  # fmt: skip
+    assert code == 0 and data["backend"] == "insightface"
+    assert fetched == [
+        "https://github.com/deepinsight/insightface/releases/download/model-zoo/buffalo_l.zip"
+    ]
+    assert (home / "models/buffalo_l/det_10g.onnx").is_file()
+    assert len(data["images"]) == 5

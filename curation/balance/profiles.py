@@ -23,6 +23,8 @@ __all__ = [
     "Thresholds",
     "PoseThresholds",
     "builtin_profiles",
+    "available_profiles",
+    "user_profile_dir",
     "load_profile",
     "DEFAULT_PROFILE",
 ]
@@ -133,10 +135,26 @@ def builtin_profiles() -> dict[str, Path]:
     return {p.stem: p for p in sorted(folder.glob("*.yaml"))}
 
 
+def user_profile_dir() -> Path:
+    """``<config dir>/profiles``: YAML files there are offered by name next to the bundled."""
+    from curation.paths import config_dir
+
+    return config_dir() / "profiles"
+
+
+def available_profiles() -> dict[str, Path]:
+    """Bundled profiles plus the user's (a user file named like a bundled one replaces it)."""
+    found = builtin_profiles()
+    folder = user_profile_dir()
+    if folder.is_dir():
+        found.update({p.stem: p for p in sorted(folder.glob("*.yaml"))})
+    return found
+
+
 def load_profile(name_or_path: str | os.PathLike[str] | None = None) -> Profile:
     """A bundled profile by name (``character``, ``face``) or a user profile YAML file."""
     key = str(name_or_path) if name_or_path is not None else DEFAULT_PROFILE
-    bundled = builtin_profiles()
+    bundled = available_profiles()
     if key in bundled:
         path = bundled[key]
     else:

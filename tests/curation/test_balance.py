@@ -136,3 +136,13 @@ def test_user_profile_file_and_errors(tmp_path):
         load_profile(bad)
     with pytest.raises(ProfileError, match="character"):
         load_profile("nonexistent")
+
+
+def test_user_profiles_in_the_config_folder_are_offered_by_name():
+    from curation.balance.profiles import available_profiles, user_profile_dir
+
+    folder = user_profile_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "mascot.yaml").write_text("name: mascot\ntiers: {close-up: {target: 4}}\n")
+    assert {"character", "face", "mascot"} <= set(available_profiles())
+    assert load_profile("mascot").tiers["close-up"].target == 4

@@ -152,6 +152,13 @@ def config_warnings(cfg: RunConfig) -> list[str]:
         out.append("model.training_adapter: meant for Turbo; De-Turbo does not need it")
     if cfg.sample.guidance > 1.0 and cfg.model.variant == "turbo":
         out.append("sample.guidance: Turbo samples at guidance 0-1; more degrades the previews")
+    if cfg.save.every > t.steps:
+        out.append(
+            f"save.every: {cfg.save.every} is more than train.steps ({t.steps}); only the final "
+            "LoRA is saved, with nothing to compare it to"
+        )
+    if cfg.sample.enabled and cfg.sample.every > t.steps:
+        out.append(f"sample.every: {cfg.sample.every} is more than train.steps; no previews")
     if cfg.save.every != cfg.sample.every and cfg.sample.enabled:
         out.append("sample.every: differs from save.every, so some checkpoints have no previews")
     return out

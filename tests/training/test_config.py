@@ -328,6 +328,8 @@ def test_warnings_for_valid_but_doubtful_settings():
     )
     text = "\n".join(config_warnings(cfg))
     assert "Prodigy adapts the step size itself" in text and "overfit" in text
+    short = validate_config(minimal(train={"steps": 200}))
+    assert [w.split(":")[0] for w in config_warnings(short)] == ["save.every", "sample.every"]
 
 
 # -- presets ---------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""``likeness scan``, ``replace``, ``undo``, ``redo``: the dataset core from the shell.
+"""``likeness scan``, ``replace``, ``bulk``, ``undo``, ``redo``: the dataset core from the shell.
 
 Exit codes: 0 done (even when some files are bad: they are listed), 1 partly done (a caption
 could not be written and is kept pending; nothing to undo/redo), 2 unusable folder or
@@ -59,6 +59,36 @@ def register(subparsers: Any) -> None:
     rep.add_argument("--json", action="store_true", help="print one JSON object")
     rep.add_argument("--no-recursive", dest="recursive", action="store_false")
     rep.set_defaults(func=cmd_replace)
+
+    blk = subparsers.add_parser(
+        "bulk",
+        help="prepend / append / rename the trigger / remove duplicate phrases (one undo step)",
+        description="Bulk caption edits on every caption of DIR, as one undoable step.",
+    )
+    blk_sub = blk.add_subparsers(dest="bulk_op", metavar="OPERATION", required=True)
+    ops = {
+        "prepend": ("put TEXT first in every caption (skips captions that start with it)",),
+        "append": ("put TEXT last in every caption (skips captions that end with it)",),
+        "rename-trigger": ("rename the trigger token OLD to NEW (whole words only)",),
+        "dedupe": ("remove repeated comma-separated phrases (case-insensitive)",),
+    }
+    for op, (helptext,) in ops.items():
+        p = blk_sub.add_parser(op, help=helptext, description=helptext)
+        p.add_argument("dir", metavar="DIR")
+        if op in ("prepend", "append"):
+            p.add_argument("text", metavar="TEXT")
+            p.add_argument(
+                "--include-uncaptioned",
+                action="store_true",
+                help="also create captions (holding just TEXT) for images that have none",
+            )
+        elif op == "rename-trigger":
+            p.add_argument("old", metavar="OLD")
+            p.add_argument("new", metavar="NEW")
+        p.add_argument("--dry-run", action="store_true", help="show the changes, write nothing")
+        p.add_argument("--json", action="store_true", help="print one JSON object")
+        p.add_argument("--no-recursive", dest="recursive", action="store_false")
+        p.set_defaults(func=cmd_bulk)
 
     for name, helptext in (("undo", "undo the last caption edit"), ("redo", "redo it again")):
         p = subparsers.add_parser(
@@ -187,28 +217,60 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
 @_interruptible
 def cmd_replace(args: argparse.Namespace) -> int:
-    from curation.bulk import format_diff, plan_replace
+    from curation.bulk import plan_replace
+
+    return _run_bulk(
+        args,
+        lambda caps: plan_replace(
+            caps,
+            args.find,
+            args.replace,
+            regex=args.regex,
+            whole_word=args.whole_word,
+            case_sensitive=not args.ignore_case,
+        ),
+        f"replace {args.find!r}",
+    )
+
+
+@_interruptible
+def cmd_bulk(args: argparse.Namespace) -> int:
+    from curation import bulk
+
+    op = args.bulk_op
+    if op == "prepend":
+        return _run_bulk(args, lambda c: bulk.plan_prepend(c, args.text), f"prepend {args.text!r}")
+    if op == "append":
+        return _run_bulk(args, lambda c: bulk.plan_append(c, args.text), f"append {args.text!r}")
+    if op == "rename-trigger":
+        return _run_bulk(
+            args,
+            lambda c: bulk.plan_rename_trigger(c, args.old, args.new),
+            f"rename trigger {args.old!r} to {args.new!r}",
+        )
+    return _run_bulk(args, bulk.plan_dedupe_phrases, "remove duplicate phrases")
+
+
+def _run_bulk(args: argparse.Namespace, plan: Callable[[dict], list], label: str) -> int:
+    """Plan on every caption, show the preview (--dry-run) or apply as one undo step."""
+    from curation.bulk import format_diff
     from curation.errors import BulkEditError
 
     ws = _open(args.dir, args.recursive, create=not args.dry_run)
     if ws is None:
         return EXIT_UNUSABLE
     with ws:
+        captions = ws.captions()
+        if not getattr(args, "include_uncaptioned", False):  # never create caption files
+            captions = {rel: text for rel, text in captions.items() if ws.has_caption(rel)}
         try:
-            changes = plan_replace(
-                ws.captions(),
-                args.find,
-                args.replace,
-                regex=args.regex,
-                whole_word=args.whole_word,
-                case_sensitive=not args.ignore_case,
-            )
+            changes = plan(captions)
         except BulkEditError as exc:
             _err(str(exc))
             return EXIT_UNUSABLE
         result = None
         if changes and not args.dry_run:
-            result = ws.apply_changes(changes, origin="bulk", label=f"replace {args.find!r}")
+            result = ws.apply_changes(changes, origin="bulk", label=label)
     out = {
         "dry_run": args.dry_run,
         "count": len(changes),
@@ -224,9 +286,7 @@ def cmd_replace(args: argparse.Namespace) -> int:
             print(f"{c.rel}: {format_diff(c.old, c.new)}")
         verb = "would change" if args.dry_run else "changed"
         print(f"{verb} {len(changes)} caption{'s' if len(changes) != 1 else ''}", file=sys.stderr)
-        for p in out["pending"]:
-            _err(f"{p['path']}: {p['error']}")
-        for p in out["skipped"]:
+        for p in out["pending"] + out["skipped"]:
             _err(f"{p['path']}: {p['error']}")
     return EXIT_PARTIAL if out["pending"] else EXIT_OK
 

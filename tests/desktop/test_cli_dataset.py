@@ -195,3 +195,37 @@ def test_ctrl_c_is_a_message_not_a_traceback(ds: Path, capsys, monkeypatch) -> N
     monkeypatch.setattr(workspace.Workspace, "apply_changes", interrupt)
     code, _, err = run(capsys, "replace", str(ds), "l3yla", "ohwx")
     assert code == 130 and "interrupted" in err and "Traceback" not in err
+
+
+def test_bulk_operations(ds: Path, capsys) -> None:
+    code, out, err = run(capsys, "bulk", "rename-trigger", str(ds), "l3yla", "ohwx", "--dry-run")
+    assert code == 0 and "[-l3yla-]{+ohwx+}" in out and "would change 3 captions" in err
+    assert (ds / "img00000.txt").read_text() == "photo of l3yla, Red scarf 0"
+    assert run(capsys, "bulk", "rename-trigger", str(ds), "l3yla", "ohwx")[0] == 0
+    assert (ds / "img00000.txt").read_text() == "photo of ohwx, Red scarf 0"
+    code, out, _ = run(capsys, "bulk", "prepend", str(ds), "ohwx", "--json")
+    data = json.loads(out)  # captioned images only: no caption file is created
+    assert code == 0 and [c["path"] for c in data["changes"]] == [
+        "img00000.png",
+        "img00001.png",
+        "img00002.png",
+        "sub/img00000.png",
+    ]
+    assert not (ds / "img00003.txt").exists()
+    run(capsys, "bulk", "prepend", str(ds), "ohwx", "--include-uncaptioned")
+    assert (ds / "img00003.txt").read_text() == "ohwx"
+    assert (ds / "broken.txt").read_text() == "ohwx"  # every image, even a broken one
+    run(capsys, "bulk", "append", str(ds), "red scarf")
+    assert (ds / "img00000.txt").read_text() == "ohwx, photo of ohwx, Red scarf 0, red scarf"
+    run(capsys, "bulk", "append", str(ds), "OHWX")
+    assert (ds / "img00003.txt").read_text() == "ohwx, red scarf, OHWX"
+    code, out, _ = run(capsys, "bulk", "dedupe", str(ds), "--json")
+    data = json.loads(out)
+    assert code == 0 and data["count"] == 6
+    assert (ds / "img00000.txt").read_text() == "ohwx, photo of ohwx, Red scarf 0, red scarf"
+    run(capsys, "undo", str(ds))
+    assert (ds / "img00003.txt").read_text() == "ohwx, red scarf, OHWX"
+    run(capsys, "undo", str(ds))
+    assert (ds / "img00000.txt").read_text() == "ohwx, photo of ohwx, Red scarf 0, red scarf"
+    code, _, err = run(capsys, "bulk", "prepend", str(ds), "  ")
+    assert code == 2 and "empty" in err

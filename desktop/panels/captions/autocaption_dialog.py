@@ -98,7 +98,7 @@ class AutocaptionDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Autocaption")
         self.setObjectName("autocaptionDialog")
-        self.resize(600, 0)
+        self.resize(660, 430)
         self.controller = controller
         self.session = controller.session
         self.selection = list(selection)
@@ -131,6 +131,7 @@ class AutocaptionDialog(QDialog):
             rb = QRadioButton(f"{title}  —  {hint}")
             rb.setProperty("mode", key)
             self.mode_group.addButton(rb, i)
+            rb.setMinimumHeight(rb.sizeHint().height())
             mode_box.addWidget(rb)
         self.mode_group.button(0).setChecked(True)
         self.scope = QComboBox()
@@ -159,7 +160,7 @@ class AutocaptionDialog(QDialog):
         form.addRow("&Task", self.task)
         form.addRow("Mode", mode_box)
         form.addRow("&Images", self.scope)
-        form.addRow("&Device", dev_row)
+        form.addRow("Device", dev_row)
         form.addRow("", self.detect)
         form.addRow("", self.trigger_note)
         self.error = QLabel("")

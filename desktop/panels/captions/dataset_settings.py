@@ -51,6 +51,7 @@ class TriggerField(QWidget):
         self.edit.setObjectName("triggerEdit")
         self.edit.setPlaceholderText("a fresh token, e.g. l3yla or m4ria")
         self.edit.setClearButtonEnabled(True)
+        self.edit.setMinimumHeight(self.edit.sizeHint().height())
         self.pill = QLabel("")
         self.pill.setObjectName("verdictPill")
         self.pill.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -144,6 +145,7 @@ class TriggerField(QWidget):
             chip.setCursor(Qt.CursorShape.PointingHandCursor)
             chip.setToolTip(f"Use “{s}” as the trigger")
             chip.clicked.connect(lambda _c=False, t=s: self.set_text(t))
+            chip.setMinimumHeight(chip.sizeHint().height())
             self.chips_row.addWidget(chip)
             self.chips.append(chip)
         self.chips_label.setVisible(bool(self.chips))
@@ -156,7 +158,7 @@ class DatasetSettingsDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Dataset settings")
         self.setObjectName("datasetSettingsDialog")
-        self.resize(620, 0)
+        self.resize(640, 380)
         self.controller = controller
         self.original = controller.settings
         intro = QLabel(

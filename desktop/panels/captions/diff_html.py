@@ -14,8 +14,12 @@ def word_diff_html(old: str, new: str) -> str:
     if not old and not new:
         return "<i style='color:#8b93a0'>(empty)</i>"
     parts = []
+    prev = "="
     for op, text in diff_segments(old, new):
         t = html.escape(text)
+        if op == "+" and prev == "-":
+            parts.append(" ")  # keep a removed and an added run apart
+        prev = op
         if op == "=":
             parts.append(t)
         elif op == "-":

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QImage, QKeySequence, QPixmap, QShortcut
+from PySide6.QtCore import QPointF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QIcon, QImage, QKeySequence, QPainter, QPen, QPixmap, QShortcut
 from PySide6.QtWidgets import (
     QDialog,
     QHBoxLayout,
@@ -35,10 +35,11 @@ from desktop.workers import Job, run_in_pool
 
 log = logging.getLogger(__name__)
 
-STATUS_GLYPH = {
-    "pending": ("●", "#4f8cff"),
-    "accepted": ("✓", "#3fae6a"),
-    "skipped": ("–", "#6b7380"),
+STATUS_COLOURS = {
+    "pending": "#4f8cff",
+    "accepted": "#3fae6a",
+    "skipped": "#6b7380",
+    "error": "#d64545",
 }
 PREVIEW_PIXELS = 640
 
@@ -73,6 +74,30 @@ def _load_preview(path: Path) -> QImage:
     return q.copy()
 
 
+def status_icon(status: str) -> QIcon:
+    """A drawn status mark: pending dot, accepted tick, skipped dash, failed cross."""
+    pm = QPixmap(24, 24)
+    pm.fill(Qt.GlobalColor.transparent)
+    p = QPainter(pm)
+    p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    colour = QColor(STATUS_COLOURS.get(status, "#6b7380"))
+    if status == "pending":
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(colour)
+        p.drawEllipse(6, 6, 12, 12)
+    else:
+        p.setPen(QPen(colour, 3.2, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+        if status == "accepted":
+            p.drawPolyline([QPointF(5, 13), QPointF(10, 18), QPointF(19, 6)])
+        elif status == "error":
+            p.drawLine(6, 6, 18, 18)
+            p.drawLine(18, 6, 6, 18)
+        else:
+            p.drawLine(6, 12, 18, 12)
+    p.end()
+    return QIcon(pm)
+
+
 def _section(title: str) -> QLabel:
     label = QLabel(title)
     label.setObjectName("sectionTitle")
@@ -97,7 +122,8 @@ class ReviewScreen(QDialog):
 
         self.list = QListWidget()
         self.list.setObjectName("suggestionList")
-        self.list.setIconSize(QSize(12, 12))
+        self.list.setIconSize(QSize(14, 14))
+        self.list.setSpacing(1)
         self.list.setMinimumWidth(220)
         self.image = QLabel("")
         self.image.setObjectName("reviewImage")
@@ -197,12 +223,13 @@ class ReviewScreen(QDialog):
     def _paint_item(self, row: int) -> None:
         s = self.suggestions[row]
         item = self.list.item(row)
-        status = "skipped" if s.error else s.status
-        glyph, colour = STATUS_GLYPH[status]
-        item.setText(f"{glyph}  {s.rel}")
-        item.setForeground(QColor("#8b93a0" if status == "skipped" else "#e6e8ec"))
-        if s.error:
-            item.setForeground(QColor("#ff8a8a"))
+        status = "error" if s.error else s.status
+        item.setIcon(status_icon(status))
+        item.setText(s.rel)
+        item.setForeground(
+            QColor({"skipped": "#8b93a0", "error": "#ff8a8a"}.get(status, "#e6e8ec"))
+        )
+        item.setToolTip(s.error or f"{status}: {s.proposal}")
         item.setData(Qt.ItemDataRole.UserRole, status)
 
     def _update_summary(self) -> None:

@@ -5,11 +5,26 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from curation.captions.vocabulary import Vocabulary, load_vocabulary
+from curation.captions.vocabulary import Vocabulary, _alternation, load_vocabulary
 
 _TOKEN_RE = re.compile(r"[a-z]+|\d+")
 #: characters searched before / after a keyword (longest descriptor seen: ~60)
 _BEFORE, _AFTER = 50, 50
+
+
+def _keyword_regex(vocab: Vocabulary) -> re.Pattern[str] | None:
+    """One regex finding any category keyword (None when a category has no keywords)."""
+    if "identity_kw" not in vocab.derived:
+        keys: set[str] = set()
+        rx = None
+        if all(k is not None for _, _, k in vocab.category_matchers):
+            for _, _, k in vocab.category_matchers:
+                keys |= k
+            number = "<number>" in keys
+            words = _alternation(sorted(keys - {"<number>"}))
+            rx = re.compile(rf"(?<![a-z])(?:{words})(?![a-z])" + (r"|\d" if number else ""))
+        vocab.derived["identity_kw"] = rx
+    return vocab.derived["identity_kw"]
 
 
 @dataclass(frozen=True)
@@ -33,8 +48,12 @@ def find_identity(
     Overlapping matches keep the earliest (then the longest, then the first category).
     """
     vocab = vocab or load_vocabulary()
+    lower = text.lower()
+    any_kw = _keyword_regex(vocab)
+    if any_kw is not None and not any_kw.search(lower):
+        return []  # no category's keyword anywhere: nothing to look for (the common case)
     where: dict[str, list[tuple[int, int]]] = {}
-    for m in _TOKEN_RE.finditer(text.lower()):
+    for m in _TOKEN_RE.finditer(lower):
         tok = m.group(0)
         where.setdefault("<number>" if tok.isdigit() else tok, []).append(m.span())
     found: list[tuple[int, int, int, object]] = []

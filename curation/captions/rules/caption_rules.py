@@ -108,11 +108,13 @@ def trigger_rules(ctx: CaptionContext) -> Iterator[LintIssue]:
     if not trig:
         return
     text = ctx.text
+    cache = ctx.config._cache
     variants = []
-    for m in WORD_RE.finditer(text):
-        kind = _variant_kind(m.group(0), trig, ctx.config._cache)
-        if kind:
-            variants.append((m, kind))
+    if any(_variant_kind(tok, trig, cache) for tok in set(WORD_RE.findall(text))):
+        for m in WORD_RE.finditer(text):
+            kind = _variant_kind(m.group(0), trig, cache)
+            if kind:
+                variants.append((m, kind))
     for m, kind in variants:
         what = {
             "case": "different letter case",

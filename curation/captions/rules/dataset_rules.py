@@ -15,22 +15,32 @@ _STOP = frozenset(
 )
 _FRAG_RE = re.compile(r"[^,.;\n]+")
 _SIMILAR = 0.75
+_WS_RE = re.compile(r"\s+")
 
 
-def _norm_tokens(fragment: str, trigger: str) -> tuple[str, ...]:
+_TOKEN_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+
+
+def _norm_tokens(fragment: str, trigger: str, first: bool = True) -> tuple[str, ...]:
     text = fragment.lower()
     if trigger:
         text = text.replace(trigger.lower(), " ")
-    text = SHOT_PREFIX_RE.sub(" ", text)
-    return tuple(t for t in re.findall(r"[a-z0-9]+(?:-[a-z0-9]+)*", text) if t not in _STOP)
+    if first:
+        text = SHOT_PREFIX_RE.sub(" ", text)
+    return tuple(t for t in _TOKEN_RE.findall(text) if t not in _STOP)
 
 
-def _fragments(text: str, trigger: str):
+def _fragments(text: str, trigger: str, memo: dict):
+    """(tokens, start, end) per comma/sentence fragment; ``memo`` caches repeated ones."""
     for m in _FRAG_RE.finditer(text):
-        toks = _norm_tokens(m.group(0), trigger)
+        frag = m.group(0)
+        key = (frag, m.start() == 0)
+        toks = memo.get(key)
+        if toks is None:
+            toks = memo[key] = _norm_tokens(frag, trigger, m.start() == 0)
         if toks:
-            start = m.start() + len(m.group(0)) - len(m.group(0).lstrip())
-            yield toks, start, m.end() - (len(m.group(0)) - len(m.group(0).rstrip()))
+            start = m.start() + len(frag) - len(frag.lstrip())
+            yield toks, start, m.end() - (len(frag) - len(frag.rstrip()))
 
 
 def identity_leak(
@@ -49,10 +59,14 @@ def identity_leak(
     # fragment (as a token set) -> {rel: (start, end)}
     where: dict[frozenset[str], dict[str, tuple[int, int]]] = defaultdict(dict)
     doc_freq: dict[str, int] = defaultdict(int)
+    memo: dict = {}
+    keys: dict[tuple[str, ...], frozenset[str]] = {}
     for rel, text in texts.items():
         seen_tokens: set[str] = set()
-        for toks, start, end in _fragments(text, trig):
-            key = frozenset(toks)
+        for toks, start, end in _fragments(text, trig, memo):
+            key = keys.get(toks)
+            if key is None:
+                key = keys[toks] = frozenset(toks)
             if key in allowed:
                 continue
             where[key].setdefault(rel, (start, end))
@@ -117,7 +131,7 @@ def duplicate_caption(
     groups: dict[str, list[str]] = defaultdict(list)
     for rel, text in captions.items():
         if text and text.strip():
-            key = re.sub(r"\s+", " ", text.strip().lower()).rstrip(".")
+            key = _WS_RE.sub(" ", text.strip().lower()).rstrip(".")
             groups[key].append(rel)
     out = []
     for rels in groups.values():

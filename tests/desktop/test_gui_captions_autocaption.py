@@ -56,13 +56,7 @@ def _run(qtbot, dlg, timeout: int = 120_000) -> list:
 
 
 @pytest.mark.slow
-def test_suggest_end_to_end_then_review(
-    qtbot,
-    window,
-    captions,
-    tiny_florence,  # noqa: F811
-    screenshot_dir,
-):
+def test_suggest_end_to_end_then_review(qtbot, window, captions, tiny_florence, screenshot_dir):  # noqa: E501, F811
     from curation.captioners.autocaption import pending_suggestions, raw_history
 
     before = {p.name: p.read_text("utf-8") for p in captions.dataset.glob("*.txt")}
@@ -105,12 +99,7 @@ def test_suggest_end_to_end_then_review(
 
 
 @pytest.mark.slow
-def test_fill_writes_only_empty_captions_as_one_step(
-    qtbot,
-    window,
-    captions,  # noqa: F811
-    tiny_florence,
-):
+def test_fill_writes_only_empty_captions_as_one_step(qtbot, window, captions, tiny_florence):  # noqa: E501, F811
     ws = window.session.workspace
     steps = len(ws.steps())
     dlg = _dialog(captions, tiny_florence, mode="fill")

@@ -204,10 +204,16 @@ class Workspace(MetaMixin, JournalMixin):
             self.item(rel)
             return self._disk.get(rel) or ""
 
-    def captions(self, rels: Iterable[str] | None = None) -> dict[str, str]:
+    def captions(
+        self, rels: Iterable[str] | None = None, existing_only: bool = False
+    ) -> dict[str, str]:
+        """rel -> caption (uncaptioned images as "" unless ``existing_only``: pass that to a
+        bulk planner that should not create caption files, e.g. prepend/append)."""
         with self._lock:
             keys = self._items.keys() if rels is None else rels
-            return {rel: self.caption(rel) for rel in keys}
+            return {
+                rel: self.caption(rel) for rel in keys if not existing_only or self.has_caption(rel)
+            }
 
     def has_caption(self, rel: str) -> bool:
         with self._lock:

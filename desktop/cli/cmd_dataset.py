@@ -260,9 +260,8 @@ def _run_bulk(args: argparse.Namespace, plan: Callable[[dict], list], label: str
     if ws is None:
         return EXIT_UNUSABLE
     with ws:
-        captions = ws.captions()
-        if not getattr(args, "include_uncaptioned", False):  # never create caption files
-            captions = {rel: text for rel, text in captions.items() if ws.has_caption(rel)}
+        # never create caption files unless asked
+        captions = ws.captions(existing_only=not getattr(args, "include_uncaptioned", False))
         try:
             changes = plan(captions)
         except BulkEditError as exc:

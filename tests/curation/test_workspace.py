@@ -631,3 +631,10 @@ def test_same_size_same_mtime_external_edit_is_still_noticed_before_a_write(ds: 
         assert [s.path for s in res.skipped] == [R0]  # ...but a write re-reads the file
         assert cap(ds, 0) == "photo of l3yla X"
         assert ws.history(R0)[-1].origin == "external"
+
+
+def test_captions_existing_only(ds: Path) -> None:
+    with Workspace.open(ds) as ws:
+        assert R4 in ws.captions() and ws.captions()[R4] == ""
+        assert R4 not in ws.captions(existing_only=True)
+        assert ws.captions([R0, R4], existing_only=True) == {R0: "photo of l3yla 0"}

@@ -279,7 +279,8 @@ def _map_model(imp: _Importer, node: _Node | None) -> str:
     path = node.path
     name = node.get("name_or_path")
     arch = node.get("arch")
-    adapter = node.get("assistant_lora_path") or node.get("adapter_path")
+    assistant, legacy = node.get("assistant_lora_path"), node.get("adapter_path")
+    adapter = assistant or legacy
     if node.has("adapter_path") and node.has("assistant_lora_path"):
         imp.report.notes.append(f"{path}.adapter_path: assistant_lora_path is used instead")
     name_s = str(name or DEFAULT_MODEL)
@@ -289,9 +290,11 @@ def _map_model(imp: _Importer, node: _Node | None) -> str:
         imp.problem(f"{path}.arch", f"Likeness trains Z-Image LoRAs only, got {arch!r}")
     if arch is None and "z-image" not in low and "zimage" not in low:
         imp.problem(f"{path}.arch", "missing, and name_or_path does not name a Z-Image model")
-    if arch_s == "zimage:deturbo" or "de-turbo" in low or "deturbo" in low:
+    if arch_s in ("zimage:deturbo", "zimage:turbo"):  # an explicit arch wins over the name
+        variant = arch_s.split(":")[1]
+    elif "de-turbo" in low or "deturbo" in low:
         variant = "deturbo"
-    elif arch_s == "zimage:turbo" or "turbo" in low or (arch_s == "zimage" and adapter):
+    elif "turbo" in low or adapter:
         variant = "turbo"
     else:
         variant = "base"

@@ -407,3 +407,38 @@ def test_a_minimal_job_says_which_defaults_it_got():
         f"{P0}.datasets[0].resolution is not set: Likeness uses [512, 768, 1024]",
     ]
     assert not cfg.model.uses_training_adapter
+
+
+@pytest.mark.parametrize(
+    ("name", "arch", "adapter", "variant"),
+    [
+        ("Tongyi-MAI/Z-Image-Turbo", "zimage", True, "turbo"),
+        ("Tongyi-MAI/Z-Image-Turbo", None, False, "turbo"),
+        ("Tongyi-MAI/Z-Image", "zimage", False, "base"),
+        ("ostris/Z-Image-De-Turbo", "zimage:deturbo", False, "deturbo"),
+        ("ostris/Z-Image-De-Turbo", None, False, "deturbo"),
+        ("/models/my-finetune", "zimage:turbo", False, "turbo"),
+        ("/models/my-finetune", "zimage", True, "turbo"),
+        ("/comfy/z_image_turbo_bf16.safetensors", None, True, "turbo"),
+    ],
+)
+def test_variant_from_arch_and_name(name, arch, adapter, variant):
+    job = load_job("guide_prompts.yaml")
+    model = {"name_or_path": name}
+    if arch:
+        model["arch"] = arch
+    if adapter:
+        model["assistant_lora_path"] = "/a/adapter.safetensors"
+    job["config"]["process"][0]["model"] = model
+    cfg, _ = import_aitk_dict(job)
+    assert cfg.model.variant == variant
+    assert cfg.model.uses_training_adapter == adapter
+
+
+def test_both_adapter_keys():
+    job = load_job("guide_prompts.yaml")
+    job["config"]["process"][0]["model"]["assistant_lora_path"] = "/a/v2.safetensors"
+    cfg, report = import_aitk_dict(job)
+    assert cfg.model.training_adapter.path == "/a/v2.safetensors"
+    assert report.unmapped == []
+    assert f"{P0}.model.adapter_path: assistant_lora_path is used instead" in report.notes

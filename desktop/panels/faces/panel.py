@@ -7,7 +7,6 @@ Faces menu. Nothing here decodes images or runs a detector on the GUI thread.
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from desktop.models.thumbnail_model import ExcludedRole, RelRole
 from desktop.panels.faces import badges
 from desktop.panels.faces.balance_dashboard import BACKEND_LABELS, BalanceDashboard
 from desktop.panels.faces.controller import FaceAnalysisController
+from desktop.panels.faces.dialogs import DialogsMixin
 from desktop.panels.faces.face_overlay import FaceOverlay
 from desktop.panels.faces.filters import FaceFilter, FilterChip
 from desktop.panels.faces.overrides import FaceOverrides
@@ -43,7 +43,7 @@ def _profiles() -> list[str]:
     return list(builtin_profiles())
 
 
-class FacesPanel(QObject):
+class FacesPanel(DialogsMixin, QObject):
     def __init__(self, window) -> None:
         super().__init__(window)
         self.window = window
@@ -364,83 +364,3 @@ class FacesPanel(QObject):
         self.session.set_excluded(rels, excluded)
         for rel in rels:
             self.model.set_excluded(rel, excluded)
-
-    # -- dialogs -----------------------------------------------------------------------
-    def open_duplicates(self):
-        from desktop.panels.faces.review_duplicates import DuplicateReview
-
-        analysis = self.controller.analysis
-        ws = self.session.workspace
-        if analysis is None or ws is None:
-            return None
-        dlg = DuplicateReview(ws.root, analysis.duplicates, self.controller.images,
-                              ws.is_excluded, self.set_excluded, self.window)  # fmt: skip
-        return self._show("duplicates", dlg)
-
-    def open_identity(self):
-        from desktop.panels.faces.review_identity import IdentityReview
-
-        ws = self.session.workspace
-        if self.controller.analysis is None or ws is None:
-            return None
-        dlg = IdentityReview(ws.root, dict(self.controller.images),
-                             self.overrides.set_override, self.set_excluded, self.window)  # fmt: skip
-        return self._show("identity", dlg)
-
-    def open_export(self):
-        from desktop.panels.faces.export_dialog import ExportDialog
-
-        if not self.session.is_open:
-            return None
-        faces = {rel: (img.primary.box if img.primary is not None else None)
-                 for rel, img in self.controller.images.items()}  # fmt: skip
-        rel = self.grid.current_rel() or next((r.rel for r in self.model.rows if not r.error), "")
-        p = self.prefs
-        defaults = {"crop_edges": p.export_crop_edges, "face_crop": p.export_face_crop,
-                    "face_size": p.export_face_size, "face_ratio": p.export_face_ratio}  # fmt: skip
-        bad = {r for r, img in self.controller.images.items() if img.error is not None}
-        dlg = ExportDialog(self.session, faces, rel, defaults, self._remember_export,
-                           self.window, unreadable=bad)  # fmt: skip
-        return self._show("export", dlg)
-
-    def _remember_export(self, values: dict[str, Any]) -> None:
-        p = self.prefs
-        p.export_crop_edges = dict(values["crop_edges"])
-        p.export_face_crop = bool(values["face_crop"])
-        p.export_face_size = int(values["face_size"])
-        p.export_face_ratio = float(values["face_ratio"])
-        save_faces_prefs(p)
-
-    def _show(self, name: str, dlg):
-        old = self.dialogs.get(name)
-        if old is not None:
-            old.close()
-        self.dialogs[name] = dlg
-        dlg.setModal(False)
-        dlg.show()
-        return dlg
-
-    def save_report(self, path: str | None = None) -> Path | None:
-        report = self.controller.report
-        if report is None:
-            return None
-        if path is None:
-            start = str(Path(self.session.root or ".") / "balance-report.html")
-            path, _ = QFileDialog.getSaveFileName(
-                self.window, "Save the balance report", start, "HTML (*.html);;JSON (*.json)"
-            )
-            if not path:
-                return None
-        out = Path(path)
-        try:
-            if out.suffix.lower() == ".json":
-                out.write_text(json.dumps(report, indent=2), encoding="utf-8")
-            else:
-                from curation.report_html import write_html
-
-                write_html(report, out)
-        except OSError as exc:
-            log.error("Cannot save the report to %s: %s", out, exc)
-            return None
-        self.window.banner.show_message("info", f"Balance report saved to {out}")
-        return out

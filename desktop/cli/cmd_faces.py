@@ -65,6 +65,18 @@ def register(subparsers: Any) -> None:
                     help="face-box height / output side for --face-crop (default 0.6)")  # fmt: skip
     ex.set_defaults(func=cmd_export)
 
+    mo = subparsers.add_parser(
+        "face-models",
+        help="list the face backends usable here; download the YuNet / SFace files",
+        description="Show which face backends can run and where their model files are. "
+        "--download fetches the official OpenCV Zoo files (needs a network) and checks "
+        "their sha256 before keeping them.",
+    )
+    mo.add_argument("--download", choices=("yunet", "sface", "all"), help="download model files")
+    mo.add_argument("--model-dir", metavar="DIR", help="model folder (default: LIKENESS_MODEL_DIR)")
+    mo.add_argument("--json", action="store_true", help="print one JSON object")
+    mo.set_defaults(func=cmd_face_models)
+
 
 def _err(message: str) -> None:
     print(f"likeness: {message}", file=sys.stderr)
@@ -232,4 +244,44 @@ def cmd_export(args: argparse.Namespace) -> int:
               f"(manifest: {result.manifest_path})")  # fmt: skip
         for rel, error in summary["errors"].items():
             print(f"  skipped {rel}: {error}")
+    return EXIT_OK
+
+
+def cmd_face_models(args: argparse.Namespace) -> int:
+    from curation.faces import available_backends
+    from curation.faces.models import MODEL_FILES, download_model, resolve_model_dir
+
+    folder = resolve_model_dir(args.model_dir)
+    downloaded = []
+    if args.download:
+        keys = list(MODEL_FILES) if args.download == "all" else [args.download]
+        for key in keys:
+            progress = _Progress(f"downloading {MODEL_FILES[key].filename}")
+            try:
+                downloaded.append(str(download_model(key, folder, on_progress=progress)))
+            except Exception as exc:  # noqa: BLE001 - ModelDownloadError and anything below it
+                _err(str(exc))
+                return EXIT_UNUSABLE
+            finally:
+                progress.close()
+    backends = [
+        {
+            "name": b.name,
+            "available": b.available,
+            "landmarks": b.landmarks,
+            "embeddings": b.embeddings,
+            "note": b.note,
+        }  # fmt: skip
+        for b in available_backends(folder)
+    ]
+    if args.json:
+        print(json.dumps({"model_dir": str(folder), "downloaded": downloaded,
+                          "backends": backends}, indent=2))  # fmt: skip
+        return EXIT_OK
+    for path in downloaded:
+        print(f"downloaded {path}")
+    print(f"model folder: {folder}")
+    for b in backends:
+        state = "yes" if b["available"] else "no "
+        print(f"  {b['name']:12s} {state}  {b['note']}")
     return EXIT_OK

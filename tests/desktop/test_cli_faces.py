@@ -135,3 +135,20 @@ def test_insightface_download_after_licence_acceptance(dataset, capsys, tmp_path
     ]
     assert (home / "models/buffalo_l/det_10g.onnx").is_file()
     assert len(data["images"]) == 5
+
+
+def test_face_models_lists_and_downloads(capsys, tmp_path, yunet_model, monkeypatch):
+    from curation.faces import models
+
+    code, data = run_json(capsys, "face-models", "--model-dir", str(tmp_path), "--json")
+    by_name = {b["name"]: b for b in data["backends"]}
+    assert code == 0 and not by_name["yunet"]["available"] and by_name["haar"]["available"]
+    # The official URL is fetched (here from the shared copy); the sha256 is checked.
+    monkeypatch.setattr(models, "_urllib_fetch", lambda url: iter([yunet_model.read_bytes()]))
+    code, data = run_json(capsys, "face-models", "--model-dir", str(tmp_path), "--download",
+                          "yunet", "--json")  # fmt: skip
+    assert code == 0 and data["downloaded"] == [str(tmp_path / yunet_model.name)]
+    assert {b["name"]: b for b in data["backends"]}["yunet"]["available"]
+    monkeypatch.setattr(models, "_urllib_fetch", lambda url: iter([b"html error page"]))
+    assert main(["face-models", "--model-dir", str(tmp_path), "--download", "sface"]) == 2
+    assert "sha256" in capsys.readouterr().err

@@ -246,3 +246,32 @@ def test_review_accept_edit_skip_undo(qtbot, window, captions, screenshot_dir): 
 
 def captions_text(stem: str) -> str:
     return CAPTIONS[stem]
+
+
+def test_stored_suggestions_are_offered_after_reopening(qtbot, window, captions):  # noqa: F811
+    from curation.captioners.autocaption import SUGGEST_NS, Suggestion
+    from desktop.panels.captions import install
+
+    ws = window.session.workspace
+    raw = "The image shows a woman with green eyes wearing a blue scarf."
+    stored = Suggestion(
+        "img_02.jpg",
+        raw,
+        "a photo of l3yla, wearing a blue scarf",
+        None,
+        [{"phrase": "green eyes", "reason": "eye colour is identity"}],
+    )
+    ws.cache_put(SUGGEST_NS, "img_02.jpg", stored.to_dict())
+    window.close_folder()
+    assert not captions.act_review.isEnabled()
+    window.open_folder(str(captions.dataset), wait=True)
+    assert install(window) is captions
+    assert [s.rel for s in captions.suggestions] == ["img_02.jpg"]
+    assert captions.act_review.isEnabled()
+    assert "waiting for review" in window.banner.text.text()
+    review = captions.open_review()
+    assert review.suggestions[0].removed == [("green eyes", "eye colour is identity")]
+    review.accept_current()
+    assert (captions.dataset / "img_02.txt").read_text("utf-8") == stored.cleaned
+    assert window.session.workspace.cache_get(SUGGEST_NS, "img_02.jpg") is None
+    review.close()

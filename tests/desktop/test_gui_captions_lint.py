@@ -264,3 +264,34 @@ def test_next_problem_key(qtbot, window, captions):  # noqa: F811
     assert window.browser.grid.current_rel() == "img_04.jpg"
     assert captions.next_problem(-1)
     assert window.browser.grid.current_rel() == "img_02.jpg"
+
+
+def test_identity_leak_fix_all_is_one_step(qtbot, window, tmp_path):  # noqa: F811
+    from desktop.panels.captions import install
+
+    folder = tmp_path / "5_m4ria"
+    folder.mkdir()
+    moods = ["smiling", "laughing", "neutral expression", "serious", "sad"]
+    for i, mood in enumerate(moods):
+        make_image(folder / f"p{i}.jpg", i)
+        (folder / f"p{i}.txt").write_text(f"a photo of m4ria, {mood}, soft window light", "utf-8")
+    feature = install(window)
+    window.open_folder(str(folder), wait=True)
+    feature.controller.relint_now(wait=True)
+    panel = feature.dock.panel
+    group = panel.group_item("identity-leak")
+    assert group is not None and group.text(1) == "5"
+    # the editor underlines the leaking fragment on the image being edited
+    ed = window.browser.editor
+    at = ed.text().index("soft window light")
+    assert (at, at + len("soft window light")) in [
+        (s.cursor.selectionStart(), s.cursor.selectionEnd()) for s in ed.edit.extraSelections()
+    ]
+    panel.tree.setCurrentItem(group)
+    assert panel.fix_all("identity-leak") == 5
+    texts = [(folder / f"p{i}.txt").read_text("utf-8") for i in range(5)]
+    assert texts == [f"a photo of m4ria, {m}" for m in moods]
+    window.session.undo()
+    assert all(
+        (folder / f"p{i}.txt").read_text("utf-8").endswith("soft window light") for i in range(5)
+    )

@@ -35,6 +35,7 @@ class CaptionsController(QObject):
         self.settings = core_api.CaptionSettings()
         self.report = core_api.LintReport()
         self.last_lint_seconds = 0.0
+        self._caption_rules = core_api.caption_rules()
         #: rel -> ImageAnalysis from the faces panel (tier, pose, back view), when present
         self.analysis_source: Callable[[], dict] | None = None
         self._job: Job | None = None
@@ -177,7 +178,7 @@ class CaptionsController(QObject):
             Mark(m.rule, m.severity, m.message, m.start, m.end, m.fix, rel)
             for m in core_api.lint_caption(text if has else None, self.settings, facts)
         ]
-        local_rules = {m.rule for m in marks} | core_api.CAPTION_RULES
+        local_rules = {m.rule for m in marks} | self._caption_rules
         saved = self.session.caption(rel)
         for m in self.report.by_rel.get(rel, []):
             if m.rule in local_rules:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import asdict, dataclass, field
+from dataclasses import replace as dataclass_replace
 from typing import Any
 
 from desktop.panels.captions.common import Fix, Mark
@@ -189,7 +190,17 @@ def lint_dataset(
     for rel, issues in result.captions.items():
         report.by_rel[rel] = [to_mark(i, rel) for i in issues]
     for issue in result.dataset:
-        for mark in _dataset_marks(issue, captions):
+        # the core places most dataset findings on each caption (with spans and fixes);
+        # only the images it did not place them on get a mark here
+        todo = [
+            p
+            for p in issue.paths
+            if not any(m.rule == issue.rule for m in report.by_rel.get(p, ()))
+        ]
+        if issue.paths and not todo:
+            continue
+        placed = dataclass_replace(issue, paths=tuple(todo)) if issue.paths else issue
+        for mark in _dataset_marks(placed, captions):
             if mark.rel:
                 report.by_rel.setdefault(mark.rel, []).append(mark)
             else:
@@ -214,20 +225,14 @@ def rule_info() -> dict[str, str]:
         return {}
 
 
-#: rules the per-caption lint decides alone; the others need the whole dataset (or analysis)
-CAPTION_RULES = frozenset(
-    {
-        "missing-caption",
-        "empty-caption",
-        "trigger-missing",
-        "trigger-not-first",
-        "trigger-variant",
-        "identity-descriptor",
-        "identity-line-mismatch",
-        "vague-outfit",
-        "too-long",
-    }
-)
+def caption_rules() -> frozenset[str]:
+    """Rules the per-caption lint decides alone; the others need the whole dataset."""
+    try:
+        from curation.captions.lint import rules
+
+        return frozenset(k for k, v in rules().items() if v.scope == "caption")
+    except Exception:  # noqa: BLE001
+        return frozenset()
 
 
 # -- autocaption -------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 from pathlib import Path
 
@@ -83,7 +84,7 @@ def make_dataset(
     for i in range(start, start + count):
         path = folder / f"img_{i:05d}.jpg"
         if not path.exists():
-            tmp = path.with_suffix(".tmp")
+            tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp")
             synthetic_image(i, size).save(tmp, "JPEG", quality=quality)
             tmp.rename(path)
             written += 1

@@ -1,8 +1,9 @@
 """``DatasetFilterProxy``: sort (name, date, caption length) and filter the grid rows.
 
-Sorting compares integer roles in C++ (no Python ``lessThan``), so re-sorting 10,000 rows
-is instant. Sorting and filtering are re-applied when the user changes them, not on every
-caption edit, so a tile does not jump away while it is being edited.
+Sorting reorders the source model in Python (``ThumbnailModel.sort_by``): a proxy sort would
+call ``data()`` twice per comparison, about a second for 10,000 rows. Filtering reads the
+row records directly. Both are re-applied when the user changes them, not on every caption
+edit, so a tile does not jump away while it is being edited.
 """
 
 from __future__ import annotations
@@ -14,13 +15,8 @@ from PySide6.QtCore import QModelIndex, QObject, QSortFilterProxyModel, Qt, Sign
 
 from desktop.models.thumbnail_model import (
     CaptionLengthRole,
-    CaptionRole,
-    ErrorRole,
-    ExcludedRole,
-    HasCaptionRole,
     MTimeRole,
     NameRankRole,
-    RelRole,
 )
 
 
@@ -57,7 +53,6 @@ class DatasetFilterProxy(QSortFilterProxyModel):
         self._predicates: dict[str, Callable[[str], bool]] = {}
         self._sort = SortKey.NAME
         self._order = Qt.SortOrder.AscendingOrder
-        self.setSortRole(NameRankRole)
 
     @property
     def mode(self) -> FilterMode:
@@ -79,7 +74,6 @@ class DatasetFilterProxy(QSortFilterProxyModel):
             self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
         else:
             self.invalidateFilter()
-        self.sort(0, self._order)
 
     def set_rel_filter(self, rels: Iterable[str] | None, label: str = "") -> None:
         """Show only ``rels`` (None: no such filter); ``label`` says why, for a filter chip."""
@@ -103,33 +97,24 @@ class DatasetFilterProxy(QSortFilterProxyModel):
 
     def set_sort(self, key: SortKey, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         self._sort, self._order = key, order
-        self.setSortRole(key.value[1])
-        self.sort(0, order)
+        self.sourceModel().sort_by(key.value[1], order == Qt.SortOrder.DescendingOrder)
 
     def refresh(self) -> None:
         """Re-apply the filter and sort (after captions changed under it)."""
         self.invalidate()
-        self.sort(0, self._order)
 
     def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex) -> bool:  # noqa: N802
-        model = self.sourceModel()
-        idx = model.index(source_row, 0, source_parent)
+        row = self.sourceModel().rows[source_row]  # the record itself: no data() round trips
         mode = self._mode
-        if mode is FilterMode.CAPTIONED and not idx.data(HasCaptionRole):
+        captioned = row.has_caption and bool(row.caption.strip())
+        if mode is FilterMode.CAPTIONED and not captioned:
             return False
-        if mode is FilterMode.UNCAPTIONED and idx.data(HasCaptionRole):
+        if mode is FilterMode.UNCAPTIONED and captioned:
             return False
-        if mode is FilterMode.EXCLUDED and not idx.data(ExcludedRole):
+        if mode is FilterMode.EXCLUDED and not row.excluded:
             return False
-        if mode is FilterMode.ERRORS and not idx.data(ErrorRole):
+        if mode is FilterMode.ERRORS and not row.error:
             return False
-        if self._rels is not None or self._predicates:
-            rel = idx.data(RelRole)
-            if self._rels is not None and rel not in self._rels:
-                return False
-            if not all(fn(rel) for fn in self._predicates.values()):
-                return False
         if self._text:
-            hay = f"{idx.data(RelRole)}\n{idx.data(CaptionRole)}".casefold()
-            return self._text in hay
+            return self._text in row.rel.casefold() or self._text in row.caption.casefold()
         return True

@@ -141,11 +141,12 @@ class ThumbnailModel(QAbstractListModel):
         return self._rows
 
     def set_rows(self, rows: list[TileRow]) -> None:
-        """Show a new dataset: drops thumbnails, badges and queued requests of the old one."""
+        """Show a new dataset (in natural name order): drops thumbnails, badges and queued
+        requests of the old one."""
         self.beginResetModel()
-        order = sorted(range(len(rows)), key=lambda i: _natural(rows[i].rel))
-        for rank, i in enumerate(order):
-            rows[i].name_rank = rank
+        rows = sorted(rows, key=lambda r: _natural(r.rel))
+        for rank, row in enumerate(rows):
+            row.name_rank = rank
         self._rows = rows
         self._index = {r.rel: i for i, r in enumerate(rows)}
         self._clear_pixmaps()
@@ -154,6 +155,27 @@ class ThumbnailModel(QAbstractListModel):
         self._generation = self.loader.reset(self._bucket)
         self.endResetModel()
         self.counts_changed.emit()
+
+    def sort_by(self, role: int, descending: bool = False) -> None:
+        """Reorder the rows in place (Python's sort: 10,000 rows in milliseconds, where a
+        proxy sort would call ``data()`` for every comparison). Ties keep name order;
+        selection and the current tile follow their images."""
+        keys = {
+            NameRankRole: lambda r: (r.name_rank,),
+            MTimeRole: lambda r: (r.mtime_ns, r.name_rank),
+            CaptionLengthRole: lambda r: (len(r.caption), r.name_rank),
+        }
+        self.layoutAboutToBeChanged.emit()
+        old = self.persistentIndexList()
+        old_rels = [self._rows[i.row()].rel if i.isValid() else None for i in old]
+        self._rows.sort(key=keys[role], reverse=descending)
+        self._index = {r.rel: i for i, r in enumerate(self._rows)}
+        new = [
+            self.index(self._index[rel]) if rel in self._index else QModelIndex()
+            for rel in old_rels
+        ]
+        self.changePersistentIndexList(old, new)
+        self.layoutChanged.emit()
 
     def row_of(self, rel: str) -> int:
         return self._index.get(rel, -1)

@@ -2,8 +2,10 @@
 
 A thumbnail file is named by the image's content hash and the size bucket
 (``thumbs/256/ab/abcdef....jpg``), so a renamed or copied image reuses its thumbnail and an
-edited image gets a new one. Finding the content hash means reading the file; to skip that on
-later runs an append-only index maps ``path|mtime_ns|size`` to the hash it had.
+edited image gets a new one. The hash comes out of the decode (the core's
+loader hashes the bytes it reads), and an append-only index maps ``path|mtime_ns|size`` to
+it, so later runs find a thumbnail without reading the image again. (A renamed copy is
+decoded once more, but its thumbnail file is shared.)
 Thread-safe: many decoding workers share one instance.
 """
 
@@ -20,7 +22,7 @@ from PIL import Image
 
 from curation import paths
 from curation.errors import ImageLoadError
-from curation.images import file_hash, load_image
+from curation.images import load_image
 
 log = logging.getLogger(__name__)
 
@@ -131,14 +133,6 @@ class ThumbnailCache:
             thumb = self._read_cached(digest, bucket, want_image)
             if thumb is not None or (not want_image and self.file_for(digest, bucket).exists()):
                 return thumb
-        try:  # hashing first (~1 GB/s) lets a renamed or copied image reuse its thumbnail
-            digest = file_hash(path)
-        except OSError as exc:
-            raise ThumbnailError(f"cannot read: {exc.strerror or exc}") from exc
-        self._remember(key, digest)
-        thumb = self._read_cached(digest, bucket, want_image)
-        if thumb is not None or (not want_image and self.file_for(digest, bucket).exists()):
-            return thumb
         image, digest = decode_thumbnail(Path(path), bucket, max_pixels)
         self._remember(key, digest)
         if not self.file_for(digest, bucket).exists():

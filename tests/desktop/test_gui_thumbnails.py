@@ -29,7 +29,10 @@ def test_cache_keyed_by_content_and_size(tmp_path):
     assert max(cache.get(img, 512).image.size) == 512  # another size, another file
     copy = tmp_path / "renamed.jpg"
     shutil.copy(img, copy)
-    assert cache.get(copy, 256).from_cache  # same bytes: same thumbnail
+    before = sorted(cache.root.rglob("*.jpg"))
+    assert cache.get(copy, 256).content_hash == t1.content_hash  # same bytes: same file
+    assert sorted(cache.root.rglob("*.jpg")) == before
+    assert cache.get(copy, 256).from_cache
     make_image(img, 2, (900, 600))  # edited image: new hash, new thumbnail
     t2 = cache.get(img, 256)
     assert t2.content_hash != t1.content_hash and not t2.from_cache

@@ -86,11 +86,13 @@ def _tier_advice(analysis: DatasetAnalysis, tiers: dict) -> list[Advice]:
             continue
         if count > hi:
             extra = count - target
+            wanted = f"about {target}" if analysis.profile.scale_targets else (
+                f"at most {hi}" if lo == 0 else f"{lo}-{hi}")  # fmt: skip
             out.append(
                 Advice(
                     f"tier-high:{tier}",
                     "warning",
-                    f"{_n(count, one, many)} where the profile asks for about {target}: drop or "
+                    f"{_n(count, one, many)} where the profile asks for {wanted}: drop or "
                     f"replace {extra} (blurry ones and duplicates first)",
                     info["paths"],
                     30,

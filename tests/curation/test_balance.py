@@ -121,6 +121,10 @@ def test_face_profile_and_small_dataset():
     assert report["tiers"]["close-up"]["min"] == 15 and report["tiers"]["full-body"]["max"] == 1
     assert report["verdict"]["status"] == "not-ready"  # 7 close-ups of 20 wanted
     assert "tier-high:full-body" in ids
+    high = next(a for a in report["advice"] if a["id"] == "tier-high:full-body")
+    assert high["message"].startswith(
+        "3 full-body shots where the profile asks for at most 1: drop or replace 3"
+    )
 
 
 def test_user_profile_file_and_errors(tmp_path):

@@ -54,6 +54,7 @@ __all__ = ["HistoryEntry", "SaveResult", "Step", "Workspace", "state_location"]
 log = logging.getLogger(__name__)
 
 MAX_UNDO_STEPS = 200
+HISTORY_MAX_ROWS = 1_000_000  # ~100-200 MB of caption text at most
 DEEP_SYNC_MAX = 2000  # captions re-read (not just stat'ed) before they are written
 CONFLICT_MESSAGE = (
     "the caption file was changed by another program since your unsaved edit; it is not "
@@ -145,6 +146,7 @@ class Workspace(MetaMixin, JournalMixin):
             ws._recover()
             ws._reconcile()
             ws._load_meta()
+            ws._trim_history()
         except BaseException:
             db.close()
             raise
@@ -155,6 +157,15 @@ class Workspace(MetaMixin, JournalMixin):
 
     def close(self) -> None:
         self.db.close()
+
+    def _trim_history(self) -> None:
+        """Keep the newest HISTORY_MAX_ROWS caption changes (the history is a convenience;
+        the captions themselves are in the .txt files)."""
+        with self.db.tx() as conn:
+            conn.execute(
+                "DELETE FROM history WHERE id <= (SELECT MAX(id) FROM history) - ?",
+                (HISTORY_MAX_ROWS,),
+            )
 
     def rescan(
         self, on_progress: ProgressFn | None = None, cancel: CancelToken | None = None

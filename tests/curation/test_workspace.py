@@ -638,3 +638,13 @@ def test_captions_existing_only(ds: Path) -> None:
         assert R4 in ws.captions() and ws.captions()[R4] == ""
         assert R4 not in ws.captions(existing_only=True)
         assert ws.captions([R0, R4], existing_only=True) == {R0: "photo of l3yla 0"}
+
+
+def test_history_is_trimmed_to_a_bound(ds: Path, monkeypatch) -> None:
+    monkeypatch.setattr(workspace, "HISTORY_MAX_ROWS", 3)
+    with Workspace.open(ds) as ws:
+        for i in range(6):
+            ws.set_caption(R0, f"v{i}")
+    with Workspace.open(ds) as ws:
+        assert [h.new for h in ws.history(R0)] == ["v3", "v4", "v5"]
+        assert cap(ds, 0) == "v5" and ws.undo().written == [R0]

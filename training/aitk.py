@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from training.config import BASE_MODEL, DEFAULT_MODEL, RunConfig, read_mapping, validate_config
+from training.config import RunConfig, read_mapping, validate_config
 from training.config_errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -433,8 +433,6 @@ def save_aitk(cfg: RunConfig, path: str | Path) -> list[str]:
 
 
 __all__ = [
-    "BASE_MODEL",
-    "DEFAULT_MODEL",
     "ImportReport",
     "ReportItem",
     "export_aitk",

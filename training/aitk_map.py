@@ -35,6 +35,10 @@ def map_job(imp: _Importer, job: Any, trigger: str | None) -> dict[str, Any]:
     if not isinstance(job, dict):
         imp.problem("", "an ai-toolkit job is a mapping with 'job' and 'config'")
         return {}
+    if "job" not in job and "trigger" in job and "datasets" in job:
+        imp.problem("", "this is a Likeness run config, not an ai-toolkit job: train it with "
+                        "`likeness train FILE`")  # fmt: skip
+        return {}
     root = _Node(job, "", "root", imp)
     kind = root.get("job")
     if kind != "extension":

@@ -442,3 +442,12 @@ def test_both_adapter_keys():
     assert cfg.model.training_adapter.path == "/a/v2.safetensors"
     assert report.unmapped == []
     assert f"{P0}.model.adapter_path: assistant_lora_path is used instead" in report.notes
+
+
+def test_a_likeness_config_is_not_an_ai_toolkit_job():
+    data = {"name": "leyla", "trigger": "l3yla", "datasets": [{"folder": "/d"}]}
+    with pytest.raises(ConfigError) as info:
+        import_aitk_dict(data)
+    assert info.value.lines() == [
+        "this is a Likeness run config, not an ai-toolkit job: train it with `likeness train FILE`"
+    ]

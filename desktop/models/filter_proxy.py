@@ -115,6 +115,10 @@ class DatasetFilterProxy(QSortFilterProxyModel):
             return False
         if mode is FilterMode.ERRORS and not row.error:
             return False
+        if self._rels is not None and row.rel not in self._rels:
+            return False  # panel hooks: a rel set (advice line) and named predicates
+        if self._predicates and not all(fn(row.rel) for fn in self._predicates.values()):
+            return False
         if self._text:
             return self._text in row.rel.casefold() or self._text in row.caption.casefold()
         return True

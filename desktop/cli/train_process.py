@@ -65,17 +65,35 @@ class TrainerSession:
         self.terminate()
 
     def terminate(self) -> None:
-        """End the trainer and anything it started (its whole process group on POSIX)."""
+        """Abort the trainer and anything it started, without saving.
+
+        The trainer takes a first SIGTERM as ``stop`` and a second as "abort now"
+        (``docs/trainer-protocol.md``), so it gets two, half a second apart (signals sent
+        together may merge into one), then SIGKILL if it is still there after 10 s.
+        """
         proc = self.proc
         if proc is None or proc.poll() is not None:
             return
-        if os.name != "nt":
+        if os.name == "nt":
+            proc.terminate()
+            return
+        self._signal_group(signal.SIGTERM)
+        for delay, sig in ((0.5, signal.SIGTERM), (10.0, signal.SIGKILL)):
+            timer = threading.Timer(delay, self._signal_group, args=(sig,))
+            timer.daemon = True
+            timer.start()
+
+    def _signal_group(self, sig: int) -> None:
+        proc = self.proc
+        if proc is None or proc.poll() is not None:
+            return
+        try:
+            os.killpg(proc.pid, sig)  # the child leads its own session
+        except (ProcessLookupError, PermissionError):
             try:
-                os.killpg(proc.pid, signal.SIGTERM)  # the child leads its own session
-                return
-            except (ProcessLookupError, PermissionError):
+                proc.send_signal(sig)
+            except ProcessLookupError:
                 pass
-        proc.terminate()
 
     def _note(self, text: str) -> None:
         try:

@@ -57,6 +57,21 @@ FAKE_TRAINER = textwrap.dedent(
     sys.stdout.flush()
     emit("warning", code="image_skipped", message="skipped broken.png: truncated JPEG")
     stop = threading.Event()
+    if mode == "ignore_stop":  # like the trainer: SIGTERM once = stop, twice = abort now
+        import signal
+
+        terms = []
+
+        def on_term(signum, frame):
+            terms.append(signum)
+            with open(log, "a") as fh:
+                fh.write(json.dumps({"sigterm": len(terms)}) + "\n")
+            if len(terms) >= 2:
+                line = {"event": "error", "code": "interrupted", "message": "interrupted"}
+                os.write(1, (json.dumps(line) + "\n").encode())
+                os._exit(130)
+
+        signal.signal(signal.SIGTERM, on_term)
 
     def read_commands():
         for line in sys.stdin:
@@ -346,13 +361,16 @@ def test_second_ctrl_c_aborts(fake, config):
         _wait_for(proc, "step 3/20")
         os.killpg(proc.pid, signal.SIGINT)
         _wait_for(proc, "stopping")
+        started = time.monotonic()
         os.killpg(proc.pid, signal.SIGINT)
         out, _ = proc.communicate(timeout=30)
+        assert time.monotonic() - started < 8  # not the 10 s SIGKILL fallback
     finally:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 130
     assert "aborted: no checkpoint was saved" in out
+    assert {"sigterm": 2} in fake()  # two SIGTERMs: the trainer's "abort now"
 
 
 @pytest.mark.skipif(os.name == "nt", reason="POSIX pipes")

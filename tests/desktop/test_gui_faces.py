@@ -72,12 +72,10 @@ def test_advice_click_filters_grid(qtbot, window, faces_set, screenshot_dir):
     rows = dash.advice_rows()
     i = next(i for i, text in enumerate(rows) if "near-duplicate" in text)
     item = dash.advice.item(i)
-    dash.advice.scrollToItem(item)
-    qtbot.mouseClick(
-        dash.advice.viewport(),
-        Qt.MouseButton.LeftButton,
-        pos=dash.advice.visualItemRect(item).center(),
-    )
+    settle(qtbot, 50)
+    rect = dash.advice.visualItemRect(item)
+    assert dash.advice.viewport().rect().contains(rect.center())  # every line is shown
+    qtbot.mouseClick(dash.advice.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     wanted = next(a["paths"] for a in report["advice"] if a["id"] == "duplicates")
     assert _shown_rels(window) == set(wanted) and len(wanted) == 6
     chip = window.faces.chip
@@ -247,3 +245,21 @@ def test_backend_choice_and_insightface_licence(qtbot, window, faces_dir, tmp_pa
     info = panel.dashboard.backend_info.text()
     assert "Ran haar" in info and "no landmarks" in info
     assert "identity check needs insightface or SFace" in info
+
+
+def test_proxy_hooks_filter_rows(qtbot, window, faces_set):
+    """The generic proxy hooks the panels rely on (a regression test: a proxy rewrite once
+    dropped them and advice clicks stopped filtering)."""
+    open_and_analyse(qtbot, window, faces_set)
+    proxy = window.browser.proxy
+    changes = []
+    proxy.extra_filters_changed.connect(lambda: changes.append(1))
+    proxy.set_rel_filter(["obama.jpg", "biden.jpg"], "two of them")
+    assert _shown_rels(window) == {"obama.jpg", "biden.jpg"}
+    assert proxy.rel_filter_label == "two of them"
+    proxy.set_extra_predicate("test", lambda rel: rel.startswith("b"))
+    assert _shown_rels(window) == {"biden.jpg"}
+    proxy.set_rel_filter(None)
+    assert _shown_rels(window) == {"biden.jpg", "broken.jpg"}
+    proxy.set_extra_predicate("test", None)
+    assert proxy.rowCount() == 15 and proxy.rel_filter_label == "" and len(changes) == 4

@@ -261,7 +261,8 @@ class BalanceDashboard(QWidget):
         self.pose_chart.set_tiers(report["tiers"])
         for item in report["advice"]:
             self._add_advice(item)
-        QTimer.singleShot(0, self._fit_advice)
+        self._fit_advice()
+        QTimer.singleShot(0, self._fit_advice)  # again once the layout settled
         n_dup = len(report["duplicates"])
         ident = report["identity"]
         n_id = len(ident["outliers"]) + len(ident["review"])

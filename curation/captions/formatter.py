@@ -97,7 +97,8 @@ def tidy(phrase: str) -> str:
     p = _WS_RE.sub(" ", phrase).strip(" ,;:.-")
     for _ in range(2):
         p = _TRAIL_RE.sub("", _LEAD_RE.sub("", p)).strip(" ,;:.-")
-    if p.lower() in {"a", "an", "the", "and", "with", "her", "his", "their", "is", "are"}:
+    if p.lower() in {"a", "an", "the", "and", "with", "her", "his", "their", "is", "are", "has",
+                     "have", "was", "were", "of", "in", "on"}:  # fmt: skip
         return ""
     if p and p[0].isupper() and not p[:2].isupper():
         p = p[0].lower() + p[1:]

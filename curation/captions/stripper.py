@@ -58,7 +58,8 @@ _MOOD_SENTENCE_RE = re.compile(
     r"^(?:the\s+)?(?:overall\s+)?(?:mood|atmosphere|feel|tone|vibe|impression|aesthetic|style)"
     r"(?:\s+of\s+the\s+(?:image|photo|picture|scene|photograph))?\s+(?:is|seems|appears)\b"
     r"|^(?:the|this)\s+(?:image|photo|picture)\s+(?:has|gives|conveys|evokes|creates)\b"
-    r"|^(?:suggesting|indicating|which\s+suggests|giving|creating|adding|perhaps|possibly"
+    r"|^(?:suggesting|indicating|which\s+suggests|giving|creating|adding|perhaps|possibly|making"
+    r"|which\s+makes|drawing\s+attention|emphasi[sz]ing|highlighting"
     r"|it\s+(?:appears|seems)|this\s+(?:suggests|adds|creates|gives))\b",
     re.I,
 )
@@ -78,7 +79,10 @@ _PRONOUN_RE = re.compile(
     r"|can\s+be\s+seen)?\s*",
     re.I,
 )
-_LEAD_VERB_RE = re.compile(r"^(?:is|are|has|have|was|were)\s+", re.I)
+_LEAD_VERB_RE = re.compile(
+    r"^(?:is|are|has|have|was|were|appears\s+to\s+be|seems\s+to\s+be|appears|seems)(?:\s+|$)",
+    re.I,
+)
 _POSSESSIVE_IS_RE = re.compile(
     r"^(?:(?:her|his|their)\s+)?(hair|arms?|hands?|legs?|head|eyes|gaze|body|mouth|lips)\s+"
     r"(?:is|are)\s+",
@@ -135,6 +139,30 @@ _AN_RE = re.compile(r"\ban\s+(?=[b-df-hj-np-tv-z]\w)", re.I)
 _DOUBLE_CONN_RE = re.compile(r"\b(with|and)\s+(?:and|with)\b", re.I)
 _DANGLING_RE = re.compile(r"\b(?:with|and|a|an|the)\s*(?=,|$)", re.I)
 _SPACES_RE = re.compile(r"\s{2,}")
+
+
+_ADJ_END_RE = re.compile(
+    r"\b(?:large|small|long|short|round|big|thin|thick|light|dark|bright|soft|loose|tight|wavy"
+    r"|curly|straight|oversized|chunky|delicate|simple|plain|pale|deep|sheer|flowing)$",
+    re.I,
+)
+_PIECE_START_RE = re.compile(
+    r"^(?:a|an|the|she|he|they|her|his|their|and|with|wearing|in|on|at|while|who|which|is"
+    r"|are|has|[a-z]+ing)\b",
+    re.I,
+)
+
+
+def _split_pieces(sentence: str) -> list[str]:
+    """Split on commas (and "and she ...") but keep adjective lists ("large, round earrings")."""
+    raw = re.split(r"\s*,\s*|\s+and\s+(?=(?:she|he|they|her|his|their)\b)", sentence)
+    out: list[str] = []
+    for part in raw:
+        if out and _ADJ_END_RE.search(out[-1]) and part and not _PIECE_START_RE.match(part):
+            out[-1] = f"{out[-1]} {part}"
+        else:
+            out.append(part)
+    return out
 
 
 @functools.lru_cache(maxsize=64)
@@ -242,7 +270,8 @@ class _Stripper:
             body = m.group(1).strip()
             self.slots.add("lighting", body if "light" in body.lower() else body + " lighting")
             return
-        for piece in re.split(r"\s*,\s*|\s+and\s+(?=(?:she|he|they|her|his|their)\b)", s):
+        s = self.strip_identity(s)  # descriptors may span commas ("long, wavy brown hair")
+        for piece in _split_pieces(s):
             self.piece(piece)
 
     # ----- one comma piece ---------------------------------------------------------------------
@@ -277,9 +306,12 @@ class _Stripper:
             p = m.group(1) + " expression"
         m = self.subject(p)
         if m is not None:
-            p = m
+            p = m.strip()
         m = _PRONOUN_RE.match(p) or _LEAD_VERB_RE.match(p)
         if m and m.end() > 0:
+            p = p[m.end() :]
+        m = _LEAD_VERB_RE.match(p)
+        if m:
             p = p[m.end() :]
         p = _POSSESSIVE_IS_RE.sub(lambda mm: mm.group(1) + " ", p)
         p = _BEHIND_PRONOUN_RE.sub("in the background", p)
@@ -334,7 +366,7 @@ class _Stripper:
         for m in splitter.finditer(p):
             parts.append((key, p[pos : m.start()]))
             key = re.sub(r"\s+", " ", (m.group(1) or m.group(2) or "").lower())
-            key = "wearing" if key == "in" else key
+            key = "wearing" if key in ("in", "wears") else key
             pos = m.end()
         parts.append((key, p[pos:]))
         last_slot = None
@@ -385,8 +417,8 @@ class _Stripper:
             )
             not_prep = r"(?:(?!(?:in|on|at|with|and)\b)[\w-]+\s+)"
             cached = self.v.derived["split_re"] = re.compile(
-                rf"\s*\b(wearing|dressed\s+in|while|{_BG_PREP_RE}|with)\s+"
-                rf"|\s+(in)\s+(?=(?:a|an)\s+{not_prep}{{0,3}}?{garment})"
+                rf"\s*\b(wearing|wears|dressed\s+in|while|{_BG_PREP_RE}|with)\s+"
+                rf"|(?:^|\s+)(in)\s+(?=(?:a|an)\s+{not_prep}{{0,3}}?{garment})"
                 r"|\s+(?!in\s+the\s+background)"
                 rf"(?=(?:in|on|at|inside|outside|near|by|beside|under)\s+(?:a|an|the)\s+"
                 rf"{not_prep}{{0,3}}?{place})"

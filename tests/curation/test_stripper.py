@@ -220,6 +220,42 @@ CASES = [
         "a full-body photo of l3yla, leaning, wearing a white t-shirt and blue jeans, against a car",
     ),
     ("", None, None, "a photo of l3yla"),
+    (
+        "The image shows a young woman standing in front of a window with sheer white curtains. She is wearing a light blue off-the-shoulder top and has long, wavy brown hair that falls over her shoulders. She has a serious expression on her face and is looking directly at the camera. The background is blurred, making the woman the focal point of the image.",
+        None,
+        None,
+        "a photo of l3yla, standing, looking directly at the camera, a serious expression, wearing a light blue off-the-shoulder top, in front of a window, sheer white curtains, blurred background",
+    ),
+    (
+        "The image is a close-up of a woman's face. She has short, curly black hair and is wearing a pair of large, round earrings. Her eyes are closed and her lips are slightly parted. The background is dark, making her face stand out.",
+        "close-up",
+        None,
+        "a close-up photo of l3yla, eyes closed, wearing a pair of large round earrings, lips slightly parted, dark background",
+    ),
+    (
+        "In this image we can see a woman standing and smiling. She is wearing a jacket. In the background we can see buildings, trees and the sky.",
+        None,
+        None,
+        "a photo of l3yla, standing, smiling, wearing a jacket, buildings in the background, trees and the sky",
+    ),
+    (
+        "A woman with red hair sitting on a rock by the ocean.",
+        "full-body",
+        None,
+        "a full-body photo of l3yla, sitting, on a rock, by the ocean",
+    ),
+    (
+        "The image shows a beautiful young woman with a bright smile, posing for the camera in a park. She has light skin, long straight black hair, and dark eyes. She wears a pink floral dress with a brown belt.",
+        "medium",
+        None,
+        "a medium shot photo of l3yla, posing for the camera, a bright smile, wearing a pink floral dress, a brown belt, in a park",
+    ),
+    (
+        "The image features a woman in a black dress, holding a glass of wine at a party. The woman appears to be in her late twenties, with shoulder-length auburn hair styled in loose curls.",
+        "medium",
+        None,
+        "a medium shot photo of l3yla, hair styled in loose curls, holding a glass of wine at a party, wearing a black dress",
+    ),
 ]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QStackedWidget, QVBoxLayout, QWidget
 
@@ -163,7 +163,11 @@ class MainWindow(QMainWindow):
         self.empty.recent_requested.connect(self.open_folder)
         self.banner.show_log.connect(self.show_log)
         self.log_bridge.record.connect(self._on_log_record)
-        self.browser.model.counts_changed.connect(self._update_counts)
+        self._counts_timer = QTimer(self)  # counting 10,000 rows per change adds up: debounce
+        self._counts_timer.setSingleShot(True)
+        self._counts_timer.setInterval(150)
+        self._counts_timer.timeout.connect(self._update_counts)
+        self.browser.model.counts_changed.connect(self._counts_timer.start)
         self.browser.selection_changed.connect(self._update_selection)
         self.browser.proxy.layoutChanged.connect(self._update_selection)
         self.browser.size_changed.connect(self._remember_size)

@@ -75,7 +75,7 @@ class ImageViewer(QGraphicsView):
             self._set_pixmap(QPixmap())
             return
         if preview is not None and not preview.isNull():
-            self._set_pixmap(preview, logical=None)
+            self._set_pixmap(preview)
         else:
             self._set_pixmap(QPixmap())
         self._job = run_in_pool(
@@ -103,7 +103,7 @@ class ImageViewer(QGraphicsView):
         self.image_info.emit(message)
         self.viewport().update()
 
-    def _set_pixmap(self, pixmap: QPixmap, logical: None = None) -> None:
+    def _set_pixmap(self, pixmap: QPixmap) -> None:
         old = self._item.pixmap().size()
         self._item.setPixmap(pixmap)
         self._scene.setSceneRect(QRectF(pixmap.rect()))

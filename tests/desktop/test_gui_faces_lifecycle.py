@@ -90,3 +90,29 @@ def test_save_report_html_and_json(qtbot, window, tmp_path):
     text = html.read_text()
     assert text.lstrip().lower().startswith("<!doctype html") and "p_b.jpg" in text
     assert "saved" in window.banner.text.text()
+
+
+def test_no_analysis_on_open_when_turned_off(qtbot, window, tmp_path, screenshot_dir):
+    from PySide6.QtWidgets import QMenu
+
+    folder = make_identity_set(tmp_path / "set", n_a=3)
+    panel = window.faces
+    panel.controller.detector_factory = EmbeddingDetector
+    panel.act_auto.setChecked(False)
+    with qtbot.waitSignal(window.session.opened, timeout=15_000):
+        window.open_folder(str(folder))
+    qtbot.wait(300)
+    assert not panel.controller.running and panel.controller.report is None
+    with qtbot.waitSignal(panel.controller.finished, timeout=30_000):
+        panel.act_analyse.trigger()
+    assert panel.controller.report["dataset"]["images"] == 4
+    # the grid's right-click menu carries the override entries (and other panels' entries)
+    menu = QMenu()
+    menu.addActions(window.browser.grid.actions())
+    menu.adjustSize()
+    texts = [a.text() for a in menu.actions()]
+    assert {"Shot tier", "Head pose", "Back view", "Same person (identity checked)"} <= set(texts)
+    menu.grab().save(str(screenshot_dir / "faces_context_menu.png"))
+    tier = panel.overrides.menus["tier"]
+    tier.adjustSize()
+    tier.grab().save(str(screenshot_dir / "faces_context_menu_tier.png"))

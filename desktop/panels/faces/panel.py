@@ -149,13 +149,17 @@ class FacesPanel(DialogsMixin, QObject):
         self.act_boxes.setCheckable(True)
         self.act_boxes.setChecked(self.prefs.show_face_boxes)
         self.act_boxes.toggled.connect(self._toggle_boxes)
+        self.act_auto = A(w, "Analyse when a folder &opens", None, None, None)
+        self.act_auto.setCheckable(True)
+        self.act_auto.setChecked(self.prefs.analyze_on_open)
+        self.act_auto.toggled.connect(self._toggle_auto)
         menu = w.menuBar().addMenu("F&aces")
         menu.setObjectName("facesMenu")
         menu.addActions([self.act_analyse, self.act_cancel, self.act_dashboard])
         menu.addSeparator()
         menu.addActions([self.act_duplicates, self.act_identity, self.act_export, self.act_report])
         menu.addSeparator()
-        menu.addAction(self.act_boxes)
+        menu.addActions([self.act_boxes, self.act_auto])
         backend_menu = menu.addMenu("Face &detector")
         self.backend_group = QActionGroup(backend_menu)
         for key, label in BACKEND_LABELS:
@@ -340,6 +344,10 @@ class FacesPanel(DialogsMixin, QObject):
         self.prefs.show_face_boxes = on
         save_faces_prefs(self.prefs)
         self.overlay.set_enabled(on)
+
+    def _toggle_auto(self, on: bool) -> None:
+        self.prefs.analyze_on_open = on
+        save_faces_prefs(self.prefs)
 
     def _update_actions(self) -> None:
         report = self.controller.report

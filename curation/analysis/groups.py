@@ -42,12 +42,17 @@ def duplicate_groups(
     hash_max: int = 10,
     embedding_min: float = 0.92,
     embedding_hash_max: int = 22,
+    face_boxes: Sequence[Sequence[float] | None] | None = None,
+    box_iou_min: float = 0.5,
 ) -> list[list[str]]:
     """Groups of near-duplicate images (each a list of keys, in input order).
 
     Two images are near-duplicates when both perceptual hashes are within ``hash_max`` bits,
     or when their face embeddings have cosine >= ``embedding_min`` (the same face in the same
     expression and light) and their hashes are within the looser ``embedding_hash_max``.
+    ``face_boxes`` (primary face as x, y, w, h in fractions of the image, or None) veto a pair
+    whose faces are not in the same place (IoU < ``box_iou_min``), or where only one image has
+    a face: two different poses on the same plain studio background can hash alike.
     """
     n = len(keys)
     uf = _UnionFind(n)
@@ -63,6 +68,11 @@ def duplicate_groups(
         mat = np.zeros((n, dim), dtype=np.float32)
         for i in np.flatnonzero(has_emb):
             mat[i] = emb[keys[i]]
+    boxes = None
+    if face_boxes is not None:
+        boxes = np.array(
+            [b if b is not None else (np.nan,) * 4 for b in face_boxes], dtype=np.float64
+        ).reshape(n, 4)
     block = 512  # rows at a time: memory stays O(block * n) for 10,000-image folders
     for start in range(0, n, block):
         stop = min(n, start + block)
@@ -74,11 +84,26 @@ def duplicate_groups(
             both = has_emb[start:stop, None] & has_emb[None, :]
             loose = np.maximum(dd, pd) <= embedding_hash_max
             close |= both & loose & (cos >= embedding_min)
+        if boxes is not None:
+            close &= _same_place(boxes[start:stop], boxes, box_iou_min)
         rows, cols = np.nonzero(close)
         for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
             if c > r + start:
                 uf.union(r + start, c)
     return [[keys[i] for i in sorted(g)] for g in sorted(uf.groups())]
+
+
+def _same_place(a: np.ndarray, b: np.ndarray, iou_min: float) -> np.ndarray:
+    """(len(a), len(b)) mask: both without a face, or both with faces overlapping enough."""
+    ax, ay, aw, ah = (a[:, i : i + 1] for i in range(4))
+    bx, by, bw, bh = (b[None, :, i] for i in range(4))
+    ix = np.clip(np.minimum(ax + aw, bx + bw) - np.maximum(ax, bx), 0, None)
+    iy = np.clip(np.minimum(ay + ah, by + bh) - np.maximum(ay, by), 0, None)
+    inter = ix * iy
+    with np.errstate(invalid="ignore", divide="ignore"):
+        iou = inter / (aw * ah + bw * bh - inter)
+    none_a, none_b = np.isnan(a[:, :1]), np.isnan(b[None, :, 0])
+    return (none_a & none_b) | (np.nan_to_num(iou, nan=0.0) >= iou_min)
 
 
 def identity_clusters(

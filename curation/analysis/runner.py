@@ -317,6 +317,14 @@ def _embeddings(images: Sequence[ImageAnalysis]) -> dict[str, np.ndarray]:
     return out
 
 
+def _relative_box(img: ImageAnalysis) -> tuple[float, float, float, float] | None:
+    face = img.primary
+    if face is None or not img.width or not img.height:
+        return None
+    x, y, w, h = face.box
+    return x / img.width, y / img.height, w / img.width, h / img.height
+
+
 def finalize(result: DatasetAnalysis) -> None:
     """Dataset-level verdicts on the active images: duplicate groups and identity."""
     th = result.profile.thresholds
@@ -329,6 +337,7 @@ def finalize(result: DatasetAnalysis) -> None:
         embeddings,
         hash_max=th.duplicate_hash_max,
         embedding_min=th.duplicate_embedding_min,
+        face_boxes=[_relative_box(img) for img in active],
     )
     by_rel = result.by_rel()
     result.duplicates = []

@@ -121,3 +121,11 @@ def test_duplicate_groups_by_hash_and_embedding():
     emb = {"c": v, "d": v}
     groups = duplicate_groups(keys, d, p, emb, hash_max=6, embedding_min=0.9, embedding_hash_max=30)
     assert groups == [["a", "b"], ["c", "d"]]
+
+
+def test_duplicates_need_the_face_in_the_same_place():
+    keys, d, p = ["a", "b", "c", "d"], [0, 1, 3, 0], [0, 1, 3, 0]
+    boxes = [(0.4, 0.1, 0.2, 0.3), (0.41, 0.11, 0.2, 0.3), (0.1, 0.5, 0.1, 0.15), None]
+    # Same hashes everywhere; only a and b have their face in the same place.
+    assert duplicate_groups(keys, d, p, face_boxes=boxes) == [["a", "b"]]
+    assert duplicate_groups(keys, d, p, face_boxes=[None] * 4) == [["a", "b", "c", "d"]]

@@ -98,7 +98,9 @@ def run_train(args: argparse.Namespace) -> int:
             _err("likeness train: --trigger and --dry-run go with --from-aitk")
             return EXIT_CONFIG
         config_path = Path(args.config)
-        _load_checked(config_path)
+        cfg = _load_checked(config_path)
+        if not args.resume and _refuse_overwrite(cfg, config_path):
+            return EXIT_CONFIG
         return launch(config_path, resume=args.resume, plain=args.plain)
     except ConfigError as exc:
         _err(exc.render())
@@ -197,12 +199,35 @@ def _from_aitk(args: argparse.Namespace) -> int:
     problems = check_paths(cfg)
     if problems:
         raise ConfigError(str(job), problems)
+    if not args.resume and _refuse_overwrite(cfg, target):
+        return EXIT_CONFIG
     if target.exists():
         _keep_previous(target, cfg, is_job=target.resolve() == job.resolve())
     else:
         save_config(cfg, target)
     print(f"wrote {target}")
     return launch(target, resume=args.resume, plain=args.plain)
+
+
+def _refuse_overwrite(cfg: Any, config: Path) -> bool:
+    """True (with a message) when the run folder already holds checkpoints of this name.
+
+    Starting over there would mix two runs and let keep-last delete the older checkpoints.
+    """
+    import re
+
+    pattern = re.compile(rf"^{re.escape(cfg.name)}_(\d{{9}})\.safetensors$")
+    steps = []
+    if cfg.run_dir.is_dir():
+        steps = [int(m.group(1)) for p in cfg.run_dir.iterdir() if (m := pattern.match(p.name))]
+    if not steps:
+        return False
+    _err(
+        f"likeness train: {cfg.run_dir} already holds a run of {cfg.name} (checkpoints up to "
+        f"step {max(steps)}).\n  continue it:  likeness train {config} --resume\n"
+        "  or start another run: change `name` in the config (or move that folder away)"
+    )
+    return True
 
 
 def _keep_previous(target: Path, cfg: Any, *, is_job: bool) -> None:

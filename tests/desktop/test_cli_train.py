@@ -201,6 +201,20 @@ def test_invalid_config_lists_every_problem_and_starts_nothing(fake, tmp_path, c
     assert fake() == []
 
 
+def test_an_existing_run_is_never_overwritten_by_mistake(fake, config, tmp_path, capsys):
+    run_dir = tmp_path / "runs" / "leyla"
+    run_dir.mkdir(parents=True)
+    (run_dir / "leyla_000000250.safetensors").write_bytes(b"x")
+    (run_dir / "leyla_000000500.safetensors").write_bytes(b"x")
+    assert main(["train", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "already holds a run of leyla (checkpoints up to step 500)" in err
+    assert f"likeness train {config} --resume" in err
+    assert fake() == []
+    assert main(["train", str(config), "--resume"]) == 0
+    assert fake()[0]["argv"] == ["run", str(config), "--resume"]
+
+
 def test_validate(config, tmp_path, capsys):
     assert main(["train", "--validate", str(config)]) == 0
     assert "valid (3000 steps, rank 32, resolutions [512, 768, 1024]" in capsys.readouterr().out

@@ -268,3 +268,67 @@ def prune(run_dir: Path, name: str, keep_last: int) -> list[Path]:
         shutil.rmtree(path, ignore_errors=True)
         removed.append(path)
     return removed
+
+
+# ---- RNG and compatibility of a saved state ------------------------------------------------
+
+
+def capture_rng() -> dict[str, Any]:
+    import random
+
+    import numpy as np
+    import torch
+
+    return {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+    }
+
+
+def restore_rng(rng: dict[str, Any]) -> None:
+    import random
+
+    import numpy as np
+    import torch
+
+    random.setstate(rng["python"])
+    np.random.set_state(rng["numpy"])
+    torch.set_rng_state(rng["torch"])
+    if rng.get("cuda") is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(rng["cuda"])
+
+
+STRICT_KEYS = ("rank", "alpha", "target_modules", "optimizer")
+
+
+def compat_of(cfg: Any, data_hash: str) -> dict[str, Any]:
+    """The settings a saved state must agree with to be resumed."""
+    return {
+        "rank": cfg.network.rank,
+        "alpha": cfg.network.alpha,
+        "target_modules": cfg.network.target_modules,
+        "optimizer": cfg.train.optimizer,
+        "dataset_hash": data_hash,
+        "batch_size": cfg.train.batch_size,
+    }
+
+
+def check_compat(saved: dict[str, Any], ours: dict[str, Any]) -> list[str]:
+    """Raise ResumeError for a different LoRA shape or optimizer; return softer warnings."""
+    for key in STRICT_KEYS:
+        if saved.get(key) != ours[key]:
+            raise ResumeError(
+                f"--resume: the saved state has {key} = {saved.get(key)!r} but the config has "
+                f"{ours[key]!r}; change it back or start a new run without --resume"
+            )
+    if (
+        saved.get("dataset_hash") != ours["dataset_hash"]
+        or saved.get("batch_size") != ours["batch_size"]
+    ):
+        return [
+            "the dataset or the batch size changed since the state was saved: training goes "
+            "on, but the data order differs from an uninterrupted run"
+        ]
+    return []

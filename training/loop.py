@@ -7,9 +7,10 @@ The objective (flow matching, as Z-Image was trained):
     the transformer takes t = 1 - s and predicts -(noise - x0)
     loss = MSE(-output, noise - x0) in float32
 
-Every random draw of a step (caption dropout, flips, timesteps, noise) comes from one CPU
-``torch.Generator`` seeded from ``train.seed``; the batch order comes from (seed, epoch). Both
-are saved with each checkpoint, so ``--resume`` continues bit-for-bit where it stopped.
+Every random draw of a micro-batch (caption dropout, flips, timesteps, noise) comes from a CPU
+``torch.Generator`` seeded from (seed, step, micro-batch, rank); the batch order comes from
+(seed, epoch). With the RNG states (LoRA dropout) and the position in the epoch saved beside
+each checkpoint, ``--resume`` continues bit-for-bit where it stopped.
 
 It runs unchanged under ``accelerate launch`` (DDP over several GPUs): the model and
 optimizer go through ``Accelerator.prepare``; only the main process writes files and events.
@@ -21,8 +22,6 @@ import contextlib
 import gc
 import logging
 import math
-import random
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +36,7 @@ from training.data import (
     collect_examples,
     dataset_hash,
 )
-from training.errors import DatasetInvalidError, ModelLoadError, ResumeError
+from training.errors import DatasetInvalidError, ResumeError
 from training.events import EventSink, StepMeter
 from training.model import (
     describe_device,
@@ -94,6 +93,13 @@ def sample_sigmas(kind: str, n: int, generator: Any, shift: float = 3.0) -> Any:
     else:
         raise ValueError(f"unknown timestep sampling {kind!r}")
     return s.clamp(1e-4, 1 - 1e-4)
+
+
+def step_seed(seed: int, step: int, micro: int, rank: int) -> int:
+    """A seed for one micro-batch's draws, so a resumed run draws exactly the same numbers."""
+    import numpy as np
+
+    return int(np.random.SeedSequence([seed, step, micro, rank]).generate_state(1)[0])
 
 
 def flow_matching_loss(
@@ -246,7 +252,6 @@ def peek_resume_step(run_dir: Path, name: str) -> int | None:
 
 
 def train(cfg: Any, ctx: RunContext) -> TrainResult:  # noqa: C901 - one readable loop
-    import numpy as np
     import torch
     from accelerate import Accelerator
     from accelerate.utils import broadcast_object_list, set_seed
@@ -339,7 +344,7 @@ def train(cfg: Any, ctx: RunContext) -> TrainResult:  # noqa: C901 - one readabl
     optimizer = build_optimizer(t, params)
     scheduler = build_scheduler(t, optimizer)
     ema = EMA(named, t.ema.decay) if t.ema.enabled else None
-    generator = torch.Generator("cpu").manual_seed(t.seed)
+    generator = torch.Generator("cpu")  # reseeded per micro-batch (step_seed)
     plan = EpochPlan(examples, t.batch_size, t.seed)
     step, epoch, pos = 0, 0, 0
 
@@ -352,43 +357,15 @@ def train(cfg: Any, ctx: RunContext) -> TrainResult:  # noqa: C901 - one readabl
             "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(),
             "ema": dict(ema.shadow) if ema else None,
-            "rng": {
-                "python": random.getstate(),
-                "numpy": np.random.get_state(),
-                "torch": torch.get_rng_state(),
-                "generator": generator.get_state(),
-                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-            },
-            "compat": {
-                "rank": cfg.network.rank,
-                "alpha": cfg.network.alpha,
-                "target_modules": cfg.network.target_modules,
-                "optimizer": t.optimizer,
-                "dataset_hash": data_hash,
-                "batch_size": t.batch_size,
-            },
+            "rng": ckpt.capture_rng(),
+            "compat": ckpt.compat_of(cfg, data_hash),
         }
 
     if ctx.resume:
         path = ckpt.latest_state(run_dir, name)
         state = ckpt.load_state(path)
-        compat = state["compat"]
-        for key in ("rank", "alpha", "target_modules", "optimizer"):
-            ours = {
-                "rank": cfg.network.rank,
-                "alpha": cfg.network.alpha,
-                "target_modules": cfg.network.target_modules,
-                "optimizer": t.optimizer,
-            }[key]
-            if compat[key] != ours:
-                raise ResumeError(
-                    f"--resume: the saved state has {key} = {compat[key]!r} but the config has {ours!r}; change it back or start a new run"
-                )
-        if compat["dataset_hash"] != data_hash or compat["batch_size"] != t.batch_size:
-            sink.warning(
-                "the dataset or batch size changed since the state was saved; the data order differs from an uninterrupted run",
-                code="other",
-            )
+        for problem in ckpt.check_compat(state["compat"], ckpt.compat_of(cfg, data_hash)):
+            sink.warning(problem, code="other")
         with torch.no_grad():
             for n, p in named.items():
                 p.copy_(state["lora"][n])
@@ -396,12 +373,7 @@ def train(cfg: Any, ctx: RunContext) -> TrainResult:  # noqa: C901 - one readabl
         scheduler.load_state_dict(state["scheduler"])
         if ema and state["ema"]:
             ema.shadow = {n: v.float() for n, v in state["ema"].items()}
-        random.setstate(state["rng"]["python"])
-        np.random.set_state(state["rng"]["numpy"])
-        torch.set_rng_state(state["rng"]["torch"])
-        generator.set_state(state["rng"]["generator"])
-        if state["rng"]["cuda"] is not None and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        ckpt.restore_rng(state["rng"])
         step, epoch, pos = state["step"], state["epoch"], state["pos"]
 
     transformer, optimizer = accelerator.prepare(transformer, optimizer)
@@ -493,6 +465,34 @@ def train(cfg: Any, ctx: RunContext) -> TrainResult:  # noqa: C901 - one readabl
     if step == 0 and cfg.sample.enabled and not cfg.sample.skip_first:
         sample()
 
+    def take_commands() -> set[str]:
+        commands = ctx.poll_commands() if main else []
+        if accelerator.num_processes > 1:
+            box = [commands]
+            broadcast_object_list(box)
+            commands = box[0]
+        wants = set()
+        for raw in commands:
+            if raw == "sample" and sample_plan is None:
+                sink.warning("sample: sampling is off in this run (sample.enabled: false)")
+            elif raw in ("stop", "save", "sample"):
+                wants.add(raw)
+            else:
+                sink.warning(
+                    f"unknown command {raw!r}: use stop, save or sample", code="command_unknown"
+                )
+        return wants
+
+    early = take_commands()  # e.g. a stop sent while the model was loading
+    if "sample" in early:
+        sample()
+    if "stop" in early and step < t.steps:
+        if "save" in early or step > 0:
+            save()
+        result.reason = "stopped"
+        sink.emit("done", step=step, reason="stopped", final_path=None)
+        return result
+
     sink.status("training")
     meter = StepMeter(t.steps, step)
     if not on_cpu:
@@ -500,12 +500,21 @@ def train(cfg: Any, ctx: RunContext) -> TrainResult:  # noqa: C901 - one readabl
     while step < t.steps:
         losses = []
         for micro in range(t.gradient_accumulation):
-            if pos >= len(batches):
+            # every rank takes its own batch of the same seed-determined epoch order
+            ranks, rank = accelerator.num_processes, accelerator.process_index
+            if pos + ranks > len(batches):
                 epoch, pos = epoch + 1, 0
                 batches = plan.batches(epoch)
-            batch = [examples[i] for i in batches[pos]]
-            idx = batches[pos]
-            pos += 1
+                if ranks > len(batches):
+                    raise DatasetInvalidError(
+                        f"{len(batches)} batches per epoch cannot feed {ranks} GPUs: "
+                        "lower the batch size or add images"
+                    )
+            idx = batches[pos + rank]
+            batch = [examples[i] for i in idx]
+            pos += ranks
+            # the step's random draws depend only on (seed, step, micro-batch, rank)
+            generator.manual_seed(step_seed(t.seed, step, micro, rank))
             # draws in a fixed order: per sample (dropout, flip), then timesteps, then noise
             embeds, x0 = [], []
             for i, ex in zip(idx, batch, strict=True):
@@ -552,19 +561,7 @@ def train(cfg: Any, ctx: RunContext) -> TrainResult:  # noqa: C901 - one readabl
             vram_gb=vram,
         )
 
-        commands = ctx.poll_commands() if main else []
-        if accelerator.num_processes > 1:
-            box = [commands]
-            broadcast_object_list(box)
-            commands = box[0]
-        wants = set()
-        for raw in commands:
-            if raw in ("stop", "save", "sample"):
-                wants.add(raw)
-            else:
-                sink.warning(
-                    f"unknown command {raw!r}: use stop, save or sample", code="command_unknown"
-                )
+        wants = take_commands()
         if step % cfg.save.every == 0 or "save" in wants or "stop" in wants:
             if step < t.steps or "stop" in wants:
                 save()
@@ -584,14 +581,3 @@ def train(cfg: Any, ctx: RunContext) -> TrainResult:  # noqa: C901 - one readabl
         final_path=str(result.final_path.resolve()) if result.final_path else None,
     )
     return result
-
-
-__all__ = [
-    "RunContext",
-    "TrainResult",
-    "train",
-    "flow_matching_loss",
-    "sample_sigmas",
-    "ModelLoadError",
-    "time",
-]

@@ -163,7 +163,10 @@ def run(
 
         for text in config_warnings(cfg):
             sink.warning(text, code="other")
-        inbox = inbox or CommandInbox(run_dir, stdin)
+        if inbox is None:
+            inbox = CommandInbox(run_dir, stdin)
+        elif hasattr(inbox, "bind"):
+            inbox.bind(run_dir)
         ctx = RunContext(
             run_dir=run_dir,
             sink=sink,
@@ -178,7 +181,7 @@ def run(
         sink.error(exc.message, code=exc.code, details=exc.details)
         return exc.exit_status
     except KeyboardInterrupt:
-        sink.error("interrupted", code="internal")
+        sink.error("interrupted before a checkpoint could be saved", code="interrupted")
         return 130
     except Exception as exc:  # noqa: BLE001 - the protocol promises an error event, not a traceback
         if is_cuda_oom(exc):
@@ -225,4 +228,42 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging(None, args.verbose)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     sink = EventSink(events_stream)
-    return run(args.config, resume=args.resume, sink=sink, stdin=sys.stdin)
+    inbox = _LateInbox(sys.stdin)
+    _stop_on_signals(inbox)
+    return run(args.config, resume=args.resume, sink=sink, inbox=inbox)
+
+
+class _LateInbox(CommandInbox):
+    """A CommandInbox whose run folder is known only once the config is read."""
+
+    def __init__(self, stdin):
+        super().__init__(Path(os.devnull), stdin)
+        self.control = None
+
+    def bind(self, run_dir: Path) -> None:
+        self.control = run_dir / CONTROL_FILE
+
+    def _read_control_file(self) -> list[str]:
+        return [] if self.control is None else super()._read_control_file()
+
+
+def _stop_on_signals(inbox: CommandInbox) -> None:
+    """First SIGINT/SIGTERM: a clean ``stop`` (save, then exit 0); the second one interrupts."""
+    import signal
+
+    count = {"n": 0}
+
+    def handler(signum, frame):
+        count["n"] += 1
+        if count["n"] > 1:
+            raise KeyboardInterrupt
+        log.warning("signal %s: stopping after the current step (send it again to abort)", signum)
+        inbox.put("stop")
+
+    for name in ("SIGINT", "SIGTERM"):
+        sig = getattr(signal, name, None)
+        if sig is not None:
+            try:
+                signal.signal(sig, handler)
+            except (ValueError, OSError):  # not the main thread
+                pass

@@ -158,6 +158,8 @@ def _prefs_file():
 
 def test_second_open_uses_the_cache(qtbot, window, faces_set):
     open_and_analyse(qtbot, window, faces_set)
+    window.faces.show_advice(["obama.jpg"], "one image")
+    assert window.browser.proxy.rowCount() == 1
     window.close_folder()
     assert window.faces.dashboard.verdict.text() == "No analysis yet"
     t0 = time.perf_counter()
@@ -166,6 +168,7 @@ def test_second_open_uses_the_cache(qtbot, window, faces_set):
     assert analysis.cached == 13  # every readable image came from the cache
     assert elapsed < 10
     assert "13 of 15 from the cache" in window.faces.dashboard.backend_info.text()
+    assert window.browser.proxy.rowCount() == 15  # the old advice filter is gone
 
 
 def test_cancel_keeps_partial_results(qtbot, window, tmp_path):

@@ -203,8 +203,17 @@ class FacesPanel(DialogsMixin, QObject):
             return False
         return self.controller.start()
 
+    def _reset_grid_filters(self) -> None:
+        """A new (or no) folder: filters that name images of the old one make no sense."""
+        if self.face_filter.key is not None:
+            self.face_filter.set_key(None)
+        self.proxy.set_extra_predicate("faces", None)
+        if self.proxy.rel_filter is not None:
+            self.proxy.set_rel_filter(None)
+
     def _on_opened(self, *_args) -> None:
         self.controller.clear()
+        self._reset_grid_filters()
         self.dashboard.set_report(None)
         self._raise_on_finish = True
         self.show_dashboard()
@@ -214,7 +223,7 @@ class FacesPanel(DialogsMixin, QObject):
     def _on_closed(self) -> None:
         self.controller.clear()
         self.dashboard.set_report(None)
-        self.proxy.set_extra_predicate("faces", None)
+        self._reset_grid_filters()
         self._update_actions()
 
     def _on_started(self) -> None:

@@ -219,3 +219,17 @@ def test_huge_file_is_not_read_as_a_caption(tmp_path: Path) -> None:
         fh.truncate(5_000_000)
     with pytest.raises(CaptionReadError, match="5.0 MB, not a caption"):
         read_caption(path)
+
+
+def test_replace_refused_by_the_os_is_a_clear_error(tmp_path: Path, monkeypatch) -> None:
+    """What Windows (file locked) or a read-only mount answers at the rename."""
+    path = tmp_path / "a.txt"
+    path.write_text("old")
+
+    def refuse(src, dst):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(caption_io.os, "replace", refuse)
+    with pytest.raises(CaptionWriteError, match="cannot write caption a.txt: permission denied"):
+        write_caption_atomic(path, "new")
+    assert path.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["a.txt"]

@@ -25,7 +25,7 @@ __all__ = ["ANALYSIS_VERSION", "DETECT_DRAFT", "measure_image", "measure_array",
 log = logging.getLogger(__name__)
 
 # Bump when anything stored in the raw measures changes meaning.
-ANALYSIS_VERSION = 3
+ANALYSIS_VERSION = 4
 # JPEGs are decoded at a reduced DCT scale when that keeps at least this size (detection runs
 # at <= 640 px anyway). Sharpness is re-measured at full size when the face would be too small.
 DETECT_DRAFT = (640, 640)

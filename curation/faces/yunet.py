@@ -96,12 +96,19 @@ class YuNetDetector:
             return []
         faces = []
         inv = 1.0 / scale
+        full_bgr = None
         for row in rows:
             x, y, fw, fh = (float(v) for v in row[:4])
             marks = [(float(row[4 + 2 * i]), float(row[5 + 2 * i])) for i in range(5)]
             embedding = None
             if self._recognizer is not None:
-                aligned = self._recognizer.alignCrop(bgr, row)
+                # Align on the full-size image: a small face in the detector's input would be
+                # upscaled to SFace's 112 px and lose the detail identity depends on.
+                if full_bgr is None:
+                    full_bgr = bgr if scale == 1.0 else cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+                full_row = row.copy()
+                full_row[:14] *= inv
+                aligned = self._recognizer.alignCrop(full_bgr, full_row)
                 embedding = normalise(self._recognizer.feature(aligned))
             face = Face(
                 box=(x, y, fw, fh),

@@ -27,6 +27,7 @@ import hashlib
 import io
 import logging
 import os
+import zlib
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -412,6 +413,28 @@ def load_image(
     return LoadedImage(image=out, info=info, notes=list(notes))
 
 
+def _check_png_chunks(data: bytes) -> None:
+    """Walk every PNG chunk checking its CRC up to IEND (what Pillow's verify() does,
+    without a second open: ~10x cheaper for small files). Raises ImageLoadError."""
+    view = memoryview(data)
+    pos, size = 8, len(data)
+    while pos + 12 <= size:
+        length = int.from_bytes(view[pos : pos + 4], "big")
+        kind = bytes(view[pos + 4 : pos + 8])
+        end = pos + 12 + length
+        if end > size:
+            break
+        if zlib.crc32(view[pos + 4 : pos + 8 + length]) != int.from_bytes(
+            view[pos + 8 + length : end], "big"
+        ):
+            name = kind.decode("latin-1", "replace")
+            raise ImageLoadError(f"cannot read: corrupt PNG (bad checksum in the {name} chunk)")
+        if kind == b"IEND":
+            return
+        pos = end
+    raise _decode_error(EOFError(), "PNG")
+
+
 def _jpeg_ends_cleanly(data: bytes) -> bool:
     """True when the file ends with the JPEG end-of-image marker (zero padding allowed).
     Inside entropy-coded data every 0xFF is stuffed, so FF D9 at the very end is the marker."""
@@ -428,8 +451,7 @@ def probe_image(
       tells a real truncation from harmless trailing bytes. ``thorough=True`` always decodes
       (1/8 scale: the entropy decoder still reads every byte, so corruption in the middle
       of the file is found too, ~1.5x cheaper than a full decode).
-    - PNG: ``verify()`` walks every chunk and checks its CRC (no inflate); ``thorough``
-      decodes fully.
+    - PNG: every chunk's CRC is checked up to IEND (no inflate); ``thorough`` decodes fully.
     - Other formats (WebP, BMP, TIFF): a full decode.
     """
     path = Path(path)
@@ -442,8 +464,7 @@ def probe_image(
         info = _info(im, data, path, orientation, notes)
         try:
             if im.format == "PNG" and not thorough:
-                with Image.open(io.BytesIO(data)) as fresh:  # verify() must come first
-                    fresh.verify()
+                _check_png_chunks(data)
             elif im.format == "JPEG" and not thorough and _jpeg_ends_cleanly(data):
                 pass
             else:

@@ -4,6 +4,7 @@ state db (see :mod:`curation.state`)."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterable, Mapping
 
@@ -157,10 +158,9 @@ class MetaMixin:
         in the index while a file's size and mtime are unchanged. ``ItemResult.path`` is the
         rel; ``value`` an ``ImageInfo``. Size-limit errors are not cached (the limit is a
         preference); a quick probe's success does not count for ``thorough=True``."""
-        from curation.images import ImageInfo, get_default_max_pixels, probe_images
+        from curation.images import get_default_max_pixels, probe_images
 
         limit = get_default_max_pixels() if max_pixels is None else max_pixels
-
         items = self._items  # type: ignore[attr-defined]
         rels = list(items if rels is None else rels)
         stored = {
@@ -173,13 +173,11 @@ class MetaMixin:
             item = items[rel]
             row = stored.get(rel)
             if row and (row[0], row[1]) == (item.size_bytes, item.mtime_ns):
-                data = StateDB.loads(row[2]) if row[2] else None
-                fits = data and (not limit or data["width"] * data["height"] <= limit)
-                if data and fits and (data.pop("thorough", False) or not thorough):
-                    data["notes"] = tuple(data.get("notes", ()))
-                    results[rel] = ItemResult(path=rel, value=ImageInfo(**data))
+                info = _cached_info(row[2], limit, thorough)
+                if info is not None:
+                    results[rel] = ItemResult(path=rel, value=info)
                     continue
-                if row[3] and not data:
+                if row[3] and not row[2]:
                     results[rel] = ItemResult(path=rel, error=row[3])
                     continue
             todo.append(rel)
@@ -221,3 +219,24 @@ class MetaMixin:
         if res.error:
             raise ImageLoadError(res.error)
         return res.value
+
+
+def _cached_info(text: str | None, limit: int, thorough: bool):  # -> ImageInfo | None
+    """A stored probe result if it still answers this request (None: probe again)."""
+    from curation.images import ImageInfo
+
+    if not text:
+        return None
+    try:
+        data = StateDB.loads(text)
+        was_thorough = bool(data.pop("thorough", False))
+        fields = {f.name for f in dataclasses.fields(ImageInfo)}
+        info = ImageInfo(**{k: v for k, v in data.items() if k in fields})
+        info = dataclasses.replace(info, notes=tuple(info.notes))
+    except (ValueError, TypeError, KeyError, AttributeError):  # an older or damaged entry
+        return None
+    if limit and info.width * info.height > limit:
+        return None
+    if thorough and not was_thorough:
+        return None
+    return info

@@ -427,3 +427,13 @@ def test_history_is_trimmed_to_a_bound(ds: Path, monkeypatch) -> None:
     with Workspace.open(ds) as ws:
         assert [h.new for h in ws.history(R0)] == ["v3", "v4", "v5"]
         assert cap(ds, 0) == "v5" and ws.undo().written == [R0]
+
+
+def test_damaged_probe_cache_entry_is_probed_again(ds: Path) -> None:
+    with Workspace.open(ds) as ws:
+        ws.probe_all()
+        with ws.db.tx() as conn:
+            conn.execute("UPDATE images SET info='{\"width\": 1}' WHERE rel=?", (R0,))
+            conn.execute("UPDATE images SET info='not json' WHERE rel=?", (R1,))
+        assert all(r.ok for r in ws.probe_all())
+        assert ws.image_info(R0).width == 16 and ws.image_info(R1).height == 16

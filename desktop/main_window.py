@@ -207,6 +207,12 @@ class MainWindow(QMainWindow):
         self._update_recent()
         self._update_counts()
         self.browser.grid.setFocus()
+        if not rows:
+            self.banner.show_message(
+                "warning",
+                f"No images found in {root} (looked for jpg, png, webp, bmp, tif"
+                f"{' in subfolders too' if self.prefs.recursive_scan else ''})",
+            )
         if self.session.scan_errors:
             first = self.session.scan_errors[0]
             self.banner.show_message(

@@ -86,6 +86,15 @@ def test_drop_a_folder_opens_it(qtbot, window, tmp_path):
     assert not enter2.isAccepted()
 
 
+def test_empty_folder_says_so(qtbot, window, tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("x", "utf-8")
+    open_and_wait(qtbot, window, tmp_path / "empty")
+    assert window.browser.model.rowCount() == 0
+    assert "No images found" in window.banner.text.text()
+    assert "0 images" in window.status.counts_label.text()
+
+
 def test_unusable_folder_shows_banner_not_crash(qtbot, window, tmp_path):
     with qtbot.waitSignal(window.session.open_failed, timeout=10000):
         window.open_folder(str(tmp_path / "missing"))

@@ -185,6 +185,9 @@ def test_cancel_keeps_partial_results(qtbot, window, tmp_path):
             window.open_folder(str(folder))
         qtbot.waitUntil(lambda: window.faces.status_widget.isVisible(), timeout=5_000)
         qtbot.waitUntil(lambda: len(seen) >= 2, timeout=10_000)
+        # badges appear on tiles while the analysis is still running
+        qtbot.waitUntil(lambda: "close-up" in badge_texts(window, "p_a00.jpg"), timeout=5_000)
+        assert ctrl.running
         qtbot.mouseClick(window.faces.status_cancel, Qt.MouseButton.LeftButton)
     analysis = ctrl.analysis
     assert analysis.cancelled and 0 < len(analysis.images) < 9

@@ -5,6 +5,7 @@ state db (see :mod:`curation.state`)."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from collections.abc import Iterable, Mapping
 
@@ -12,6 +13,8 @@ from curation.jobs import CancelToken, ItemResult, ProgressFn
 from curation.state import StateDB
 
 __all__ = ["MetaMixin"]
+
+log = logging.getLogger(__name__)
 
 
 class MetaMixin:
@@ -34,7 +37,10 @@ class MetaMixin:
             if note:
                 self._notes[rel] = note
         for rel, key, value in self.db.query("SELECT rel, key, value FROM overrides"):
-            self._overrides.setdefault(rel, {})[key] = StateDB.loads(value)
+            try:
+                self._overrides.setdefault(rel, {})[key] = StateDB.loads(value)
+            except ValueError:
+                log.warning("ignoring a damaged override %s of %s in the state db", key, rel)
 
     def _known(self, rel: str) -> None:
         if rel not in self._items:  # type: ignore[attr-defined]
@@ -115,7 +121,12 @@ class MetaMixin:
         rows = self.db.query(
             "SELECT value FROM cache WHERE namespace=? AND key=?", (namespace, key)
         )
-        return StateDB.loads(rows[0][0]) if rows else default
+        if not rows:
+            return default
+        try:
+            return StateDB.loads(rows[0][0])
+        except ValueError:  # a damaged entry is a cache miss
+            return default
 
     def cache_put(self, namespace: str, key: str, value: object) -> None:
         self.cache_put_many(namespace, {key: value})
@@ -130,7 +141,11 @@ class MetaMixin:
                 f"({','.join('?' * len(chunk))})",
                 (namespace, *chunk),
             )
-            out.update((k, StateDB.loads(v)) for k, v in rows)
+            for k, v in rows:
+                try:
+                    out[k] = StateDB.loads(v)
+                except ValueError:  # a damaged entry is a cache miss
+                    continue
         return out
 
     def cache_put_many(self, namespace: str, values: Mapping[str, object]) -> None:

@@ -437,3 +437,16 @@ def test_damaged_probe_cache_entry_is_probed_again(ds: Path) -> None:
             conn.execute("UPDATE images SET info='not json' WHERE rel=?", (R1,))
         assert all(r.ok for r in ws.probe_all())
         assert ws.image_info(R0).width == 16 and ws.image_info(R1).height == 16
+
+
+def test_damaged_json_in_state_is_a_miss_not_a_crash(ds: Path) -> None:
+    with Workspace.open(ds) as ws:
+        ws.cache_put("ns", "k", {"a": 1})
+        ws.set_override(R0, "tier", "face")
+        with ws.db.tx() as conn:
+            conn.execute("UPDATE cache SET value='{broken'")
+            conn.execute("UPDATE overrides SET value='{broken'")
+        assert ws.cache_get("ns", "k", default="miss") == "miss"
+        assert ws.cache_get_many("ns", ["k"]) == {}
+    with Workspace.open(ds) as ws:
+        assert ws.overrides(R0) == {}

@@ -197,6 +197,8 @@ def test_lint_panel_groups_jump_and_fix_all(qtbot, window, captions, screenshot_
     groups["identity-descriptor"].setExpanded(True)
     tree.setCurrentItem(groups["identity-descriptor"])
     assert panel.fix_all_btn.isEnabled() and panel.fix_all_btn.text() == "Fix all (3)"
+    assert captions.dock.windowTitle() == "Lint (6)"
+    captions.dock.raise_()
     qtbot.wait(50)
     captions.dock.grab().save(str(screenshot_dir / "captions_lint_panel.png"))
     window.grab().save(str(screenshot_dir / "captions_lint_panel_window.png"))

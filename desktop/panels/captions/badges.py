@@ -29,7 +29,17 @@ class LintBadges:
 
     def __init__(self, controller, model) -> None:
         self.model = model
+        self._shown: dict[str, list[Badge]] = {}
+        self._rows = None
         controller.report_changed.connect(self.update)
 
     def update(self, report) -> None:
-        self.model.set_badges(SOURCE, badges_for_report(report))
+        new = badges_for_report(report)
+        if self._rows is not self.model.rows:  # a new folder: the model dropped all badges
+            self._rows, self._shown = self.model.rows, {}
+            self.model.set_badges(SOURCE, new)
+        else:  # repaint only the tiles whose badges changed (one save changes a few)
+            for rel in set(self._shown) | set(new):
+                if self._shown.get(rel) != new.get(rel):
+                    self.model.set_row_badges(rel, SOURCE, new.get(rel, []))
+        self._shown = new

@@ -183,13 +183,25 @@ def lint_dataset(
     captions: dict[str, str | None], settings: CaptionSettings, facts: dict | None = None
 ) -> LintReport:
     """Every rule over ``captions`` (rel -> text, None when the image has no caption file)."""
-    from curation.captions.lint import lint_dataset as core_lint_dataset
+    from curation.captions.lint import ImageFacts
+    from curation.captions.rules.dataset_rules import run_dataset_rules
 
-    result = core_lint_dataset(captions, lint_config(settings), facts)
+    config = lint_config(settings)
+    key = (settings.trigger, settings.identity_line, config.max_words, id(config.vocab))
+    facts = facts or {}
+    none = ImageFacts()
+    # the core's lint_dataset, with the per-caption half cached by (settings, text, facts):
+    # after one edit only that caption is re-linted, then the dataset rules run over all
+    per = {
+        rel: _caption_issues(key, text, config, facts.get(rel) or none)
+        for rel, text in captions.items()
+    }
+    dataset = run_dataset_rules(captions, config, facts, per)
     report = LintReport()
-    for rel, issues in result.captions.items():
+    for rel, issues in per.items():
+        issues.sort(key=lambda i: (i.start, i.end, i.rule))
         report.by_rel[rel] = [to_mark(i, rel) for i in issues]
-    for issue in result.dataset:
+    for issue in dataset:
         # the core places most dataset findings on each caption (with spans and fixes);
         # only the images it did not place them on get a mark here
         todo = [
@@ -206,6 +218,23 @@ def lint_dataset(
             else:
                 report.dataset.append(mark)
     return report
+
+
+_ISSUES: dict[tuple, tuple] = {}
+_ISSUES_MAX = 200_000
+
+
+def _caption_issues(key: tuple, text: str | None, config, facts) -> list:
+    """Per-caption lint issues, memoised (the same caption text lints the same)."""
+    from curation.captions.lint import lint_caption as core_lint_caption
+
+    k = (key, text, facts)
+    hit = _ISSUES.get(k)
+    if hit is None:
+        if len(_ISSUES) >= _ISSUES_MAX:
+            _ISSUES.clear()
+        hit = _ISSUES[k] = tuple(core_lint_caption(text, config, facts))
+    return list(hit)
 
 
 def lint_caption(text: str | None, settings: CaptionSettings, facts: Any = None) -> list[Mark]:

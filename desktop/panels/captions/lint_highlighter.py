@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMenu,
     QPlainTextEdit,
+    QSizePolicy,
     QTextEdit,
     QToolButton,
     QToolTip,
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 
 LintFn = Callable[[str, str], list[Mark]]  # (rel, text) -> marks
 ApplyFn = Callable[[str, str, str], None]  # (rel, new_text, label)
-MAX_LISTED = 3
+MAX_LISTED = 2
 
 
 class LintHighlighter(QObject):
@@ -79,7 +80,8 @@ class LintHighlighter(QObject):
         self.shortcut.activated.connect(self.show_quick_fix)
         self.issues = QLabel()
         self.issues.setObjectName("lintIssues")
-        self.issues.setWordWrap(True)
+        self.issues.setWordWrap(False)
+        self.issues.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.issues.setTextFormat(Qt.TextFormat.RichText)
         self.issues.setStyleSheet(
             "QLabel#lintIssues { background: #191c21; border: 1px solid #2c313a;"
@@ -154,9 +156,9 @@ class LintHighlighter(QObject):
         rows = []
         for i, m in enumerate(sorted(self._marks, key=lambda m: (m.rank, m.start))):
             if i == MAX_LISTED:
-                rows.append(
-                    f"<span style='color:#8b93a0'>… and {len(self._marks) - i} more"
-                    " (see the Lint panel)</span>"
+                rows[-1] = (
+                    f"<span style='color:#8b93a0'>+{len(self._marks) - i} more</span> &nbsp;"
+                    + rows[-1]
                 )
                 break
             colour = SEVERITY_COLOURS.get(m.severity, "#9aa3af")
@@ -164,12 +166,12 @@ class LintHighlighter(QObject):
             row = (
                 f"<span style='color:{colour}'>●</span> "
                 f"<a href='goto:{idx}' style='color:#cfd5de;text-decoration:none'>"
-                f"{html.escape(short_message(m.message))}</a>"
+                f"{html.escape(short_message(m.message, 60))}</a>"
             )
             if m.fix is not None:
                 row += (
                     f" &nbsp;<a href='fix:{idx}' style='color:#7fb0ff'>"
-                    f"Fix: {html.escape(m.fix.label)}</a>"
+                    f"Fix: {html.escape(_elide(m.fix.label, 36))}</a>"
                 )
             rows.append(row)
         self.issues.setText("<br>".join(rows))

@@ -30,6 +30,7 @@ from desktop.panels.captions.lint_highlighter import short_message
 
 log = logging.getLogger(__name__)
 
+MAX_ROWS = 500  # problem rows shown per group
 RuleRole = int(Qt.ItemDataRole.UserRole) + 1
 MarkRole = int(Qt.ItemDataRole.UserRole) + 2
 
@@ -38,6 +39,7 @@ class LintPanel(QWidget):
     """The dock's contents; needs a ``CaptionsController``."""
 
     fixed_all = Signal(str, int)  # rule, captions changed
+    title_changed = Signal(str)  # "Lint (12)" for the dock's title / tab
 
     def __init__(self, controller, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -84,6 +86,8 @@ class LintPanel(QWidget):
         lay.addWidget(self.only)
         lay.addWidget(self.tree, 1)
         lay.addLayout(row)
+        self._groups: dict[str, list[Mark]] = {}
+        self.tree.itemExpanded.connect(self._fill_group)
         self.tree.itemActivated.connect(self._activate)
         self.tree.itemClicked.connect(self._activate)
         self.tree.currentItemChanged.connect(self._update_buttons)
@@ -108,6 +112,7 @@ class LintPanel(QWidget):
         groups: dict[str, list[Mark]] = defaultdict(list)
         for mark in report.all_marks():
             groups[mark.rule].append(mark)
+        self._groups = {}
         self.tree.setUpdatesEnabled(False)
         self.tree.clear()
         bold = QFont(self.tree.font())
@@ -130,24 +135,45 @@ class LintPanel(QWidget):
             )
             top.setForeground(1, QColor(SEVERITY_COLOURS.get(sev, "#cfd5de")))
             top.setTextAlignment(1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            for m in marks:
-                child = QTreeWidgetItem(
-                    [short_message(m.message), m.rel.rpartition("/")[2] or "dataset"]
-                )
-                child.setData(0, RuleRole, rule)
-                child.setData(0, MarkRole, m)
-                child.setToolTip(0, m.message + (f"\nFix: {m.fix.label}" if m.fix else ""))
-                child.setToolTip(1, m.rel or "the whole dataset")
-                child.setForeground(1, QColor("#8b93a0"))
-                top.addChild(child)
+            self._groups[rule] = marks
+            # children are made when a group is opened: 10,000 rows would stall every re-lint
+            top.setChildIndicatorPolicy(QTreeWidgetItem.ChildIndicatorPolicy.ShowIndicator)
             self.tree.addTopLevelItem(top)
-            top.setExpanded(rule in expanded)
+            if rule in expanded:
+                self._fill_group(top)
+                top.setExpanded(True)
             if rule == current:
                 self.tree.setCurrentItem(top)
         self.tree.setUpdatesEnabled(True)
+        total = sum(len(v) for v in groups.values())
+        self.title_changed.emit(f"Lint ({total})" if total else "Lint")
         self._update_summary(report, groups)
         self._update_buttons()
         self._apply_grid_filter()
+
+    def _fill_group(self, top: QTreeWidgetItem) -> None:
+        """Create a group's problem rows (once, when it is first opened)."""
+        if top.childCount():
+            return
+        rule = top.data(0, RuleRole)
+        marks = self._groups.get(rule, [])
+        children = []
+        for m in marks[:MAX_ROWS]:
+            child = QTreeWidgetItem(
+                [short_message(m.message), m.rel.rpartition("/")[2] or "dataset"]
+            )
+            child.setData(0, RuleRole, rule)
+            child.setData(0, MarkRole, m)
+            child.setToolTip(0, m.message + (f"\nFix: {m.fix.label}" if m.fix else ""))
+            child.setToolTip(1, m.rel or "the whole dataset")
+            child.setForeground(1, QColor("#8b93a0"))
+            children.append(child)
+        if len(marks) > MAX_ROWS:
+            more = QTreeWidgetItem([f"… {len(marks) - MAX_ROWS} more (Fix all covers them)", ""])
+            more.setData(0, RuleRole, rule)
+            more.setForeground(0, QColor("#8b93a0"))
+            children.append(more)
+        top.addChildren(children)
 
     def _update_summary(self, report, groups) -> None:
         counts = {"error": 0, "warning": 0, "info": 0}
@@ -242,6 +268,7 @@ class LintDock(QDockWidget):
         self.setObjectName("lintDock")
         self.panel = LintPanel(controller, self)
         self.setWidget(self.panel)
+        self.panel.title_changed.connect(self.setWindowTitle)
         self.setAllowedAreas(
             Qt.DockWidgetArea.LeftDockWidgetArea
             | Qt.DockWidgetArea.RightDockWidgetArea

@@ -83,6 +83,8 @@ def register(subparsers: Any) -> None:
     auto.add_argument("--mode", default="fill", choices=["fill", "replace", "suggest"])
     auto.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     auto.add_argument("--batch-size", type=int, default=8)
+    auto.add_argument("--beams", type=int, default=3, help="beam search width (1 = fastest)")
+    auto.add_argument("--max-tokens", type=int, default=256, help="longest caption in tokens")
     auto.add_argument("--objects", action="store_true", help="also run <OD> (feeds the lint)")
     auto.add_argument("--only", action="append", default=None, metavar="REL", help="one image")
     auto.add_argument("--out", default=None, metavar="FILE", help="write suggestions as JSON")
@@ -215,7 +217,9 @@ def cmd_autocaption(args: argparse.Namespace) -> int:
         return EXIT_UNUSABLE
     cancel = CancelToken()
     progress = _Progress("autocaption")
-    captioner = Florence2Captioner(args.model, device=args.device)
+    captioner = Florence2Captioner(
+        args.model, device=args.device, num_beams=args.beams, max_new_tokens=args.max_tokens
+    )
     try:
         with ws:
             try:

@@ -115,6 +115,7 @@ def test_autocaption_with_a_local_tiny_model(capsys, dataset, tmp_path):
     code, out, _ = run(
         capsys, "autocaption", str(dataset), "--trigger", "l3yla", "--model", model,
         "--mode", "suggest", "--device", "cpu", "--batch-size", "2", "--out", str(out_file),
+        "--beams", "1", "--max-tokens", "60",
         "--json",
     )  # fmt: skip
     data = json.loads(out)
@@ -125,7 +126,7 @@ def test_autocaption_with_a_local_tiny_model(capsys, dataset, tmp_path):
     assert sug["cleaned"].startswith("a photo of l3yla, standing, wearing a white shirt")
     code, out, _ = run(
         capsys, "autocaption", str(dataset), "--trigger", "l3yla", "--model", model,
-        "--device", "cpu", "--json",
+        "--device", "cpu", "--json", "--beams", "1", "--max-tokens", "60",
     )  # fmt: skip
     data = json.loads(out)
     assert code == 0 and data["written"] == ["d.png"] and data["skipped"] == ["a.png", "b.png",

@@ -44,7 +44,11 @@ def _write_safetensors(tensors: dict, path: Path, metadata: dict[str, str] | Non
 
 
 def _fsync(path: Path) -> None:
-    fd = os.open(str(path), os.O_RDONLY)
+    """Flush a file or folder to disk; folders cannot be opened on Windows (skipped there)."""
+    try:
+        fd = os.open(str(path), os.O_RDONLY)
+    except OSError:
+        return
     try:
         os.fsync(fd)
     except OSError:  # some file systems cannot fsync directories

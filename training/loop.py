@@ -41,6 +41,7 @@ from training.events import EventSink, StepMeter
 from training.model import (
     describe_device,
     load_components,
+    load_transformer,
     lora_named_parameters,
     prepare_transformer,
     resolve_device,
@@ -304,7 +305,7 @@ def train(cfg: Any, ctx: RunContext) -> TrainResult:  # noqa: C901 - one readabl
         sink.warning(
             "text encoder NF4 needs a GPU; it is loaded unquantised", code="nf4_unavailable"
         )
-    comps = load_components(cfg, weight_dtype, text_encoder_nf4=te_nf4)
+    comps = load_components(cfg, weight_dtype, text_encoder_nf4=te_nf4, with_transformer=False)
     adapter = None
     if cfg.model.uses_training_adapter:
         sink.status("loading the training adapter")
@@ -337,6 +338,8 @@ def train(cfg: Any, ctx: RunContext) -> TrainResult:  # noqa: C901 - one readabl
         comps.vae.to("cpu")
 
     # -- transformer + LoRA + optimizer
+    sink.status("loading the transformer")
+    comps.transformer, comps.description = load_transformer(cfg, weight_dtype)
     sink.status("preparing the transformer")
     params = prepare_transformer(comps, cfg, device, weight_dtype, adapter)
     transformer = comps.transformer

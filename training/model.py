@@ -102,13 +102,21 @@ def _check_source(model_cfg: Any) -> str:
     return src
 
 
-def load_components(cfg: Any, dtype: Any, *, text_encoder_nf4: bool = False) -> Components:
-    """Load tokenizer, text encoder, VAE, transformer and scheduler on the CPU."""
-    from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler, ZImageTransformer2DModel
+def load_components(
+    cfg: Any, dtype: Any, *, text_encoder_nf4: bool = False, with_transformer: bool = True
+) -> Components:
+    """Load tokenizer, text encoder, VAE, scheduler and (optionally) the transformer on the CPU.
+
+    The trainer loads the transformer only after the caches are built and the text encoder
+    is freed (``load_transformer``), so both never sit in memory together.
+    """
+    from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler
     from transformers import AutoModel, AutoTokenizer
 
     m = cfg.model
     src = _check_source(m)
+    if m.source == "single_file" and not Path(m.transformer_file).is_file():
+        raise ModelLoadError(f"transformer file not found: {m.transformer_file}")
     common = {"revision": m.revision} if m.revision else {}
     tokenizer = _load(
         "tokenizer", src, AutoTokenizer.from_pretrained, src, subfolder="tokenizer", **common
@@ -158,6 +166,21 @@ def load_components(cfg: Any, dtype: Any, *, text_encoder_nf4: bool = False) -> 
             torch_dtype=dtype,
             **common,
         )
+    transformer, description = (None, src)
+    if with_transformer:
+        transformer, description = load_transformer(cfg, dtype)
+    text_encoder.requires_grad_(False).eval()
+    vae.requires_grad_(False).eval()
+    return Components(tokenizer, text_encoder, vae, transformer, scheduler, description)
+
+
+def load_transformer(cfg: Any, dtype: Any) -> tuple[Any, str]:
+    """The frozen transformer (CPU) and a description of where it came from."""
+    from diffusers import ZImageTransformer2DModel
+
+    m = cfg.model
+    src = _check_source(m)
+    common = {"revision": m.revision} if m.revision else {}
     if m.source == "single_file":
         transformer = _load_file(
             "transformer",
@@ -179,10 +202,8 @@ def load_components(cfg: Any, dtype: Any, *, text_encoder_nf4: bool = False) -> 
             **common,
         )
         description = src
-    text_encoder.requires_grad_(False).eval()
-    vae.requires_grad_(False).eval()
     transformer.requires_grad_(False)
-    return Components(tokenizer, text_encoder, vae, transformer, scheduler, description)
+    return transformer, description
 
 
 def _load_file(what: str, path: Any, fn, **kwargs):

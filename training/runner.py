@@ -140,6 +140,7 @@ def run(
     inbox: CommandInbox | None = None,
 ) -> int:
     """Run one training job; returns the exit status. Never raises for user errors."""
+    handler: logging.Handler | None = None
     from training.config import load_config, save_config
     from training.config_errors import ConfigError
 
@@ -157,7 +158,7 @@ def run(
             from training.checkpoints import _save_error
 
             raise _save_error(exc, run_dir) from exc
-        _attach_file_log(run_dir)
+        handler = _attach_file_log(run_dir)
         from training.config import config_warnings
         from training.loop import RunContext, train
 
@@ -194,16 +195,24 @@ def run(
             f"unexpected error: {type(exc).__name__}: {exc} (details in {where})", code="internal"
         )
         return 1
+    finally:
+        if handler is not None:
+            logging.getLogger().removeHandler(handler)
+            handler.close()
 
 
-def _attach_file_log(run_dir: Path) -> None:
+def _attach_file_log(run_dir: Path) -> logging.Handler | None:
     root = logging.getLogger()
     target = str((run_dir / "train.log").resolve())
     if any(isinstance(h, logging.FileHandler) and h.baseFilename == target for h in root.handlers):
-        return
+        return None
     fh = logging.FileHandler(target, encoding="utf-8")
     fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    fh.setLevel(logging.INFO)
     root.addHandler(fh)
+    if root.level > logging.INFO or root.level == logging.NOTSET:
+        root.setLevel(logging.INFO)
+    return fh
 
 
 def _log_location() -> str:

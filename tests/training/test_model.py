@@ -207,3 +207,21 @@ def test_nf4_run_trains_on_cpu(model_dir, tmp_path):
     )
     losses = [e["loss"] for e in sink.of("step")]
     assert len(losses) == 2 and all(0 < x < 100 for x in losses)
+
+
+def test_comfy_text_encoder_file_loads(model_dir, tmp_path):
+    from safetensors.torch import save_file
+    from transformers import AutoModel
+
+    from training.errors import ModelLoadError
+    from training.model import _text_encoder_from_file
+
+    te = AutoModel.from_pretrained(str(model_dir), subfolder="text_encoder")
+    state = {f"model.{k}": v.contiguous() for k, v in te.state_dict().items()}
+    save_file(state, str(tmp_path / "qwen_3.safetensors"))
+    loaded = _text_encoder_from_file(str(model_dir), tmp_path / "qwen_3.safetensors", torch.float32)
+    a, b = te.state_dict(), loaded.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    save_file({"model.norm.weight": a["norm.weight"]}, str(tmp_path / "wrong.safetensors"))
+    with pytest.raises(ModelLoadError, match="does not match"):
+        _text_encoder_from_file(str(model_dir), tmp_path / "wrong.safetensors", torch.float32)

@@ -225,3 +225,34 @@ def test_comfy_text_encoder_file_loads(model_dir, tmp_path):
     save_file({"model.norm.weight": a["norm.weight"]}, str(tmp_path / "wrong.safetensors"))
     with pytest.raises(ModelLoadError, match="does not match"):
         _text_encoder_from_file(str(model_dir), tmp_path / "wrong.safetensors", torch.float32)
+
+
+@pytest.mark.gpu
+def test_bf16_nf4_run_on_cuda(model_dir, tmp_path):
+    """On a GPU: bf16 autocast, NF4 transformer and text encoder, VRAM in the step events."""
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA GPU")
+    from training.events import ListSink
+    from training.runner import run
+
+    cfg = tiny_config(
+        tmp_path,
+        model_dir,
+        device="cuda",
+        train={"steps": 3, "optimizer": "adamw8bit"},
+        model={
+            "source": "local",
+            "name_or_path": str(model_dir),
+            "quantize_transformer": "nf4",
+            "quantize_text_encoder": "nf4",
+            "training_adapter": {"enabled": False},
+        },
+    )
+    sink = ListSink()
+    assert run(write_config(tmp_path / "g.yaml", cfg), resume=False, sink=sink) == 0, sink.of(
+        "error"
+    )
+    steps = sink.of("step")
+    assert len(steps) == 3 and all(e["vram_gb"] is not None and e["vram_gb"] > 0 for e in steps)
+    assert not any(w["code"] == "no_gpu" for w in sink.of("warning"))
+    assert sink.of("sample_saved")

@@ -319,18 +319,20 @@ class LatentCache:
             for i, ex in enumerate(examples)
             for f in ((False, True) if flips and ex.flip_x else (False,))
         ]
-        bad: list[int] = []
-        for n, (i, ex, flip) in enumerate(jobs, 1):
-            if i in bad:
-                continue
-            try:
-                value = self.get(ex, flip)
-                if keep:
-                    self.memory[self.key(ex, flip)] = value
-            except (ImageLoadError, OSError) as exc:
-                sink.warning(f"skipped {ex.path}: {exc}", code="image_skipped", path=str(ex.path))
-                bad.append(i)
+        bad_paths: set[Path] = set()
+        for n, (_, ex, flip) in enumerate(jobs, 1):
+            if ex.path not in bad_paths:
+                try:
+                    value = self.get(ex, flip)
+                    if keep:
+                        self.memory[self.key(ex, flip)] = value
+                except (ImageLoadError, OSError) as exc:
+                    sink.warning(
+                        f"skipped {ex.path}: {exc}", code="image_skipped", path=str(ex.path)
+                    )
+                    bad_paths.add(ex.path)
             sink.cache_progress("latents", n, len(jobs))
+        bad = [i for i, ex in enumerate(examples) if ex.path in bad_paths]
         return bad
 
 

@@ -161,3 +161,24 @@ def test_latent_cache_normalises_with_the_vae_config_and_keys_by_bucket(pipe, tm
     other = LatentCache(pipe.vae, torch.device("cpu"), tmp_path / "lat")
     other.encode = lambda ex, flip: pytest.fail("should come from the disk cache")
     assert torch.equal(other.get(ex, False), lat)
+
+
+def test_an_image_that_vanishes_before_caching_is_skipped_once(pipe, tmp_path):
+    import torch
+
+    from training.config import validate_config
+    from training.data import LatentCache, collect_examples
+    from training.events import ListSink
+
+    data = make_dataset(tmp_path / "data", count=2, size=(512, 512))
+    two = [{"folder": str(data), "resolutions": [256, 512]}]
+    examples = collect_examples(
+        validate_config(tiny_config(tmp_path, tmp_path / "m", data, datasets=two)), ListSink()
+    )
+    gone = data / "2_t0ken" / "img0.png"
+    assert sum(ex.path == gone for ex in examples) == 2  # one entry per resolution
+    gone.unlink()
+    sink = ListSink()
+    bad = LatentCache(pipe.vae, torch.device("cpu"), None).warm(examples, False, sink, keep=True)
+    assert sorted(examples[i].path.name for i in bad) == ["img0.png", "img0.png"]
+    assert len([w for w in sink.of("warning") if w["code"] == "image_skipped"]) == 1

@@ -133,7 +133,7 @@ def test_end_to_end_run_caches_trains_samples_and_saves_a_comfy_lora(model_dir, 
 
 
 def test_lora_weights_actually_train(model_dir, tmp_path):
-    """lora_B starts at zero; after training it is not, and the loss is finite."""
+    """lora_B starts at zero and trains; diffusers reads the file as W + alpha/rank * B @ A."""
     from safetensors.torch import load_file
 
     from training.events import ListSink
@@ -154,16 +154,45 @@ def test_lora_weights_actually_train(model_dir, tmp_path):
         },
         sample={"enabled": False},
         save={"every": 10, "dtype": "fp32"},
+        network={"rank": 4, "alpha": 8},
     )
     sink = ListSink()
     assert run(write_config(tmp_path / "r.yaml", cfg), resume=False, sink=sink) == 0, sink.of(
         "error"
     )
-    sd = load_file(str(tmp_path / "runs" / "tiny" / "tiny.safetensors"))
+    final = tmp_path / "runs" / "tiny" / "tiny.safetensors"
+    sd = load_file(str(final))
     b = [v for k, v in sd.items() if k.endswith("lora_B.weight")]
     assert b and all(v.dtype == torch.float32 for v in b)
     assert max(float(v.abs().max()) for v in b) > 0
-    assert not any(k.endswith(".alpha") for k in sd)  # alpha == rank: no alpha tensors
+    alphas = {k: float(v) for k, v in sd.items() if k.endswith(".alpha")}
+    assert alphas and set(alphas.values()) == {8.0}  # alpha 8 != rank 4
+
+    # diffusers reads the file with the standard LoRA maths: W + alpha / rank * B @ A
+    from diffusers import ZImageTransformer2DModel
+
+    merged = ZImageTransformer2DModel.from_pretrained(str(model_dir), subfolder="transformer")
+    with torch.no_grad():
+        for key, a in sd.items():
+            if not key.endswith(".lora_A.weight"):
+                continue
+            module = key.removeprefix("diffusion_model.").removesuffix(".lora_A.weight")
+            b_w = sd[key.replace("lora_A", "lora_B")]
+            scale = alphas[f"diffusion_model.{module}.alpha"] / a.shape[0]
+            merged.get_submodule(module).weight += scale * (b_w @ a)
+    loaded = ZImageTransformer2DModel.from_pretrained(str(model_dir), subfolder="transformer")
+    from diffusers import ZImagePipeline
+
+    ZImagePipeline.load_lora_into_transformer(
+        ZImagePipeline.lora_state_dict(str(final)), transformer=loaded
+    )
+    g = torch.Generator().manual_seed(1)
+    x = [torch.randn(16, 1, 4, 4, generator=g)]
+    cap = [torch.randn(6, 32, generator=g)]
+    with torch.no_grad():
+        want = merged(x, torch.tensor([0.3]), cap, return_dict=False)[0][0]
+        got = loaded(x, torch.tensor([0.3]), cap, return_dict=False)[0][0]
+    assert torch.allclose(got, want, atol=1e-5), float((got - want).abs().max())
 
 
 @pytest.mark.parametrize("kind", ["adamw", "adamw8bit", "lion8bit", "prodigy", "adafactor"])

@@ -86,6 +86,8 @@ def test_trigger_missing_with_insert_fix():
         "photo of l3yla smiling",
         "a medium shot photo of l3yla, smiling",
         "a full-body photo of l3yla",
+        "close-up, l3yla, smiling",
+        "upper body, l3yla, smiling",
     ],
 )
 def test_trigger_first_after_a_shot_prefix_is_fine(text):
@@ -144,6 +146,7 @@ def test_words_near_but_not_the_trigger_are_not_variants():
         ("l3yla, a mole under her left eye", "mole under her left eye"),
         ("l3yla, athletic build, smiling", "athletic build"),
         ("l3yla, a young woman, smiling", "young"),
+        ("l3yla, a black woman, smiling", "black"),
         ("l3yla, a man in his 40s, smiling", "in his 40s"),
         ("l3yla, long blonde hair, smiling", "long blonde hair"),
     ],
@@ -161,6 +164,7 @@ def test_identity_descriptors(text, phrase):
         "l3yla, hair in a ponytail, wearing a thin gold necklace",
         "l3yla, in an indian restaurant, red lipstick",
         "l3yla, wearing a nose ring, dark background",
+        "l3yla, white shirt, black jeans, brown boots, standing next to a man",
     ],
 )
 def test_no_identity_descriptor_false_positives(text):

@@ -61,6 +61,10 @@ SHOT_PREFIX_RE = re.compile(
     r"\s+of\s+",
     re.I,
 )
+#: a booru-style framing tag before the trigger: "close-up, l3yla, ..."
+SHOT_TAG_RE = re.compile(
+    rf"^\s*(?:(?:{_SHOT_WORDS})(?:\s+(?:shot|view|photo|portrait))?\s*,\s*)+", re.I
+)
 WORD_RE = re.compile(r"[\w][\w'’-]*")
 
 
@@ -78,7 +82,7 @@ class CaptionContext:
 
     @cached_property
     def prefix_end(self) -> int:
-        m = SHOT_PREFIX_RE.match(self.text)
+        m = SHOT_PREFIX_RE.match(self.text) or SHOT_TAG_RE.match(self.text)
         if m:
             return m.end()
         return len(self.text) - len(self.text.lstrip())

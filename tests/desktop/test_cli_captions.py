@@ -149,3 +149,18 @@ def test_help_does_not_import_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_lint_uses_the_users_view_overrides(capsys, dataset):
+    from curation.workspace import Workspace
+
+    (dataset / "c.txt").write_text("a photo of l3yla, green eyes, gold earrings, walking, beach")
+    with Workspace.open(dataset) as ws:
+        ws.set_override("c.png", "back_view", True)
+    code, out, _ = run(capsys, "lint", str(dataset), "--trigger", "l3yla", "--json")
+    by_path = {c["path"]: c["issues"] for c in json.loads(out)["captions"]}
+    text = (dataset / "c.txt").read_text()
+    invisible = [text[i["start"] : i["end"]] for i in by_path["c.png"]
+                 if i["rule"] == "invisible-feature"]  # fmt: skip
+    assert invisible == ["green eyes", "gold earrings"]
+    assert not [i for i in by_path["a.png"] if i["rule"] == "invisible-feature"]

@@ -182,6 +182,10 @@ def accept(workspace, suggestions: Iterable[Suggestion], *, mode: str = "replace
             if not (workspace.has_caption(s.rel) and workspace.caption(s.rel).strip())
         ]
     changes = {s.rel: s.cleaned for s in chosen}
+    if not changes:
+        from curation.workspace import SaveResult
+
+        return SaveResult(label="autocaption: nothing to write")
     label = label or (
         f"autocaption {chosen[0].rel}" if len(chosen) == 1 else f"autocaption {len(chosen)} images"
     )

@@ -206,3 +206,9 @@ def test_with_the_tiny_florence_model(ws):
     cap.unload()
     assert sorted(result.written) == ["img0.png", "img2.png", "img3.png"]
     assert ws.caption("img3.png") == CLEAN
+
+
+def test_accept_nothing_makes_no_undo_step(ws):
+    steps = len(ws.steps())
+    save = accept(ws, [])
+    assert save.written == [] and len(ws.steps()) == steps

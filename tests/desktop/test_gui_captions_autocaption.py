@@ -269,9 +269,18 @@ def test_stored_suggestions_are_offered_after_reopening(qtbot, window, captions)
     assert [s.rel for s in captions.suggestions] == ["img_02.jpg"]
     assert captions.act_review.isEnabled()
     assert "waiting for review" in window.banner.text.text()
+    # the user is typing in the main editor on that image when the review accepts it
+    ed = window.browser.editor
+    ed.set_autosave_delay(60_000)
+    assert window.browser.grid.select_rel("img_02.jpg")
+    qtbot.keyClicks(ed.edit, "draft")
     review = captions.open_review()
     assert review.suggestions[0].removed == [("green eyes", "eye colour is identity")]
     review.accept_current()
     assert (captions.dataset / "img_02.txt").read_text("utf-8") == stored.cleaned
+    assert ed.text() == stored.cleaned and not ed.is_dirty()
+    window.session.undo()  # the typing was saved first, as its own step
+    assert (captions.dataset / "img_02.txt").read_text("utf-8") == "draft"
+    window.session.redo()
     assert window.session.workspace.cache_get(SUGGEST_NS, "img_02.jpg") is None
     review.close()

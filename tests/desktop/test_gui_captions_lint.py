@@ -116,12 +116,13 @@ def test_hover_shows_the_message(qtbot, window, captions):  # noqa: F811
     event = QHelpEvent(QEvent.Type.ToolTip, point, vp.mapToGlobal(point))
     assert hl.eventFilter(vp, event)
     assert hl.marks_at(at)[0].rule == "identity-descriptor"
-    if QToolTip.isVisible():
-        assert "describes identity" in QToolTip.text()
+    assert QToolTip.isVisible()
+    assert "describes identity" in QToolTip.text() and "Quick fix" in QToolTip.text()
     # no tooltip away from any problem
     far = _point_of(ed.edit, 3)
     assert hl.marks_at(3) == []
     hl.eventFilter(vp, QHelpEvent(QEvent.Type.ToolTip, far, vp.mapToGlobal(far)))
+    qtbot.waitUntil(lambda: not QToolTip.isVisible(), timeout=3000)
 
 
 def test_context_menu_fix_then_ctrl_z(qtbot, window, captions):  # noqa: F811

@@ -170,7 +170,12 @@ class CaptionsFeature(QObject):
             return None
         if self.review is not None:
             self.review.close()
-        self.review = ReviewScreen(self.window.session, self.suggestions, self.window)
+        self.review = ReviewScreen(
+            self.window.session,
+            self.suggestions,
+            self.window,
+            before_write=self.window.browser.editor.save,
+        )
         self.review.show()
         return self.review
 

@@ -372,6 +372,7 @@ class AutocaptionDialog(QDialog):
         mode = self.mode()
         if mode == "suggest" or not ok:
             return 0
+        self.controller.browser.editor.save()  # typing in progress is its own undo step
         label = f"autocaption: {mode} {len(ok)} captions"
         result = core_api.accept_suggestions(self.session, ok, label, mode=mode)
         if result is None:

@@ -110,8 +110,16 @@ class ReviewScreen(QDialog):
 
     accepted_count_changed = Signal(int)
 
-    def __init__(self, session, suggestions: list[Suggestion], parent: QWidget | None = None):
+    def __init__(
+        self,
+        session,
+        suggestions: list[Suggestion],
+        parent: QWidget | None = None,
+        before_write=None,
+    ):
         super().__init__(parent)
+        #: called before a caption is written (the main editor saves its pending typing)
+        self.before_write = before_write
         self.setWindowTitle("Review autocaptions")
         self.setObjectName("reviewScreen")
         self.resize(1180, 760)
@@ -329,6 +337,8 @@ class ReviewScreen(QDialog):
             return
         text = self.edit.toPlainText().strip()
         s.edited = None if text == s.cleaned else text
+        if self.before_write is not None:
+            self.before_write()
         result = accept_suggestions(self.session, [s], f"accept autocaption {s.rel}")
         if result is None or s.rel not in result.written:
             return
@@ -340,6 +350,8 @@ class ReviewScreen(QDialog):
         todo = [s for s in self.suggestions if s.status == "pending" and not s.error]
         if not todo:
             return
+        if self.before_write is not None:
+            self.before_write()
         result = accept_suggestions(self.session, todo, f"accept {len(todo)} autocaptions")
         if result is None:
             return

@@ -103,7 +103,12 @@ def _check_source(model_cfg: Any) -> str:
 
 
 def load_components(
-    cfg: Any, dtype: Any, *, text_encoder_nf4: bool = False, with_transformer: bool = True
+    cfg: Any,
+    dtype: Any,
+    *,
+    text_encoder_nf4: bool = False,
+    with_transformer: bool = True,
+    vae_dtype: Any = None,
 ) -> Components:
     """Load tokenizer, text encoder, VAE, scheduler and (optionally) the transformer on the CPU.
 
@@ -154,7 +159,7 @@ def load_components(
             AutoencoderKL.from_single_file,
             config=src,
             subfolder="vae",
-            torch_dtype=dtype,
+            torch_dtype=vae_dtype or dtype,
         )
     else:
         vae = _load(
@@ -163,7 +168,7 @@ def load_components(
             AutoencoderKL.from_pretrained,
             src,
             subfolder="vae",
-            torch_dtype=dtype,
+            torch_dtype=vae_dtype or dtype,
             **common,
         )
     transformer, description = (None, src)

@@ -77,10 +77,22 @@ def _around(x: float) -> list[int]:
 
 
 def resolve_caption(text: str | None, trigger: str) -> str:
-    """``[trigger]`` replaced; a missing caption becomes the trigger alone."""
+    """``[trigger]`` replaced, whitespace folded; the trigger is put first when it is missing
+    (as ai-toolkit does); a missing caption becomes the trigger alone."""
+    from training.config import with_trigger
+
     if text is None or not text.strip():
         return trigger
-    return " ".join(text.replace("[trigger]", trigger).split())
+    return with_trigger(" ".join(text.split()), trigger)
+
+
+def has_trigger(text: str | None, trigger: str) -> bool:
+    import re
+
+    if not text:
+        return False
+    text = text.replace("[trigger]", trigger)
+    return re.search(rf"(?<![\w]){re.escape(trigger)}(?![\w])", text) is not None
 
 
 def _excluded_checker(root: Path):
@@ -107,6 +119,7 @@ def collect_examples(cfg: RunConfig, sink: EventSink) -> list[Example]:
 
     examples: list[Example] = []
     missing_captions = 0
+    without_trigger = 0
     for ds in cfg.datasets:
         try:
             scan = scan_folder(ds.folder)
@@ -133,6 +146,8 @@ def collect_examples(cfg: RunConfig, sink: EventSink) -> list[Example]:
                     sink.warning(f"{item.caption_path}: {exc}", code="caption_missing")
             if text is None or not text.strip():
                 missing_captions += 1
+            elif not has_trigger(text, cfg.trigger):
+                without_trigger += 1
             caption = resolve_caption(text, cfg.trigger)
             repeats = ds.repeats if ds.repeats is not None else item.repeats
             fits = [
@@ -160,6 +175,12 @@ def collect_examples(cfg: RunConfig, sink: EventSink) -> list[Example]:
                         flip_x=ds.flip_x,
                     )
                 )
+    if without_trigger:
+        sink.warning(
+            f"{without_trigger} caption(s) do not contain the trigger '{cfg.trigger}': it is "
+            f"put at the start for training (fix the captions so it is first everywhere)",
+            code="caption_missing",
+        )
     if missing_captions:
         sink.warning(
             f"{missing_captions} image(s) have no caption; they train with the trigger "

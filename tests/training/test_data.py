@@ -48,6 +48,7 @@ def test_collect_examples_reads_captions_repeats_and_skips_bad_images(tmp_path):
     sub = data / "2_t0ken"
     (sub / "img1.txt").unlink()  # no caption -> the trigger alone
     (sub / "img2.txt").write_text("[trigger] smiling,   outdoors", encoding="utf-8")
+    (sub / "img0.txt").write_text("a woman standing", encoding="utf-8")  # no trigger
     (sub / "bad.jpg").write_bytes(b"\xff\xd8\xff" + b"\x00" * 20)
     Image.new("RGB", (100, 100)).save(sub / "small.png")  # below every resolution
     cfg = _cfg(tmp_path, data, datasets=[{"folder": str(data), "resolutions": [256, 512]}])
@@ -60,6 +61,8 @@ def test_collect_examples_reads_captions_repeats_and_skips_bad_images(tmp_path):
     assert [w["code"] for w in sink.of("warning")].count("image_skipped") == 1
     assert by_name["img1.png"][0].caption == "t0ken"
     assert by_name["img2.png"][0].caption == "t0ken smiling, outdoors"
+    assert by_name["img0.png"][0].caption == "t0ken, a woman standing"
+    assert any("do not contain the trigger" in w["message"] for w in sink.of("warning"))
     assert all(ex.repeats == 2 for ex in examples)  # kohya folder 2_t0ken
     assert [ex.resolution for ex in by_name["img0.png"]] == [256]  # 256 px is too small for 512
     assert [ex.resolution for ex in by_name["small.png"]] == [256]

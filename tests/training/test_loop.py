@@ -243,3 +243,49 @@ def test_lr_schedules(name, extra, check):
         opt.step()
         sched.step()
     assert check(lrs), lrs
+
+
+def test_render_samples_with_guidance_walked_seeds_and_manifest(model_dir, tmp_path):
+    from diffusers import ZImagePipeline
+
+    from training.sampling import SamplePlan, render_samples
+
+    pipe = ZImagePipeline.from_pretrained(str(model_dir))
+    embeds = [pipe._encode_prompt(p, device=torch.device("cpu"))[0] for p in ("t0ken a", "t0ken b")]
+    negative = pipe._encode_prompt("", device=torch.device("cpu"))[0]
+    saved = []
+
+    def plan(guidance):
+        return SamplePlan(["t0ken a", "t0ken b"], embeds, negative, 256, 256, 2, guidance, 7, True)
+
+    paths = render_samples(
+        plan(2.0),
+        transformer=pipe.transformer,
+        vae=pipe.vae,
+        scheduler=pipe.scheduler,
+        device=torch.device("cpu"),
+        step=5,
+        run_dir=tmp_path,
+        has_training_adapter=False,
+        on_saved=lambda *a: saved.append(a),
+    )
+    assert [p.name for p in paths] == ["0_7.png", "1_8.png"]  # walked seeds
+    assert [(i, seed) for i, seed, _, _ in saved] == [(0, 7), (1, 8)]
+    import json
+
+    manifest = json.loads((tmp_path / "samples" / "5" / "manifest.json").read_text())
+    assert manifest["guidance"] == 2.0 and len(manifest["items"]) == 2
+    no_cfg = render_samples(
+        plan(1.0),
+        transformer=pipe.transformer,
+        vae=pipe.vae,
+        scheduler=pipe.scheduler,
+        device=torch.device("cpu"),
+        step=6,
+        run_dir=tmp_path,
+        has_training_adapter=False,
+    )
+    from PIL import Image
+
+    a, b = Image.open(paths[0]), Image.open(no_cfg[0])
+    assert a.size == (256, 256) and list(a.getdata()) != list(b.getdata())  # guidance matters

@@ -197,3 +197,20 @@ def test_cuda_request_without_gpu_is_an_error(tiny_model):
         pytest.skip("a GPU is present")
     with pytest.raises(CaptionerError, match="no CUDA GPU"):
         Florence2Captioner(str(tiny_model), device="cuda").load()
+
+
+@pytest.mark.gpu
+def test_cuda_runs_in_half_precision_and_unload_frees_gpu_memory(tiny_model, images):
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA GPU")
+    cap = Florence2Captioner(str(tiny_model), device="auto", num_beams=1, max_new_tokens=60)
+    cap.load()
+    assert cap.device == "cuda" and cap.dtype in (torch.bfloat16, torch.float16)
+    results = cap.caption(images, "<MORE_DETAILED_CAPTION>", batch_size=4)
+    assert [r.ok for r in results] == [True, False, True, True]
+    assert results[0].value.text == TAUGHT["<MORE_DETAILED_CAPTION>"]
+    before = torch.cuda.memory_allocated()
+    cap.unload()
+    assert torch.cuda.memory_allocated() < before

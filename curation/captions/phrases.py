@@ -78,7 +78,8 @@ _BEHIND_PRONOUN_RE = re.compile(r"\bbehind\s+(?:her|him|them)\b", re.I)
 _ON_FACE_RE = re.compile(r"\s+on\s+(?:her|his|their)\s+face\b", re.I)
 _HAIR_TAIL_RE = re.compile(
     r"^\s*(?:that|which)?\s*(?:falls?|falling|flows?|flowing|cascades?|cascading|frames?|framing"
-    r"|reaching|reaches|hangs?|hanging|draped|down\s+(?:to|past)|past|over)\b"
+    r"|reaching|reaches|hangs?|hanging|draped|down\s+(?:to|past)|past|over|spread|spreading"
+    r"|spilling|fanned|blowing|blown|sparkling|shining|glistening|gleaming)\b"
     r"(?:(?!\s+and\s)[^,.;])*",
     re.I,
 )

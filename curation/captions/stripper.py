@@ -86,6 +86,11 @@ def clean_caption(
     return _Stripper(vocab or load_vocabulary(), trigger, identity_line).run(text or "", shot)
 
 
+_EYE_TAIL_RE = re.compile(
+    r"^\s+(?:sparkling|shining|glistening|gleaming|twinkling|glowing|bright)\b", re.I
+)
+
+
 class _Stripper:
     def __init__(self, vocab: Vocabulary, trigger: str, identity_line: str | None) -> None:
         self.v = vocab
@@ -180,7 +185,13 @@ class _Stripper:
             if tidy(rest):
                 self.slots.add("background", tidy(rest) + " in the background")
             return
+        removed_before = len(self.removed)
         p = re.sub(r"^(?:and|but|also)\s+", "", self.strip_identity(p), flags=re.I)
+        if len(self.removed) > removed_before:  # a lone leftover word ("her sparkling")
+            rest = tidy(re.sub(r"^(?:her|his|their)\s+", "", p, flags=re.I))
+            if rest and " " not in rest and self.classify(rest) == "other":
+                self.remove(rest, self.removed[-1].reason)
+                return
         if not p:
             return
         m = _EXPRESSION_IS_RE.match(p)
@@ -225,6 +236,10 @@ class _Stripper:
             out.append(p[pos : mt.start])
             pos = mt.end
             self.remove(mt.text, mt.reason)
+            if mt.category == "eye_colour":
+                tail = _EYE_TAIL_RE.match(p[pos:])
+                if tail:
+                    pos += tail.end()
             if mt.category == "hair":
                 tail = _HAIR_TAIL_RE.match(p[pos:])
                 if styled:

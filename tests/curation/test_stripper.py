@@ -259,10 +259,62 @@ CASES = [
 ]
 
 
+# the same with another trigger: (input, shot, identity line, expected, trigger)
+OTHER_TRIGGER = [
+    (
+        "ohwx woman, brunette, 28 years old, wearing a yellow raincoat, holding an umbrella, rainy city street, overcast",
+        None,
+        None,
+        "a photo of ohwx, wearing a yellow raincoat, holding an umbrella, overcast, rainy city street",
+        "ohwx",
+    ),
+    (
+        "portrait of ohwx, smiling softly, her blue eyes sparkling, wearing a knitted beanie and a scarf, snowy forest",
+        "close-up",
+        None,
+        "a close-up photo of ohwx, smiling softly, wearing a knitted beanie and a scarf, snowy forest",
+        "ohwx",
+    ),
+    (
+        "The image shows a young man with short dark hair and a beard, wearing a grey hoodie. He is sitting at a desk in front of a computer monitor, typing on a keyboard. The room is dimly lit.",
+        "medium",
+        None,
+        "a medium shot photo of l3yla, sitting at a desk, typing on a keyboard, wearing a grey hoodie, a beard, in front of a computer monitor, the room is dimly lit",
+        "l3yla",
+    ),
+    (
+        "A close up of a woman with green eyes and freckles wearing a red beanie.",
+        "close-up",
+        None,
+        "a close-up photo of l3yla, wearing a red beanie",
+        "l3yla",
+    ),
+    (
+        "The image shows a woman lying on a bed with white sheets. She has long blonde hair spread out on the pillow and is wearing a white lace nightgown. Her eyes are closed and she appears to be sleeping.",
+        "full-body",
+        None,
+        "a full-body photo of l3yla, lying on a bed, eyes closed, wearing a white lace nightgown, white sheets, sleeping",
+        "l3yla",
+    ),
+    (
+        "ohwx, full body, standing, hands on hips, wearing a black crop top and high-waisted jeans, white sneakers, graffiti wall background",
+        "full-body",
+        None,
+        "a full-body photo of ohwx, standing, hands on hips, wearing a black crop top, high-waisted jeans and white sneakers, graffiti wall background",
+        "ohwx",
+    ),
+]
+
+
 @pytest.mark.parametrize(("text", "shot", "identity_line", "expected"), CASES)
 def test_realistic_captions(text, shot, identity_line, expected):
     result = clean_caption(text, "l3yla", shot=shot, identity_line=identity_line)
     assert result.text == expected
+
+
+@pytest.mark.parametrize(("text", "shot", "identity_line", "expected", "trigger"), OTHER_TRIGGER)
+def test_realistic_captions_other_trigger(text, shot, identity_line, expected, trigger):
+    assert clean_caption(text, trigger, shot=shot, identity_line=identity_line).text == expected
 
 
 FLORENCE = (

@@ -298,3 +298,21 @@ def test_identity_leak_fix_all_is_one_step(qtbot, window, tmp_path):  # noqa: F8
     assert all(
         (folder / f"p{i}.txt").read_text("utf-8").endswith("soft window light") for i in range(5)
     )
+
+
+def test_excluded_images_are_not_linted_and_back_views_use_facts(qtbot, window, captions):  # noqa: F811
+    model = window.browser.model
+    ctrl = captions.controller
+    assert _lint_badges(model, "img_02.jpg") == ["✕ 1"]
+    assert window.browser.grid.select_rel("img_02.jpg")
+    window.toggle_excluded()  # Ctrl+E: not trained, so not linted
+    qtbot.waitUntil(lambda: "img_02.jpg" not in ctrl.report.by_rel, timeout=5000)
+    assert _lint_badges(model, "img_02.jpg") == []
+    assert captions.dock.panel.group_item("missing-caption") is None
+    # a back view (the user's override): eye colour cannot be seen, so it is flagged as such
+    window.session.workspace.set_override("img_04.jpg", "pose", "back")
+    ctrl.relint_now(wait=True)
+    rules = {m.rule for m in ctrl.report.by_rel["img_04.jpg"]}
+    assert "invisible-feature" in rules
+    assert window.browser.grid.select_rel("img_04.jpg")
+    assert any(m.rule == "invisible-feature" for m in captions.highlighter.marks)

@@ -48,6 +48,8 @@ class CaptionsController(QObject):
         session.closed.connect(self._on_closed)
         session.captions_changed.connect(lambda _rels: self.schedule_relint())
         browser.editor.saved.connect(lambda _rel: self.schedule_relint())
+        # exclusions (Ctrl+E) change what is linted; counts_changed follows them
+        browser.model.counts_changed.connect(self.schedule_relint)
 
     # -- settings ----------------------------------------------------------------------------
     def _on_opened(self, *_args) -> None:
@@ -112,9 +114,11 @@ class CaptionsController(QObject):
         ws = self.session.workspace
         if ws is None:
             return
+        excluded = ws.excluded()  # not trained, so not linted (as the CLI)
         captions = {
             item.rel: (ws.caption(item.rel) if ws.has_caption(item.rel) else None)
             for item in ws.items
+            if item.rel not in excluded
         }
         settings = self.settings
         analysis = self.analysis()
@@ -123,8 +127,9 @@ class CaptionsController(QObject):
 
         def work():
             t0 = time.perf_counter()
-            facts = core_api.image_facts(analysis, core_api.detected_objects(ws))
+            facts = core_api.image_facts(ws, analysis)
             report = core_api.lint_dataset(captions, settings, facts)
+            report.facts = facts
             return gen, report, time.perf_counter() - t0
 
         if wait:
@@ -173,7 +178,7 @@ class CaptionsController(QObject):
         findings of the last report for ``rel`` whose text is still where it was."""
         ws = self.session.workspace
         has = bool(text.strip()) or (ws is not None and ws.has_caption(rel))
-        facts = core_api.image_facts({rel: self.analysis().get(rel)}, {}).get(rel)
+        facts = self.report.facts.get(rel)
         marks = [
             Mark(m.rule, m.severity, m.message, m.start, m.end, m.fix, rel)
             for m in core_api.lint_caption(text if has else None, self.settings, facts)

@@ -82,7 +82,7 @@ def check_trigger(token: str) -> TriggerVerdict:
 
 # -- lint ----------------------------------------------------------------------------------------
 #: word budgets per caption profile (a face LoRA wants short captions); None: the core default
-PROFILE_MAX_WORDS = {"character": None, "face": 40}
+PROFILE_MAX_WORDS = {"character": 75, "face": 40}
 
 
 def _fix(fix: Any) -> Fix | None:
@@ -144,7 +144,7 @@ class LintReport:
 
     by_rel: dict[str, list[Mark]] = field(default_factory=dict)
     dataset: list[Mark] = field(default_factory=list)
-    seconds: float = 0.0
+    facts: dict[str, Any] = field(default_factory=dict)  # rel -> the ImageFacts used
 
     def all_marks(self) -> list[Mark]:
         out = [m for marks in self.by_rel.values() for m in marks]
@@ -282,35 +282,23 @@ class AutocaptionRequest:
     shots: dict[str, str] = field(default_factory=dict)
 
 
-def image_facts(analysis: dict[str, Any] | None, detected: dict[str, tuple] | None) -> dict:
-    """Per-image ``ImageFacts`` for the lint: shot tier, pose and back view from the face
-    analysis (``ImageAnalysis`` per rel, when the faces panel has run), objects the
-    autocaptioner saw (``detected_objects``)."""
-    from curation.captions.lint import ImageFacts
+def image_facts(workspace, analysis: dict[str, Any] | None = None) -> dict:
+    """Per-image ``ImageFacts`` for the lint, from the core's helpers: the user's overrides
+    and the objects the autocaptioner saw, overlaid with the face analysis (shot tier, pose,
+    confirmed back views; a back-view *candidate* is not one) when the faces panel has run."""
+    from types import SimpleNamespace
 
-    out = {}
-    analysis, detected = analysis or {}, detected or {}
-    for rel in set(analysis) | set(detected):
-        img = analysis.get(rel)
-        tier = getattr(img, "tier", None)
-        pose = getattr(img, "pose", None)
-        back = getattr(img, "back_view_candidate", None)
-        if back or pose == "back":
-            pose, back = "back", True
-        out[rel] = ImageFacts(
-            tier=tier, pose=pose, back_view=back, detected=tuple(detected.get(rel, ()))
-        )
-    return out
-
-
-def detected_objects(workspace) -> dict[str, tuple]:
-    from curation.captioners.autocaption import detected_objects as core_detected
+    from curation.captions.facts import facts_from_analysis, facts_from_workspace
 
     try:
-        return core_detected(workspace)
-    except Exception as exc:  # noqa: BLE001 - optional input to one rule
-        log.debug("no detected objects: %s", exc)
-        return {}
+        facts = facts_from_workspace(workspace)
+    except Exception as exc:  # noqa: BLE001 - optional inputs to two rules
+        log.debug("no workspace facts: %s", exc)
+        facts = {}
+    if analysis:
+        detected = {rel: f.detected for rel, f in facts.items() if f.detected}
+        facts.update(facts_from_analysis(SimpleNamespace(images=list(analysis.values())), detected))
+    return facts
 
 
 def make_captioner(request: AutocaptionRequest):

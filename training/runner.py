@@ -236,8 +236,10 @@ def main(argv: list[str] | None = None) -> int:
     events_stream = _protect_stdout()
     _setup_logging(None, args.verbose)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    sink = EventSink(events_stream)
-    inbox = _LateInbox(sys.stdin)
+    # under accelerate launch / torchrun only rank 0 speaks the protocol; the others log only
+    main_rank = os.environ.get("RANK", "0") in ("", "0")
+    sink = EventSink(events_stream if main_rank else None)
+    inbox = _LateInbox(sys.stdin if main_rank else None)
     _stop_on_signals(inbox)
     return run(args.config, resume=args.resume, sink=sink, inbox=inbox)
 

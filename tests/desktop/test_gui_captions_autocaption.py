@@ -85,7 +85,7 @@ def test_suggest_end_to_end_then_review(qtbot, window, captions, tiny_florence, 
     assert review is not None and review.isVisible()
     assert captions.act_review.isEnabled()
     qtbot.waitUntil(
-        lambda: review.image.pixmap() is not None and not review.image.pixmap().isNull(),
+        review.image.has_image,
         timeout=10_000,
     )
     review.grab().save(str(screenshot_dir / "captions_review_florence.png"))
@@ -189,15 +189,20 @@ def test_review_accept_edit_skip_undo(qtbot, window, captions, screenshot_dir): 
     ws = window.session.workspace
     sugs = _suggestions(window, ["img_00.jpg", "img_01.jpg", "img_02.jpg", "img_03.jpg"])
     assert "brown eyes" not in sugs[0].cleaned and sugs[0].removed
-    review = ReviewScreen(window.session, sugs, window)
+    review = ReviewScreen(window.session, sugs, window, lint_fn=captions.controller.lint_caption)
     qtbot.addWidget(review)
     review.show()
     qtbot.waitExposed(review)
     assert review.list.currentRow() == 0
     assert "line-through" in review.raw.toHtml()  # removed phrases are struck
     assert "brown eyes" in review.legend.text()
+    assert "No lint problems" in review.lint_line.text()  # the cleaned line passes the lint
+    review.edit.setPlainText(sugs[0].cleaned + ", blue eyes")
+    qtbot.waitUntil(lambda: "describes identity" in review.lint_line.text(), timeout=3000)
+    review.reset_edit()
+    assert review.edit.toPlainText() == sugs[0].cleaned
     qtbot.waitUntil(
-        lambda: review.image.pixmap() is not None and not review.image.pixmap().isNull(),
+        review.image.has_image,
         timeout=10_000,
     )
     review.grab().save(str(screenshot_dir / "captions_review_screen.png"))

@@ -175,6 +175,7 @@ class CaptionsFeature(QObject):
             self.suggestions,
             self.window,
             before_write=self.window.browser.editor.save,
+            lint_fn=self.controller.lint_caption,
         )
         self.review.show()
         return self.review

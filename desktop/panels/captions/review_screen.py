@@ -8,6 +8,7 @@ Alt+S skip, Ctrl+Z undo the last acceptance.
 
 from __future__ import annotations
 
+import html
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QPlainTextEdit,
     QPushButton,
+    QSizePolicy,
     QSplitter,
     QTextBrowser,
     QVBoxLayout,
@@ -98,6 +100,40 @@ def status_icon(status: str) -> QIcon:
     return QIcon(pm)
 
 
+class ImageBox(QLabel):
+    """Shows a pixmap scaled to fit whatever room the layout gives it (never overflows)."""
+
+    def __init__(self) -> None:
+        super().__init__("")
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self._source: QPixmap | None = None
+
+    def set_image(self, pixmap: QPixmap | None, text: str = "") -> None:
+        self._source = pixmap
+        self.setText(text if pixmap is None else "")
+        self._rescale()
+
+    def has_image(self) -> bool:
+        return self._source is not None and not self._source.isNull()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._rescale()
+
+    def _rescale(self) -> None:
+        if not self.has_image():
+            self.setPixmap(QPixmap())
+            return
+        self.setPixmap(
+            self._source.scaled(
+                self.size(),
+                Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
+            )
+        )
+
+
 def _section(title: str) -> QLabel:
     label = QLabel(title)
     label.setObjectName("sectionTitle")
@@ -116,8 +152,11 @@ class ReviewScreen(QDialog):
         suggestions: list[Suggestion],
         parent: QWidget | None = None,
         before_write=None,
+        lint_fn=None,
     ):
         super().__init__(parent)
+        #: (rel, text) -> [Mark]: the caption lint, shown for the caption about to be written
+        self.lint_fn = lint_fn
         #: called before a caption is written (the main editor saves its pending typing)
         self.before_write = before_write
         self.setWindowTitle("Review autocaptions")
@@ -133,10 +172,9 @@ class ReviewScreen(QDialog):
         self.list.setIconSize(QSize(14, 14))
         self.list.setSpacing(1)
         self.list.setMinimumWidth(220)
-        self.image = QLabel("")
+        self.image = ImageBox()
         self.image.setObjectName("reviewImage")
-        self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.image.setMinimumSize(280, 280)
+        self.image.setMinimumSize(280, 220)
         self.image.setStyleSheet("QLabel#reviewImage { background: #14171b; border-radius: 6px; }")
         self.title = QLabel("")
         self.title.setObjectName("editorTitle")
@@ -154,6 +192,10 @@ class ReviewScreen(QDialog):
         for box in (self.raw, self.diff):
             box.setMaximumHeight(96)
         self.edit.setMaximumHeight(80)
+        self.lint_line = QLabel("")
+        self.lint_line.setObjectName("reviewLint")
+        self.lint_line.setTextFormat(Qt.TextFormat.RichText)
+        self.lint_line.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.status = QLabel("")
         self.status.setObjectName("hint")
         self.accept_btn = QPushButton("Accept  (Ctrl+Enter)")
@@ -176,6 +218,7 @@ class ReviewScreen(QDialog):
         rl.addWidget(self.diff)
         rl.addWidget(_section("New caption"))
         rl.addWidget(self.edit)
+        rl.addWidget(self.lint_line)
         row = QHBoxLayout()
         row.addWidget(self.status, 1)
         row.addWidget(self.reset_btn)
@@ -285,24 +328,17 @@ class ReviewScreen(QDialog):
         self.edit.blockSignals(False)
         self._update_diff()
         self._update_buttons()
-        self.image.setText("Loading…")
-        self.image.setPixmap(QPixmap())
+        self.image.set_image(None, "Loading…")
         if self._job is not None:
             self._job.stale = True
         self._job = run_in_pool(
             lambda p=s.path: _load_preview(p),
             on_done=self._on_image,
-            on_error=lambda msg, _e: self.image.setText(f"Cannot show the image: {msg}"),
+            on_error=lambda msg, _e: self.image.set_image(None, f"Cannot show the image: {msg}"),
         )
 
     def _on_image(self, image: QImage) -> None:
-        pm = QPixmap.fromImage(image)
-        box = self.image.size()
-        self.image.setPixmap(
-            pm.scaled(
-                box, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
-            )
-        )
+        self.image.set_image(QPixmap.fromImage(image))
 
     def _on_edited(self) -> None:
         if self._current is not None:
@@ -316,11 +352,38 @@ class ReviewScreen(QDialog):
             return
         current = self.session.caption(s.rel)
         self.diff.setHtml(word_diff_html(current, self.edit.toPlainText()))
+        self._update_lint(s)
         self.status.setText(
             {"accepted": "Accepted — Ctrl+Z undoes it", "skipped": "Skipped"}.get(s.status, "")
             if not s.error
             else ""
         )
+
+    def _update_lint(self, s: Suggestion) -> None:
+        """The lint's verdict on the caption about to be written (one line)."""
+        if self.lint_fn is None or s.error:
+            self.lint_line.setText("")
+            return
+        try:
+            marks = self.lint_fn(s.rel, self.edit.toPlainText())
+        except Exception as exc:  # noqa: BLE001 - decoration, never a crash
+            log.debug("review lint failed: %s", exc)
+            marks = []
+        if not marks:
+            self.lint_line.setText("<span style='color:#6fcf97'>✓ No lint problems</span>")
+            return
+        from desktop.panels.captions.common import SEVERITY_COLOURS
+        from desktop.panels.captions.lint_highlighter import short_message
+
+        marks = sorted(marks, key=lambda m: m.rank)
+        parts = [
+            f"<span style='color:{SEVERITY_COLOURS.get(m.severity, '#cfd5de')}'>●</span> "
+            f"{html.escape(short_message(m.message, 60))}"
+            for m in marks[:3]
+        ]
+        more = f" · +{len(marks) - 3} more" if len(marks) > 3 else ""
+        self.lint_line.setText(" &nbsp; ".join(parts) + more)
+        self.lint_line.setToolTip("\n".join(m.message for m in marks))
 
     def _update_buttons(self) -> None:
         s = self._current
@@ -374,6 +437,7 @@ class ReviewScreen(QDialog):
         if self._current is not None:
             self._current.edited = None
             self.edit.setPlainText(self._current.cleaned)
+            self._update_diff()
 
     def undo(self) -> None:
         self.session.undo()

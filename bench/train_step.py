@@ -77,6 +77,10 @@ def run_case(args, res: int, quant: str) -> dict:
         rank=args.rank, alpha=float(args.rank), dropout=0.0, target_modules=DEFAULT_TARGET_MODULES
     )
     params = add_lora(model, network)
+    if args.attention:
+        model.set_attention_backend(args.attention)  # e.g. "flash", "_flash_3"; default SDPA
+    if args.compile:
+        model.compile_repeated_blocks(fullgraph=False)
     model.enable_gradient_checkpointing()
     model.train()
     optimizer = bnb.optim.AdamW8bit(params, lr=1e-4, weight_decay=1e-4)
@@ -115,6 +119,8 @@ def run_case(args, res: int, quant: str) -> dict:
     result = {
         "resolution": res,
         "quant": quant,
+        "attention": args.attention or "sdpa",
+        "compiled": args.compile,
         "rank": args.rank,
         "batch": args.batch,
         "median_s": statistics.median(times),
@@ -142,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--attention", help="diffusers attention backend (flash, _flash_3, ...)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the repeated blocks")
     p.add_argument("--out", type=Path, help="also write the results as JSON")
     args = p.parse_args(argv)
 

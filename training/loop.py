@@ -308,7 +308,12 @@ def train(cfg: Any, ctx: RunContext) -> TrainResult:  # noqa: C901 - one readabl
     # fp16 overflows in the VAE; it is small, so it runs in float32 for fp16 runs
     vae_dtype = torch.float32 if weight_dtype == torch.float16 else weight_dtype
     comps = load_components(
-        cfg, weight_dtype, text_encoder_nf4=te_nf4, with_transformer=False, vae_dtype=vae_dtype
+        cfg,
+        weight_dtype,
+        text_encoder_nf4=te_nf4,
+        with_transformer=False,
+        vae_dtype=vae_dtype,
+        device=device,
     )
     adapter = None
     if cfg.model.uses_training_adapter:

@@ -109,6 +109,7 @@ def load_components(
     text_encoder_nf4: bool = False,
     with_transformer: bool = True,
     vae_dtype: Any = None,
+    device: Any = None,
 ) -> Components:
     """Load tokenizer, text encoder, VAE, scheduler and (optionally) the transformer on the CPU.
 
@@ -141,6 +142,8 @@ def load_components(
         te_kwargs["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=dtype
         )
+        if device is not None:  # bitsandbytes quantises while loading onto the GPU
+            te_kwargs["device_map"] = {"": str(device)}
     if m.source == "single_file" and m.text_encoder_file:
         text_encoder = _text_encoder_from_file(src, Path(m.text_encoder_file), dtype)
     else:

@@ -316,3 +316,36 @@ def test_excluded_images_are_not_linted_and_back_views_use_facts(qtbot, window, 
     assert "invisible-feature" in rules
     assert window.browser.grid.select_rel("img_04.jpg")
     assert any(m.rule == "invisible-feature" for m in captions.highlighter.marks)
+
+
+def test_fix_all_right_after_an_edit_uses_fresh_spans(qtbot, window, captions):  # noqa: F811
+    """A save schedules a re-lint; "Fix all" before it lands must not cut stale spans."""
+    ed = window.browser.editor
+    assert ed.rel == "img_00.jpg"
+    ed.edit.selectAll()
+    qtbot.keyClicks(ed.edit, "l3yla, smiling, a woman with blue eyes, wearing a red coat")
+    assert ed.save()
+    assert captions.controller.timer.isActive()  # the report is stale now
+    assert captions.dock.panel.fix_all("identity-descriptor") == 3
+    assert (captions.dataset / "img_00.txt").read_text("utf-8") == (
+        "l3yla, smiling, a woman, wearing a red coat"
+    )
+
+
+def test_face_analysis_facts_reach_the_lint(qtbot, window, captions):  # noqa: F811
+    from types import SimpleNamespace
+
+    ctrl = captions.controller
+    profile = SimpleNamespace(rel="img_05.jpg", tier="full-body", pose="profile", overrides={})
+    candidate = SimpleNamespace(
+        rel="img_04.jpg", tier="medium", pose=None, back_view_candidate=True, overrides={}
+    )
+    ctrl.analysis_source = lambda: {"img_05.jpg": profile, "img_04.jpg": candidate}
+    ctrl.relint_now(wait=True)
+    assert "invisible-feature" in {m.rule for m in ctrl.report.by_rel["img_05.jpg"]}
+    # a back-view candidate is not a back view: ask, do not guess
+    assert "invisible-feature" not in {m.rule for m in ctrl.report.by_rel["img_04.jpg"]}
+    assert ctrl.shots(["img_05.jpg", "img_04.jpg"]) == {
+        "img_05.jpg": "full-body",
+        "img_04.jpg": "medium",
+    }

@@ -203,12 +203,19 @@ class CaptionsController(QObject):
         if editor.rel == rel and editor.text() != self.session.caption(rel):
             editor.reload_text(self.session.caption(rel))
 
+    def ensure_fresh(self) -> None:
+        """Re-lint now when a caption changed since the last report, so fix spans match the
+        text they are applied to (a stale span would cut the wrong words)."""
+        if self.timer.isActive() or self._job is not None:
+            self.relint_now(wait=True)
+
     def marks_for_rule(self, rule: str) -> list[Mark]:
         return [m for m in self.report.all_marks() if m.rule == rule]
 
     def fix_all(self, rule: str):
         """Apply every fix of ``rule`` across the dataset as ONE undo step."""
         self.browser.editor.save()
+        self.ensure_fresh()
         by_rel: dict[str, list] = {}
         for m in self.marks_for_rule(rule):
             if m.fix is not None and m.rel:

@@ -296,8 +296,18 @@ def image_facts(workspace, analysis: dict[str, Any] | None = None) -> dict:
         log.debug("no workspace facts: %s", exc)
         facts = {}
     if analysis:
-        detected = {rel: f.detected for rel, f in facts.items() if f.detected}
-        facts.update(facts_from_analysis(SimpleNamespace(images=list(analysis.values())), detected))
+        from curation.captions.lint import ImageFacts
+
+        measured = facts_from_analysis(SimpleNamespace(images=list(analysis.values())))
+        none = ImageFacts()
+        for rel, a in measured.items():
+            w = facts.get(rel, none)  # the user's overrides win over the measurement
+            facts[rel] = ImageFacts(
+                tier=w.tier or a.tier,
+                pose=w.pose or a.pose,
+                back_view=bool(w.back_view or a.back_view),
+                detected=w.detected or a.detected,
+            )
     return facts
 
 

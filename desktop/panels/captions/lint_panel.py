@@ -247,6 +247,8 @@ class LintPanel(QWidget):
         from desktop.panels.captions.common import apply_fixes
 
         self.controller.browser.editor.save()
+        if self.controller.timer.isActive() or self.controller._job is not None:
+            return  # the report is being refreshed; the selection is rebuilt with it
         old = self.controller.session.caption(mark.rel)
         new = apply_fixes(old, [mark.fix])
         if new != old:

@@ -349,3 +349,16 @@ def test_face_analysis_facts_reach_the_lint(qtbot, window, captions):  # noqa: F
         "img_05.jpg": "full-body",
         "img_04.jpg": "medium",
     }
+
+
+def test_panel_fix_button_fixes_the_selected_problem(qtbot, window, captions):  # noqa: F811
+    panel = captions.dock.panel
+    group = panel.group_item("trigger-variant")
+    group.setExpanded(True)
+    panel.tree.setCurrentItem(group.child(0))
+    assert panel.fix_btn.isEnabled()
+    qtbot.mouseClick(panel.fix_btn, Qt.MouseButton.LeftButton)
+    assert (captions.dataset / "img_01.txt").read_text("utf-8").startswith("smiling l3yla")
+    assert window.session.undo_label().startswith("fix trigger-variant")
+    window.session.undo()
+    assert (captions.dataset / "img_01.txt").read_text("utf-8").startswith("smiling L3yla")

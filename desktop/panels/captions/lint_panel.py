@@ -247,8 +247,15 @@ class LintPanel(QWidget):
         from desktop.panels.captions.common import apply_fixes
 
         self.controller.browser.editor.save()
-        if self.controller.timer.isActive() or self.controller._job is not None:
-            return  # the report is being refreshed; the selection is rebuilt with it
+        self.controller.ensure_fresh()  # the spans must match today's text
+        fresh = [
+            m
+            for m in self.controller.report.by_rel.get(mark.rel, [])
+            if m.rule == mark.rule and m.message == mark.message and m.fix is not None
+        ]
+        if not fresh:
+            return
+        mark = fresh[0]
         old = self.controller.session.caption(mark.rel)
         new = apply_fixes(old, [mark.fix])
         if new != old:

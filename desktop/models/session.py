@@ -24,27 +24,20 @@ def _open_workspace(root: str, recursive: bool):
     from curation.workspace import Workspace
 
     ws = Workspace.open(root, recursive=recursive)
-    rows = []
-    for item in ws.items:
-        rows.append(
-            TileRow(
-                rel=item.rel,
-                path=item.path,
-                caption=ws.caption(item.rel),
-                has_caption=ws.has_caption(item.rel),
-                excluded=_excluded(ws, item.rel),
-                mtime_ns=item.mtime_ns,
-            )
+    captions = ws.captions()
+    excluded = set(ws.excluded()) if hasattr(ws, "excluded") else set()
+    rows = [
+        TileRow(
+            rel=item.rel,
+            path=item.path,
+            caption=captions.get(item.rel, ""),
+            has_caption=ws.has_caption(item.rel),
+            excluded=item.rel in excluded,
+            mtime_ns=item.mtime_ns,
         )
+        for item in ws.items
+    ]
     return ws, rows
-
-
-def _excluded(ws, rel: str) -> bool:
-    fn = getattr(ws, "is_excluded", None)
-    try:
-        return bool(fn(rel)) if fn else False
-    except Exception:  # noqa: BLE001 - a flag must not stop the folder from opening
-        return False
 
 
 class DatasetSession(QObject):

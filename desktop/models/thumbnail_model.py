@@ -144,7 +144,10 @@ class ThumbnailModel(QAbstractListModel):
         """Show a new dataset (in natural name order): drops thumbnails, badges and queued
         requests of the old one."""
         self.beginResetModel()
-        rows = sorted(rows, key=lambda r: _natural(r.rel))
+        if any(
+            _natural(a.rel) > _natural(b.rel) for a, b in zip(rows[:50], rows[1:51], strict=False)
+        ):
+            rows = sorted(rows, key=lambda r: _natural(r.rel))  # the core lists them sorted
         for rank, row in enumerate(rows):
             row.name_rank = rank
         self._rows = rows

@@ -51,7 +51,7 @@ def test_drop_a_folder_opens_it(qtbot, window, tmp_path):
     folder = make_dataset(tmp_path / "dropped", n=3, captions=1, corrupt=False)
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(folder / "img_00.jpg"))])  # a file: its folder opens
-    pos = window.rect().center().toPointF()
+    pos = window.rect().center()  # QDragEnterEvent takes a QPoint, QDropEvent a QPointF
     enter = QDragEnterEvent(
         pos,
         Qt.DropAction.CopyAction,
@@ -62,7 +62,7 @@ def test_drop_a_folder_opens_it(qtbot, window, tmp_path):
     QApplication.sendEvent(window, enter)
     assert enter.isAccepted()
     drop = QDropEvent(
-        pos,
+        pos.toPointF(),
         Qt.DropAction.CopyAction,
         mime,
         Qt.MouseButton.LeftButton,

@@ -273,6 +273,7 @@ def test_stored_suggestions_are_offered_after_reopening(qtbot, window, captions)
     assert install(window) is captions
     assert [s.rel for s in captions.suggestions] == ["img_02.jpg"]
     assert captions.act_review.isEnabled()
+    assert captions.act_review.text() == "&Review suggestions (1 pending)…"
     assert "waiting for review" in window.banner.text.text()
     # the user is typing in the main editor on that image when the review accepts it
     ed = window.browser.editor
@@ -284,6 +285,7 @@ def test_stored_suggestions_are_offered_after_reopening(qtbot, window, captions)
     review.accept_current()
     assert (captions.dataset / "img_02.txt").read_text("utf-8") == stored.cleaned
     assert ed.text() == stored.cleaned and not ed.is_dirty()
+    assert captions.act_review.text() == "&Review suggestions…"
     window.session.undo()  # the typing was saved first, as its own step
     assert (captions.dataset / "img_02.txt").read_text("utf-8") == "draft"
     window.session.redo()

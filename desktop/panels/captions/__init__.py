@@ -110,7 +110,11 @@ class CaptionsFeature(QObject):
         is_open = self.window.session.is_open
         for act in (self.act_settings, self.act_autocaption, self.act_next, self.act_prev):
             act.setEnabled(is_open)
+        pending = sum(1 for s in self.suggestions if s.status == "pending" and not s.error)
         self.act_review.setEnabled(is_open and bool(self.suggestions))
+        self.act_review.setText(
+            f"&Review suggestions ({pending} pending)…" if pending else "&Review suggestions…"
+        )
 
     # -- commands ------------------------------------------------------------------------------
     def open_settings(self):
@@ -177,6 +181,7 @@ class CaptionsFeature(QObject):
             before_write=self.window.browser.editor.save,
             lint_fn=self.controller.lint_caption,
         )
+        self.review.accepted_count_changed.connect(lambda _n: self._update_actions())
         self.review.show()
         return self.review
 

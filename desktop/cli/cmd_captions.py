@@ -13,6 +13,8 @@ import json
 import sys
 from typing import Any
 
+from desktop.cli.common import Progress, err
+
 EXIT_OK, EXIT_ISSUES, EXIT_UNUSABLE = 0, 1, 2
 DEFAULT_MAX_WORDS = 75
 
@@ -93,32 +95,6 @@ def register(subparsers: Any) -> None:
     auto.set_defaults(func=cmd_autocaption)
 
 
-def _err(message: str) -> None:
-    print(f"likeness: {message}", file=sys.stderr)
-
-
-class _Progress:
-    def __init__(self, desc: str) -> None:
-        self.bar = None
-        if sys.stderr.isatty():
-            from tqdm import tqdm
-
-            self.bar = tqdm(desc=desc, file=sys.stderr, unit="img", leave=False)
-
-    def __call__(self, done: int, total: int, message: str = "") -> None:
-        if self.bar is None:
-            return
-        if total and self.bar.total != total:
-            self.bar.total = total
-        self.bar.n = done
-        self.bar.set_postfix_str(message[:40], refresh=False)
-        self.bar.refresh()
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
 def _open(dir_: str, recursive: bool, create: bool):
     from curation.errors import DatasetError, WorkspaceError
     from curation.workspace import Workspace
@@ -126,7 +102,7 @@ def _open(dir_: str, recursive: bool, create: bool):
     try:
         return Workspace.open(dir_, recursive=recursive, create=create)
     except (DatasetError, WorkspaceError) as exc:
-        _err(str(exc))
+        err(str(exc))
         return None
 
 
@@ -137,12 +113,12 @@ def cmd_lint(args: argparse.Namespace) -> int:
 
     unknown = [r for r in args.disable if r not in rules()]
     if unknown:
-        _err(f"unknown rule id(s) {unknown}; known: {', '.join(rules())}")
+        err(f"unknown rule id(s) {unknown}; known: {', '.join(rules())}")
         return EXIT_UNUSABLE
     try:
         vocab = load_vocabulary()
     except VocabularyError as exc:
-        _err(str(exc))
+        err(str(exc))
         return EXIT_UNUSABLE
     ws = _open(args.dir, args.recursive, create=False)
     if ws is None:
@@ -180,7 +156,7 @@ def cmd_clean(args: argparse.Namespace) -> int:
     try:
         result = clean_caption(args.text, args.trigger, args.shot, args.identity_line)
     except CaptionFormatError as exc:
-        _err(str(exc))
+        err(str(exc))
         return EXIT_UNUSABLE
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))
@@ -216,7 +192,7 @@ def cmd_autocaption(args: argparse.Namespace) -> int:
     if ws is None:
         return EXIT_UNUSABLE
     cancel = CancelToken()
-    progress = _Progress("autocaption")
+    progress = Progress("autocaption")
     captioner = Florence2Captioner(
         args.model, device=args.device, num_beams=args.beams, max_new_tokens=args.max_tokens
     )
@@ -239,10 +215,10 @@ def cmd_autocaption(args: argparse.Namespace) -> int:
                     cancel=cancel,
                 )
             except (CaptionerError, AutocaptionError, KeyError) as exc:
-                _err(str(exc).strip("'\""))
+                err(str(exc).strip("'\""))
                 return EXIT_UNUSABLE
             except (KeyboardInterrupt, Cancelled):
-                _err("cancelled")
+                err("cancelled")
                 return EXIT_ISSUES
     finally:
         progress.close()

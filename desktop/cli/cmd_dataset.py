@@ -14,6 +14,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from desktop.cli.common import Progress, err
+
 EXIT_OK, EXIT_PARTIAL, EXIT_UNUSABLE = 0, 1, 2
 
 
@@ -100,10 +102,6 @@ def register(subparsers: Any) -> None:
         p.set_defaults(func=cmd_undo if name == "undo" else cmd_redo)
 
 
-def _err(message: str) -> None:
-    print(f"likeness: {message}", file=sys.stderr)
-
-
 EXIT_INTERRUPTED = 130
 
 
@@ -116,7 +114,7 @@ def _interruptible(fn: Callable[..., int]) -> Callable[..., int]:
         try:
             return fn(*args, **kwargs)
         except KeyboardInterrupt:
-            _err(
+            err(
                 "interrupted; every caption is either old or new, and the next command on "
                 "this folder tidies up the undo history"
             )
@@ -125,38 +123,15 @@ def _interruptible(fn: Callable[..., int]) -> Callable[..., int]:
     return wrapper
 
 
-class _Progress:
-    """A tqdm bar on stderr when it is a terminal; silent otherwise."""
-
-    def __init__(self, desc: str, enabled: bool | None = None) -> None:
-        self.bar = None
-        if enabled if enabled is not None else sys.stderr.isatty():
-            from tqdm import tqdm
-
-            self.bar = tqdm(desc=desc, file=sys.stderr, unit="img", leave=False)
-
-    def __call__(self, done: int, total: int, _message: str = "") -> None:
-        if self.bar is None:
-            return
-        if total and self.bar.total != total:
-            self.bar.total = total
-        self.bar.n = done
-        self.bar.refresh()
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
 def _open(dir_: str, recursive: bool, create: bool):
     from curation.errors import DatasetError, WorkspaceError
     from curation.workspace import Workspace
 
-    progress = _Progress("scanning")
+    progress = Progress("scanning")
     try:
         return Workspace.open(dir_, recursive=recursive, create=create, on_progress=progress)
     except (DatasetError, WorkspaceError) as exc:
-        _err(str(exc))
+        err(str(exc))
         return None
     finally:
         progress.close()
@@ -169,7 +144,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
         return EXIT_UNUSABLE
     with ws:
         items = ws.items
-        progress = _Progress("checking images")
+        progress = Progress("checking images")
         limit = None if args.max_megapixels is None else int(args.max_megapixels * 1e6)
         try:
             results = ws.probe_all(max_pixels=limit, on_progress=progress, thorough=args.thorough)
@@ -265,7 +240,7 @@ def _run_bulk(args: argparse.Namespace, plan: Callable[[dict], list], label: str
         try:
             changes = plan(captions)
         except BulkEditError as exc:
-            _err(str(exc))
+            err(str(exc))
             return EXIT_UNUSABLE
         result = None
         if changes and not args.dry_run:
@@ -286,7 +261,7 @@ def _run_bulk(args: argparse.Namespace, plan: Callable[[dict], list], label: str
         verb = "would change" if args.dry_run else "changed"
         print(f"{verb} {len(changes)} caption{'s' if len(changes) != 1 else ''}", file=sys.stderr)
         for p in out["pending"] + out["skipped"]:
-            _err(f"{p['path']}: {p['error']}")
+            err(f"{p['path']}: {p['error']}")
     return EXIT_PARTIAL if out["pending"] else EXIT_OK
 
 
@@ -297,14 +272,14 @@ def _undo_redo(args: argparse.Namespace, undo: bool) -> int:
         return EXIT_UNUSABLE
     with ws:
         for message in ws.recovered:
-            _err(message)
+            err(message)
         result = ws.undo() if undo else ws.redo()
     word = "undo" if undo else "redo"
     if result is None:
         if args.json:
             print(json.dumps({"done": False, "label": None, "written": 0}))
         else:
-            _err(f"nothing to {word}")
+            err(f"nothing to {word}")
         return EXIT_PARTIAL
     out = {
         "done": True,
@@ -318,7 +293,7 @@ def _undo_redo(args: argparse.Namespace, undo: bool) -> int:
     else:
         print(f"{word}: {result.label} ({len(result.written)} captions)")
         for p in out["pending"] + out["skipped"]:
-            _err(f"{p['path']}: {p['error']}")
+            err(f"{p['path']}: {p['error']}")
     return EXIT_PARTIAL if out["pending"] else EXIT_OK
 
 

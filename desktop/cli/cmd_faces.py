@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
+
+from desktop.cli.common import Progress, err
 
 EXIT_OK, EXIT_UNUSABLE = 0, 2
 BACKEND_CHOICES = ("auto", "insightface", "yunet", "haar")
@@ -78,33 +79,6 @@ def register(subparsers: Any) -> None:
     mo.set_defaults(func=cmd_face_models)
 
 
-def _err(message: str) -> None:
-    print(f"likeness: {message}", file=sys.stderr)
-
-
-class _Progress:
-    """A tqdm bar on stderr when it is a terminal; silent otherwise."""
-
-    def __init__(self, desc: str) -> None:
-        self.bar = None
-        if sys.stderr.isatty():
-            from tqdm import tqdm
-
-            self.bar = tqdm(desc=desc, file=sys.stderr, unit="img", leave=False)
-
-    def __call__(self, done: int, total: int, _message: str = "") -> None:
-        if self.bar is None:
-            return
-        if total and self.bar.total != total:
-            self.bar.total = total
-        self.bar.n = done
-        self.bar.refresh()
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
 def _run_analysis(args: argparse.Namespace):
     """(workspace, analysis) or None after printing why."""
     from curation.analysis import analyze_dataset
@@ -116,9 +90,9 @@ def _run_analysis(args: argparse.Namespace):
         profile = load_profile(args.profile)
         ws = Workspace.open(args.dir, recursive=args.recursive)
     except LikenessError as exc:
-        _err(str(exc))
+        err(str(exc))
         return None
-    progress = _Progress("analysing faces")
+    progress = Progress("analysing faces")
     try:
         analysis = analyze_dataset(
             ws,
@@ -130,7 +104,7 @@ def _run_analysis(args: argparse.Namespace):
         )
     except LikenessError as exc:
         ws.close()
-        _err(str(exc))
+        err(str(exc))
         return None
     finally:
         progress.close()
@@ -172,7 +146,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         try:
             write_html(report, args.html, analysis=analysis)
         except OSError as exc:
-            _err(f"cannot write {args.html}: {exc}")
+            err(f"cannot write {args.html}: {exc}")
             return EXIT_UNUSABLE
     if args.json:
         print(json.dumps(report, indent=2))
@@ -205,7 +179,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         )
         options.validate()
     except LikenessError as exc:
-        _err(str(exc))
+        err(str(exc))
         return EXIT_UNUSABLE
     faces = None
     if args.face_crop:
@@ -220,13 +194,13 @@ def cmd_export(args: argparse.Namespace) -> int:
         try:
             ws = Workspace.open(args.dir, recursive=args.recursive)
         except LikenessError as exc:
-            _err(str(exc))
+            err(str(exc))
             return EXIT_UNUSABLE
-    progress = _Progress("exporting")
+    progress = Progress("exporting")
     try:
         result = export_dataset(ws, args.out, options, faces=faces, on_progress=progress)
     except LikenessError as exc:
-        _err(str(exc))
+        err(str(exc))
         return EXIT_UNUSABLE
     finally:
         progress.close()
@@ -256,11 +230,11 @@ def cmd_face_models(args: argparse.Namespace) -> int:
     if args.download:
         keys = list(MODEL_FILES) if args.download == "all" else [args.download]
         for key in keys:
-            progress = _Progress(f"downloading {MODEL_FILES[key].filename}")
+            progress = Progress(f"downloading {MODEL_FILES[key].filename}")
             try:
                 downloaded.append(str(download_model(key, folder, on_progress=progress)))
             except Exception as exc:  # noqa: BLE001 - ModelDownloadError and anything below it
-                _err(str(exc))
+                err(str(exc))
                 return EXIT_UNUSABLE
             finally:
                 progress.close()

@@ -14,9 +14,9 @@ class Progress:
     """An ``on_progress(done, total, message)`` callback that draws a tqdm bar on stderr when
     it is a terminal, and stays silent otherwise (pipes, CI, JSON output)."""
 
-    def __init__(self, desc: str, unit: str = "img") -> None:
+    def __init__(self, desc: str, unit: str = "img", enabled: bool | None = None) -> None:
         self.bar = None
-        if sys.stderr.isatty():
+        if enabled if enabled is not None else sys.stderr.isatty():
             from tqdm import tqdm
 
             self.bar = tqdm(desc=desc, file=sys.stderr, unit=unit, leave=False)

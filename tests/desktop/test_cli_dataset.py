@@ -150,7 +150,7 @@ def test_replace_read_only_caption_is_reported(ds: Path, capsys, monkeypatch) ->
 
 
 def test_progress_bar_when_enabled(capsys) -> None:
-    from desktop.cli.cmd_dataset import _Progress
+    from desktop.cli.common import Progress as _Progress
 
     bar = _Progress("checking", enabled=True)
     bar(5, 10)

@@ -177,3 +177,39 @@ def test_gui_cli_entry_points_open_the_app(monkeypatch, tmp_path):
     assert main(["gui", str(tmp_path)]) == 0
     assert seen == [None, str(tmp_path.resolve())]
     assert main(["gui", str(tmp_path / "nope")]) == 2
+
+
+def test_thumbnail_size_slider_and_ctrl_wheel(qtbot, window, dataset):
+    from PySide6.QtCore import QPoint, QPointF
+    from PySide6.QtGui import QWheelEvent
+
+    open_and_wait(qtbot, window, dataset, thumbs=False)
+    grid, slider = window.browser.grid, window.browser.slider
+    slider.setValue(240)
+    assert grid.thumbnail_size() == 240
+    pos = QPointF(grid.viewport().rect().center())
+    wheel = QWheelEvent(
+        pos,
+        grid.mapToGlobal(pos),
+        QPoint(),
+        QPoint(0, -120),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.ControlModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    QApplication.sendEvent(grid.viewport(), wheel)
+    assert grid.thumbnail_size() == 224 and slider.value() == 224
+    assert window.prefs.thumbnail_size == 224
+
+
+def test_keyboard_review_from_the_grid(qtbot, window, dataset):
+    open_and_wait(qtbot, window, dataset, thumbs=False)
+    grid = window.browser.grid
+    grid.setFocus()
+    qtbot.keyClick(grid, Qt.Key.Key_Right, Qt.KeyboardModifier.AltModifier)
+    assert window.browser.editor.rel == "img_01.jpg"
+    qtbot.keyClick(grid, Qt.Key.Key_PageDown)
+    assert window.browser.editor.rel == "img_02.jpg"
+    qtbot.keyClick(grid, Qt.Key.Key_PageUp)
+    assert window.browser.editor.rel == "img_01.jpg"

@@ -30,11 +30,11 @@ class DatasetStatusBar(QStatusBar):
             return
         errors = counts.errors + scan_errors
         parts = [
-            f"{counts.images:,} images",
+            _n(counts.images, "image"),
             f"{counts.captioned:,} captioned",
             f"{counts.uncaptioned:,} uncaptioned",
             f"{counts.excluded:,} excluded",
-            f"{errors:,} errors",
+            _n(errors, "error"),
         ]
         self.counts_label.setText("   ·   ".join(parts))
 
@@ -51,3 +51,7 @@ class DatasetStatusBar(QStatusBar):
         self.progress.setMaximum(total)
         self.progress.setValue(done)
         self.progress.show()
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"

@@ -24,9 +24,10 @@ def test_empty_state_then_open_folder(qtbot, window, dataset, screenshot_dir):
     assert window.stack.currentWidget() is window.browser
     counts = window.browser.model.counts()
     assert (counts.images, counts.captioned, counts.uncaptioned, counts.errors) == (9, 6, 3, 1)
-    qtbot.waitUntil(lambda: "1 errors" in window.status.counts_label.text(), timeout=3000)
+    qtbot.waitUntil(lambda: "1 error" in window.status.counts_label.text(), timeout=3000)
     text = window.status.counts_label.text()
-    for part in ("9 images", "6 captioned", "3 uncaptioned", "0 excluded", "1 errors"):
+    assert window.status.counts_label.text().endswith("·   1 error")
+    for part in ("9 images", "6 captioned", "3 uncaptioned", "0 excluded", "1 error"):
         assert part in text
     # the first tile is current and shown in the detail view with its caption
     assert window.browser.editor.rel == "img_00.jpg"

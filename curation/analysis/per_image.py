@@ -20,7 +20,15 @@ from curation.analysis.measures import dhash, face_sharpness, phash, pick_primar
 from curation.analysis.person import find_person
 from curation.faces.base import Face, FaceDetector
 
-__all__ = ["ANALYSIS_VERSION", "DETECT_DRAFT", "measure_image", "measure_array", "cache_key"]
+__all__ = [
+    "ANALYSIS_VERSION",
+    "DETECT_DRAFT",
+    "measure_image",
+    "measure_array",
+    "cache_key",
+    "thumb_hashes",
+    "person_box",
+]
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +55,23 @@ def _crop_sharpness(rgb: np.ndarray, box: tuple[float, ...]) -> float | None:
     return face_sharpness(gray, (x - x0, y - y0, bw, bh))
 
 
+def thumb_hashes(rgb: np.ndarray) -> tuple[str, str]:
+    """(dHash, pHash) as 16-digit hex of the decoded image; needs no detection, so the
+    runner computes it in the decode thread."""
+    # The hashes only need a thumbnail: one area resize, then grey on 128x128 pixels.
+    thumb = cv2.cvtColor(
+        cv2.resize(rgb, (HASH_SIDE, HASH_SIDE), interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY
+    )
+    return f"{dhash(thumb):016x}", f"{phash(thumb):016x}"
+
+
+def person_box(rgb: np.ndarray, scale: float) -> list[float] | None:
+    """The back-view person candidate box in original pixels (``scale`` = original / ``rgb``
+    width), or None. Only meaningful on images where no face was found."""
+    found = find_person(rgb)
+    return None if found is None else [round(v * scale, 1) for v in found]
+
+
 def cache_key(content_hash: str, backend: str) -> str:
     return f"{content_hash}:{backend}:v{ANALYSIS_VERSION}"
 
@@ -57,23 +82,24 @@ def measure_array(
     *,
     full_size: tuple[int, int] | None = None,
     full_loader: Any = None,
+    hashes: tuple[str, str] | None = None,
+    check_person: bool = True,
 ) -> dict[str, Any]:
     """Raw measures of a decoded RGB image.
 
     ``full_size`` is (width, height) of the original when ``rgb`` is a reduced decode; face
     boxes are stored in original pixels. ``full_loader(draft)`` decodes the image again, at
     least ``draft`` (w, h) in size, and is called only when the face is too small in ``rgb``
-    for a faithful sharpness value.
+    for a faithful sharpness value. ``hashes``: `thumb_hashes` of ``rgb`` when the caller
+    already has them. ``check_person=False`` leaves ``person_box`` None on a face-less image
+    for the caller to fill in with `person_box` (the runner does it off the detector thread).
     """
     height, width = rgb.shape[:2]
     W, H = full_size or (width, height)  # noqa: N806
     scale = W / width
     faces = [f.scaled(scale) if scale != 1.0 else f for f in detector.detect(rgb)]
     ordered, _ = pick_primary(faces, W, H, secondary_min_ratio=0.0)
-    # The hashes only need a thumbnail: one area resize, then grey on 128x128 pixels.
-    thumb = cv2.cvtColor(
-        cv2.resize(rgb, (HASH_SIDE, HASH_SIDE), interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY
-    )
+    dh, ph = hashes if hashes is not None else thumb_hashes(rgb)
     sharp = None
     if ordered:
         primary = ordered[0]
@@ -86,11 +112,7 @@ def measure_array(
             sharp = _crop_sharpness(again, tuple(v / s2 for v in primary.box))
         else:
             sharp = _crop_sharpness(rgb, box_small)
-    person = None
-    if not ordered:
-        found = find_person(rgb)
-        if found is not None:
-            person = [round(v * scale, 1) for v in found]
+    person = person_box(rgb, scale) if check_person and not ordered else None
     return {
         "version": ANALYSIS_VERSION,
         "backend": detector.name,
@@ -98,8 +120,8 @@ def measure_array(
         "height": int(H),
         "faces": [f.to_dict() for f in ordered],
         "sharpness": round(sharp, 2) if sharp is not None else None,
-        "dhash": f"{dhash(thumb):016x}",
-        "phash": f"{phash(thumb):016x}",
+        "dhash": dh,
+        "phash": ph,
         "person_box": person,
     }
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -21,7 +22,13 @@ import numpy as np
 
 from curation.analysis.classify import ImageAnalysis, classify_image, error_image
 from curation.analysis.groups import duplicate_groups, identity_clusters, identity_scores
-from curation.analysis.per_image import DETECT_DRAFT, cache_key, measure_array
+from curation.analysis.per_image import (
+    DETECT_DRAFT,
+    cache_key,
+    measure_array,
+    person_box,
+    thumb_hashes,
+)
 from curation.balance.profiles import Profile, load_profile
 from curation.errors import LikenessError
 from curation.faces.base import IDENTITY_NEEDS, FaceDetector
@@ -94,11 +101,12 @@ class _Source:
             return self.ws.cache_get_many(CACHE_NAMESPACE, keys)
         return {k: self._memory[k] for k in keys if k in self._memory}
 
-    def content_hashes(self, pool: ThreadPoolExecutor) -> list[str | Exception]:
+    def content_hashes(self, pool: ThreadPoolExecutor) -> list[str | Exception | None]:
         """File content hashes; a workspace remembers them while size and mtime are unchanged,
-        so a re-run reads no image file at all."""
+        so a re-run reads no image file at all. Plain paths start with an empty cache, so
+        nothing could be looked up: None (the decode hashes the bytes it reads anyway)."""
         if self.ws is None:
-            return list(pool.map(lambda item: _hash(item[1]), self.items))
+            return [None] * len(self.items)
         stats = {item.rel: (item.size_bytes, item.mtime_ns) for item in self.ws.items}
         known = self.ws.cache_get_many(INDEX_NAMESPACE, stats)
         out: list[str | Exception | None] = []
@@ -150,17 +158,27 @@ def _hash(path: Path) -> str | Exception:
         return exc
 
 
-def _decode(path: Path) -> tuple[np.ndarray, Any] | Exception:
+Decoded = tuple[np.ndarray, Any, tuple[str, str]]
+
+
+def _decode(path: Path, hashed: bool) -> Decoded | str:
+    """Decode for detection and hash the thumbnail (no detection needed), in a pool thread.
+    Returns the error text for an unreadable file."""
     from curation.images import load_image
 
     try:
         loaded = load_image(path, draft=DETECT_DRAFT)
-        return np.asarray(loaded.image), loaded.info
+        rgb = np.asarray(loaded.image)
+        return rgb, loaded.info, thumb_hashes(rgb)
     except LikenessError as exc:
-        return exc
+        if not hashed:  # same text as when the file could not even be hashed beforehand
+            h = _hash(path)
+            if isinstance(h, Exception):
+                return f"cannot read: {h}"
+        return str(exc) or type(exc).__name__
     except Exception as exc:  # noqa: BLE001 - one bad file must not end the batch
         log.exception("unexpected error decoding %s", path)
-        return exc
+        return str(exc) or type(exc).__name__
 
 
 def _full_loader(path: Path):
@@ -218,59 +236,87 @@ def analyze_dataset(
             if isinstance(h, str)
         }
         hits = src.cache_get_many(keys.values())
-        todo: list[tuple[str, Path]] = []
+        todo: list[tuple[str, Path, bool]] = []
         for (rel, path), h in zip(src.items, hashes, strict=True):
-            if not isinstance(h, str):
+            if isinstance(h, Exception):
                 raws[rel] = f"cannot read: {h}"
-            elif keys[rel] in hits:
+            elif h is not None and keys[rel] in hits:
                 raws[rel] = hits[keys[rel]]
                 cached += 1
             else:
-                todo.append((rel, path))
+                todo.append((rel, path, h is not None))
                 continue
             if on_item is not None:
                 on_item(rel, raws[rel])
         done = total - len(todo)
         report(on_progress, done, total, f"{cached} cached")
         cancelled = False
-        pending: list[tuple[str, Path, Future]] = []
+        # Decoding (+ thumbnail hashes) runs ahead in the pool; detection on this thread; the
+        # person check of a face-less image goes back to the pool while the next image is
+        # detected. Items are finished (cached, reported) in order.
+        decoding: deque[tuple[str, Path, Future]] = deque()
+        finishing: deque[tuple[str, Path, Any, Future | None]] = deque()
         queue = iter(todo)
-        for rel, path in queue:
-            pending.append((rel, path, pool.submit(_decode, path)))
-            if len(pending) >= workers + 1:
-                break
-        while pending:
-            if cancel is not None and cancel.cancelled:
-                cancelled = True
-                for _, _, fut in pending:
-                    fut.cancel()
-                break
-            rel, path, fut = pending.pop(0)
+
+        def feed() -> None:
             nxt = next(queue, None)
             if nxt is not None:
-                pending.append((nxt[0], nxt[1], pool.submit(_decode, nxt[1])))
+                decoding.append((nxt[0], nxt[1], pool.submit(_decode, nxt[1], nxt[2])))
+
+        def finish(block: bool) -> None:
+            nonlocal done
+            while finishing and (block or finishing[0][3] is None or finishing[0][3].done()):
+                rel, path, value, fut = finishing.popleft()
+                if fut is not None:
+                    try:
+                        value[0]["person_box"] = fut.result()
+                    except Exception as exc:  # noqa: BLE001 - per-item error
+                        log.exception("person check failed for %s", path)
+                        value = f"analysis failed: {exc}"
+                if isinstance(value, tuple):
+                    raw, content_hash = value
+                    src.cache_put(cache_key(content_hash, detector.name), raw)
+                    value = raw
+                raws[rel] = value
+                if on_item is not None:
+                    on_item(rel, value)
+                done += 1
+                report(on_progress, done, total, rel)
+
+        for _ in range(max(1, workers) + 1):
+            feed()
+        while decoding:
+            if cancel is not None and cancel.cancelled:
+                cancelled = True
+                for _, _, fut in decoding:
+                    fut.cancel()
+                break
+            rel, path, fut = decoding.popleft()
+            feed()
             decoded = fut.result()
-            if isinstance(decoded, Exception):
-                raws[rel] = str(decoded) or type(decoded).__name__
+            if isinstance(decoded, str):
+                finishing.append((rel, path, decoded, None))
             else:
-                rgb, info = decoded
+                rgb, info, thumb = decoded
                 try:
                     raw = measure_array(
                         rgb,
                         detector,
                         full_size=(info.width, info.height),
                         full_loader=_full_loader(path),
+                        hashes=thumb,
+                        check_person=False,
                     )
                     raw["notes"] = list(info.notes)
-                    src.cache_put(cache_key(info.content_hash, detector.name), raw)
-                    raws[rel] = raw
+                    person = None
+                    if not raw["faces"]:
+                        person = pool.submit(person_box, rgb, info.width / rgb.shape[1])
+                    finishing.append((rel, path, (raw, info.content_hash), person))
                 except Exception as exc:  # noqa: BLE001 - per-item error
                     log.exception("analysis failed for %s", path)
-                    raws[rel] = f"analysis failed: {exc}"
-            if on_item is not None:
-                on_item(rel, raws[rel])
-            done += 1
-            report(on_progress, done, total, rel)
+                    finishing.append((rel, path, f"analysis failed: {exc}", None))
+            finish(block=False)
+        finish(block=True)
     result = DatasetAnalysis(
         root=str(src.root),
         backend=detector.name,

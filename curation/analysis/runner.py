@@ -3,8 +3,9 @@
 ``analyze_dataset`` takes a `curation.workspace.Workspace` (cache, overrides and exclusions
 come from its state) or a list of image paths (nothing is stored), reports progress through
 ``on_progress(done, total, message)``, stops between images when ``cancel`` is set, and turns
-every unreadable image into a per-item error. Decoding runs in a small thread pool ahead of the
-detector, which runs on the calling thread (detectors are not thread-safe).
+every unreadable image into a per-item error. Decoding (and the thumbnail hashes) runs in a
+small thread pool ahead of the detector, which runs on the calling thread (detectors are not
+thread-safe); the back-view person check of a face-less image runs in the pool too.
 """
 
 from __future__ import annotations

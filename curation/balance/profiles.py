@@ -22,6 +22,7 @@ __all__ = [
     "Profile",
     "Thresholds",
     "PoseThresholds",
+    "CaptionBudget",
     "builtin_profiles",
     "available_profiles",
     "user_profile_dir",
@@ -96,6 +97,12 @@ class Thresholds(_Strict):
         return self
 
 
+class CaptionBudget(_Strict):
+    """Caption rules that depend on the kind of LoRA (a face LoRA wants short captions)."""
+
+    max_words: int = Field(default=75, ge=0)  # the lint's ``too-long`` budget; 0 turns it off
+
+
 class Profile(_Strict):
     schema_version: Literal[1] = 1
     name: str
@@ -107,6 +114,7 @@ class Profile(_Strict):
     tiers: dict[TierName, TierTarget]
     variety: Variety = Field(default_factory=Variety)
     thresholds: Thresholds = Field(default_factory=Thresholds)
+    captions: CaptionBudget = Field(default_factory=CaptionBudget)
     source: str = ""  # where it was loaded from (set by load_profile)
 
     def tier_range(self, tier: str, n_images: int) -> tuple[int, int, int]:

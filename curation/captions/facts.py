@@ -2,7 +2,8 @@
 
 Face analysis (tier, pose, back view) and autocaption detections are optional inputs: the
 lint works without them, and uses them for ``invisible-feature`` and ``untagged-recurring``.
-Duck-typed on purpose: this module imports neither the analysis nor the captioners.
+Duck-typed on purpose: the analysis and the captioners are imported only inside the
+functions that read their caches.
 """
 
 from __future__ import annotations
@@ -55,3 +56,36 @@ def facts_from_workspace(workspace: Any) -> dict[str, ImageFacts]:
             detected=tuple(detected.get(item.rel, ())),
         )
     return out
+
+
+def merge_facts(
+    user: Mapping[str, ImageFacts], measured: Mapping[str, ImageFacts]
+) -> dict[str, ImageFacts]:
+    """``user`` facts (overrides, detections) laid over ``measured`` ones (face analysis):
+    a value the user set wins; the measurement fills what the user left open."""
+    out = dict(user)
+    none = ImageFacts()
+    for rel, m in measured.items():
+        u = user.get(rel, none)
+        out[rel] = ImageFacts(
+            tier=u.tier or m.tier,
+            pose=u.pose or m.pose,
+            back_view=bool(u.back_view or m.back_view),
+            detected=u.detected or m.detected,
+        )
+    return out
+
+
+def lint_facts(workspace: Any, analysis: Any = None, profile: Any = None) -> dict[str, ImageFacts]:
+    """Every fact the lint can get without running a model: the user's overrides and the
+    autocaptioner's detections, over the face analysis. ``analysis``: a ``DatasetAnalysis``
+    the caller just ran; when None, the cached one is read (no detection) if it exists,
+    classified with ``profile`` (a balance ``Profile`` or its name; None: the default)."""
+    if analysis is None:
+        from curation.analysis.cached import cached_analysis
+
+        analysis = cached_analysis(workspace, profile)
+    user = facts_from_workspace(workspace)
+    if analysis is None:
+        return user
+    return merge_facts(user, facts_from_analysis(analysis))

@@ -16,7 +16,7 @@ from typing import Any
 from desktop.cli.common import Progress, err
 
 EXIT_OK, EXIT_ISSUES, EXIT_UNUSABLE = 0, 1, 2
-DEFAULT_MAX_WORDS = 75
+SETTINGS_NS, SETTINGS_KEY = "dataset", "settings"
 
 
 def register(subparsers: Any) -> None:
@@ -31,10 +31,17 @@ def register(subparsers: Any) -> None:
     lint.add_argument("--trigger", required=True, help="the dataset's trigger token")
     lint.add_argument("--identity-line", default=None, help="the declared identity line")
     lint.add_argument(
+        "--profile",
+        default=None,
+        metavar="PROFILE",
+        help="balance profile: character, face or a YAML file; sets the word budget and the "
+        "shot tiers (default: the profile saved in the app's dataset settings, else character)",
+    )
+    lint.add_argument(
         "--max-words",
         type=int,
-        default=DEFAULT_MAX_WORDS,
-        help=f"word budget per caption (default {DEFAULT_MAX_WORDS}; 0 turns it off)",
+        default=None,
+        help="word budget per caption, overriding the profile's (0 turns it off)",
     )
     lint.add_argument(
         "--disable", action="append", default=[], metavar="RULE", help="skip a rule id"
@@ -106,8 +113,24 @@ def _open(dir_: str, recursive: bool, create: bool):
         return None
 
 
+def _lint_profile(ws, name: str | None):
+    """The ``--profile`` given, else the one the app stored in the dataset settings, else the
+    default; None (after printing why) when it cannot be loaded."""
+    from curation.balance.profiles import DEFAULT_PROFILE, ProfileError, load_profile
+
+    if name is None:
+        settings = ws.cache_get(SETTINGS_NS, SETTINGS_KEY) or {}
+        stored = settings.get("profile") if isinstance(settings, dict) else None
+        name = stored if isinstance(stored, str) and stored else DEFAULT_PROFILE
+    try:
+        return load_profile(name)
+    except ProfileError as exc:
+        err(str(exc))
+        return None
+
+
 def cmd_lint(args: argparse.Namespace) -> int:
-    from curation.captions.facts import facts_from_workspace
+    from curation.captions.facts import lint_facts
     from curation.captions.lint import LintConfig, Severity, lint_dataset, rules
     from curation.captions.vocabulary import VocabularyError, load_vocabulary
 
@@ -124,13 +147,17 @@ def cmd_lint(args: argparse.Namespace) -> int:
     if ws is None:
         return EXIT_UNUSABLE
     with ws:
+        profile = _lint_profile(ws, args.profile)
+        if profile is None:
+            return EXIT_UNUSABLE
         rels = [i.rel for i in ws.items if not ws.is_excluded(i.rel)]
         captions = {rel: (ws.caption(rel) if ws.has_caption(rel) else None) for rel in rels}
-        facts = facts_from_workspace(ws)
+        facts = lint_facts(ws, profile=profile)  # the cached face analysis, if any; no detection
+    max_words = profile.captions.max_words if args.max_words is None else args.max_words
     config = LintConfig(
         trigger=args.trigger,
         identity_line=args.identity_line,
-        max_words=args.max_words or None,
+        max_words=max_words or None,
         vocab=vocab,
         disabled=frozenset(args.disable),
     )

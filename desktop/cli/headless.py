@@ -17,9 +17,11 @@ from desktop.cli.common import Progress, err
 SETTINGS_NS, SETTINGS_KEY = "dataset", "settings"
 
 
-def run_headless(folder: str, backend: str = "auto", profile: str = "character") -> int:
+def run_headless(folder: str, backend: str = "auto", profile: str | None = None) -> int:
+    """``profile``: a balance profile name or file; None: the one saved in the dataset
+    settings by the app, else the default (``character``)."""
     from curation.analysis import analyze_dataset
-    from curation.balance.profiles import load_profile
+    from curation.balance.profiles import DEFAULT_PROFILE, load_profile
     from curation.balance.report import build_report
     from curation.errors import LikenessError
     from curation.report_html import write_html
@@ -36,6 +38,12 @@ def run_headless(folder: str, backend: str = "auto", profile: str = "character")
         print(f"{folder}: {n} images, {captioned} captioned, {len(ws.excluded())} excluded")
         for message in ws.recovered:
             print(f"  recovered: {message}")
+        settings = ws.cache_get(SETTINGS_NS, SETTINGS_KEY) or {}
+        if not isinstance(settings, dict):
+            settings = {}
+        if profile is None:
+            stored = settings.get("profile")
+            profile = stored if isinstance(stored, str) and stored else DEFAULT_PROFILE
         progress = Progress("analysing faces")
         try:
             analysis = analyze_dataset(
@@ -52,8 +60,7 @@ def run_headless(folder: str, backend: str = "auto", profile: str = "character")
         html_path = out_dir / "report.html"
         (out_dir / "report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
         write_html(report, html_path, analysis=analysis)
-        settings = ws.cache_get(SETTINGS_NS, SETTINGS_KEY) or {}
-        lint_summary = _lint(ws, settings)
+        lint_summary = _lint(ws, settings, analysis)
 
     print(f"face backend: {report['backend']['name']}")
     for tier, info in report["tiers"].items():
@@ -67,20 +74,25 @@ def run_headless(folder: str, backend: str = "auto", profile: str = "character")
     return 0
 
 
-def _lint(ws, settings: dict) -> str:
+def _lint(ws, settings: dict, analysis) -> str:
+    """The caption lint with the face analysis just run (tiers, poses, back views; the user's
+    overrides win) and the word budget of the analysis' profile."""
     trigger = (settings or {}).get("trigger")
     if not trigger:
         return "captions: no trigger set for this dataset; run `likeness lint DIR --trigger T`"
-    from curation.captions.facts import facts_from_workspace
+    from curation.captions.facts import lint_facts
     from curation.captions.lint import LintConfig, Severity, lint_dataset
     from curation.captions.vocabulary import load_vocabulary
 
     rels = [i.rel for i in ws.items if not ws.is_excluded(i.rel)]
     captions = {rel: (ws.caption(rel) if ws.has_caption(rel) else None) for rel in rels}
     config = LintConfig(
-        trigger=trigger, identity_line=settings.get("identity_line"), vocab=load_vocabulary()
+        trigger=trigger,
+        identity_line=settings.get("identity_line"),
+        max_words=analysis.profile.captions.max_words or None,
+        vocab=load_vocabulary(),
     )
-    report = lint_dataset(captions, config, facts_from_workspace(ws))
+    report = lint_dataset(captions, config, lint_facts(ws, analysis))
     return (
         f"captions (trigger {trigger}): {report.count(Severity.ERROR)} errors, "
         f"{report.count()} issues in all, {len(report.dataset)} dataset issues"

@@ -81,8 +81,47 @@ def check_trigger(token: str) -> TriggerVerdict:
 
 
 # -- lint ----------------------------------------------------------------------------------------
-#: word budgets per caption profile (a face LoRA wants short captions); None: the core default
-PROFILE_MAX_WORDS = {"character": 75, "face": 40}
+_BUDGETS: dict[tuple, int | None] = {}
+
+
+def profile_max_words(name: str) -> int | None:
+    """The caption word budget of balance profile ``name`` (``captions.max_words`` in its
+    YAML, the same value ``likeness lint --profile`` uses); None when it is off (0) or the
+    profile cannot be loaded (the lint then has no budget, and the reason is logged).
+    Cached per profile file and mtime, so an edited user profile is read again."""
+    from curation.balance.profiles import ProfileError, available_profiles, load_profile
+
+    path = available_profiles().get(name)
+    try:
+        key = (name, str(path), path.stat().st_mtime_ns if path else None)
+    except OSError:
+        key = (name, str(path), None)
+    if key not in _BUDGETS:
+        try:
+            _BUDGETS[key] = load_profile(name).captions.max_words or None
+        except ProfileError as exc:
+            log.warning("caption profile %r: %s", name, exc)
+            _BUDGETS[key] = None
+    return _BUDGETS[key]
+
+
+def profile_choices() -> list[tuple[str, str]]:
+    """(name, title) of every balance profile (bundled and the user's) with its word budget,
+    for the dataset settings; a profile that cannot be loaded is left out."""
+    from curation.balance.profiles import ProfileError, available_profiles, load_profile
+
+    titles = dict(PROFILES)
+    out = []
+    for name in available_profiles():
+        try:
+            p = load_profile(name)
+        except ProfileError as exc:
+            log.warning("caption profile %r: %s", name, exc)
+            continue
+        budget = p.captions.max_words
+        words = f"captions up to {budget} words" if budget else "no caption word budget"
+        out.append((name, f"{titles.get(name, p.title or name)} ({words})"))
+    return out
 
 
 def _fix(fix: Any) -> Fix | None:
@@ -116,7 +155,7 @@ def lint_config(settings: CaptionSettings):
     return LintConfig(
         trigger=settings.trigger,
         identity_line=settings.identity_line or None,
-        max_words=PROFILE_MAX_WORDS.get(settings.profile),
+        max_words=profile_max_words(settings.profile),
         vocab=_vocabulary(),
     )
 

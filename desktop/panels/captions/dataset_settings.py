@@ -179,7 +179,7 @@ class DatasetSettingsDialog(QDialog):
         self.identity_hint.setObjectName("hint")
         self.identity_hint.setWordWrap(True)
         self.profile = QComboBox()
-        for name, title in core_api.PROFILES:
+        for name, title in core_api.profile_choices():
             self.profile.addItem(title, name)
         i = self.profile.findData(self.original.profile)
         self.profile.setCurrentIndex(max(0, i))

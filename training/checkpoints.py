@@ -274,6 +274,37 @@ def prune(run_dir: Path, name: str, keep_last: int) -> list[Path]:
     return removed
 
 
+def previous_run_files(run_dir: Path, name: str) -> list[Path]:
+    """What a finished or stopped run of ``name`` left: checkpoints, the final LoRA, states."""
+    found = [p for _, p in list_checkpoints(run_dir, name)]
+    final = run_dir / f"{name}.safetensors"
+    if final.is_file():
+        found.append(final)
+    found += [p for _, p in _steps_of(run_dir / STATE_DIR, name, "", True)]
+    return found
+
+
+def move_previous_run(run_dir: Path, name: str) -> Path:
+    """Move the previous run (its checkpoints, states, samples and config) into
+    ``<run>/previous-<timestamp>/``; nothing is deleted. Returns that folder."""
+    import time
+
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target, n = run_dir / f"previous-{stamp}", 1
+    while target.exists():
+        n += 1
+        target = run_dir / f"previous-{stamp}-{n}"
+    target.mkdir(parents=True)
+    for path in previous_run_files(run_dir, name):
+        dest = target / path.relative_to(run_dir)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, dest)
+    for extra in ("samples", "config.yaml"):
+        if (run_dir / extra).exists():
+            os.replace(run_dir / extra, target / extra)
+    return target
+
+
 # ---- RNG and compatibility of a saved state ------------------------------------------------
 
 

@@ -28,6 +28,13 @@ class ConfigInvalidError(TrainingError):
     exit_status = 2
 
 
+class RunExistsError(TrainingError):
+    """A fresh run was asked for in a folder that holds another run's checkpoints."""
+
+    code = "run_exists"
+    exit_status = 2
+
+
 class ModelLoadError(TrainingError):
     code = "model_not_found"
     exit_status = 3

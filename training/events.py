@@ -73,8 +73,9 @@ class EventSink:
     def started(self, **fields: Any) -> None:
         self.emit("started", protocol=PROTOCOL_VERSION, **fields)
 
-    def status(self, message: str) -> None:
-        self.emit("status", message=message)
+    def status(self, message: str, **fields: Any) -> None:
+        """``fields``: e.g. ``component`` and ``device`` when a model component is placed."""
+        self.emit("status", message=message, **fields)
 
     def warning(self, message: str, code: str = "other", **extra: Any) -> None:
         self.emit("warning", message=message, code=code, **extra)

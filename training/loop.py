@@ -48,6 +48,7 @@ from training.model import (
     training_adapter_state,
     user_lora_state,
 )
+from training.placement import device_of, plan_placement
 from training.sampling import SamplePlan, render_samples
 
 log = logging.getLogger(__name__)
@@ -320,13 +321,14 @@ def train(cfg: Any, ctx: RunContext) -> TrainResult:  # noqa: C901 - one readabl
         sink.status("loading the training adapter")
         adapter = training_adapter_state(cfg.model.training_adapter.path)
 
-    sink.status("encoding captions")
+    placement = plan_placement(cfg, device, text_encoder_nf4=te_nf4)
     if not te_nf4:
-        comps.text_encoder.to(device)
+        comps.text_encoder.to(placement.text_encoder)
+    te_device = device_of(comps.text_encoder)
+    sink.status("encoding captions", component="text_encoder", device=te_device)
     any_cache_text = any(d.cache_text_embeddings for d in cfg.datasets)
-    texts = TextCache(
-        comps.text_encoder, comps.tokenizer, device, cache_root("text") if any_cache_text else None
-    )
+    text_root = cache_root("text") if any_cache_text else None
+    texts = TextCache(comps.text_encoder, comps.tokenizer, torch.device(te_device), text_root)
     prompts = list(cfg.sample.prompts) if cfg.sample.enabled else []
     texts.warm([ex.caption for ex in examples] + [""] + prompts + [cfg.sample.negative], sink)
     del comps.text_encoder
@@ -335,16 +337,17 @@ def train(cfg: Any, ctx: RunContext) -> TrainResult:  # noqa: C901 - one readabl
     if not on_cpu:
         torch.cuda.empty_cache()
 
-    sink.status("caching latents")
-    comps.vae.to(device)
+    comps.vae.to(placement.vae_cache)
+    sink.status("caching latents", component="vae", device=device_of(comps.vae))
     any_cache_lat = any(d.cache_latents for d in cfg.datasets)
-    latents = LatentCache(comps.vae, device, cache_root("latents") if any_cache_lat else None)
+    lat_root = cache_root("latents") if any_cache_lat else None
+    latents = LatentCache(comps.vae, torch.device(placement.vae_cache), lat_root)
     bad = set(latents.warm(examples, any(d.flip_x for d in cfg.datasets), sink, keep=True))
     examples = [ex for i, ex in enumerate(examples) if i not in bad]
     if not examples:
         raise DatasetInvalidError("no dataset image could be read; see the warnings above")
-    if cfg.model.offload_vae or not cfg.sample.enabled:
-        comps.vae.to("cpu")
+    comps.vae.to(placement.vae_idle)
+    sink.status("the VAE waits while training", component="vae", device=device_of(comps.vae))
 
     # -- transformer + LoRA + optimizer
     sink.status("loading the transformer")
@@ -452,7 +455,8 @@ def train(cfg: Any, ctx: RunContext) -> TrainResult:  # noqa: C901 - one readabl
         if sample_plan is None or not main:
             accelerator.wait_for_everyone()
             return
-        sink.status(f"rendering {len(sample_plan.prompts)} samples at step {step}")
+        n, where = len(sample_plan.prompts), placement.vae_decode
+        sink.status(f"rendering {n} samples at step {step}", component="vae", device=where)
         with ema.applied(named) if ema else contextlib.nullcontext():
             render_samples(
                 sample_plan,
@@ -462,6 +466,7 @@ def train(cfg: Any, ctx: RunContext) -> TrainResult:  # noqa: C901 - one readabl
                 device=device,
                 step=step,
                 run_dir=run_dir,
+                decode_device=placement.vae_decode,
                 has_training_adapter=adapter is not None,
                 on_saved=lambda i, seed, prompt, p: sink.emit(
                     "sample_saved",

@@ -24,6 +24,7 @@ from pathlib import Path
 from training.errors import (
     ConfigInvalidError,
     OutOfMemoryError,
+    RunExistsError,
     TrainingError,
     is_cuda_oom,
 )
@@ -131,6 +132,31 @@ def _app_version() -> str:
         return "0.1.0"
 
 
+def guard_fresh_start(cfg, *, overwrite: bool, sink: EventSink) -> None:
+    """A fresh run must not start on top of another run's checkpoints (keep-last would delete
+    them): refuse, or with ``overwrite`` move them into ``<run>/previous-<timestamp>/``."""
+    from training import checkpoints as ckpt
+
+    found = ckpt.previous_run_files(cfg.run_dir, cfg.name)
+    if not found:
+        return
+    if not overwrite:
+        raise RunExistsError(
+            f"{cfg.run_dir} already has checkpoints of {cfg.name}: pass --resume to continue, "
+            "or choose another name (or pass --overwrite to move them aside and start over)",
+            details=[str(p) for p in found],
+        )
+    try:
+        moved = ckpt.move_previous_run(cfg.run_dir, cfg.name)
+    except OSError as exc:
+        raise ckpt._save_error(exc, cfg.run_dir) from exc
+    sink.warning(
+        f"the previous run of {cfg.name} was moved to {moved} (--overwrite)",
+        code="previous_run_moved",
+        path=str(moved.resolve()),
+    )
+
+
 def run(
     config_path: str | Path,
     *,
@@ -138,8 +164,12 @@ def run(
     sink: EventSink,
     stdin=None,
     inbox: CommandInbox | None = None,
+    overwrite: bool = False,
 ) -> int:
-    """Run one training job; returns the exit status. Never raises for user errors."""
+    """Run one training job; returns the exit status. Never raises for user errors.
+
+    Without ``resume`` a run folder that holds checkpoints of this run name is refused
+    (``run_exists``) unless ``overwrite`` moves them aside first."""
     handler: logging.Handler | None = None
     from training.config import load_config, save_config
     from training.config_errors import ConfigError
@@ -150,6 +180,8 @@ def run(
         except ConfigError as exc:
             raise ConfigInvalidError(exc.render(), details=exc.lines()) from None
         run_dir = cfg.run_dir
+        if not resume:
+            guard_fresh_start(cfg, overwrite=overwrite, sink=sink)
         try:
             run_dir.mkdir(parents=True, exist_ok=True)
             if not resume or not (run_dir / "config.yaml").exists():
@@ -230,6 +262,12 @@ def main(argv: list[str] | None = None) -> int:
     p_run = sub.add_parser("run", help="train from a run config (JSON-line events on stdout)")
     p_run.add_argument("config", help="run config (YAML or JSON)")
     p_run.add_argument("--resume", action="store_true", help="continue from the newest saved state")
+    p_run.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start over in a run folder that holds checkpoints: they are moved into "
+        "<run>/previous-<timestamp>/, never deleted",
+    )
     p_run.add_argument("--verbose", action="store_true", help="debug logs on stderr")
     args = parser.parse_args(argv)
 
@@ -241,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     sink = EventSink(events_stream if main_rank else None)
     inbox = _LateInbox(sys.stdin if main_rank else None)
     _stop_on_signals(inbox)
-    return run(args.config, resume=args.resume, sink=sink, inbox=inbox)
+    return run(args.config, resume=args.resume, sink=sink, inbox=inbox, overwrite=args.overwrite)
 
 
 class _LateInbox(CommandInbox):

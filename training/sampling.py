@@ -51,16 +51,21 @@ def render_samples(
     run_dir: Path,
     has_training_adapter: bool,
     on_saved=None,
+    decode_device: Any = None,
 ) -> list[Path]:
-    """Render every prompt; ``on_saved(index, seed, prompt, path)`` after each image."""
+    """Render every prompt; ``on_saved(index, seed, prompt, path)`` after each image.
+
+    The transformer denoises on ``device``; the VAE is moved to ``decode_device`` (default
+    ``device``) only for each decode and then put back where it was (``model.offload_vae``).
+    """
     import torch
     from diffusers import FlowMatchEulerDiscreteScheduler, ZImagePipeline
 
     out_dir = run_dir / "samples" / str(step)
     out_dir.mkdir(parents=True, exist_ok=True)
     was_training = transformer.training
-    vae_device = next(vae.parameters()).device
-    vae.to(device)
+    vae_home = next(vae.parameters()).device
+    decode_on = torch.device(decode_device if decode_device is not None else device)
     transformer.eval()
     if has_training_adapter:
         transformer.set_adapters([USER_ADAPTER, TRAINING_ADAPTER], [1.0, -1.0])
@@ -84,21 +89,31 @@ def render_samples(
             if guidance > 0:
                 kwargs["negative_prompt_embeds"] = [plan.negative.to(device, model_dtype)]
             with torch.no_grad():
-                image = pipe(
+                latents = pipe(
                     prompt_embeds=[embed.to(device, model_dtype)],
                     height=plan.height,
                     width=plan.width,
                     num_inference_steps=plan.steps,
                     guidance_scale=guidance,
                     generator=generator,
+                    output_type="latent",
                     **kwargs,
-                ).images[0]
+                ).images
+                image, decoded_on = _decode(pipe, vae, latents, decode_on, vae_home)
             path = out_dir / f"{index}_{seed}.png"
             tmp = path.with_name(f".{path.name}.tmp")
             image.save(tmp, format="PNG")
             os.replace(tmp, path)
             paths.append(path)
-            manifest.append({"index": index, "seed": seed, "prompt": prompt, "file": path.name})
+            manifest.append(
+                {
+                    "index": index,
+                    "seed": seed,
+                    "prompt": prompt,
+                    "file": path.name,
+                    "vae_device": decoded_on,
+                }
+            )
             if on_saved is not None:
                 on_saved(index, seed, prompt, path)
     finally:
@@ -107,9 +122,26 @@ def render_samples(
             for n, p in transformer.named_parameters():
                 p.requires_grad_(f".{USER_ADAPTER}." in n and "lora_" in n)
         transformer.train(was_training)
-        vae.to(vae_device)
+        vae.to(vae_home)
     _write_manifest(out_dir, step, plan, manifest, has_training_adapter)
     return paths
+
+
+def _decode(pipe: Any, vae: Any, latents: Any, on: Any, home: Any) -> tuple[Any, str]:
+    """Latents -> PIL image with the VAE on ``on`` for the decode only; returns it and where
+    the decode ran."""
+    import torch
+
+    vae.to(on)
+    try:
+        where = str(next(vae.parameters()).device)
+        latents = latents.to(on, next(vae.parameters()).dtype)
+        latents = latents / vae.config.scaling_factor + (vae.config.shift_factor or 0.0)
+        with torch.no_grad():
+            image = vae.decode(latents, return_dict=False)[0]
+        return pipe.image_processor.postprocess(image, output_type="pil")[0], where
+    finally:
+        vae.to(home)
 
 
 def _write_manifest(out_dir: Path, step: int, plan: SamplePlan, items: list, adapter: bool) -> None:

@@ -118,3 +118,56 @@ def test_subprocess_invalid_config_exits_with_an_error_event(tmp_path):
     lines = [json.loads(line) for line in out.stdout.splitlines()]
     assert lines[-1]["event"] == "error" and lines[-1]["code"] == "config_invalid"
     assert "Traceback" not in out.stdout + out.stderr
+
+
+def test_fresh_run_is_refused_over_checkpoints_unless_resume_or_overwrite(
+    tmp_path_factory, tmp_path
+):
+    from training.events import ListSink
+    from training.runner import run
+
+    model_dir = tiny_model_dir(tmp_path_factory)
+    cfg = tiny_config(tmp_path, model_dir, train={"steps": 2}, save={"every": 2})
+    path = write_config(tmp_path / "run.yaml", cfg)
+    first = ListSink()
+    assert run(path, resume=False, sink=first) == 0, first.of("error")
+    # on the CPU every component runs on the CPU, and the events say so
+    placed = [(e["component"], e["device"]) for e in first.of("status") if "component" in e]
+    assert ("text_encoder", "cpu") in placed and ("vae", "cpu") in placed
+    run_dir = tmp_path / "runs" / "tiny"
+    manifest = json.loads((run_dir / "samples" / "2" / "manifest.json").read_text())
+    assert manifest["items"][0]["vae_device"] == "cpu"
+    before = sorted(p.name for p in run_dir.glob("*.safetensors"))
+    assert before == ["tiny.safetensors", "tiny_000000002.safetensors"]
+
+    again = ListSink()
+    assert run(path, resume=False, sink=again) == 2
+    [err] = again.of("error")
+    assert err["code"] == "run_exists" and not again.of("started")
+    assert "already has checkpoints" in err["message"] and "--resume" in err["message"]
+    assert sorted(p.name for p in run_dir.glob("*.safetensors")) == before  # untouched
+
+    # --overwrite moves the old run aside (nothing deleted) and starts over
+    old_bytes = (run_dir / "tiny.safetensors").read_bytes()
+    sink = ListSink()
+    assert run(path, resume=False, sink=sink, overwrite=True) == 0, sink.of("error")
+    [moved] = [w for w in sink.of("warning") if w["code"] == "previous_run_moved"]
+    [previous] = list(run_dir.glob("previous-*"))
+    assert moved["path"] == str(previous.resolve())
+    assert (previous / "tiny.safetensors").read_bytes() == old_bytes
+    assert (previous / "tiny_000000002.safetensors").is_file()
+    assert (previous / "state").is_dir() and (previous / "samples" / "2").is_dir()
+    assert (previous / "config.yaml").is_file()
+    assert (run_dir / "tiny.safetensors").is_file() and (run_dir / "config.yaml").is_file()
+    assert sink.events[-1]["event"] == "done"
+
+
+def test_overwrite_flag_is_accepted_by_the_process_entry_point():
+    out = subprocess.run(
+        [sys.executable, "-m", "training", "run", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
+    assert out.returncode == 0 and "--overwrite" in out.stdout

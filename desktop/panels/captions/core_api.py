@@ -327,7 +327,7 @@ def image_facts(workspace, analysis: dict[str, Any] | None = None) -> dict:
     confirmed back views; a back-view *candidate* is not one) when the faces panel has run."""
     from types import SimpleNamespace
 
-    from curation.captions.facts import facts_from_analysis, facts_from_workspace
+    from curation.captions.facts import facts_from_analysis, facts_from_workspace, merge_facts
 
     try:
         facts = facts_from_workspace(workspace)
@@ -335,18 +335,8 @@ def image_facts(workspace, analysis: dict[str, Any] | None = None) -> dict:
         log.debug("no workspace facts: %s", exc)
         facts = {}
     if analysis:
-        from curation.captions.lint import ImageFacts
-
         measured = facts_from_analysis(SimpleNamespace(images=list(analysis.values())))
-        none = ImageFacts()
-        for rel, a in measured.items():
-            w = facts.get(rel, none)  # the user's overrides win over the measurement
-            facts[rel] = ImageFacts(
-                tier=w.tier or a.tier,
-                pose=w.pose or a.pose,
-                back_view=bool(w.back_view or a.back_view),
-                detected=w.detected or a.detected,
-            )
+        facts = merge_facts(facts, measured)  # the user's overrides win over the measurement
     return facts
 
 

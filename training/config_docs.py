@@ -33,8 +33,10 @@ FIELD_HELP: dict[str, str] = {
     "model.training_adapter.enabled": "null = automatic (on for turbo), true or false",
     "model.quantize_transformer": "none or nf4 (4-bit frozen transformer: far less VRAM)",
     "model.quantize_text_encoder": "none or nf4",
-    "model.offload_text_encoder": "keep the text encoder on the CPU when it is not in use",
-    "model.offload_vae": "keep the VAE on the CPU when it is not in use",
+    "model.offload_text_encoder": "encode captions on the CPU (no VRAM, slower one-time "
+    "caching); an NF4 text encoder runs on the GPU alone. Freed before the transformer loads",
+    "model.offload_vae": "the VAE waits on the CPU and visits the GPU only to cache latents "
+    "(before the transformer loads) and to decode each preview; false keeps it on the GPU",
     "network": "the LoRA being trained",
     "network.rank": "LoRA rank: 16-32 for a character; 64+ tends to overfit",
     "network.alpha": "scale = alpha / rank; usually equal to the rank",
@@ -75,8 +77,10 @@ FIELD_HELP: dict[str, str] = {
     "(10_name) or 1",
     "datasets[].flip_x": "horizontal flips (off for characters: faces are asymmetric)",
     "datasets[].resolutions": "bucket resolutions (512, 768, 1024); the biggest VRAM factor",
-    "datasets[].cache_latents": "encode the images once and cache them on disk",
-    "datasets[].cache_text_embeddings": "encode the captions once, then free the text encoder",
+    "datasets[].cache_latents": "keep the encoded images on disk for later runs; false = "
+    "encoded once per run and kept in memory only, not written to disk",
+    "datasets[].cache_text_embeddings": "keep caption embeddings on disk for later runs; "
+    "false = encoded once per run and kept in memory only (the text encoder is freed either way)",
     "sample": "preview images during training",
     "sample.enabled": "render previews",
     "sample.every": "render previews every N steps (= save.every)",

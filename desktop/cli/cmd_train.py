@@ -35,6 +35,12 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("config", nargs="?", metavar="CONFIG", help="run config (YAML or JSON)")
     p.add_argument("--resume", action="store_true", help="continue a stopped run")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start over in a run folder that holds checkpoints (they are moved into "
+        "<run>/previous-<timestamp>/, not deleted)",
+    )
     mode = p.add_mutually_exclusive_group()
     mode.add_argument(
         "--from-aitk", metavar="JOB", help="convert an ai-toolkit job (YAML/JSON) and train it"
@@ -99,9 +105,9 @@ def run_train(args: argparse.Namespace) -> int:
             return EXIT_CONFIG
         config_path = Path(args.config)
         cfg = _load_checked(config_path)
-        if not args.resume and _refuse_overwrite(cfg, config_path):
+        if not (args.resume or args.overwrite) and _refuse_overwrite(cfg, config_path):
             return EXIT_CONFIG
-        return launch(config_path, resume=args.resume, plain=args.plain)
+        return launch(config_path, resume=args.resume, plain=args.plain, overwrite=args.overwrite)
     except ConfigError as exc:
         _err(exc.render())
         return EXIT_CONFIG
@@ -199,14 +205,14 @@ def _from_aitk(args: argparse.Namespace) -> int:
     problems = check_paths(cfg)
     if problems:
         raise ConfigError(str(job), problems)
-    if not args.resume and _refuse_overwrite(cfg, target):
+    if not (args.resume or args.overwrite) and _refuse_overwrite(cfg, target):
         return EXIT_CONFIG
     if target.exists():
         _keep_previous(target, cfg, is_job=target.resolve() == job.resolve())
     else:
         save_config(cfg, target)
     print(f"wrote {target}")
-    return launch(target, resume=args.resume, plain=args.plain)
+    return launch(target, resume=args.resume, plain=args.plain, overwrite=args.overwrite)
 
 
 def _refuse_overwrite(cfg: Any, config: Path) -> bool:
@@ -225,7 +231,9 @@ def _refuse_overwrite(cfg: Any, config: Path) -> bool:
     _err(
         f"likeness train: {cfg.run_dir} already holds a run of {cfg.name} (checkpoints up to "
         f"step {max(steps)}).\n  continue it:  likeness train {config} --resume\n"
-        "  or start another run: change `name` in the config (or move that folder away)"
+        "  or start another run: change `name` in the config\n"
+        f"  or start over there: likeness train {config} --overwrite (the old run is moved "
+        "into a previous-<timestamp> folder)"
     )
     return True
 
@@ -248,22 +256,25 @@ def _keep_previous(target: Path, cfg: Any, *, is_job: bool) -> None:
     fresh.replace(target)
 
 
-def trainer_command(config: Path, resume: bool) -> list[str]:
+def trainer_command(config: Path, resume: bool, overwrite: bool = False) -> list[str]:
     """The trainer's command line (``LIKENESS_TRAINER_CMD`` replaces ``python -m training``)."""
     import shlex
 
     prefix = os.environ.get("LIKENESS_TRAINER_CMD")
     base = shlex.split(prefix) if prefix else [sys.executable, "-m", "training"]
-    return [*base, "run", str(config), *(["--resume"] if resume else [])]
+    flags = ["--resume"] if resume else (["--overwrite"] if overwrite else [])
+    return [*base, "run", str(config), *flags]
 
 
-def launch(config: Path, *, resume: bool = False, plain: bool = False) -> int:
+def launch(
+    config: Path, *, resume: bool = False, plain: bool = False, overwrite: bool = False
+) -> int:
     """Run the trainer on ``config`` with a progress view; returns the exit status."""
     from desktop.cli.train_process import TrainerSession
     from desktop.cli.train_view import TrainView
 
     view = TrainView(sys.stdout, tty=False if plain else None)
-    session = TrainerSession(trainer_command(config, resume), view)
+    session = TrainerSession(trainer_command(config, resume, overwrite), view)
     code = session.run()
     if view.done is not None and view.done.get("reason") == "stopped":
         print(f"continue with: likeness train {config} --resume")

@@ -210,9 +210,13 @@ def test_an_existing_run_is_never_overwritten_by_mistake(fake, config, tmp_path,
     err = capsys.readouterr().err
     assert "already holds a run of leyla (checkpoints up to step 500)" in err
     assert f"likeness train {config} --resume" in err
+    assert f"likeness train {config} --overwrite" in err
     assert fake() == []
     assert main(["train", str(config), "--resume"]) == 0
     assert fake()[0]["argv"] == ["run", str(config), "--resume"]
+    # --overwrite lets the trainer start over (it moves the old run aside itself)
+    assert main(["train", str(config), "--overwrite"]) == 0
+    assert fake()[-1]["argv"] == ["run", str(config), "--overwrite"]
 
 
 def test_validate(config, tmp_path, capsys):

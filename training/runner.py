@@ -146,6 +146,8 @@ def guard_fresh_start(cfg, *, overwrite: bool, sink: EventSink) -> None:
             "or choose another name (or pass --overwrite to move them aside and start over)",
             details=[str(p) for p in found],
         )
+    if os.environ.get("RANK", "0") not in ("", "0"):
+        return  # under accelerate launch only the main process moves the old run aside
     try:
         moved = ckpt.move_previous_run(cfg.run_dir, cfg.name)
     except OSError as exc:

@@ -147,3 +147,30 @@ def test_state_round_trip_without_pickle(tmp_path):
     assert 0 in back["opt"]["state"]  # int keys survive
     random.setstate(back["python"])
     np.random.set_state(back["numpy"])
+
+
+def test_previous_run_files_and_moving_them_aside_deletes_nothing(tmp_path):
+    from training.checkpoints import move_previous_run, previous_run_files
+
+    run = tmp_path / "run"
+    assert previous_run_files(run, "leyla") == []  # no folder yet
+    (run / "state" / "leyla_000000500").mkdir(parents=True)
+    (run / "state" / "leyla_000000500" / "state.json").write_text("{}")
+    (run / "other_000000100.safetensors").write_bytes(b"o")  # another run name: not ours
+    (run / "train.log").write_text("log")
+    assert [p.name for p in previous_run_files(run, "leyla")] == ["leyla_000000500"]
+    (run / "leyla_000000500.safetensors").write_bytes(b"c")
+    (run / "leyla.safetensors").write_bytes(b"f")
+    (run / "samples" / "500").mkdir(parents=True)
+    (run / "config.yaml").write_text("name: leyla\n")
+    moved = move_previous_run(run, "leyla")
+    assert moved.parent == run and moved.name.startswith("previous-")
+    assert (moved / "leyla_000000500.safetensors").read_bytes() == b"c"
+    assert (moved / "leyla.safetensors").read_bytes() == b"f"
+    assert (moved / "state" / "leyla_000000500" / "state.json").is_file()
+    assert (moved / "samples" / "500").is_dir() and (moved / "config.yaml").is_file()
+    assert previous_run_files(run, "leyla") == []
+    assert (run / "other_000000100.safetensors").is_file() and (run / "train.log").is_file()
+    (run / "leyla.safetensors").write_bytes(b"g")
+    second = move_previous_run(run, "leyla")  # same second: a new folder, nothing replaced
+    assert second != moved and (moved / "leyla.safetensors").read_bytes() == b"f"

@@ -149,5 +149,5 @@ def test_lint_5000_captions_under_two_seconds():
     report = lint_dataset(caps, config, facts)
     elapsed = time.process_time() - start
     assert report.count() > 0
-    # goal < 2 s (docs/bench-captions.md has the measured figure); CPU time, slack for CI
+    # goal < 2 s (docs/benchmarks.md has the measured figure); CPU time, slack for CI
     assert elapsed < 4.0, f"lint of 5000 captions took {elapsed:.2f} s CPU"

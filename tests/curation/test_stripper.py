@@ -445,5 +445,5 @@ def test_throughput_at_least_1000_captions_per_second():
     for text in texts:
         clean_caption(text, "l3yla", shot="medium")
     elapsed = time.process_time() - start
-    # >= 1,000/s is the goal (see docs/bench-captions.md); CPU time, slack for shared CI
+    # >= 1,000/s is the goal (see docs/benchmarks.md); CPU time, slack for shared CI
     assert len(texts) / elapsed >= 500, f"{len(texts) / elapsed:.0f} captions/s"

@@ -10,6 +10,7 @@ import logging
 import os
 import time
 from pathlib import Path
+from typing import TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -61,14 +62,32 @@ def geometry_ini_path() -> Path:
 
 def load_preferences(path: Path | None = None) -> Preferences:
     """Read the preferences; on a broken file keep it aside (never wipe it) and use defaults."""
-    path = path or preferences_path()
+    return load_yaml_model(path or preferences_path(), Preferences, "Preferences")
+
+
+def save_preferences(prefs: Preferences, path: Path | None = None) -> None:
+    """Write the preferences atomically (temp file + rename)."""
+    save_yaml_model(
+        prefs,
+        path or preferences_path(),
+        "Likeness preferences (edit with care; unknown keys are rejected)",
+    )
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def load_yaml_model(path: Path, model: type[M], label: str) -> M:
+    """Validate a YAML settings file into ``model``. A missing file gives the defaults; a
+    broken one is moved aside as ``<name>.invalid-<time>`` (never wiped), logged, and the
+    defaults are used."""
     if not path.exists():
-        return Preferences()
+        return model()
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         if not isinstance(data, dict):
             raise PreferencesError("the file does not hold a mapping of settings")
-        return Preferences.model_validate(data)
+        return model.model_validate(data)
     except (OSError, yaml.YAMLError, ValidationError, PreferencesError) as exc:
         backup = path.with_name(f"{path.name}.invalid-{time.strftime('%Y%m%d-%H%M%S')}")
         try:
@@ -77,21 +96,17 @@ def load_preferences(path: Path | None = None) -> Preferences:
         except OSError:
             where = "it could not be moved aside"
         log.warning(
-            "Preferences in %s could not be read (%s); using defaults, %s.",
-            path,
-            _short(exc),
-            where,
+            "%s in %s could not be read (%s); using defaults, %s.", label, path, _short(exc), where
         )
-        return Preferences()
+        return model()
 
 
-def save_preferences(prefs: Preferences, path: Path | None = None) -> None:
-    """Write the preferences atomically (temp file + rename)."""
-    path = path or preferences_path()
+def save_yaml_model(settings: BaseModel, path: Path, header: str) -> None:
+    """Write ``settings`` as commented YAML, atomically (temp file, fsync, rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    text = "# Likeness preferences (edit with care; unknown keys are rejected)\n"
-    text += yaml.safe_dump(prefs.model_dump(), sort_keys=False, allow_unicode=True)
+    text = f"# {header}\n"
+    text += yaml.safe_dump(settings.model_dump(), sort_keys=False, allow_unicode=True)
     with open(tmp, "w", encoding="utf-8") as fh:
         fh.write(text)
         fh.flush()

@@ -8,15 +8,13 @@ strict ``Preferences`` model. A broken file is kept aside and defaults are used.
 from __future__ import annotations
 
 import logging
-import os
-import time
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from curation import paths
+from desktop.settings import load_yaml_model, save_yaml_model
 
 log = logging.getLogger(__name__)
 
@@ -45,37 +43,13 @@ def faces_prefs_path() -> Path:
 
 
 def load_faces_prefs(path: Path | None = None) -> FacesPreferences:
-    path = path or faces_prefs_path()
-    if not path.exists():
-        return FacesPreferences()
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        if not isinstance(data, dict):
-            raise ValueError("the file does not hold a mapping of settings")
-        return FacesPreferences.model_validate(data)
-    except (OSError, yaml.YAMLError, ValidationError, ValueError) as exc:
-        backup = path.with_name(f"{path.name}.invalid-{time.strftime('%Y%m%d-%H%M%S')}")
-        try:
-            path.replace(backup)
-        except OSError:
-            backup = path
-        log.warning("Face preferences in %s are unreadable (%s); defaults used, file kept as %s",
-                    path, str(exc).splitlines()[0] if str(exc) else type(exc).__name__, backup)  # fmt: skip
-        return FacesPreferences()
+    return load_yaml_model(path or faces_prefs_path(), FacesPreferences, "Face preferences")
 
 
 def save_faces_prefs(prefs: FacesPreferences, path: Path | None = None) -> None:
     """Write atomically (temp file + rename); errors are logged, never raised to the UI."""
     path = path or faces_prefs_path()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        text = "# Likeness face-analysis preferences\n"
-        text += yaml.safe_dump(prefs.model_dump(), sort_keys=False, allow_unicode=True)
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        save_yaml_model(prefs, path, "Likeness face-analysis preferences")
     except OSError as exc:
         log.error("Cannot save face preferences to %s: %s", path, exc)

@@ -50,6 +50,8 @@ class ThumbnailLoader(QObject):
     thumbnail_failed = Signal(int, str, str)
     # generation, done, total (background fill of the disk cache)
     background_progress = Signal(int, int, int)
+    # generation: every on-screen request has been served (sent after its last image)
+    visible_drained = Signal(int)
 
     def __init__(
         self,
@@ -71,6 +73,7 @@ class ThumbnailLoader(QObject):
         self._bg_total = 0
         self._bg_done = 0
         self._running = 0
+        self._visible_running = 0
 
     @property
     def generation(self) -> int:
@@ -86,6 +89,7 @@ class ThumbnailLoader(QObject):
             self._background.clear()
             self._done.clear()
             self._bg_total = self._bg_done = 0
+            self._visible_running = 0
             return self._generation
 
     def request_visible(self, items: list[tuple[str, Path]]) -> None:
@@ -127,6 +131,7 @@ class ThumbnailLoader(QObject):
             gen = self._generation
             if self._visible:
                 key, path = self._visible.popitem(last=False)
+                self._visible_running += 1
                 return gen, self._bucket, key, path, True
             while self._background:
                 key, path = self._background.popleft()
@@ -152,15 +157,25 @@ class ThumbnailLoader(QObject):
             except ThumbnailError as exc:
                 self._finish(gen, key, visible)
                 self.thumbnail_failed.emit(gen, key, str(exc))
-                continue
             except Exception as exc:  # a bug must not kill the worker or the app
                 log.exception("thumbnail of %s failed", path)
                 self._finish(gen, key, visible)
                 self.thumbnail_failed.emit(gen, key, f"cannot read: {exc}")
-                continue
-            self._finish(gen, key, visible)
-            if visible and thumb is not None and gen == self._generation:
-                self.thumbnail_ready.emit(gen, key, pil_to_qimage(thumb.image), thumb.content_hash)
+            else:
+                self._finish(gen, key, visible)
+                if visible and thumb is not None and gen == self._generation:
+                    image = pil_to_qimage(thumb.image)
+                    self.thumbnail_ready.emit(gen, key, image, thumb.content_hash)
+            if visible and self._visible_served(gen):  # after its image was sent
+                self.visible_drained.emit(gen)
+
+    def _visible_served(self, gen: int) -> bool:
+        """One on-screen request answered; True when it was the last one in flight."""
+        with self._lock:
+            if gen != self._generation:
+                return False
+            self._visible_running -= 1
+            return self._visible_running <= 0 and not self._visible
 
     def _finish(self, gen: int, key: str, visible: bool) -> None:
         with self._lock:

@@ -46,6 +46,9 @@ class CaptionsFeature(QObject):
         face_ctrl = getattr(faces, "controller", None)
         if face_ctrl is not None and hasattr(face_ctrl, "images"):
             self.controller.analysis_source = lambda: face_ctrl.images
+            self.controller.analysis_final = lambda: (
+                getattr(face_ctrl, "analysis", None) is not None
+            )
             if hasattr(face_ctrl, "finished"):
                 face_ctrl.finished.connect(lambda *_: self.controller.schedule_relint())
         window.session.opened.connect(self._load_suggestions)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable
 
@@ -38,6 +39,10 @@ class CaptionsController(QObject):
         self._caption_rules = core_api.caption_rules()
         #: rel -> ImageAnalysis from the faces panel (tier, pose, back view), when present
         self.analysis_source: Callable[[], dict] | None = None
+        #: True once the faces panel's fresh analysis is complete (then it alone is used)
+        self.analysis_final: Callable[[], bool] | None = None
+        #: the cached face analysis of the open dataset, read once per open in the lint worker
+        self._cached = _CachedFaces()
         self._job: Job | None = None
         self._generation = 0
         self.timer = QTimer(self)
@@ -53,6 +58,7 @@ class CaptionsController(QObject):
 
     # -- settings ----------------------------------------------------------------------------
     def _on_opened(self, *_args) -> None:
+        self._cached = _CachedFaces()
         ws = self.session.workspace
         self.settings = core_api.load_settings(ws) if ws else core_api.CaptionSettings()
         self.settings_changed.emit(self.settings)
@@ -60,6 +66,7 @@ class CaptionsController(QObject):
 
     def _on_closed(self) -> None:
         self._generation += 1
+        self._cached = _CachedFaces()
         self.settings = core_api.CaptionSettings()
         self.report = core_api.LintReport()
         self.report_changed.emit(self.report)
@@ -122,12 +129,17 @@ class CaptionsController(QObject):
         }
         settings = self.settings
         analysis = self.analysis()
+        final = self._analysis_final()
+        cached = self._cached
         self._generation += 1
         gen = self._generation
 
         def work():
             t0 = time.perf_counter()
-            facts = core_api.image_facts(ws, analysis)
+            # until the faces panel's own analysis is complete, its results (maybe none yet)
+            # are laid over the last cached analysis, read here off the GUI thread
+            facts_from = analysis if final else {**cached.images(ws), **analysis}
+            facts = core_api.image_facts(ws, facts_from)
             report = core_api.lint_dataset(captions, settings, facts)
             report.facts = facts
             return gen, report, time.perf_counter() - t0
@@ -162,6 +174,13 @@ class CaptionsController(QObject):
         except Exception as exc:  # noqa: BLE001 - the facts are optional
             log.debug("no face analysis: %s", exc)
             return {}
+
+    def _analysis_final(self) -> bool:
+        try:
+            return bool(self.analysis_final and self.analysis_final())
+        except Exception as exc:  # noqa: BLE001 - the facts are optional
+            log.debug("no face analysis state: %s", exc)
+            return False
 
     def shots(self, rels: list[str]) -> dict[str, str]:
         """Shot tier per image from the face analysis, for the autocaption prefix."""
@@ -248,6 +267,26 @@ class CaptionsController(QObject):
                     return False
         self.jump_requested.emit(rel, start, end)
         return True
+
+
+class _CachedFaces:
+    """rel -> ImageAnalysis of the last cached face analysis, read at most once (thread-safe;
+    ``curation.analysis.cached.cached_analysis`` runs no detection)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._images: dict | None = None
+        self.reads = 0
+
+    def images(self, workspace) -> dict:
+        with self._lock:
+            if self._images is None:
+                from curation.analysis.cached import cached_analysis
+
+                self.reads += 1
+                result = cached_analysis(workspace)
+                self._images = result.by_rel() if result is not None else {}
+            return self._images
 
 
 def _relocate(mark: Mark, saved: str, text: str) -> Mark | None:

@@ -13,6 +13,8 @@ are rebuilt from the raw measures the worker kept, no image is decoded.
 from __future__ import annotations
 
 import logging
+import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +24,8 @@ from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 from curation.jobs import CancelToken
 
 log = logging.getLogger(__name__)
+#: niceness added to the analysis thread: the GUI and the thumbnails win the shared cores
+ANALYSIS_NICENESS = 10
 _ORPHANS: list = []  # threads still running at shutdown (never destroyed while running)
 
 
@@ -46,6 +50,24 @@ class _Worker(QObject):
         self._detector = None
         self._detector_key: tuple | None = None
         self._last = None  # last DatasetAnalysis
+        self._lowered = False
+
+    def _lower_priority(self) -> None:
+        """Run this thread (and the detector threads it starts) below the GUI and the
+        thumbnail pool. ``QThread.LowPriority`` is a no-op for Linux's normal scheduler, so the
+        thread's own nice value is raised (per thread on Linux); elsewhere Qt's hint is used."""
+        if self._lowered:
+            return
+        self._lowered = True
+        try:
+            if hasattr(os, "setpriority") and hasattr(threading, "get_native_id"):
+                tid = threading.get_native_id()
+                now = os.getpriority(os.PRIO_PROCESS, tid)
+                os.setpriority(os.PRIO_PROCESS, tid, min(19, now + ANALYSIS_NICENESS))
+            else:
+                QThread.currentThread().setPriority(QThread.Priority.LowPriority)
+        except OSError as exc:
+            log.debug("cannot lower the analysis thread's priority: %s", exc)
 
     def _get_detector(self, req: AnalysisRequest):
         if req.detector_factory is not None:
@@ -69,6 +91,7 @@ class _Worker(QObject):
         from curation.balance.profiles import load_profile
         from curation.balance.report import build_report
 
+        self._lower_priority()
         try:
             profile = load_profile(req.profile)
             detector = self._get_detector(req)

@@ -37,6 +37,10 @@ from desktop.widgets.common import make_action
 log = logging.getLogger(__name__)
 
 
+#: the longest the face analysis waits for the first visible thumbnails of an opened folder
+THUMBS_FIRST_MS = 1500
+
+
 def _profiles() -> list[str]:
     from curation.balance.profiles import builtin_profiles
 
@@ -65,6 +69,15 @@ class FacesPanel(DialogsMixin, QObject):
         self._badge_timer.timeout.connect(self._flush_badges)
         self._closed = False
         self._raise_on_finish = False
+        # on open, the analysis waits for the first visible thumbnails (or this long at most)
+        self._waiting_for_thumbs = False
+        self._thumbs_timer = QTimer(self)
+        self._thumbs_timer.setSingleShot(True)
+        self._thumbs_timer.setInterval(THUMBS_FIRST_MS)
+        self._thumbs_timer.timeout.connect(self._start_after_thumbs)
+        loader = getattr(window, "loader", None)
+        if loader is not None and hasattr(loader, "visible_drained"):
+            loader.visible_drained.connect(lambda _gen: self._start_after_thumbs())
 
         self.dashboard = BalanceDashboard(_profiles())
         if self.prefs.profile not in _profiles():
@@ -199,6 +212,8 @@ class FacesPanel(DialogsMixin, QObject):
 
     # -- analysis ----------------------------------------------------------------------
     def start(self) -> bool:
+        self._waiting_for_thumbs = False
+        self._thumbs_timer.stop()
         if not self.session.is_open or self._closed:
             return False
         return self.controller.start()
@@ -218,9 +233,19 @@ class FacesPanel(DialogsMixin, QObject):
         self._raise_on_finish = True
         self.show_dashboard()
         if self.prefs.analyze_on_open:
+            if self.model.rowCount() == 0 or getattr(self.window, "loader", None) is None:
+                self.start()
+            else:  # the visible thumbnails first: both compete for the same cores
+                self._waiting_for_thumbs = True
+                self._thumbs_timer.start()
+
+    def _start_after_thumbs(self) -> None:
+        if self._waiting_for_thumbs:
             self.start()
 
     def _on_closed(self) -> None:
+        self._waiting_for_thumbs = False
+        self._thumbs_timer.stop()
         self.controller.clear()
         self.dashboard.set_report(None)
         self._reset_grid_filters()

@@ -4,7 +4,7 @@ A real-size ``ZImageTransformer2DModel`` (the diffusers defaults are Z-Image-Tur
 30 layers, 30 heads, FFN 10240) with random weights gives the true speed and memory of a
 training step; no download is needed. Each case runs the trainer's own code: the LoRA from
 ``training.model.add_lora`` (rank 32 on the anchored target regex), NF4 from
-``training.model.quantize_nf4``, the loss from ``training.loop.flow_matching_loss``, gradient
+``training.model.quantize_nf4``, the loss from ``training.objective.flow_matching_loss``, gradient
 checkpointing, and an 8-bit AdamW step.
 
     python bench/train_step.py --device cuda                      # 512/768/1024 x bf16/nf4
@@ -59,8 +59,8 @@ def run_case(args, res: int, quant: str) -> dict:
     import torch
 
     from training.config import DEFAULT_TARGET_MODULES
-    from training.loop import flow_matching_loss, sample_sigmas
     from training.model import add_lora, quantize_nf4
+    from training.objective import flow_matching_loss, sample_sigmas
 
     device = torch.device(args.device)
     cuda = device.type == "cuda"

@@ -255,6 +255,19 @@ def latest_state(run_dir: Path, name: str) -> Path | None:
     return states[-1] if states else None
 
 
+def peek_resume_step(run_dir: Path, name: str) -> int | None:
+    """The step of the newest resumable state, or None when there is none."""
+    path = latest_state(run_dir, name)
+    if path is None:
+        return None
+    try:
+        return int(json.loads((path / "state.json").read_text(encoding="utf-8"))["step"])
+    except (OSError, ValueError, KeyError) as exc:
+        raise ResumeError(
+            f"the training state in {path} is unreadable ({exc}); start without --resume"
+        ) from None
+
+
 def list_checkpoints(run_dir: Path, name: str) -> list[tuple[int, Path]]:
     return _steps_of(run_dir, name, ".safetensors", False)
 

@@ -1,11 +1,7 @@
 """The training loop, top to bottom: data -> model -> caches -> LoRA -> optimizer -> steps.
 
-The objective (flow matching, as Z-Image was trained):
-
-    s ~ timestep sampling (logit-normal by default), noise ~ N(0, 1)
-    x_t = (1 - s) * x0 + s * noise          x0: normalised VAE latents
-    the transformer takes t = 1 - s and predicts -(noise - x0)
-    loss = MSE(-output, noise - x0) in float32
+The objective (flow matching, as Z-Image was trained) and the per-micro-batch random draws live
+in ``training.objective``; the optimizer, LR schedule and EMA in ``training.optim``.
 
 Every random draw of a micro-batch (caption dropout, flips, timesteps, noise) comes from a CPU
 ``torch.Generator`` seeded from (seed, step, micro-batch, rank); the batch order comes from
@@ -48,6 +44,8 @@ from training.model import (
     training_adapter_state,
     user_lora_state,
 )
+from training.objective import draw_micro_batch, flow_matching_loss, step_seed
+from training.optim import EMA, build_optimizer, build_scheduler, current_lr
 from training.placement import device_of, plan_placement
 from training.sampling import SamplePlan, render_samples
 
@@ -71,186 +69,7 @@ class TrainResult:
     checkpoints: list[Path] = field(default_factory=list)
 
 
-# ---- the objective -------------------------------------------------------------------------
-
-
-def sample_sigmas(kind: str, n: int, generator: Any, shift: float = 3.0) -> Any:
-    """Noise levels s in (0, 1) for a batch: sigmoid (logit-normal), uniform, shift, weighted."""
-    import torch
-
-    if kind == "sigmoid":
-        s = torch.sigmoid(torch.randn(n, generator=generator))
-    elif kind == "uniform":
-        s = torch.rand(n, generator=generator)
-    elif kind == "shift":
-        u = torch.rand(n, generator=generator)
-        s = shift * u / (1 + (shift - 1) * u)
-    elif kind == "weighted":
-        # 1000 levels of the shifted inference schedule, drawn with a bell-shaped table
-        # centred mid-schedule (the "weighted" timestep type of the Turbo presets).
-        grid = (torch.arange(1000, dtype=torch.float32) + 0.5) / 1000
-        levels = shift * grid / (1 + (shift - 1) * grid)
-        weights = torch.exp(-0.5 * ((grid - 0.5) / 0.25) ** 2)
-        s = levels[torch.multinomial(weights, n, replacement=True, generator=generator)]
-    else:
-        raise ValueError(f"unknown timestep sampling {kind!r}")
-    return s.clamp(1e-4, 1 - 1e-4)
-
-
-def step_seed(seed: int, step: int, micro: int, rank: int) -> int:
-    """A seed for one micro-batch's draws, so a resumed run draws exactly the same numbers."""
-    import numpy as np
-
-    return int(np.random.SeedSequence([seed, step, micro, rank]).generate_state(1)[0])
-
-
-def flow_matching_loss(
-    transformer: Any, x0: Any, embeds: list, sigmas: Any, noise: Any, loss_kind: str = "mse"
-) -> Any:
-    """The loss for one micro-batch; x0/noise [B, C, H, W] float32, sigmas [B]."""
-    import torch
-    import torch.nn.functional as F
-
-    dtype = next(p for p in transformer.parameters() if p.is_floating_point()).dtype
-    s = sigmas.view(-1, 1, 1, 1).to(x0.device)
-    x_t = (1.0 - s) * x0 + s * noise
-    timesteps = (1.0 - sigmas).to(x0.device, torch.float32)
-    model_in = [x.unsqueeze(1).to(dtype) for x in x_t]  # [C, F=1, H, W] per sample
-    out = transformer(
-        model_in, timesteps, [e.to(x0.device, dtype) for e in embeds], return_dict=False
-    )[0]
-    pred = -torch.stack([o.squeeze(1) for o in out]).float()
-    target = (noise - x0).float()
-    if loss_kind == "huber":
-        return 2.0 * F.huber_loss(pred, target, delta=1.0)  # == MSE for small errors
-    return F.mse_loss(pred, target)
-
-
-# ---- optimizer, schedule, EMA --------------------------------------------------------------
-
-
-def build_optimizer(train: Any, params: list) -> Any:
-    import torch
-
-    a = train.optimizer_args
-    betas = tuple(a.betas) if a.betas else None
-    kind = train.optimizer
-    if kind == "adamw":
-        return torch.optim.AdamW(
-            params,
-            lr=train.lr,
-            betas=betas or (0.9, 0.999),
-            eps=a.eps or 1e-8,
-            weight_decay=train.weight_decay,
-        )
-    if kind in ("adamw8bit", "lion8bit"):
-        import bitsandbytes as bnb
-
-        if kind == "adamw8bit":
-            return bnb.optim.AdamW8bit(
-                params,
-                lr=train.lr,
-                betas=betas or (0.9, 0.999),
-                eps=a.eps or 1e-8,
-                weight_decay=train.weight_decay,
-            )
-        return bnb.optim.Lion8bit(
-            params, lr=train.lr, betas=betas or (0.9, 0.99), weight_decay=train.weight_decay
-        )
-    if kind == "prodigy":
-        from prodigyopt import Prodigy
-
-        return Prodigy(
-            params,
-            lr=train.lr,
-            betas=betas or (0.9, 0.999),
-            eps=a.eps or 1e-8,
-            weight_decay=train.weight_decay,
-            d0=a.d0 or 1e-6,
-            use_bias_correction=True,
-            safeguard_warmup=True,
-        )
-    if kind == "adafactor":
-        from transformers.optimization import Adafactor
-
-        return Adafactor(
-            params,
-            lr=train.lr,
-            weight_decay=train.weight_decay,
-            scale_parameter=False,
-            relative_step=False,
-            warmup_init=False,
-        )
-    raise ValueError(f"unknown optimizer {kind!r}")
-
-
-def build_scheduler(train: Any, optimizer: Any) -> Any:
-    from diffusers.optimization import get_scheduler
-
-    kwargs: dict[str, Any] = {}
-    if train.scheduler == "cosine_with_restarts":
-        kwargs["num_cycles"] = train.num_cycles
-    return get_scheduler(
-        train.scheduler,
-        optimizer,
-        num_warmup_steps=train.warmup_steps,
-        num_training_steps=train.steps,
-        **kwargs,
-    )
-
-
-def current_lr(optimizer: Any, scheduler: Any) -> float:
-    group = optimizer.param_groups[0]
-    lr = scheduler.get_last_lr()[0]
-    return float(lr * group["d"]) if "d" in group else float(lr)  # Prodigy's effective step
-
-
-class EMA:
-    """Exponential moving average of the LoRA weights (float32 shadow copies)."""
-
-    def __init__(self, named: dict[str, Any], decay: float):
-        self.decay = decay
-        self.shadow = {n: p.detach().float().clone() for n, p in named.items()}
-
-    def update(self, named: dict[str, Any]) -> None:
-        import torch
-
-        with torch.no_grad():
-            for n, p in named.items():
-                self.shadow[n].mul_(self.decay).add_(p.detach().float(), alpha=1 - self.decay)
-
-    @contextlib.contextmanager
-    def applied(self, named: dict[str, Any]):
-        """Temporarily put the averaged weights into the model."""
-        import torch
-
-        backup = {n: p.detach().clone() for n, p in named.items()}
-        with torch.no_grad():
-            for n, p in named.items():
-                p.copy_(self.shadow[n])
-        try:
-            yield
-        finally:
-            with torch.no_grad():
-                for n, p in named.items():
-                    p.copy_(backup[n])
-
-
 # ---- the run -------------------------------------------------------------------------------
-
-
-def peek_resume_step(run_dir: Path, name: str) -> int | None:
-    path = ckpt.latest_state(run_dir, name)
-    if path is None:
-        return None
-    import json
-
-    try:
-        return int(json.loads((path / "state.json").read_text(encoding="utf-8"))["step"])
-    except (OSError, ValueError, KeyError) as exc:
-        raise ResumeError(
-            f"the training state in {path} is unreadable ({exc}); start without --resume"
-        ) from None
 
 
 def train(cfg: Any, ctx: RunContext) -> TrainResult:  # noqa: C901 - one readable loop
@@ -276,7 +95,7 @@ def train(cfg: Any, ctx: RunContext) -> TrainResult:  # noqa: C901 - one readabl
     sink = ctx.sink if main else EventSink(None)
     start_step = 0
     if ctx.resume:
-        found = peek_resume_step(run_dir, name)
+        found = ckpt.peek_resume_step(run_dir, name)
         if found is None:
             raise ResumeError(
                 f"--resume: no saved training state in {run_dir / ckpt.STATE_DIR}; start without --resume"
@@ -533,15 +352,17 @@ def train(cfg: Any, ctx: RunContext) -> TrainResult:  # noqa: C901 - one readabl
             # the step's random draws depend only on (seed, step, micro-batch, rank)
             generator.manual_seed(step_seed(t.seed, step, micro, rank))
             # draws in a fixed order: per sample (dropout, flip), then timesteps, then noise
-            embeds, x0 = [], []
-            for i, ex in zip(idx, batch, strict=True):
-                drop = torch.rand(1, generator=generator).item() < t.caption_dropout
-                flip = i in flips_on and torch.rand(1, generator=generator).item() < 0.5
-                embeds.append(empty if drop else texts.get(ex.caption))
-                x0.append(latents.get(ex, flip))
-            x0 = torch.stack(x0).to(device, torch.float32)
-            sigmas = sample_sigmas(t.timestep_sampling, len(batch), generator, t.timestep_shift)
-            noise = torch.randn(x0.shape, generator=generator).to(device)
+            embeds, x0, sigmas, noise = draw_micro_batch(
+                idx,
+                batch,
+                generator,
+                train=t,
+                texts=texts,
+                latents=latents,
+                empty=empty,
+                flips_on=flips_on,
+                device=device,
+            )
             sync = micro == t.gradient_accumulation - 1
             with contextlib.nullcontext() if sync else accelerator.no_sync(transformer):
                 with accelerator.autocast():

@@ -18,7 +18,7 @@ def model_dir(tmp_path_factory):
 
 
 def test_sigmas_are_in_range_deterministic_and_shaped():
-    from training.loop import sample_sigmas
+    from training.objective import sample_sigmas
 
     for kind in ("sigmoid", "uniform", "shift", "weighted"):
         a = sample_sigmas(kind, 4000, torch.Generator().manual_seed(1), 3.0)
@@ -37,7 +37,7 @@ def test_sigmas_are_in_range_deterministic_and_shaped():
 def test_flow_matching_loss_matches_the_objective(model_dir):
     from diffusers import ZImageTransformer2DModel
 
-    from training.loop import flow_matching_loss
+    from training.objective import flow_matching_loss
 
     transformer = ZImageTransformer2DModel.from_pretrained(str(model_dir), subfolder="transformer")
     g = torch.Generator().manual_seed(0)
@@ -198,7 +198,7 @@ def test_lora_weights_actually_train(model_dir, tmp_path):
 @pytest.mark.parametrize("kind", ["adamw", "adamw8bit", "lion8bit", "prodigy", "adafactor"])
 def test_every_optimizer_builds_steps_and_round_trips_its_state(kind):
     from training.config import TrainConfig
-    from training.loop import build_optimizer, build_scheduler, current_lr
+    from training.optim import build_optimizer, build_scheduler, current_lr
 
     train = TrainConfig(optimizer=kind, lr=1.0 if kind == "prodigy" else 1e-3, steps=10)
     p = torch.nn.Parameter(torch.randn(64, 80))
@@ -232,7 +232,7 @@ def test_every_optimizer_builds_steps_and_round_trips_its_state(kind):
 )
 def test_lr_schedules(name, extra, check):
     from training.config import TrainConfig
-    from training.loop import build_optimizer, build_scheduler
+    from training.optim import build_optimizer, build_scheduler
 
     train = TrainConfig(optimizer="adamw", lr=1e-3, steps=10, scheduler=name, **extra)
     opt = build_optimizer(train, [torch.nn.Parameter(torch.zeros(2))])

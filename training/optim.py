@@ -1,0 +1,119 @@
+"""Optimizer, learning-rate schedule and EMA of the LoRA weights.
+
+``build_optimizer`` covers AdamW (torch), AdamW8bit / Lion8bit (bitsandbytes), Prodigy
+(prodigyopt) and Adafactor (transformers); each backend is imported only when chosen.
+``current_lr`` reports Prodigy's effective step size (lr * d) so the step events show what
+the optimizer really does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+
+def build_optimizer(train: Any, params: list) -> Any:
+    import torch
+
+    a = train.optimizer_args
+    betas = tuple(a.betas) if a.betas else None
+    kind = train.optimizer
+    if kind == "adamw":
+        return torch.optim.AdamW(
+            params,
+            lr=train.lr,
+            betas=betas or (0.9, 0.999),
+            eps=a.eps or 1e-8,
+            weight_decay=train.weight_decay,
+        )
+    if kind in ("adamw8bit", "lion8bit"):
+        import bitsandbytes as bnb
+
+        if kind == "adamw8bit":
+            return bnb.optim.AdamW8bit(
+                params,
+                lr=train.lr,
+                betas=betas or (0.9, 0.999),
+                eps=a.eps or 1e-8,
+                weight_decay=train.weight_decay,
+            )
+        return bnb.optim.Lion8bit(
+            params, lr=train.lr, betas=betas or (0.9, 0.99), weight_decay=train.weight_decay
+        )
+    if kind == "prodigy":
+        from prodigyopt import Prodigy
+
+        return Prodigy(
+            params,
+            lr=train.lr,
+            betas=betas or (0.9, 0.999),
+            eps=a.eps or 1e-8,
+            weight_decay=train.weight_decay,
+            d0=a.d0 or 1e-6,
+            use_bias_correction=True,
+            safeguard_warmup=True,
+        )
+    if kind == "adafactor":
+        from transformers.optimization import Adafactor
+
+        return Adafactor(
+            params,
+            lr=train.lr,
+            weight_decay=train.weight_decay,
+            scale_parameter=False,
+            relative_step=False,
+            warmup_init=False,
+        )
+    raise ValueError(f"unknown optimizer {kind!r}")
+
+
+def build_scheduler(train: Any, optimizer: Any) -> Any:
+    from diffusers.optimization import get_scheduler
+
+    kwargs: dict[str, Any] = {}
+    if train.scheduler == "cosine_with_restarts":
+        kwargs["num_cycles"] = train.num_cycles
+    return get_scheduler(
+        train.scheduler,
+        optimizer,
+        num_warmup_steps=train.warmup_steps,
+        num_training_steps=train.steps,
+        **kwargs,
+    )
+
+
+def current_lr(optimizer: Any, scheduler: Any) -> float:
+    group = optimizer.param_groups[0]
+    lr = scheduler.get_last_lr()[0]
+    return float(lr * group["d"]) if "d" in group else float(lr)  # Prodigy's effective step
+
+
+class EMA:
+    """Exponential moving average of the LoRA weights (float32 shadow copies)."""
+
+    def __init__(self, named: dict[str, Any], decay: float):
+        self.decay = decay
+        self.shadow = {n: p.detach().float().clone() for n, p in named.items()}
+
+    def update(self, named: dict[str, Any]) -> None:
+        import torch
+
+        with torch.no_grad():
+            for n, p in named.items():
+                self.shadow[n].mul_(self.decay).add_(p.detach().float(), alpha=1 - self.decay)
+
+    @contextlib.contextmanager
+    def applied(self, named: dict[str, Any]):
+        """Temporarily put the averaged weights into the model."""
+        import torch
+
+        backup = {n: p.detach().clone() for n, p in named.items()}
+        with torch.no_grad():
+            for n, p in named.items():
+                p.copy_(self.shadow[n])
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                for n, p in named.items():
+                    p.copy_(backup[n])

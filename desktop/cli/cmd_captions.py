@@ -13,10 +13,9 @@ import json
 import sys
 from typing import Any
 
-from desktop.cli.common import Progress, err
+from desktop.cli.common import Progress, dataset_settings, err, open_workspace, stored_profile
 
 EXIT_OK, EXIT_ISSUES, EXIT_UNUSABLE = 0, 1, 2
-SETTINGS_NS, SETTINGS_KEY = "dataset", "settings"
 
 
 def register(subparsers: Any) -> None:
@@ -102,26 +101,13 @@ def register(subparsers: Any) -> None:
     auto.set_defaults(func=cmd_autocaption)
 
 
-def _open(dir_: str, recursive: bool, create: bool):
-    from curation.errors import DatasetError, WorkspaceError
-    from curation.workspace import Workspace
-
-    try:
-        return Workspace.open(dir_, recursive=recursive, create=create)
-    except (DatasetError, WorkspaceError) as exc:
-        err(str(exc))
-        return None
-
-
 def _lint_profile(ws, name: str | None):
     """The ``--profile`` given, else the one the app stored in the dataset settings, else the
     default; None (after printing why) when it cannot be loaded."""
     from curation.balance.profiles import DEFAULT_PROFILE, ProfileError, load_profile
 
     if name is None:
-        settings = ws.cache_get(SETTINGS_NS, SETTINGS_KEY) or {}
-        stored = settings.get("profile") if isinstance(settings, dict) else None
-        name = stored if isinstance(stored, str) and stored else DEFAULT_PROFILE
+        name = stored_profile(dataset_settings(ws), DEFAULT_PROFILE)
     try:
         return load_profile(name)
     except ProfileError as exc:
@@ -143,7 +129,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
     except VocabularyError as exc:
         err(str(exc))
         return EXIT_UNUSABLE
-    ws = _open(args.dir, args.recursive, create=False)
+    ws = open_workspace(args.dir, args.recursive, create=False)
     if ws is None:
         return EXIT_UNUSABLE
     with ws:
@@ -215,7 +201,7 @@ def cmd_autocaption(args: argparse.Namespace) -> int:
     from curation.captioners.florence2 import Florence2Captioner
     from curation.jobs import Cancelled, CancelToken
 
-    ws = _open(args.dir, args.recursive, create=True)
+    ws = open_workspace(args.dir, args.recursive, create=True)
     if ws is None:
         return EXIT_UNUSABLE
     cancel = CancelToken()

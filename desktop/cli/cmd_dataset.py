@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from desktop.cli.common import Progress, err
+from desktop.cli.common import Progress, err, open_workspace
 
 EXIT_OK, EXIT_PARTIAL, EXIT_UNUSABLE = 0, 1, 2
 
@@ -123,23 +123,9 @@ def _interruptible(fn: Callable[..., int]) -> Callable[..., int]:
     return wrapper
 
 
-def _open(dir_: str, recursive: bool, create: bool):
-    from curation.errors import DatasetError, WorkspaceError
-    from curation.workspace import Workspace
-
-    progress = Progress("scanning")
-    try:
-        return Workspace.open(dir_, recursive=recursive, create=create, on_progress=progress)
-    except (DatasetError, WorkspaceError) as exc:
-        err(str(exc))
-        return None
-    finally:
-        progress.close()
-
-
 @_interruptible
 def cmd_scan(args: argparse.Namespace) -> int:
-    ws = _open(args.dir, args.recursive, create=False)
+    ws = open_workspace(args.dir, args.recursive, create=False, scan_progress=True)
     if ws is None:
         return EXIT_UNUSABLE
     with ws:
@@ -231,7 +217,7 @@ def _run_bulk(args: argparse.Namespace, plan: Callable[[dict], list], label: str
     from curation.bulk import format_diff
     from curation.errors import BulkEditError
 
-    ws = _open(args.dir, args.recursive, create=not args.dry_run)
+    ws = open_workspace(args.dir, args.recursive, create=not args.dry_run, scan_progress=True)
     if ws is None:
         return EXIT_UNUSABLE
     with ws:
@@ -267,7 +253,7 @@ def _run_bulk(args: argparse.Namespace, plan: Callable[[dict], list], label: str
 
 @_interruptible
 def _undo_redo(args: argparse.Namespace, undo: bool) -> int:
-    ws = _open(args.dir, args.recursive, create=True)
+    ws = open_workspace(args.dir, args.recursive, create=True, scan_progress=True)
     if ws is None:
         return EXIT_UNUSABLE
     with ws:

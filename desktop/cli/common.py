@@ -34,3 +34,36 @@ class Progress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+def open_workspace(dir_: str, recursive: bool, create: bool, scan_progress: bool = False):
+    """``Workspace.open`` for a command: the workspace, or None after printing why.
+    ``scan_progress`` draws a "scanning" bar on a terminal while it opens."""
+    from curation.errors import DatasetError, WorkspaceError
+    from curation.workspace import Workspace
+
+    progress = Progress("scanning") if scan_progress else None
+    try:
+        return Workspace.open(dir_, recursive=recursive, create=create, on_progress=progress)
+    except (DatasetError, WorkspaceError) as exc:
+        err(str(exc))
+        return None
+    finally:
+        if progress is not None:
+            progress.close()
+
+
+SETTINGS_NS, SETTINGS_KEY = "dataset", "settings"
+
+
+def dataset_settings(ws) -> dict:
+    """The dataset settings the app stored in the workspace (trigger, identity line, caption
+    profile); {} when none or not a mapping."""
+    settings = ws.cache_get(SETTINGS_NS, SETTINGS_KEY) or {}
+    return settings if isinstance(settings, dict) else {}
+
+
+def stored_profile(settings: dict, default: str) -> str:
+    """The balance profile name stored in ``settings``, else ``default``."""
+    stored = settings.get("profile")
+    return stored if isinstance(stored, str) and stored else default

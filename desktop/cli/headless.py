@@ -12,9 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from desktop.cli.common import Progress, err
-
-SETTINGS_NS, SETTINGS_KEY = "dataset", "settings"
+from desktop.cli.common import Progress, dataset_settings, err, stored_profile
 
 
 def run_headless(folder: str, backend: str = "auto", profile: str | None = None) -> int:
@@ -38,12 +36,9 @@ def run_headless(folder: str, backend: str = "auto", profile: str | None = None)
         print(f"{folder}: {n} images, {captioned} captioned, {len(ws.excluded())} excluded")
         for message in ws.recovered:
             print(f"  recovered: {message}")
-        settings = ws.cache_get(SETTINGS_NS, SETTINGS_KEY) or {}
-        if not isinstance(settings, dict):
-            settings = {}
+        settings = dataset_settings(ws)
         if profile is None:
-            stored = settings.get("profile")
-            profile = stored if isinstance(stored, str) and stored else DEFAULT_PROFILE
+            profile = stored_profile(settings, DEFAULT_PROFILE)
         progress = Progress("analysing faces")
         try:
             analysis = analyze_dataset(

@@ -15,8 +15,8 @@ from typing import Any
 from curation.analysis.per_image import cache_key
 from curation.analysis.runner import (
     CACHE_NAMESPACE,
-    INDEX_NAMESPACE,
     DatasetAnalysis,
+    indexed_hashes,
     reclassify,
 )
 from curation.balance.profiles import Profile, load_profile
@@ -27,19 +27,6 @@ log = logging.getLogger(__name__)
 
 #: best first; a tie in coverage goes to the earlier backend
 BACKEND_PREFERENCE = ("insightface", "yunet+sface", "yunet", "haar")
-
-
-def _current_hashes(workspace: Any) -> dict[str, str]:
-    """rel -> content hash, for the images whose size and mtime match the analysis index."""
-    stats = {item.rel: (item.size_bytes, item.mtime_ns) for item in workspace.items}
-    known = workspace.cache_get_many(INDEX_NAMESPACE, stats)
-    out: dict[str, str] = {}
-    for rel, entry in known.items():
-        if not isinstance(entry, dict) or not isinstance(entry.get("hash"), str):
-            continue
-        if (entry.get("size"), entry.get("mtime_ns")) == stats.get(rel):
-            out[rel] = entry["hash"]
-    return out
 
 
 def _best_backend(
@@ -68,7 +55,7 @@ def cached_analysis(
     for a broken cache: it logs and returns None (the caller works without face facts).
     """
     try:
-        hashes = _current_hashes(workspace)
+        hashes = indexed_hashes(workspace)
         if not hashes:
             return None
         found = _best_backend(workspace, hashes, tuple(backends))

@@ -35,7 +35,14 @@ from curation.errors import LikenessError
 from curation.faces.base import IDENTITY_NEEDS, FaceDetector
 from curation.jobs import CancelToken, ProgressFn, report
 
-__all__ = ["CACHE_NAMESPACE", "DatasetAnalysis", "analyze_dataset", "finalize", "reclassify"]
+__all__ = [
+    "CACHE_NAMESPACE",
+    "DatasetAnalysis",
+    "analyze_dataset",
+    "finalize",
+    "indexed_hashes",
+    "reclassify",
+]
 
 log = logging.getLogger(__name__)
 CACHE_NAMESPACE = "face-analysis"
@@ -108,16 +115,13 @@ class _Source:
         nothing could be looked up: None (the decode hashes the bytes it reads anyway)."""
         if self.ws is None:
             return [None] * len(self.items)
-        stats = {item.rel: (item.size_bytes, item.mtime_ns) for item in self.ws.items}
-        known = self.ws.cache_get_many(INDEX_NAMESPACE, stats)
+        stats = _stats(self.ws)
+        known = indexed_hashes(self.ws, stats)
         out: list[str | Exception | None] = []
         todo = []
         for index, (rel, path) in enumerate(self.items):
-            entry = known.get(rel)
-            if isinstance(entry, dict) and (entry.get("size"), entry.get("mtime_ns")) == stats[rel]:
-                out.append(entry["hash"])
-            else:
-                out.append(None)
+            out.append(known.get(rel))
+            if rel not in known:
                 todo.append((index, rel, path))
         fresh = list(pool.map(lambda t: _hash(t[2]), todo))
         store = {}
@@ -141,6 +145,26 @@ class _Source:
 
     def excluded(self, rel: str) -> bool:
         return bool(self.ws.is_excluded(rel)) if self.ws is not None else False
+
+
+def _stats(workspace: Any) -> dict[str, tuple[int, int]]:
+    return {item.rel: (item.size_bytes, item.mtime_ns) for item in workspace.items}
+
+
+def indexed_hashes(
+    workspace: Any, stats: dict[str, tuple[int, int]] | None = None
+) -> dict[str, str]:
+    """rel -> content hash remembered in the analysis index, for the images whose size and
+    mtime still match (``stats``: rel -> (size, mtime_ns), taken from the workspace if None)."""
+    stats = _stats(workspace) if stats is None else stats
+    known = workspace.cache_get_many(INDEX_NAMESPACE, stats)
+    out: dict[str, str] = {}
+    for rel, entry in known.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("hash"), str):
+            continue
+        if (entry.get("size"), entry.get("mtime_ns")) == stats.get(rel):
+            out[rel] = entry["hash"]
+    return out
 
 
 def _rel(path: Path, base: Path) -> str:

@@ -18,7 +18,7 @@ import numpy as np
 
 from curation.analysis.measures import dhash, face_sharpness, phash, pick_primary
 from curation.analysis.person import find_person
-from curation.faces.base import Face, FaceDetector
+from curation.faces.base import FaceDetector
 
 __all__ = [
     "ANALYSIS_VERSION",
@@ -146,7 +146,3 @@ def measure_image(path: str | os.PathLike[str], detector: FaceDetector) -> dict[
     raw["format"] = info.format
     raw["notes"] = list(info.notes)
     return raw
-
-
-def faces_of(raw: dict[str, Any]) -> list[Face]:
-    return [Face.from_dict(d) for d in raw.get("faces", [])]

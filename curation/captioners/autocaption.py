@@ -53,10 +53,6 @@ class Suggestion:
     task: str = ""
     error: str | None = None
 
-    @property
-    def changes_caption(self) -> bool:
-        return self.error is None and (self.current or "").strip() != self.cleaned.strip()
-
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

@@ -115,19 +115,6 @@ class Vocabulary:
 
     # ----- identity ------------------------------------------------------------------------
     @cached_property
-    def identity_regex(self) -> re.Pattern[str]:
-        """One regex, a named group per category (``c0``, ``c1``...) in declaration order."""
-        alts = []
-        for i, cat in enumerate(self.categories.values()):
-            body = "|".join(f"(?:{self._expand(p)})" for p in cat.patterns)
-            alts.append(f"(?P<c{i}>{body})")
-        return re.compile(rf"(?<![\w-])(?:{'|'.join(alts)})(?![\w-])", re.IGNORECASE)
-
-    @cached_property
-    def category_order(self) -> list[Category]:
-        return list(self.categories.values())
-
-    @cached_property
     def category_matchers(self) -> list[tuple[Category, re.Pattern[str], frozenset[str] | None]]:
         """Per category: its regex and the keywords that must be in a caption (None: any)."""
         out = []

@@ -368,7 +368,7 @@ def train(cfg: Any, ctx: RunContext) -> TrainResult:  # noqa: C901 - one readabl
                 with accelerator.autocast():
                     loss = flow_matching_loss(transformer, x0, embeds, sigmas, noise, t.loss)
                 accelerator.backward(loss / t.gradient_accumulation)
-            losses.append(loss.detach().float().item())
+            losses.append(loss.detach().float())  # no host sync per micro-batch
         if t.max_grad_norm > 0:
             accelerator.clip_grad_norm_(params, t.max_grad_norm)
         optimizer.step()
@@ -384,7 +384,8 @@ def train(cfg: Any, ctx: RunContext) -> TrainResult:  # noqa: C901 - one readabl
         if not on_cpu:
             vram = torch.cuda.max_memory_allocated(device) / 1e9
             torch.cuda.reset_peak_memory_stats(device)
-        loss_value = sum(losses) / len(losses)
+        # one host sync per step, for the logged loss
+        loss_value = sum(torch.stack(losses).tolist()) / len(losses)
         if not math.isfinite(loss_value):
             sink.warning(
                 f"the loss is {loss_value} at step {step}: lower the learning rate", code="other"

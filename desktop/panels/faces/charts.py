@@ -41,6 +41,24 @@ class _Chart(QWidget):
         self.updateGeometry()
         self.update()
 
+    LEGEND_H = 22  # height under the three rows, for the legend
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        return QSize(320, ROW_H * 3 + self.LEGEND_H)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802
+        return QSize(220, ROW_H * 3 + self.LEGEND_H)
+
+    def _begin(self) -> QPainter | None:
+        """An antialiased painter on the widget, or None after painting "No analysis yet"."""
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        if not self.tiers:
+            p.setPen(DIM)
+            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "No analysis yet")
+            return None
+        return p
+
     def _label(self, p: QPainter, y: float, tier: str) -> None:
         p.setFont(self._font)
         p.setPen(TEXT)
@@ -52,18 +70,9 @@ class _Chart(QWidget):
 class TierChart(_Chart):
     """Counts per tier against the profile's target and accepted range."""
 
-    def sizeHint(self) -> QSize:  # noqa: N802
-        return QSize(320, ROW_H * 3 + 22)
-
-    def minimumSizeHint(self) -> QSize:  # noqa: N802
-        return QSize(220, ROW_H * 3 + 22)
-
     def paintEvent(self, _event) -> None:  # noqa: N802
-        p = QPainter(self)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        if not self.tiers:
-            p.setPen(DIM)
-            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "No analysis yet")
+        p = self._begin()
+        if p is None:
             return
         rows = [self.tiers.get(t, {}) for t in TIERS]
         scale_max = max([r.get("count", 0) for r in rows] + [r.get("max", 0) for r in rows] + [1])
@@ -110,18 +119,11 @@ class TierChart(_Chart):
 class PoseMixChart(_Chart):
     """The pose mix of each tier as a stacked bar, with a legend."""
 
-    def sizeHint(self) -> QSize:  # noqa: N802
-        return QSize(320, ROW_H * 3 + 24)
-
-    def minimumSizeHint(self) -> QSize:  # noqa: N802
-        return QSize(220, ROW_H * 3 + 24)
+    LEGEND_H = 24
 
     def paintEvent(self, _event) -> None:  # noqa: N802
-        p = QPainter(self)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        if not self.tiers:
-            p.setPen(DIM)
-            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "No analysis yet")
+        p = self._begin()
+        if p is None:
             return
         left, width = LABEL_W, max(10, self.width() - LABEL_W - 4)
         p.setFont(self._small)

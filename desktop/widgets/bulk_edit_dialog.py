@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from curation import bulk
 from curation.errors import BulkEditError
+from desktop.widgets.diff_html import diff_runs_html
 
 log = logging.getLogger(__name__)
 
@@ -292,21 +293,15 @@ def render_diff_html(changes: list[bulk.BulkChange], limit: int = PREVIEW_LIMIT)
     """HTML for the preview: one block per caption, deletions struck red, insertions green."""
     rows = []
     for change in changes[:limit]:
-        parts = []
-        for op, text in bulk.diff_segments(change.old, change.new):
-            t = html.escape(text)
-            if op == "=":
-                parts.append(t)
-            elif op == "-":
-                parts.append(
-                    f'<span style="background:#5c2b31;color:#ffb4b4;'
-                    f'text-decoration:line-through">{t}</span>'
-                )
-            else:
-                parts.append(f'<span style="background:#1f5133;color:#b7f5c8">{t}</span>')
+        diff = diff_runs_html(
+            change.old,
+            change.new,
+            '<span style="background:#5c2b31;color:#ffb4b4;text-decoration:line-through">',
+            '<span style="background:#1f5133;color:#b7f5c8">',
+        )
         rows.append(
             f'<p style="margin:0 0 8px 0"><span style="color:#8fa3bf">'
-            f"{html.escape(change.rel)}</span><br>{''.join(parts) or '<i>(empty)</i>'}</p>"
+            f"{html.escape(change.rel)}</span><br>{diff or '<i>(empty)</i>'}</p>"
         )
     if len(changes) > limit:
         rows.append(f"<p><i>… and {len(changes) - limit:,} more</i></p>")

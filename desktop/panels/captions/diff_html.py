@@ -5,31 +5,21 @@ from __future__ import annotations
 
 import html
 
-from curation.bulk import diff_segments
 from desktop.panels.captions.common import DIFF_ADD, DIFF_ADD_BG, DIFF_DEL, DIFF_DEL_BG
+from desktop.widgets.diff_html import diff_runs_html
 
 
 def word_diff_html(old: str, new: str) -> str:
     """``old`` -> ``new`` as one paragraph: removed words red and struck, added words green."""
     if not old and not new:
         return "<i style='color:#8b93a0'>(empty)</i>"
-    parts = []
-    prev = "="
-    for op, text in diff_segments(old, new):
-        t = html.escape(text)
-        if op == "+" and prev == "-":
-            parts.append(" ")  # keep a removed and an added run apart
-        prev = op
-        if op == "=":
-            parts.append(t)
-        elif op == "-":
-            parts.append(
-                f"<span style='color:{DIFF_DEL};background:{DIFF_DEL_BG};"
-                f"text-decoration:line-through'>{t}</span>"
-            )
-        else:
-            parts.append(f"<span style='color:{DIFF_ADD};background:{DIFF_ADD_BG}'>{t}</span>")
-    return "".join(parts)
+    return diff_runs_html(
+        old,
+        new,
+        f"<span style='color:{DIFF_DEL};background:{DIFF_DEL_BG};text-decoration:line-through'>",
+        f"<span style='color:{DIFF_ADD};background:{DIFF_ADD_BG}'>",
+        gap_after_deleted=True,  # keep a removed and an added run apart
+    )
 
 
 def removed_spans(raw: str, removed: list[tuple[str, str]]) -> list[tuple[int, int, int]]:

@@ -263,7 +263,6 @@ def _has_alpha(im: Image.Image) -> bool:
 def _info(
     im: Image.Image,
     data: bytes,
-    path: Path,
     orientation: int,
     notes: list[str],
     size: tuple[int, int] | None = None,
@@ -388,7 +387,7 @@ def load_image(
                 if draft and orientation in (5, 6, 7, 8):
                     dw, dh = draft[1], draft[0]
             notes = _header_notes(im, path, orientation)
-            info = _info(im, data, path, orientation, notes, header_size, header_mode)
+            info = _info(im, data, orientation, notes, header_size, header_mode)
             out = _normalise(im)
             if draft:
                 factor = min(out.width // max(1, dw), out.height // max(1, dh))
@@ -461,7 +460,7 @@ def probe_image(
         _check_size(im, max_pixels)
         orientation = _orientation(im)
         notes = _header_notes(im, path, orientation)
-        info = _info(im, data, path, orientation, notes)
+        info = _info(im, data, orientation, notes)
         try:
             if im.format == "PNG" and not thorough:
                 _check_png_chunks(data)

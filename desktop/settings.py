@@ -48,9 +48,6 @@ class Preferences(BaseModel):
         items = [text] + [f for f in self.recent_folders if f != text]
         self.recent_folders = items[:MAX_RECENT]
 
-    def remove_recent(self, folder: str) -> None:
-        self.recent_folders = [f for f in self.recent_folders if f != folder]
-
 
 def preferences_path() -> Path:
     return paths.config_dir() / PREFERENCES_FILE

@@ -84,9 +84,6 @@ class ImageViewer(QGraphicsView):
             on_error=self._on_error,
         )
 
-    def current_path(self) -> Path | None:
-        return self._path
-
     def has_full_image(self) -> bool:
         return self._full
 

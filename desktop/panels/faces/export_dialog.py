@@ -366,6 +366,3 @@ class ExportDialog(QDialog):
             self._cancel.cancel()
             return
         self.reject()
-
-    def is_running(self) -> bool:
-        return self._job is not None

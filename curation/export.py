@@ -228,10 +228,22 @@ def _items(source: Any, root: str | os.PathLike[str] | None):
     base = Path(root) if root else Path(os.path.commonpath([p.parent for p in paths]))
     out = []
     for p in paths:
-        cap = p.with_suffix(".txt")
-        text = cap.read_text(encoding="utf-8", errors="replace") if cap.is_file() else None
+        text = _read_sidecar(p.with_suffix(".txt"))
         out.append((p.relative_to(base).as_posix(), p, text, False))
     return base, out
+
+
+def _read_sidecar(path: Path) -> str | None:
+    """The caption beside an image, decoded like everywhere else (BOMs, UTF-16, cp1252)."""
+    from curation.caption_io import read_caption
+    from curation.errors import CaptionReadError
+
+    try:
+        caption = read_caption(path)
+    except CaptionReadError as exc:
+        log.warning("caption %s left out of the export: %s", path, exc)
+        return None
+    return caption.text if caption.exists else None
 
 
 def export_dataset(

@@ -110,3 +110,18 @@ def test_preview(dataset):
     assert result.after.size[1] <= 455 and result.operations[0]["op"] == "crop-edges"
     with pytest.raises(ExportError):
         preview(dataset / "a.jpg", ExportOptions(crop_edges={"right": 5000}))
+
+
+def test_paths_export_decodes_utf16_and_bom_captions(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    for name, data in (
+        ("u16", "a photo of ohwx, café".encode("utf-16")),
+        ("bom", b"\xef\xbb\xbfa photo of ohwx, smiling"),
+    ):
+        Image.new("RGB", (64, 64), "white").save(src / f"{name}.png")
+        (src / f"{name}.txt").write_bytes(data)
+    export_dataset([src / "u16.png", src / "bom.png"], tmp_path / "out", ExportOptions())
+    out = tmp_path / "out"
+    assert (out / "u16.txt").read_text(encoding="utf-8") == "a photo of ohwx, café"
+    assert (out / "bom.txt").read_bytes() == b"a photo of ohwx, smiling"

@@ -419,6 +419,8 @@ def save_aitk(cfg: RunConfig, path: str | Path) -> list[str]:
 
     import yaml
 
+    from training.checkpoints import atomic_write_text
+
     job, notes = export_aitk(cfg)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -426,9 +428,7 @@ def save_aitk(cfg: RunConfig, path: str | Path) -> list[str]:
         text = json.dumps(job, indent=2) + "\n"
     else:
         text = "---\n" + yaml.safe_dump(job, sort_keys=False, allow_unicode=True, width=100)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    atomic_write_text(path, text)
     return notes
 
 

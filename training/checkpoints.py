@@ -88,6 +88,22 @@ def atomic_save_safetensors(
     return path
 
 
+def atomic_write_text(path: Path, text: str) -> Path:
+    """Write ``text`` (UTF-8) through a temporary file + fsync + rename; OSError passes through."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
 def comfy_lora_state_dict(peft_state: dict, rank: int, alpha: float, dtype: Any) -> dict[str, Any]:
     """peft's ``layers.0.attention.to_q.lora_A.weight`` keys -> the saved ComfyUI keys."""
     import torch
@@ -208,11 +224,9 @@ def save_state(run_dir: Path, name: str, step: int, state: dict[str, Any]) -> Pa
         tensors: dict = {}
         tree = _encode(state, tensors, "s")
         atomic_save_safetensors(tensors, tmp / "state.safetensors")
-        text = json.dumps({"version": 1, "step": step, "tree": tree})
-        with open(tmp / "state.json", "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
+        atomic_write_text(
+            tmp / "state.json", json.dumps({"version": 1, "step": step, "tree": tree})
+        )
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)

@@ -95,9 +95,7 @@ def config_to_dict(cfg: RunConfig) -> dict[str, Any]:
 
 def save_config(cfg: RunConfig, path: str | Path) -> Path:
     """Write ``cfg`` as YAML (or JSON for a ``.json`` path) atomically; returns the path."""
-    import os
-    import tempfile
-
+    from training.checkpoints import atomic_write_text
     from training.config_docs import commented_yaml
 
     path = Path(path)
@@ -111,17 +109,7 @@ def save_config(cfg: RunConfig, path: str | Path) -> Path:
             header="Likeness training run config. Check: likeness train --validate FILE; "
             "train: likeness train FILE",
         )
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write_text(path, text)
 
 
 def config_warnings(cfg: RunConfig) -> list[str]:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from training.checkpoints import atomic_write_text
 from training.model import TRAINING_ADAPTER, USER_ADAPTER
 
 log = logging.getLogger(__name__)
@@ -154,6 +155,4 @@ def _write_manifest(out_dir: Path, step: int, plan: SamplePlan, items: list, ada
         "training_adapter_weight": -1.0 if adapter else None,
         "items": items,
     }
-    tmp = out_dir / ".manifest.json.tmp"
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, out_dir / "manifest.json")
+    atomic_write_text(out_dir / "manifest.json", json.dumps(data, indent=2, ensure_ascii=False))

@@ -67,8 +67,7 @@ def run_case(args, res: int, quant: str) -> dict:
     dtype = torch.bfloat16 if cuda else torch.float32
     if cuda:
         torch.cuda.empty_cache()
-    build_device = device if quant == "none" else torch.device("cpu") if not cuda else device
-    model = build_transformer(args.tiny, build_device, dtype)
+    model = build_transformer(args.tiny, device, dtype)
     model.requires_grad_(False)
     if quant == "nf4":
         quantize_nf4(model, dtype)

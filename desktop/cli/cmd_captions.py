@@ -13,7 +13,14 @@ import json
 import sys
 from typing import Any
 
-from desktop.cli.common import Progress, dataset_settings, err, open_workspace, stored_profile
+from desktop.cli.common import (
+    Progress,
+    add_json_and_recursive,
+    dataset_settings,
+    err,
+    open_workspace,
+    stored_profile,
+)
 
 EXIT_OK, EXIT_ISSUES, EXIT_UNUSABLE = 0, 1, 2
 
@@ -45,8 +52,7 @@ def register(subparsers: Any) -> None:
     lint.add_argument(
         "--disable", action="append", default=[], metavar="RULE", help="skip a rule id"
     )
-    lint.add_argument("--json", action="store_true", help="print one JSON object")
-    lint.add_argument("--no-recursive", dest="recursive", action="store_false")
+    add_json_and_recursive(lint)
     lint.set_defaults(func=cmd_lint)
 
     clean = subparsers.add_parser(
@@ -96,8 +102,7 @@ def register(subparsers: Any) -> None:
     auto.add_argument("--objects", action="store_true", help="also run <OD> (feeds the lint)")
     auto.add_argument("--only", action="append", default=None, metavar="REL", help="one image")
     auto.add_argument("--out", default=None, metavar="FILE", help="write suggestions as JSON")
-    auto.add_argument("--json", action="store_true", help="print one JSON object")
-    auto.add_argument("--no-recursive", dest="recursive", action="store_false")
+    add_json_and_recursive(auto)
     auto.set_defaults(func=cmd_autocaption)
 
 

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from desktop.cli.common import Progress, err, open_workspace
+from desktop.cli.common import Progress, add_json_and_recursive, err, open_workspace
 
 EXIT_OK, EXIT_PARTIAL, EXIT_UNUSABLE = 0, 1, 2
 
@@ -58,8 +58,7 @@ def register(subparsers: Any) -> None:
     rep.add_argument("--whole-word", action="store_true", help="match whole words only")
     rep.add_argument("--ignore-case", action="store_true", help="case-insensitive match")
     rep.add_argument("--dry-run", action="store_true", help="show the changes, write nothing")
-    rep.add_argument("--json", action="store_true", help="print one JSON object")
-    rep.add_argument("--no-recursive", dest="recursive", action="store_false")
+    add_json_and_recursive(rep)
     rep.set_defaults(func=cmd_replace)
 
     blk = subparsers.add_parser(
@@ -88,8 +87,7 @@ def register(subparsers: Any) -> None:
             p.add_argument("old", metavar="OLD")
             p.add_argument("new", metavar="NEW")
         p.add_argument("--dry-run", action="store_true", help="show the changes, write nothing")
-        p.add_argument("--json", action="store_true", help="print one JSON object")
-        p.add_argument("--no-recursive", dest="recursive", action="store_false")
+        add_json_and_recursive(p)
         p.set_defaults(func=cmd_bulk)
 
     for name, helptext in (("undo", "undo the last caption edit"), ("redo", "redo it again")):
@@ -97,8 +95,7 @@ def register(subparsers: Any) -> None:
             name, help=helptext, description=f"{helptext.capitalize()} in DIR."
         )
         p.add_argument("dir", metavar="DIR")
-        p.add_argument("--json", action="store_true", help="print one JSON object")
-        p.add_argument("--no-recursive", dest="recursive", action="store_false")
+        add_json_and_recursive(p)
         p.set_defaults(func=cmd_undo if name == "undo" else cmd_redo)
 
 

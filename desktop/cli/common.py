@@ -36,6 +36,12 @@ class Progress:
             self.bar.close()
 
 
+def add_json_and_recursive(parser) -> None:
+    """The ``--json`` and ``--no-recursive`` options most folder commands take."""
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--no-recursive", dest="recursive", action="store_false")
+
+
 def open_workspace(dir_: str, recursive: bool, create: bool, scan_progress: bool = False):
     """``Workspace.open`` for a command: the workspace, or None after printing why.
     ``scan_progress`` draws a "scanning" bar on a terminal while it opens."""

@@ -2,11 +2,10 @@
 
 Reading never crashes on odd bytes: UTF-8 (with or without BOM), UTF-16/32 with a BOM,
 UTF-16 without a BOM (detected from its zero bytes), else Windows-1252 with a warning (bytes
-cp1252 leaves undefined fall back to Latin-1). Writing is atomic: a temporary file in the same
-folder, fsync, ``os.replace`` over the caption, fsync of the folder. A crash at any moment
-leaves either the old or the new caption, never a mix. Leftover temporary files are named
-``.<caption name>.likeness-tmp-*`` (hidden: scans skip them; :func:`remove_stale_temp_files`
-deletes them).
+cp1252 leaves undefined fall back to Latin-1). Writing goes through :mod:`curation.fsio`
+(temporary file in the same folder, fsync, rename; never through a link): a crash at any
+moment leaves either the old or the new caption, never a mix. Leftover temporary files are
+hidden (scans skip them); :func:`remove_stale_temp_files` deletes them.
 """
 
 from __future__ import annotations
@@ -15,11 +14,18 @@ import codecs
 import errno
 import logging
 import os
-import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from curation.errors import CaptionReadError, CaptionWriteError
+from curation.fsio import (
+    TEMP_MARK,
+    WriteRefused,
+    delete_file,
+    read_limited,
+    remove_stale_temp_files,
+    write_atomic,
+)
 
 __all__ = [
     "CaptionReadError",
@@ -28,14 +34,15 @@ __all__ = [
     "decode_caption",
     "read_caption",
     "remove_stale_temp_files",
+    "TEMP_MARK",
+    "MAX_CAPTION_BYTES",
     "write_caption_atomic",
     "delete_caption",
 ]
 
 log = logging.getLogger(__name__)
 
-TEMP_MARK = ".likeness-tmp-"
-MAX_CAPTION_BYTES = 1 << 20  # a caption is a line of text; anything this big is not one
+MAX_CAPTION_BYTES = 64 * 1024  # a caption is a line of text; anything this big is not one
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
     (codecs.BOM_UTF32_BE, "utf-32"),
@@ -51,6 +58,7 @@ class CaptionText:
     encoding: str  # "utf-8", "utf-8-sig", "utf-16", "utf-16-le", "cp1252", ... or "" if missing
     warning: str | None = None
     exists: bool = True
+    read_only: bool = False  # a link: never written through
 
 
 def decode_caption(data: bytes) -> CaptionText:
@@ -104,45 +112,47 @@ def _guess_bomless_utf16(data: bytes) -> str | None:
     return None
 
 
-def read_caption(path: str | os.PathLike[str]) -> CaptionText:
+def read_caption(
+    path: str | os.PathLike[str], root: str | os.PathLike[str] | None = None
+) -> CaptionText:
     """Read a caption. A missing file gives ``CaptionText("", "", exists=False)``; an
-    unreadable one raises :class:`CaptionReadError`."""
+    unreadable one raises :class:`CaptionReadError`: a folder, FIFO, socket or device named
+    like a caption (never opened for a blocking read), a dangling link, a link loop, a link
+    leading outside ``root``, a file over :data:`MAX_CAPTION_BYTES`. A caption that is a
+    link (inside ``root``) is read and marked ``read_only``: Likeness never writes through it."""
     path = Path(path)
     try:
-        size = os.stat(path).st_size
-        if size > MAX_CAPTION_BYTES:
-            raise CaptionReadError(
-                f"cannot read caption {path.name}: it is {size / 1e6:.1f} MB, not a caption "
-                "(captions are short text files); rename or move it"
-            )
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return CaptionText("", "", None, exists=False)
+        data, is_link = read_limited(path, MAX_CAPTION_BYTES, root=root)
+    except WriteRefused as exc:
+        hint = (
+            " (captions are short text files); rename or move it"
+            if exc.errno == errno.EFBIG
+            else ""
+        )
+        raise CaptionReadError(f"cannot read caption {path.name}: {exc.reason}{hint}") from exc
     except PermissionError as exc:
         raise CaptionReadError(
             f"cannot read caption {path.name}: permission denied (check its permissions)"
         ) from exc
-    except IsADirectoryError as exc:
-        raise CaptionReadError(f"cannot read caption {path.name}: it is a folder") from exc
     except OSError as exc:
         raise CaptionReadError(f"cannot read caption {path.name}: {exc.strerror or exc}") from exc
-    return decode_caption(data)
+    if data is None:
+        return CaptionText("", "", None, exists=False)
+    cap = decode_caption(data)
+    if is_link:
+        cap = replace(cap, read_only=True, warning=cap.warning or LINK_WARNING)
+    return cap
 
 
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # Windows cannot open folders; NTFS renames are journaled
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+LINK_WARNING = (
+    "caption is a symbolic link: shown read-only (Likeness never writes through links; "
+    "replace the link by a real file to edit it)"
+)
 
 
 def _write_error(path: Path, exc: OSError, what: str = "write") -> CaptionWriteError:
+    if isinstance(exc, WriteRefused):
+        return CaptionWriteError(f"cannot {what} caption {path.name}: {exc.reason}")
     if isinstance(exc, PermissionError) or exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         if exc.errno == errno.EROFS:
             reason = "the disk is read-only"
@@ -164,83 +174,27 @@ def _write_error(path: Path, exc: OSError, what: str = "write") -> CaptionWriteE
     )
 
 
-def write_caption_atomic(path: str | os.PathLike[str], text: str) -> None:
-    """Write ``text`` as UTF-8 (no BOM) to ``path`` atomically; keeps the file's permissions.
-
-    A caption that exists but is read-only is refused (POSIX would let the rename replace it,
-    which would silently defeat the user's write protection). Raises
-    :class:`CaptionWriteError`.
-    """
-    path = Path(path)
-    if path.is_symlink():  # write through a link to the file it points at, keep the link
-        path = path.resolve()
-    data = text.encode("utf-8")
-    mode = None
-    try:
-        st = os.stat(path)
-        mode = st.st_mode & 0o7777
-        if not os.access(path, os.W_OK):
-            raise _write_error(path, PermissionError(errno.EACCES, "read-only"))
-    except FileNotFoundError:
-        pass
-    except OSError as exc:
-        raise _write_error(path, exc) from exc
-    tmp = path.with_name(f".{path.name}{TEMP_MARK}{os.getpid()}-{secrets.token_hex(4)}")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    except OSError as exc:
-        raise _write_error(path, exc) from exc
-    try:
-        try:
-            view = memoryview(data)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        if mode is not None:
-            os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise _write_error(path, exc) from exc
-    _fsync_dir(path.parent)
-
-
-def delete_caption(path: str | os.PathLike[str]) -> None:
-    """Remove a caption file (used to undo the creation of a caption). Missing is fine."""
+def write_caption_atomic(
+    path: str | os.PathLike[str], text: str, root: str | os.PathLike[str] | None = None
+) -> None:
+    """Write ``text`` as UTF-8 (no BOM) to ``path`` atomically with :func:`fsio.write_atomic`
+    (keeps mode and owner; never through a link; nothing outside ``root``). A read-only
+    caption is refused, even as root (POSIX would let the rename replace it, silently
+    defeating the user's write protection). Raises :class:`CaptionWriteError`."""
     path = Path(path)
     try:
-        if path.exists() and not os.access(path, os.W_OK):
-            raise _write_error(path, PermissionError(errno.EACCES, "read-only"), "delete")
-        path.unlink(missing_ok=True)
-    except CaptionWriteError:
-        raise
+        write_atomic(path, text.encode("utf-8"), root=root)
+    except OSError as exc:
+        raise _write_error(path, exc) from exc
+
+
+def delete_caption(
+    path: str | os.PathLike[str], root: str | os.PathLike[str] | None = None
+) -> None:
+    """Remove a caption file (used to undo the creation of a caption). Missing is fine; a
+    link, a special file or a read-only file is refused."""
+    path = Path(path)
+    try:
+        delete_file(path, root=root)
     except OSError as exc:
         raise _write_error(path, exc, "delete") from exc
-    _fsync_dir(path.parent)
-
-
-def remove_stale_temp_files(folder: str | os.PathLike[str], older_than_s: float = 60.0) -> int:
-    """Delete temporary caption files a killed process left in ``folder``. Returns a count."""
-    import time
-
-    removed = 0
-    now = time.time()
-    try:
-        with os.scandir(folder) as it:
-            for entry in it:
-                if entry.name.startswith(".") and TEMP_MARK in entry.name:
-                    try:
-                        if now - entry.stat().st_mtime >= older_than_s:
-                            os.unlink(entry.path)
-                            removed += 1
-                    except OSError:
-                        continue
-    except OSError:
-        return removed
-    return removed

@@ -72,10 +72,14 @@ def test_read_missing_and_unreadable(tmp_path: Path, monkeypatch) -> None:
     path = tmp_path / "a.txt"
     path.write_text("x")
 
-    def denied(self):
-        raise PermissionError(13, "Permission denied")
+    real_open = os.open
 
-    monkeypatch.setattr(Path, "read_bytes", denied)
+    def denied(p, flags, *a, **kw):
+        if str(p) == str(path):
+            raise PermissionError(13, "Permission denied")
+        return real_open(p, flags, *a, **kw)
+
+    monkeypatch.setattr(caption_io.os, "open", denied)
     with pytest.raises(CaptionReadError, match="permission denied"):
         read_caption(path)
 
@@ -192,32 +196,138 @@ def test_delete_caption(tmp_path: Path) -> None:
 
 
 def test_remove_stale_temp_files(tmp_path: Path) -> None:
-    stale = tmp_path / f".a.txt{TEMP_MARK}123-abcd"
+    """A temp file of a dead process goes at once (old and short names); one of a live
+    process stays until it is a day old (then its pid was reused)."""
+    dead = 2**22 + 12345  # above Linux's pid_max default: no such process
+    stale_old_name = tmp_path / f".a.txt{TEMP_MARK}{dead}-abcd"
+    stale_old_name.write_text("half")
+    stale = tmp_path / f"{TEMP_MARK}{dead}-abcd"
     stale.write_text("half")
-    fresh = tmp_path / f".b.txt{TEMP_MARK}124-abcd"
-    fresh.write_text("in use")
+    live = tmp_path / f"{TEMP_MARK}{os.getpid()}-abcd"
+    live.write_text("in use")
+    reused = tmp_path / f"{TEMP_MARK}{os.getpid()}-ef01"
+    reused.write_text("ancient")
+    old = os.stat(reused).st_mtime - 2 * 86400
+    os.utime(reused, (old, old))
     other = tmp_path / ".hidden-user-file"
     other.write_text("mine")
-    old = os.stat(stale).st_mtime - 3600
-    os.utime(stale, (old, old))
-    assert remove_stale_temp_files(tmp_path) == 1
-    assert not stale.exists() and fresh.exists() and other.exists()
+    folder = tmp_path / f"{TEMP_MARK}{dead}-0000"
+    folder.mkdir()  # not a regular file: never removed
+    assert remove_stale_temp_files(tmp_path) == 3
+    assert not stale.exists() and not stale_old_name.exists() and not reused.exists()
+    assert live.exists() and other.exists() and folder.is_dir()
 
 
-def test_write_through_symlink_keeps_the_link(tmp_path: Path) -> None:
+def test_caption_symlink_is_read_only_never_written_or_deleted(tmp_path: Path) -> None:
     shared = tmp_path / "shared.txt"
     shared.write_text("old")
     link = tmp_path / "a.txt"
     link.symlink_to(shared)
-    write_caption_atomic(link, "new")
-    assert link.is_symlink() and shared.read_text() == "new"
+    cap = read_caption(link, root=tmp_path)
+    assert cap.text == "old" and cap.read_only and "symbolic link" in cap.warning
+    with pytest.raises(CaptionWriteError, match="symbolic link"):
+        write_caption_atomic(link, "new")
+    with pytest.raises(CaptionWriteError, match="symbolic link"):
+        delete_caption(link)
+    assert link.is_symlink() and shared.read_text() == "old"
+    dangling = tmp_path / "b.txt"
+    dangling.symlink_to(tmp_path / "outside" / "nothing.txt")
+    with pytest.raises(CaptionReadError, match="does not exist"):
+        read_caption(dangling)
+    with pytest.raises(CaptionWriteError, match="symbolic link"):
+        write_caption_atomic(dangling, "new")
+    assert not (tmp_path / "outside").exists()
+    loop = tmp_path / "c.txt"
+    loop.symlink_to(loop)
+    with pytest.raises(CaptionReadError, match="loop"):
+        read_caption(loop)
+
+
+def test_link_outside_root_is_not_read(tmp_path: Path) -> None:
+    (tmp_path / "secret.txt").write_text("not yours")
+    ds = tmp_path / "ds"
+    ds.mkdir()
+    (ds / "a.txt").symlink_to(tmp_path / "secret.txt")
+    with pytest.raises(CaptionReadError, match="outside the dataset"):
+        read_caption(ds / "a.txt", root=ds)
+    (ds / "b.txt").symlink_to("/dev/zero")
+    with pytest.raises(CaptionReadError, match="outside the dataset"):
+        read_caption(ds / "b.txt", root=ds)
+    with pytest.raises(CaptionReadError, match="device"):  # without a root: still refused
+        read_caption(ds / "b.txt")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs")
+def test_fifo_caption_is_refused_without_blocking(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "a.txt")
+    with pytest.raises(CaptionReadError, match="FIFO"):
+        read_caption(tmp_path / "a.txt")
+    (tmp_path / "b.txt").symlink_to(tmp_path / "a.txt")  # through a link too
+    with pytest.raises(CaptionReadError, match="FIFO"):
+        read_caption(tmp_path / "b.txt", root=tmp_path)
+    with pytest.raises(CaptionWriteError, match="FIFO"):
+        write_caption_atomic(tmp_path / "a.txt", "x")
+
+
+def test_folder_outside_root_is_refused(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    ds = tmp_path / "ds"
+    ds.mkdir()
+    (ds / "sub").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(CaptionWriteError, match="outside the dataset"):
+        write_caption_atomic(ds / "sub" / "a.txt", "x", root=ds)
+    assert list(outside.iterdir()) == []
+
+
+def test_read_only_and_owner_honoured_even_as_root(tmp_path: Path) -> None:
+    """No write bit = read-only for everybody (root included); an edited caption keeps its
+    mode and (when root edits it) its owner."""
+    path = tmp_path / "a.txt"
+    path.write_text("old")
+    path.chmod(0o444)
+    with pytest.raises(CaptionWriteError, match="read-only"):
+        write_caption_atomic(path, "new")
+    with pytest.raises(CaptionWriteError, match="read-only"):
+        delete_caption(path)
+    assert path.read_text() == "old"
+    path.chmod(0o640)
+    if IS_ROOT and hasattr(os, "chown"):
+        os.chown(path, 12345, 23456)
+    write_caption_atomic(path, "new")
+    st = os.stat(path)
+    assert path.read_text() == "new" and (st.st_mode & 0o7777) == 0o640
+    if IS_ROOT and hasattr(os, "chown"):
+        assert (st.st_uid, st.st_gid) == (12345, 23456)
+
+
+def test_long_caption_name_can_be_saved(tmp_path: Path) -> None:
+    """A 255-byte name (the usual limit): the temp name must not be longer."""
+    path = tmp_path / ("c" * 251 + ".txt")
+    write_caption_atomic(path, "x")
+    write_caption_atomic(path, "y")
+    assert path.read_text() == "y" and [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+def test_planted_link_at_a_temp_name_is_not_followed(tmp_path: Path, monkeypatch) -> None:
+    from curation import fsio
+
+    target = tmp_path / "victim"
+    target.write_text("keep")
+    monkeypatch.setattr(fsio, "temp_name", lambda: "planted")
+    (tmp_path / "planted").symlink_to(target)
+    with pytest.raises(CaptionWriteError):
+        write_caption_atomic(tmp_path / "a.txt", "x")
+    assert target.read_text() == "keep" and not (tmp_path / "a.txt").exists()
 
 
 def test_huge_file_is_not_read_as_a_caption(tmp_path: Path) -> None:
     path = tmp_path / "big.txt"
+    path.write_bytes(b"a" * caption_io.MAX_CAPTION_BYTES)
+    assert len(read_caption(path).text) == caption_io.MAX_CAPTION_BYTES
     with open(path, "wb") as fh:
         fh.truncate(5_000_000)
-    with pytest.raises(CaptionReadError, match="5.0 MB, not a caption"):
+    with pytest.raises(CaptionReadError, match="4.8 MB, over the 64 KB limit"):
         read_caption(path)
 
 

@@ -23,6 +23,7 @@ import logging
 import os
 import socket
 import sqlite3
+import stat
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -34,6 +35,7 @@ from curation import paths
 from curation.caption_io import read_caption
 from curation.dataset import STATE_DIRNAME
 from curation.errors import CaptionReadError, WorkspaceError
+from curation.fsio import describe_special, write_atomic_text
 
 log = logging.getLogger(__name__)
 
@@ -320,8 +322,37 @@ def _move_aside(db_path: Path) -> Path:
     return target
 
 
+def check_state_dir(folder: Path) -> None:
+    """Raise :class:`WorkspaceError` when the state folder or its files are not what they
+    must be: a real folder (not a link, not a file) holding regular files. SQLite would
+    follow a link and put the state elsewhere, or crash on a folder named like its file."""
+    try:
+        st = os.lstat(folder)
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
+        what = "a link" if stat.S_ISLNK(st.st_mode) else (describe_special(st.st_mode) or "a file")
+        raise WorkspaceError(
+            f"{folder} is {what}, not a folder: Likeness keeps this dataset's state (undo "
+            f"history, flags) in a real folder of that name. Remove or rename it and try again."
+        )
+    for name in ("state.sqlite", "state.sqlite-wal", "state.sqlite-shm", "writer.lock"):
+        try:
+            st = os.lstat(folder / name)
+        except FileNotFoundError:
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            what = "a link" if stat.S_ISLNK(st.st_mode) else describe_special(st.st_mode)
+            raise WorkspaceError(
+                f"{folder / name} is {what}, not a file: Likeness cannot keep its state there. "
+                "Remove or rename it (captions are safe: they are the .txt files)."
+            )
+
+
 def _try_open(folder: Path, root: Path, notes: list[str]) -> StateDB:
+    check_state_dir(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    check_state_dir(folder)
     if not os.access(folder, os.W_OK):
         raise PermissionError(f"{folder} is read-only")
     db_path = folder / "state.sqlite"
@@ -350,6 +381,7 @@ def open_state_db(root: Path, create: bool, notes: list[str]) -> tuple[StateDB, 
     read-only) the user cache dir; with ``create=False`` an in-memory db when none exists.
     Messages for the user (a damaged db moved aside) are appended to ``notes``."""
     inside, fallback = state_location(root)
+    check_state_dir(inside)
     order = [inside, fallback]
     if not (inside / "state.sqlite").exists() and (fallback / "state.sqlite").exists():
         order.reverse()  # the folder was read-only before: keep using that state
@@ -364,7 +396,7 @@ def open_state_db(root: Path, create: bool, notes: list[str]) -> tuple[StateDB, 
             log.info("state cannot live in %s (%s)", folder, exc)
             continue
         if folder == fallback:
-            (folder / "dataset.txt").write_text(str(root) + "\n", encoding="utf-8")
+            write_atomic_text(folder / "dataset.txt", str(root) + "\n")
         return db, folder
     if create:
         raise WorkspaceError(
@@ -381,6 +413,7 @@ class JournalMixin:
     """
 
     db: StateDB
+    root: Path
 
     def _recover(self) -> None:
         """Reconcile steps a killed process left in a transitional state (see module doc)."""
@@ -396,7 +429,7 @@ class JournalMixin:
                     on_disk[c.rel] = "\x00gone"
                     continue
                 try:
-                    cap = read_caption(item.caption_path)
+                    cap = read_caption(item.caption_path, root=self.root)
                 except CaptionReadError:
                     on_disk[c.rel] = "\x00unreadable"
                     continue

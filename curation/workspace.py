@@ -22,18 +22,20 @@ import os
 import re
 import sqlite3
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from curation.caption_io import (
     delete_caption,
+    read_caption,
     remove_stale_temp_files,
     write_caption_atomic,
 )
 from curation.dataset import ImageItem, ScanResult, natural_key, scan_folder
-from curation.errors import CaptionWriteError
+from curation.errors import CaptionReadError, CaptionWriteError
 from curation.jobs import CancelToken, ItemResult, ProgressFn
 from curation.state import (
     Change,
@@ -47,6 +49,7 @@ from curation.state import (
 )
 from curation.workspace_meta import MetaMixin
 from curation.workspace_sync import DiskSyncMixin
+from curation.writer_lock import WriterBusyError, WriterLock, lock_path_for
 
 __all__ = ["HistoryEntry", "SaveResult", "Step", "Workspace", "state_location"]
 
@@ -57,6 +60,10 @@ HISTORY_MAX_ROWS = 1_000_000  # ~100-200 MB of caption text at most
 CONFLICT_MESSAGE = (
     "the caption file was changed by another program since your unsaved edit; it is not "
     "overwritten automatically: save your edit again to replace it"
+)
+CHANGED_WHILE_SAVING = (
+    "the caption file was changed by another program while saving; it was not overwritten "
+    "(the new text is shown)"
 )
 WRITE_THREADS = 8
 ORIGINS = ("user", "bulk", "auto")
@@ -75,6 +82,10 @@ def _storable(text: str) -> str:
     except UnicodeEncodeError:
         return _SURROGATE.sub("\ufffd", text)
     return text
+
+
+class _Conflict(str):
+    """A write refused because the file changed under us (reported as skipped)."""
 
 
 @dataclass(frozen=True)
@@ -118,6 +129,8 @@ class Workspace(DiskSyncMixin, MetaMixin, JournalMixin):
         self._pending: dict[str, tuple[str | None, str, str | None]] = {}
         self.caption_warnings: dict[str, str] = {}  # rel -> decoding warning or read error
         self._unreadable: dict[str, str] = {}  # rel -> why its caption file cannot be read
+        self._readonly: dict[str, str] = {}  # rel -> why its caption is never written (a link)
+        self._writer = WriterLock(lock_path_for(scan.root, state_dir))
         self.recovered: list[str] = []  # messages about interrupted operations repaired
         self._recursive = True
         MetaMixin.__init__(self)
@@ -141,7 +154,11 @@ class Workspace(DiskSyncMixin, MetaMixin, JournalMixin):
         ws._recursive = recursive
         ws.recovered.extend(notes)
         try:
-            ws._recover()
+            try:  # a step is only interrupted when nobody holds the writer lock
+                with ws._writer.hold(timeout_s=0):
+                    ws._recover()
+            except WriterBusyError:
+                log.info("%s: another process is saving captions; recovery left to it", root)
             ws._reconcile()
             ws._load_meta()
             ws._trim_history()
@@ -184,9 +201,25 @@ class Workspace(DiskSyncMixin, MetaMixin, JournalMixin):
                 self._pending.pop(rel, None)
                 self.caption_warnings.pop(rel, None)
                 self._unreadable.pop(rel, None)
+                self._readonly.pop(rel, None)
             self._reconcile()
             added = [rel for rel in self._items if rel not in before]
             return added, removed
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold this dataset's writer lock (other processes and windows wait) with every
+        caption re-checked against the disk: plan a bulk edit on ``captions()`` and apply it
+        inside, and it applies to what is on disk now. Raises ``WriterBusyError`` after 30 s.
+        Caption steps take the lock themselves; this is for plan + apply as one unit."""
+        with self._writer.hold(), self._lock:
+            self.sync_from_disk()
+            yield
+
+    def read_only(self) -> dict[str, str]:
+        """rel -> why its caption is shown but never written (a caption that is a link)."""
+        with self._lock:
+            return dict(self._readonly)
 
     def __enter__(self) -> Workspace:
         return self
@@ -262,15 +295,23 @@ class Workspace(DiskSyncMixin, MetaMixin, JournalMixin):
         return steps[0].label if steps else None
 
     # -- writing --------------------------------------------------------------------------
-    def _write_file(self, rel: str, text: str | None) -> str | None:
-        """File I/O only (thread-safe): make the caption hold ``text`` (None: no file).
-        Returns the error text, or None."""
+    def _write_file(self, rel: str, text: str | None, expected: str | None) -> str | None:
+        """File I/O only (thread-safe): make the caption hold ``text`` (None: no file) if it
+        still holds ``expected`` (compare-and-swap against the file read now: a caption
+        changed by another program is never overwritten). Returns the error text (a
+        :class:`_Conflict` for a changed file), or None."""
         path = self._items[rel].caption_path
         try:
+            cap = read_caption(path, root=self.root)
+        except CaptionReadError as exc:
+            return str(exc)
+        if (cap.text if cap.exists else None) != expected:
+            return _Conflict(CHANGED_WHILE_SAVING)
+        try:
             if text is None:
-                delete_caption(path)
+                delete_caption(path, root=self.root)
             else:
-                write_caption_atomic(path, text)
+                write_caption_atomic(path, text, root=self.root)
         except CaptionWriteError as exc:
             return str(exc)
         return None
@@ -278,11 +319,12 @@ class Workspace(DiskSyncMixin, MetaMixin, JournalMixin):
     def _write_files(self, jobs: list[tuple[str, str | None]]) -> dict[str, str]:
         """Write many captions; in threads when there are several (each write is atomic and
         fsynced; concurrent fsyncs share journal commits: ~5x faster for a bulk edit)."""
+        jobs3 = [(rel, text, self._disk.get(rel)) for rel, text in jobs]
         if len(jobs) <= 2:
-            errors = [self._write_file(rel, text) for rel, text in jobs]
+            errors = [self._write_file(*job) for job in jobs3]
         else:
             with ThreadPoolExecutor(max_workers=min(WRITE_THREADS, len(jobs))) as pool:
-                errors = list(pool.map(lambda job: self._write_file(*job), jobs))
+                errors = list(pool.map(lambda job: self._write_file(*job), jobs3))
         return {rel: err for (rel, _t), err in zip(jobs, errors, strict=True) if err}
 
     def _after_write(self, rel: str, text: str | None, error: str | None) -> tuple | None:
@@ -301,7 +343,8 @@ class Workspace(DiskSyncMixin, MetaMixin, JournalMixin):
 
     def _put(self, rel: str, text: str | None) -> tuple[tuple | None, str | None]:
         """Write one caption: (caption state row or None, error or None)."""
-        error = None if text == self._disk.get(rel) else self._write_file(rel, text)
+        old = self._disk.get(rel)
+        error = None if text == old else self._write_file(rel, text, old)
         return self._after_write(rel, text, error), error
 
     def _persist_pending(self, conn: sqlite3.Connection, rels: Iterable[str]) -> None:
@@ -317,7 +360,7 @@ class Workspace(DiskSyncMixin, MetaMixin, JournalMixin):
 
     def flush_pending(self) -> SaveResult:
         """Retry writing pending edits (the next save does this too)."""
-        with self._lock:
+        with self._writer.hold(), self._lock:
             result = SaveResult(label="save pending edits")
             if not self._pending:
                 return result
@@ -369,7 +412,7 @@ class Workspace(DiskSyncMixin, MetaMixin, JournalMixin):
         else:
             wanted = [(c.rel, c.old, c.new) for c in changes]
         wanted = [(rel, old, _storable(new)) for rel, old, new in wanted]
-        with self._lock:
+        with self._writer.hold(), self._lock:
             result = SaveResult(label=label or f"{origin} edit of {len(wanted)} captions")
             if self._pending:
                 retry = self.flush_pending()
@@ -384,6 +427,9 @@ class Workspace(DiskSyncMixin, MetaMixin, JournalMixin):
                     continue
                 if rel in self._unreadable:  # never overwrite a file we could not read
                     result.skipped.append(ItemResult(path=rel, error=self._unreadable[rel]))
+                    continue
+                if rel in self._readonly:  # a link: never written through
+                    result.skipped.append(ItemResult(path=rel, error=self._readonly[rel]))
                     continue
                 current = self.caption(rel)
                 if expected is not None and expected != current:
@@ -445,6 +491,12 @@ class Workspace(DiskSyncMixin, MetaMixin, JournalMixin):
     ) -> None:
         targets = [(c.rel, c.new if forward else c.old) for c in changes]
         errors = self._write_files([(r, t) for r, t in targets if t != self._disk.get(r)])
+        conflicts = [rel for rel, err in errors.items() if isinstance(err, _Conflict)]
+        for rel in conflicts:
+            result.skipped.append(ItemResult(path=rel, error=errors.pop(rel)))
+        if conflicts:
+            self.sync_from_disk(conflicts)  # records the other program's text (external)
+            targets = [(r, t) for r, t in targets if r not in set(conflicts)]
         state_rows, hist = [], []
         for rel, target in targets:
             before = self._disk.get(rel)
@@ -459,8 +511,15 @@ class Workspace(DiskSyncMixin, MetaMixin, JournalMixin):
         with self.db.tx() as conn:
             StateDB.upsert_caption_state(conn, state_rows)
             StateDB.add_history(conn, hist)
-            self._persist_pending(conn, [c.rel for c in changes])
+            self._persist_pending(conn, [r for r, _t in targets])
+            if forward and conflicts:  # the step holds only what it changed
+                conn.executemany(
+                    "DELETE FROM step_changes WHERE step_id=? AND rel=?",
+                    [(step_id, rel) for rel in conflicts],
+                )
             StateDB.set_step_state(conn, step_id, "applied" if forward else "undone")
+            if forward and len(conflicts) == len(changes) and changes:
+                conn.execute("DELETE FROM steps WHERE id=?", (step_id,))
 
     def _step_for(self, state: str, last: bool) -> Step | None:
         steps = self.db.steps((state,))
@@ -475,7 +534,7 @@ class Workspace(DiskSyncMixin, MetaMixin, JournalMixin):
         return self._undo_redo(undo=False)
 
     def _undo_redo(self, undo: bool) -> SaveResult | None:
-        with self._lock:
+        with self._writer.hold(), self._lock:
             step = self._step_for("applied" if undo else "undone", last=undo)
             if step is None:
                 return None
@@ -489,6 +548,10 @@ class Workspace(DiskSyncMixin, MetaMixin, JournalMixin):
                     result.skipped.append(
                         ItemResult(path=c.rel, error="image no longer in the dataset")
                     )
+                    continue
+                if c.rel in self._readonly or c.rel in self._unreadable:
+                    why = self._readonly.get(c.rel) or self._unreadable[c.rel]
+                    result.skipped.append(ItemResult(path=c.rel, error=why))
                     continue
                 current = self.caption(c.rel) if self.has_caption(c.rel) else None
                 if current != expect:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Iterable
+from pathlib import Path
 
 from curation.caption_io import read_caption
 from curation.dataset import ImageItem
@@ -28,6 +29,8 @@ class DiskSyncMixin:
     db: StateDB
     _items: dict[str, ImageItem]
     _disk: dict[str, str | None]
+    _readonly: dict[str, str]
+    root: Path
 
     def _stat_caption(self, item: ImageItem) -> tuple[int, int] | None:
         try:
@@ -38,12 +41,16 @@ class DiskSyncMixin:
 
     def _read_disk(self, item: ImageItem) -> tuple[str | None, tuple[int, int] | None]:
         try:
-            cap = read_caption(item.caption_path)
+            cap = read_caption(item.caption_path, root=self.root)
         except CaptionReadError as exc:
             self.caption_warnings[item.rel] = str(exc)
             self._unreadable[item.rel] = str(exc)
             return self._disk.get(item.rel), self._stat_caption(item)
         self._unreadable.pop(item.rel, None)
+        if cap.read_only:
+            self._readonly[item.rel] = cap.warning or "caption is read-only"
+        else:
+            self._readonly.pop(item.rel, None)
         if not cap.exists:
             self.caption_warnings.pop(item.rel, None)
             return None, None

@@ -8,6 +8,7 @@ invalid arguments (message on stderr).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import sys
@@ -108,8 +109,13 @@ def _interruptible(fn: Callable[..., int]) -> Callable[..., int]:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> int:
+        from curation.writer_lock import WriterBusyError
+
         try:
             return fn(*args, **kwargs)
+        except WriterBusyError as exc:  # another window or command kept on saving
+            err(str(exc))
+            return EXIT_PARTIAL
         except KeyboardInterrupt:
             err(
                 "interrupted; every caption is either old or new, and the next command on "
@@ -217,7 +223,9 @@ def _run_bulk(args: argparse.Namespace, plan: Callable[[dict], list], label: str
     ws = open_workspace(args.dir, args.recursive, create=not args.dry_run, scan_progress=True)
     if ws is None:
         return EXIT_UNUSABLE
-    with ws:
+    with ws, contextlib.nullcontext() if args.dry_run else ws.writing():
+        # planned and applied under the dataset's writer lock: another window or command
+        # editing the same folder waits, so this edit applies to what is on disk now
         # never create caption files unless asked
         captions = ws.captions(existing_only=not getattr(args, "include_uncaptioned", False))
         try:
@@ -245,7 +253,7 @@ def _run_bulk(args: argparse.Namespace, plan: Callable[[dict], list], label: str
         print(f"{verb} {len(changes)} caption{'s' if len(changes) != 1 else ''}", file=sys.stderr)
         for p in out["pending"] + out["skipped"]:
             err(f"{p['path']}: {p['error']}")
-    return EXIT_PARTIAL if out["pending"] else EXIT_OK
+    return EXIT_PARTIAL if out["pending"] or out["skipped"] else EXIT_OK
 
 
 @_interruptible

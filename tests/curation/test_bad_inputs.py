@@ -37,13 +37,13 @@ def test_whole_corpus_scan_probe_load_and_edit(corpus_dir, monkeypatch) -> None:
     before = hash_tree(folder, IMAGE_SUFFIXES)
     real_write = workspace.write_caption_atomic
 
-    def write(path, text):  # the read-only caption (simulated: tests may run as root)
+    def write(path, text, root=None):  # the read-only caption (simulated: tests may run as root)
         if Path(path).name == "latin1.txt":
             raise CaptionWriteError(
                 "cannot write caption latin1.txt: permission denied: the "
                 "caption or its folder is read-only. Your edit is kept"
             )
-        real_write(path, text)
+        real_write(path, text, root=root)
 
     monkeypatch.setattr(workspace, "write_caption_atomic", write)
     with Workspace.open(folder) as ws:

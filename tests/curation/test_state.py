@@ -42,8 +42,15 @@ def test_state_lives_in_dataset_in_wal_mode(ds: Path) -> None:
     db.close()
 
 
-def test_state_falls_back_to_cache_dir(ds: Path) -> None:
-    (ds / ".likeness").write_text("not a folder")  # the dataset cannot hold our state
+def test_state_falls_back_to_cache_dir(ds: Path, monkeypatch) -> None:
+    real_mkdir = Path.mkdir
+
+    def mkdir(self, *a, **k):  # the dataset cannot hold our state (a read-only folder)
+        if self.name == ".likeness":
+            raise PermissionError(13, "Permission denied")
+        return real_mkdir(self, *a, **k)
+
+    monkeypatch.setattr(Path, "mkdir", mkdir)
     with Workspace.open(ds) as ws:
         _inside, fallback = state_location(ds.resolve())
         assert ws.state_dir == fallback and str(fallback).startswith(str(paths.cache_dir()))
@@ -132,12 +139,12 @@ def crash_after(monkeypatch, n: int) -> None:
     count = {"n": 0}
     lock = threading.Lock()
 
-    def write(path, text):
+    def write(path, text, root=None):
         with lock:
             if count["n"] >= n:
                 raise Crash()
             count["n"] += 1
-        real(path, text)
+        real(path, text, root=root)
 
     monkeypatch.setattr(workspace, "write_caption_atomic", write)
 
@@ -198,10 +205,10 @@ def test_opening_never_recovers_an_edit_still_in_progress(tmp_path, monkeypatch)
     real = workspace.write_caption_atomic
     started, release = threading.Event(), threading.Event()
 
-    def slow_write(path, text):
+    def slow_write(path, text, root=None):
         started.set()
         assert release.wait(20)
-        real(path, text)
+        real(path, text, root=root)
 
     monkeypatch.setattr(workspace, "write_caption_atomic", slow_write)
     ws_a = Workspace.open(ds)

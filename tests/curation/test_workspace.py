@@ -127,10 +127,10 @@ def test_unwritable_caption_stays_pending_and_is_retried(ds: Path, monkeypatch) 
     real = workspace.write_caption_atomic
     locked = {ds / "img00000.txt"}
 
-    def fake_write(path, text):
+    def fake_write(path, text, root=None):
         if Path(path) in locked:
             raise CaptionWriteError(f"cannot write caption {Path(path).name}: read-only")
-        real(path, text)
+        real(path, text, root=root)
 
     monkeypatch.setattr(workspace, "write_caption_atomic", fake_write)
     with Workspace.open(ds) as ws:
@@ -297,10 +297,10 @@ def test_pending_edit_never_clobbers_an_external_change(ds: Path, monkeypatch) -
     real = workspace.write_caption_atomic
     locked = {ds / "img00000.txt"}
 
-    def fake_write(path, text):
+    def fake_write(path, text, root=None):
         if Path(path) in locked:
             raise CaptionWriteError("cannot write caption: read-only")
-        real(path, text)
+        real(path, text, root=root)
 
     monkeypatch.setattr(workspace, "write_caption_atomic", fake_write)
     with Workspace.open(ds) as ws:
@@ -365,9 +365,9 @@ def test_unreadable_caption_is_never_overwritten(ds: Path) -> None:
     with open(big, "wb") as fh:
         fh.truncate(3_000_000)  # not a caption: someone's file that happens to be named so
     with Workspace.open(ds) as ws:
-        assert "not a caption" in ws.caption_warnings[R0]
+        assert "over the 64 KB limit" in ws.caption_warnings[R0]
         res = ws.set_caption(R0, "new text")
-        assert res.written == [] and "not a caption" in res.skipped[0].error
+        assert res.written == [] and "64 KB limit" in res.skipped[0].error
         assert ws.apply_changes({R0: "bulk", R1: "fine"}).written == [R1]
     assert big.stat().st_size == 3_000_000
 

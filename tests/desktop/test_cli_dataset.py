@@ -136,10 +136,10 @@ def test_replace_invalid_regex(ds: Path, capsys) -> None:
 def test_replace_read_only_caption_is_reported(ds: Path, capsys, monkeypatch) -> None:
     real = workspace.write_caption_atomic
 
-    def write(path, text):
+    def write(path, text, root=None):
         if Path(path).name == "img00000.txt":
             raise CaptionWriteError("cannot write caption img00000.txt: read-only")
-        real(path, text)
+        real(path, text, root=root)
 
     monkeypatch.setattr(workspace, "write_caption_atomic", write)
     code, _, err = run(capsys, "replace", str(ds), "l3yla", "ohwx")

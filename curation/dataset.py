@@ -7,6 +7,7 @@ Scanning never decodes an image: it walks the folder with ``os.scandir`` and sta
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from curation.errors import DatasetError
+from curation.fsio import describe_special
 from curation.jobs import Cancelled, CancelToken, ItemResult, ProgressFn, report
 
 __all__ = [
@@ -164,6 +166,17 @@ def scan_folder(
                     errors.append(ItemResult(path=prefix + _printable(name), error=BAD_NAME))
                 continue
             if is_dir:
+                ext = "." + name.rpartition(".")[2].lower() if "." in name else ""
+                if ext == CAPTION_EXT:  # the image's caption slot holds a folder: unreadable
+                    captions.setdefault(name.rpartition(".")[0], entry)
+                elif ext in IMAGE_EXTS:
+                    warnings.append(
+                        ItemResult(
+                            path=prefix + name,
+                            error="a folder named like an image: not an image (its contents "
+                            "are scanned as a subfolder)",
+                        )
+                    )
                 if recursive:
                     sub_repeats = kohya_repeats(name) or repeats
                     stack.append((entry.path, f"{prefix}{name}/", sub_repeats))
@@ -197,7 +210,13 @@ def scan_folder(
             try:
                 st = entry.stat()
             except OSError as exc:
-                errors.append(ItemResult(path=rel, error=_os_message(exc)))
+                errors.append(ItemResult(path=rel, error=_link_message(entry, exc)))
+                continue
+            what = describe_special(st.st_mode)
+            if what is not None:  # never opened: a FIFO would block, a device never ends
+                errors.append(
+                    ItemResult(path=rel, error=f"it is {what}, not an image file; skipped")
+                )
                 continue
             cap = captions.get(stem)
             cap_size = cap_mtime = 0
@@ -205,8 +224,8 @@ def scan_folder(
                 try:
                     cst = cap.stat()
                     cap_size, cap_mtime = cst.st_size, cst.st_mtime_ns
-                except OSError:
-                    cap = None
+                except OSError:  # a dangling link or a loop: kept, reading it says why
+                    pass
             items.append(
                 ImageItem(
                     path=folder_path / entry.name,
@@ -240,6 +259,19 @@ def _utf8_ok(name: str) -> bool:
 
 def _printable(name: str) -> str:
     return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _link_message(entry: os.DirEntry[str], exc: OSError) -> str:
+    """Why an entry cannot be stat'ed, naming link problems plainly."""
+    try:
+        is_link = entry.is_symlink()
+    except OSError:
+        is_link = False
+    if exc.errno == errno.ELOOP:
+        return "it is a symbolic link loop; skipped"
+    if is_link and isinstance(exc, FileNotFoundError):
+        return "it is a link to a file that does not exist; skipped"
+    return _os_message(exc)
 
 
 def _os_message(exc: OSError) -> str:

@@ -19,6 +19,7 @@ before/after of one image for the export dialog.
 from __future__ import annotations
 
 import datetime as _dt
+import io
 import json
 import logging
 import os
@@ -30,6 +31,7 @@ from typing import Any
 from PIL import Image
 
 from curation.errors import LikenessError
+from curation.fsio import write_atomic, write_atomic_text
 from curation.jobs import CancelToken, ItemResult, ProgressFn, report
 
 __all__ = [
@@ -297,7 +299,7 @@ def export_dataset(
         "files": [r.value for r in results],
     }
     manifest_path = out / "manifest.json"
-    manifest_path.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    write_atomic_text(manifest_path, json.dumps(manifest, indent=2), root=out)
     return ExportResult(out, results, manifest_path, cancelled)
 
 
@@ -309,7 +311,9 @@ def _export_one(rel, path, caption, out, options, faces, detector) -> dict[str, 
     record: dict[str, Any] = {"output": rel, "operations": [], "notes": []}
     if not options.transforms:
         probe_image(path)  # an unreadable file is left out, not copied
-        shutil.copy2(path, target)
+        with open(path, "rb") as fh:  # a regular file: the scan skipped FIFOs and devices
+            write_atomic(target, fh.read(), root=out)
+        shutil.copystat(path, target)
         record["operations"].append({"op": "copy"})
     else:
         loaded = load_image(path)
@@ -325,12 +329,14 @@ def _export_one(rel, path, caption, out, options, faces, detector) -> dict[str, 
         kwargs: dict[str, Any] = {}
         if fmt in ("JPEG", "WEBP"):
             kwargs["quality"] = options.jpeg_quality
-        image.save(target, fmt, **kwargs)
+        buf = io.BytesIO()
+        image.save(buf, fmt, **kwargs)
+        write_atomic(target, buf.getvalue(), root=out)
         record["operations"] = ops
         record["notes"] = notes + list(loaded.notes)
         record["size"] = list(image.size)
     if caption is not None:
-        target.with_suffix(".txt").write_text(caption, encoding="utf-8")
+        write_atomic_text(target.with_suffix(".txt"), caption, root=out)
         record["caption"] = Path(record["output"]).with_suffix(".txt").as_posix()
     else:
         record["caption"] = None

@@ -100,13 +100,17 @@ def _readonly(st: os.stat_result, path: Path) -> bool:
     return not (st.st_mode & 0o222) or not os.access(path, os.W_OK)
 
 
-def _check_target(path: Path, root: str | os.PathLike[str] | None) -> os.stat_result | None:
+def _check_target(
+    path: Path, root: str | os.PathLike[str] | None, replace_link: bool = False
+) -> os.stat_result | None:
     if root is not None:
         ensure_inside(root, path)
     try:
         st = os.lstat(path)
     except FileNotFoundError:
         return None
+    if stat.S_ISLNK(st.st_mode) and replace_link:
+        return None  # the rename replaces the link itself; its target is never touched
     if stat.S_ISLNK(st.st_mode):
         raise WriteRefused(
             "it is a symbolic link; Likeness never writes or deletes through links (replace "
@@ -143,13 +147,16 @@ def write_atomic(
     data: bytes,
     root: str | os.PathLike[str] | None = None,
     new_mode: int = 0o666,
+    replace_link: bool = False,
 ) -> Path:
     """Replace ``path`` with ``data`` atomically (see the module doc). Raises ``OSError``:
     :class:`WriteRefused` for a link, a special file or a path outside ``root``,
     ``PermissionError`` for a read-only file. ``new_mode`` (less the umask) is for a file
-    that did not exist; an existing one keeps its mode and owner."""
+    that did not exist; an existing one keeps its mode and owner. ``replace_link``: for the
+    app's own files (reports in its state folder), a link planted at ``path`` is replaced
+    by the new file instead of refused (its target is never written)."""
     path = Path(path)
-    st = _check_target(path, root)
+    st = _check_target(path, root, replace_link)
     tmp = path.parent / temp_name()
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC | _BINARY
     fd = os.open(tmp, flags, new_mode if st is None else 0o600)
@@ -183,10 +190,13 @@ def write_atomic(
 
 
 def write_atomic_text(
-    path: str | os.PathLike[str], text: str, root: str | os.PathLike[str] | None = None
+    path: str | os.PathLike[str],
+    text: str,
+    root: str | os.PathLike[str] | None = None,
+    replace_link: bool = False,
 ) -> Path:
     """:func:`write_atomic` of UTF-8 text."""
-    return write_atomic(path, text.encode("utf-8"), root=root)
+    return write_atomic(path, text.encode("utf-8"), root=root, replace_link=replace_link)
 
 
 def delete_file(path: str | os.PathLike[str], root: str | os.PathLike[str] | None = None) -> None:

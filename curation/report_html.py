@@ -199,11 +199,13 @@ def write_html(
     out: str | os.PathLike[str],
     analysis: Any = None,
     thumbnails: bool = True,
+    replace_link: bool = False,
 ) -> Path:
-    """Write the HTML report to ``out`` (atomically) and return its path."""
+    """Write the HTML report to ``out`` (atomically, with :mod:`curation.fsio`: never through
+    a link, the temporary file created exclusively) and return its path. ``replace_link``:
+    ``out`` is in the app's own folder, where a planted link is replaced, not followed."""
+    from curation.fsio import write_atomic_text
+
     path = Path(out)
     text = render_html(report, thumbnails=thumbnails)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_atomic_text(path, text, replace_link=replace_link)

@@ -22,6 +22,7 @@ def run_headless(folder: str, backend: str = "auto", profile: str | None = None)
     from curation.balance.profiles import DEFAULT_PROFILE, load_profile
     from curation.balance.report import build_report
     from curation.errors import LikenessError
+    from curation.fsio import write_atomic_text
     from curation.report_html import write_html
     from curation.workspace import Workspace
 
@@ -50,11 +51,22 @@ def run_headless(folder: str, backend: str = "auto", profile: str | None = None)
         finally:
             progress.close()
         report = build_report(analysis)
+        # the state folder (checked to be a real folder when the workspace opened): links
+        # planted at the report names are replaced, never written through
         out_dir = Path(ws.state_dir) if ws.state_dir else Path(folder) / ".likeness"
         out_dir.mkdir(parents=True, exist_ok=True)
         html_path = out_dir / "report.html"
-        (out_dir / "report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
-        write_html(report, html_path, analysis=analysis)
+        try:
+            write_atomic_text(
+                out_dir / "report.json",
+                json.dumps(report, indent=2),
+                root=out_dir,
+                replace_link=True,
+            )
+            write_html(report, html_path, analysis=analysis, replace_link=True)
+        except OSError as exc:
+            err(f"cannot write the report in {out_dir}: {exc.strerror or exc}")
+            return 2
         lint_summary = _lint(ws, settings, analysis)
 
     print(f"face backend: {report['backend']['name']}")

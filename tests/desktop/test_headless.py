@@ -60,3 +60,19 @@ def test_help_does_not_import_torch():
         "assert 'torch' not in sys.modules, 'torch imported by --help'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+def test_headless_replaces_links_planted_at_its_report_names(small_dataset, tmp_path, capsys):
+    """Links at ``.likeness/report.json`` / ``report.html`` (and at a temp name) are replaced
+    by the reports; the files they point to are never written."""
+    victims = {name: tmp_path / f"victim-{name}" for name in ("report.json", "report.html")}
+    state = small_dataset / ".likeness"
+    state.mkdir()
+    for name, victim in victims.items():
+        victim.write_text("keep me")
+        (state / name).symlink_to(victim)
+    assert main(["--headless", str(small_dataset)]) == 0
+    capsys.readouterr()
+    for name, victim in victims.items():
+        assert victim.read_text() == "keep me"
+        assert not (state / name).is_symlink() and (state / name).stat().st_size > 100

@@ -216,6 +216,17 @@ class Workspace(DiskSyncMixin, MetaMixin, JournalMixin):
             self.sync_from_disk()
             yield
 
+    def file_problems(self) -> list[ItemResult]:
+        """Per-file messages every command shows, the same as ``likeness scan``'s: files the
+        scan skipped (links to nothing, loops, undecodable names, FIFOs and devices), scan
+        warnings, and captions that cannot be read or are read-only (``path`` is the rel)."""
+        with self._lock:
+            out = list(self.scan.errors) + list(self.scan.warnings)
+            out += [
+                ItemResult(path=rel, error=w) for rel, w in sorted(self.caption_warnings.items())
+            ]
+            return out
+
     def read_only(self) -> dict[str, str]:
         """rel -> why its caption is shown but never written (a caption that is a link)."""
         with self._lock:

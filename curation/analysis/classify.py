@@ -31,8 +31,12 @@ FLAGS = (
     "duplicate",
     "identity-outlier",
     "identity-review",
+    "unusable-aspect",
     "unreadable",
 )
+# wider or taller than this (width/height or height/width) is no training image: a trainer's
+# aspect buckets stop near 4:1, and detectors fail on a strip a pixel high
+MAX_USABLE_ASPECT = 8.0
 BUCKET_RESOLUTIONS = (512, 768, 1024)
 
 
@@ -161,6 +165,9 @@ def classify_image(
         excluded=excluded,
         overrides=overrides,
     )
+    if min(width, height) <= 0 or max(width, height) / min(width, height) > MAX_USABLE_ASPECT:
+        res.add_flag("unusable-aspect")
+        return res
     res.buckets = {r: aspect_bucket(width, height, r) for r in BUCKET_RESOLUTIONS}
     short = min(width, height)
     if short < th.short_side_error:

@@ -16,6 +16,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from curation.analysis.classify import MAX_USABLE_ASPECT
 from curation.analysis.measures import dhash, face_sharpness, phash, pick_primary
 from curation.analysis.person import find_person
 from curation.faces.base import FaceDetector
@@ -96,6 +97,19 @@ def measure_array(
     """
     height, width = rgb.shape[:2]
     W, H = full_size or (width, height)  # noqa: N806
+    if min(W, H) <= 0 or max(W, H) / min(W, H) > MAX_USABLE_ASPECT:  # a strip, not a photo
+        dh, ph = hashes if hashes is not None else thumb_hashes(rgb)
+        return {
+            "version": ANALYSIS_VERSION,
+            "backend": detector.name,
+            "width": int(W),
+            "height": int(H),
+            "faces": [],
+            "sharpness": None,
+            "dhash": dh,
+            "phash": ph,
+            "person_box": None,
+        }
     scale = W / width
     faces = [f.scaled(scale) if scale != 1.0 else f for f in detector.detect(rgb)]
     ordered, _ = pick_primary(faces, W, H, secondary_min_ratio=0.0)

@@ -40,7 +40,9 @@ def find_person(rgb: np.ndarray, max_side: int = 256) -> tuple[float, float, flo
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     if scale < 1.0:
         gray = cv2.resize(
-            gray, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA
+            gray,
+            (max(1, round(width * scale)), max(1, round(height * scale))),
+            interpolation=cv2.INTER_AREA,
         )
     best: tuple[float, tuple[float, float, float, float]] | None = None
     if min(gray.shape[:2]) >= 128:

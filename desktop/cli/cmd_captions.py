@@ -19,6 +19,7 @@ from desktop.cli.common import (
     dataset_settings,
     err,
     open_workspace,
+    report_file_problems,
     stored_profile,
 )
 
@@ -137,6 +138,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
     ws = open_workspace(args.dir, args.recursive, create=False)
     if ws is None:
         return EXIT_UNUSABLE
+    report_file_problems(ws)
     with ws:
         profile = _lint_profile(ws, args.profile)
         if profile is None:

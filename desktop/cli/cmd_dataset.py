@@ -15,7 +15,13 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from desktop.cli.common import Progress, add_json_and_recursive, err, open_workspace
+from desktop.cli.common import (
+    Progress,
+    add_json_and_recursive,
+    err,
+    open_workspace,
+    report_file_problems,
+)
 
 EXIT_OK, EXIT_PARTIAL, EXIT_UNUSABLE = 0, 1, 2
 
@@ -223,6 +229,7 @@ def _run_bulk(args: argparse.Namespace, plan: Callable[[dict], list], label: str
     ws = open_workspace(args.dir, args.recursive, create=not args.dry_run, scan_progress=True)
     if ws is None:
         return EXIT_UNUSABLE
+    report_file_problems(ws)
     with ws, contextlib.nullcontext() if args.dry_run else ws.writing():
         # planned and applied under the dataset's writer lock: another window or command
         # editing the same folder waits, so this edit applies to what is on disk now

@@ -10,7 +10,7 @@ import argparse
 import json
 from typing import Any
 
-from desktop.cli.common import Progress, err
+from desktop.cli.common import Progress, err, report_file_problems
 
 EXIT_OK, EXIT_UNUSABLE = 0, 2
 BACKEND_CHOICES = ("auto", "insightface", "yunet", "haar")
@@ -92,6 +92,7 @@ def _run_analysis(args: argparse.Namespace):
     except LikenessError as exc:
         err(str(exc))
         return None
+    report_file_problems(ws)
     progress = Progress("analysing faces")
     try:
         analysis = analyze_dataset(
@@ -196,6 +197,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         except LikenessError as exc:
             err(str(exc))
             return EXIT_UNUSABLE
+        report_file_problems(ws)
     progress = Progress("exporting")
     try:
         result = export_dataset(ws, args.out, options, faces=faces, on_progress=progress)

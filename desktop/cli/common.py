@@ -73,3 +73,10 @@ def stored_profile(settings: dict, default: str) -> str:
     """The balance profile name stored in ``settings``, else ``default``."""
     stored = settings.get("profile")
     return stored if isinstance(stored, str) and stored else default
+
+
+def report_file_problems(ws) -> None:
+    """One stderr line per file the dataset cannot use as is (the messages of ``likeness
+    scan``: skipped links, loops, FIFOs, undecodable names, unreadable captions)."""
+    for problem in ws.file_problems():
+        err(f"{problem.path}: {problem.error}")

@@ -12,7 +12,13 @@ import json
 import sys
 from pathlib import Path
 
-from desktop.cli.common import Progress, dataset_settings, err, stored_profile
+from desktop.cli.common import (
+    Progress,
+    dataset_settings,
+    err,
+    report_file_problems,
+    stored_profile,
+)
 
 
 def run_headless(folder: str, backend: str = "auto", profile: str | None = None) -> int:
@@ -37,6 +43,7 @@ def run_headless(folder: str, backend: str = "auto", profile: str | None = None)
         print(f"{folder}: {n} images, {captioned} captioned, {len(ws.excluded())} excluded")
         for message in ws.recovered:
             print(f"  recovered: {message}")
+        report_file_problems(ws)
         settings = dataset_settings(ws)
         if profile is None:
             profile = stored_profile(settings, DEFAULT_PROFILE)

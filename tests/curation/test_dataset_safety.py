@@ -387,3 +387,50 @@ def test_write_caption_never_called_for_a_link(linked, monkeypatch) -> None:
     with Workspace.open(ds) as ws:
         ws.apply_changes({i.rel: "x" for i in ws.items})
     assert sorted(seen) == ["img00003.txt", "img00004.txt"]
+
+
+def test_extreme_aspect_ratios_are_flagged_not_failed(tmp_path: Path) -> None:
+    """Valid 65535x1 and 1x65535 images: flagged ``unusable-aspect``, no analysis error."""
+    from PIL import Image
+
+    from curation.analysis import analyze_dataset
+
+    ds = tmp_path / "ds"
+    ds.mkdir()
+    Image.new("RGB", (65535, 1), (90, 90, 90)).save(ds / "wide.png")
+    Image.new("RGB", (1, 65535), (90, 90, 90)).save(ds / "tall.png")
+    Image.new("RGB", (900, 100), (90, 90, 90)).save(ds / "nine.png")  # 9:1
+    Image.new("RGB", (800, 100), (90, 90, 90)).save(ds / "eight.png")  # 8:1: still usable
+    with Workspace.open(ds) as ws:
+        analysis = analyze_dataset(ws, backend="haar")
+    by = {img.rel: img for img in analysis.images}
+    for rel in ("wide.png", "tall.png", "nine.png"):
+        assert by[rel].error is None and "unusable-aspect" in by[rel].flags, by[rel]
+    assert "unusable-aspect" not in by["eight.png"].flags and by["eight.png"].error is None
+
+
+def test_every_command_names_the_files_scan_skips(tmp_path: Path) -> None:
+    """analyze, report, export, lint and bulk print the per-file messages of scan (dangling
+    links, loops, undecodable names) on stderr."""
+    ds = tmp_path / "ds"
+    make_dataset(ds, 2, caption="photo of ohwx")
+    (ds / "dangling.png").symlink_to(tmp_path / "nothing.png")
+    (ds / "loop.png").symlink_to(ds / "loop.png")
+    bad_name = os.fsencode(str(ds)) + b"/caf\xe9.png"
+    with open(bad_name, "wb") as fh:
+        fh.write((ds / "img00000.png").read_bytes())
+    expected = ("dangling.png", "does not exist", "loop.png", "link loop", "not valid UTF-8")
+    scan = likeness("scan", str(ds))
+    for text in expected:
+        assert text in scan.stdout, (text, scan.stdout)
+    for cmd in (
+        ("analyze", str(ds), "--backend", "haar"),
+        ("report", str(ds), "--backend", "haar"),
+        ("export", str(ds), str(tmp_path / "out")),
+        ("lint", str(ds), "--trigger", "ohwx"),
+        ("bulk", "dedupe", str(ds), "--dry-run"),
+    ):
+        r = likeness(*cmd)
+        assert "Traceback" not in r.stderr, (cmd, r.stderr)
+        for text in expected:
+            assert text in r.stderr, (cmd, text, r.stderr)

@@ -37,6 +37,7 @@ FLAG_BADGE = {
     "small-face": ("small face", AMBER),
     "low-resolution": ("low-res", AMBER),
     "borderline-tier": ("borderline", "#6b7280"),
+    "unusable-aspect": ("strip?", RED),
 }
 # Human words for every flag, for filters and tooltips.
 FLAG_LABELS = {
@@ -49,6 +50,7 @@ FLAG_LABELS = {
     "duplicate": "Near-duplicate",
     "identity-outlier": "Probably another person",
     "identity-review": "Identity to check",
+    "unusable-aspect": "Extreme aspect ratio (over 8:1)",
     "unreadable": "Unreadable",
 }
 

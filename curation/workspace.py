@@ -36,6 +36,7 @@ from curation.caption_io import (
 )
 from curation.dataset import ImageItem, ScanResult, natural_key, scan_folder
 from curation.errors import CaptionReadError, CaptionWriteError
+from curation.fsio import WriteRefused, ensure_inside
 from curation.jobs import CancelToken, ItemResult, ProgressFn
 from curation.state import (
     Change,
@@ -64,6 +65,11 @@ CONFLICT_MESSAGE = (
 CHANGED_WHILE_SAVING = (
     "the caption file was changed by another program while saving; it was not overwritten "
     "(the new text is shown)"
+)
+CHANGED_SINCE_PREVIEW = "caption changed since the preview; not applied"
+EDITED_ELSEWHERE = (
+    "the caption file was changed by another program while you edited it; your text was "
+    "not saved over it (save again to replace it)"
 )
 WRITE_THREADS = 8
 ORIGINS = ("user", "bulk", "auto")
@@ -319,10 +325,14 @@ class Workspace(DiskSyncMixin, MetaMixin, JournalMixin):
         if (cap.text if cap.exists else None) != expected:
             return _Conflict(CHANGED_WHILE_SAVING)
         try:
+            ensure_inside(self.root, path)  # a linked subfolder never leads a write outside
+        except WriteRefused as exc:
+            return f"cannot write caption {path.name}: {exc.reason}"
+        try:
             if text is None:
-                delete_caption(path, root=self.root)
+                delete_caption(path)
             else:
-                write_caption_atomic(path, text, root=self.root)
+                write_caption_atomic(path, text)
         except CaptionWriteError as exc:
             return str(exc)
         return None
@@ -400,9 +410,16 @@ class Workspace(DiskSyncMixin, MetaMixin, JournalMixin):
                 self._persist_pending(conn, rels)
             return result
 
-    def set_caption(self, rel: str, text: str, origin: str = "user") -> SaveResult:
-        """Save one caption (one undo step)."""
-        return self.apply_changes({rel: text}, origin=origin, label=f"edit {rel}")
+    def set_caption(
+        self, rel: str, text: str, origin: str = "user", base: str | None = None
+    ) -> SaveResult:
+        """Save one caption (one undo step). ``base``: the text the edit started from (what
+        the editor showed); when the caption is no longer that (another program changed
+        it), nothing is written and ``skipped`` says so: a stale editor never overwrites a
+        newer caption. None: no check."""
+        if base is None:
+            return self.apply_changes({rel: text}, origin=origin, label=f"edit {rel}")
+        return self.apply_changes([Change(rel, base, text)], origin=origin, label=f"edit {rel}")
 
     def apply_changes(
         self,
@@ -444,9 +461,8 @@ class Workspace(DiskSyncMixin, MetaMixin, JournalMixin):
                     continue
                 current = self.caption(rel)
                 if expected is not None and expected != current:
-                    result.skipped.append(
-                        ItemResult(path=rel, error="caption changed since the preview; not applied")
-                    )
+                    why = EDITED_ELSEWHERE if origin == "user" else CHANGED_SINCE_PREVIEW
+                    result.skipped.append(ItemResult(path=rel, error=why))
                     continue
                 if new == current and rel in self._pending:
                     # saving a pending edit again (e.g. after a conflict): it goes to disk now

@@ -11,7 +11,8 @@ import logging
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QGuiApplication
 
 from curation.jobs import ItemResult
 from desktop.models.thumbnail_model import TileRow
@@ -55,6 +56,33 @@ class DatasetSession(QObject):
         self.scan_errors: list[ItemResult] = []
         self._job: Job | None = None
         self.loading = False
+        app = QGuiApplication.instance()
+        if app is not None:  # back to the app: captions edited elsewhere meanwhile are shown
+            app.applicationStateChanged.connect(self._on_app_state)
+
+    def _on_app_state(self, state) -> None:
+        if state == Qt.ApplicationState.ApplicationActive:
+            self.refresh_from_disk()
+
+    def refresh_from_disk(self) -> list[str]:
+        """Re-check every caption against the disk (size + mtime); captions changed by
+        another program or a ``likeness`` command are taken and ``captions_changed`` is
+        emitted for them. Returns their rels."""
+        if self.workspace is None or self.loading:
+            return []
+        try:
+            changed = self.workspace.sync_from_disk()
+        except Exception as exc:  # noqa: BLE001 - a failed check must not break the app
+            log.warning("checking captions on disk failed: %s", exc)
+            return []
+        if changed:
+            self.captions_changed.emit(changed)
+            self.history_changed.emit()
+            n = len(changed)
+            self.notify.emit(
+                "info", f"{n} caption{'s' if n != 1 else ''} changed outside Likeness: reloaded"
+            )
+        return changed
 
     # -- open / close ------------------------------------------------------------------
     def open(self, folder: str | os.PathLike[str], recursive: bool = True) -> None:
@@ -124,12 +152,14 @@ class DatasetSession(QObject):
     def caption(self, rel: str) -> str:
         return self.workspace.caption(rel) if self.workspace else ""
 
-    def save_caption(self, rel: str, text: str) -> str | None:
-        """Save one caption (one undo step). Returns None, or the error text (edit kept)."""
+    def save_caption(self, rel: str, text: str, base: str | None = None) -> str | None:
+        """Save one caption (one undo step). Returns None, or the error text (edit kept).
+        ``base``: the text the editor started from; if the file changed since, nothing is
+        written (a stale editor never overwrites a newer caption) and the error says so."""
         if self.workspace is None:
             return "no dataset is open"
         try:
-            result = self.workspace.set_caption(rel, text, origin="user")
+            result = self.workspace.set_caption(rel, text, origin="user", base=base)
         except Exception as exc:  # noqa: BLE001 - shown to the user, never a crash
             log.error("Saving the caption of %s failed: %s", rel, exc)
             return str(exc)

@@ -221,8 +221,15 @@ class DatasetBrowser(QWidget):
         self.session.redo()
 
     def _save_caption(self, rel: str, text: str) -> str | None:
-        error = self.session.save_caption(rel, text)
-        self.model.update_caption(rel, self.session.caption(rel))
+        error = self.session.save_caption(rel, text, base=self.editor.base_text())
+        current = self.session.caption(rel)
+        self.model.update_caption(rel, current)
+        from curation.workspace import EDITED_ELSEWHERE
+
+        if error == EDITED_ELSEWHERE:
+            # changed on disk meanwhile: the user's text stays in the editor, and saving
+            # again replaces the new file text deliberately
+            self.editor.rebase(current)
         return error
 
     def _on_saved(self, rel: str) -> None:

@@ -210,6 +210,15 @@ class CaptionEditor(QWidget):
         self.state.setText("")
         self._update_counts()
 
+    def base_text(self) -> str:
+        """The caption text the current edit started from (what was last loaded or saved)."""
+        return self._saved_text
+
+    def rebase(self, text: str) -> None:
+        """The caption on disk is now ``text``: keep the user's edit, base the next save on it."""
+        self._saved_text = text
+        self._set_dirty(self.text() != text)
+
     def reload_text(self, text: str) -> None:
         """The caption changed underneath (undo, bulk edit): show it, keep the cursor."""
         cursor = self.edit.textCursor().position()

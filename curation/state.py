@@ -40,6 +40,7 @@ from curation.fsio import describe_special, write_atomic_text
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+MAX_UNDO_STEPS = 200
 TRANSITIONAL = ("applying", "undoing", "redoing")
 
 _SCHEMA = """
@@ -64,6 +65,10 @@ CREATE TABLE IF NOT EXISTS steps(
 CREATE TABLE IF NOT EXISTS step_changes(
     step_id INTEGER NOT NULL, rel TEXT NOT NULL, old_text TEXT, new_text TEXT,
     PRIMARY KEY(step_id, rel)
+);
+CREATE TABLE IF NOT EXISTS step_meta(
+    step_id INTEGER NOT NULL, rel TEXT NOT NULL, key TEXT NOT NULL,
+    old_value TEXT, new_value TEXT, PRIMARY KEY(step_id, rel, key)
 );
 CREATE TABLE IF NOT EXISTS flags(
     rel TEXT PRIMARY KEY, excluded INTEGER NOT NULL DEFAULT 0, note TEXT NOT NULL DEFAULT ''
@@ -143,6 +148,7 @@ class Step:
     incomplete: bool = False
     count: int = 0
     owner: str | None = None  # "host:pid" of the process that last moved it
+    kind: str = "captions"  # or "meta": exclusions and overrides
 
 
 @dataclass(frozen=True)
@@ -150,6 +156,26 @@ class Change:
     rel: str
     old: str | None  # None: there was no caption file
     new: str | None  # None: the caption file is removed (undo of a creation)
+
+
+@dataclass(frozen=True)
+class MetaChange:
+    """One per-image setting changed by a step: ``key`` is ``excluded`` or
+    ``override:<name>``; values are JSON (None: no override)."""
+
+    rel: str
+    key: str
+    old: object
+    new: object
+
+
+def _json_or_none(text: str | None) -> object:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -211,6 +237,8 @@ class StateDB:
         columns = {r[1] for r in self.conn.execute("PRAGMA table_info(steps)")}
         if "owner" not in columns:
             self.conn.execute("ALTER TABLE steps ADD COLUMN owner TEXT")
+        if "kind" not in columns:  # 'captions' or 'meta' (exclusions, overrides)
+            self.conn.execute("ALTER TABLE steps ADD COLUMN kind TEXT NOT NULL DEFAULT 'captions'")
 
     def close(self) -> None:
         with self.lock:
@@ -270,7 +298,9 @@ class StateDB:
     def steps(self, states: Iterable[str] | None = None) -> list[Step]:
         sql = (
             "SELECT s.id, s.time, s.label, s.origin, s.state, s.incomplete, "
-            "(SELECT COUNT(*) FROM step_changes c WHERE c.step_id = s.id), s.owner FROM steps s"
+            "(SELECT COUNT(*) FROM step_changes c WHERE c.step_id = s.id) + "
+            "(SELECT COUNT(*) FROM step_meta m WHERE m.step_id = s.id), s.owner, s.kind "
+            "FROM steps s"
         )
         params: tuple = ()
         if states is not None:
@@ -278,7 +308,7 @@ class StateDB:
             sql += f" WHERE s.state IN ({','.join('?' * len(states))})"
             params = states
         return [
-            Step(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7])
+            Step(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7], r[8])
             for r in self.query(sql + " ORDER BY s.id", params)
         ]
 
@@ -288,6 +318,60 @@ class StateDB:
             (step_id,),
         )
         return [Change(*r) for r in rows]
+
+    def step_rels(self, step_id: int) -> list[str]:
+        """The images a step touches, in order."""
+        rows = self.query(
+            "SELECT rel FROM step_changes WHERE step_id=? UNION "
+            "SELECT rel FROM step_meta WHERE step_id=?",
+            (step_id, step_id),
+        )
+        return sorted({r[0] for r in rows})
+
+    def meta_changes(self, step_id: int) -> list[MetaChange]:
+        rows = self.query(
+            "SELECT rel, key, old_value, new_value FROM step_meta WHERE step_id=? ORDER BY rowid",
+            (step_id,),
+        )
+        return [
+            MetaChange(rel, key, _json_or_none(old), _json_or_none(new))
+            for rel, key, old, new in rows
+        ]
+
+    @staticmethod
+    def delete_steps(conn: sqlite3.Connection, ids: Iterable[int]) -> None:
+        ids = [(i,) for i in ids]
+        conn.executemany("DELETE FROM step_changes WHERE step_id=?", ids)
+        conn.executemany("DELETE FROM step_meta WHERE step_id=?", ids)
+        conn.executemany("DELETE FROM steps WHERE id=?", ids)
+
+    @staticmethod
+    def start_step(
+        conn: sqlite3.Connection, label: str, origin: str, state: str, kind: str, keep: int
+    ) -> int:
+        """A new step on top of the stack: the redo branch is dropped, and applied steps
+        beyond the newest ``keep`` are forgotten. Returns its id."""
+        undone = [r[0] for r in conn.execute("SELECT id FROM steps WHERE state='undone'")]
+        StateDB.delete_steps(conn, undone)
+        cur = conn.execute(
+            "INSERT INTO steps(time, label, origin, state, owner, kind) VALUES(?,?,?,?,?,?)",
+            (time.time(), label, origin, state, owner(), kind),
+        )
+        old = conn.execute(
+            "SELECT id FROM steps WHERE state='applied' ORDER BY id DESC LIMIT -1 OFFSET ?",
+            (keep,),
+        )
+        StateDB.delete_steps(conn, [r[0] for r in old])
+        return int(cur.lastrowid)
+
+    @staticmethod
+    def add_meta_changes(
+        conn: sqlite3.Connection, step_id: int, changes: Iterable[MetaChange]
+    ) -> None:
+        conn.executemany(
+            "INSERT OR REPLACE INTO step_meta VALUES(?,?,?,?,?)",
+            [(step_id, c.rel, c.key, StateDB.dumps(c.old), StateDB.dumps(c.new)) for c in changes],
+        )
 
     @staticmethod
     def set_step_state(conn: sqlite3.Connection, step_id: int, state: str) -> None:

@@ -25,7 +25,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from curation.caption_io import (
@@ -38,14 +38,15 @@ from curation.dataset import ImageItem, ScanResult, natural_key, scan_folder
 from curation.errors import CaptionReadError, CaptionWriteError
 from curation.fsio import WriteRefused, ensure_inside
 from curation.jobs import CancelToken, ItemResult, ProgressFn
+from curation.save_result import SaveResult
 from curation.state import (
+    MAX_UNDO_STEPS,
     Change,
     JournalMixin,
     StateDB,
     Step,
     mark_live,
     open_state_db,
-    owner,
     state_location,
 )
 from curation.workspace_meta import MetaMixin
@@ -56,7 +57,6 @@ __all__ = ["HistoryEntry", "SaveResult", "Step", "Workspace", "state_location"]
 
 log = logging.getLogger(__name__)
 
-MAX_UNDO_STEPS = 200
 HISTORY_MAX_ROWS = 1_000_000  # ~100-200 MB of caption text at most
 CONFLICT_MESSAGE = (
     "the caption file was changed by another program since your unsaved edit; it is not "
@@ -103,23 +103,6 @@ class HistoryEntry:
     step_id: int | None
 
 
-@dataclass
-class SaveResult:
-    """What a caption operation did: ``written`` reached the disk, ``pending`` are kept in the
-    state db because the file could not be written (error text per item), ``skipped`` were
-    not applied (changed since the preview, unknown image)."""
-
-    step_id: int | None = None
-    label: str = ""
-    written: list[str] = field(default_factory=list)
-    pending: list[ItemResult] = field(default_factory=list)
-    skipped: list[ItemResult] = field(default_factory=list)
-
-    @property
-    def changed(self) -> int:
-        return len(self.written) + len(self.pending)
-
-
 class Workspace(DiskSyncMixin, MetaMixin, JournalMixin):
     """Open with :meth:`open`; thread-safe (one lock); close with :meth:`close`."""
 
@@ -137,6 +120,7 @@ class Workspace(DiskSyncMixin, MetaMixin, JournalMixin):
         self._unreadable: dict[str, str] = {}  # rel -> why its caption file cannot be read
         self._readonly: dict[str, str] = {}  # rel -> why its caption is never written (a link)
         self._writer = WriterLock(lock_path_for(scan.root, state_dir))
+        self._own_steps: set[int] = set()  # steps made or moved since this open
         self.recovered: list[str] = []  # messages about interrupted operations repaired
         self._recursive = True
         MetaMixin.__init__(self)
@@ -302,6 +286,19 @@ class Workspace(DiskSyncMixin, MetaMixin, JournalMixin):
     @property
     def can_redo(self) -> bool:
         return bool(self.db.steps(("undone",)))
+
+    def next_step(self, undo: bool = True) -> Step | None:
+        """The step :meth:`undo` (or :meth:`redo`) would move now, or None."""
+        return self._step_for("applied" if undo else "undone", last=undo)
+
+    def step_rels(self, step_id: int) -> list[str]:
+        """The images a step touches."""
+        return self.db.step_rels(step_id)
+
+    def is_own_step(self, step_id: int) -> bool:
+        """Whether this workspace made (or already moved) the step since it was opened;
+        False for steps of an earlier session or of another window or command."""
+        return step_id in self._own_steps
 
     def undo_label(self) -> str | None:
         steps = self.db.steps(("applied",))
@@ -481,28 +478,15 @@ class Workspace(DiskSyncMixin, MetaMixin, JournalMixin):
 
     def _journal(self, label: str, origin: str, planned: list[Change]) -> int:
         with self.db.tx() as conn:
-            undone = [r[0] for r in conn.execute("SELECT id FROM steps WHERE state='undone'")]
-            conn.executemany("DELETE FROM step_changes WHERE step_id=?", [(i,) for i in undone])
-            conn.executemany("DELETE FROM steps WHERE id=?", [(i,) for i in undone])
-            cur = conn.execute(
-                "INSERT INTO steps(time, label, origin, state, owner) VALUES(?,?,?,'applying',?)",
-                (time.time(), label, origin, owner()),
+            step_id = StateDB.start_step(
+                conn, label, origin, "applying", "captions", keep=MAX_UNDO_STEPS
             )
-            step_id = int(cur.lastrowid)
             mark_live(self.db.path, step_id)  # before COMMIT: no other open can "recover" it
             conn.executemany(
                 "INSERT INTO step_changes VALUES(?,?,?,?)",
                 [(step_id, c.rel, c.old, c.new) for c in planned],
             )
-            old_ids = [
-                r[0]
-                for r in conn.execute(
-                    "SELECT id FROM steps WHERE state='applied' ORDER BY id DESC LIMIT -1 OFFSET ?",
-                    (MAX_UNDO_STEPS,),
-                )
-            ]
-            conn.executemany("DELETE FROM step_changes WHERE step_id=?", [(i,) for i in old_ids])
-            conn.executemany("DELETE FROM steps WHERE id=?", [(i,) for i in old_ids])
+        self._own_steps.add(step_id)
         return step_id
 
     def _run_step(
@@ -566,6 +550,10 @@ class Workspace(DiskSyncMixin, MetaMixin, JournalMixin):
             if step is None:
                 return None
             result = SaveResult(step_id=step.id, label=step.label)
+            self._own_steps.add(step.id)
+            if step.kind == "meta":
+                self._undo_redo_meta(step, undo, result)
+                return result
             changes = self.db.changes(step.id)
             self.sync_from_disk([c.rel for c in changes])
             todo: list[Change] = []

@@ -10,7 +10,8 @@ import time
 from collections.abc import Iterable, Mapping
 
 from curation.jobs import CancelToken, ItemResult, ProgressFn
-from curation.state import StateDB
+from curation.save_result import SaveResult
+from curation.state import MAX_UNDO_STEPS, MetaChange, StateDB, Step
 
 __all__ = ["MetaMixin"]
 
@@ -46,7 +47,7 @@ class MetaMixin:
         if rel not in self._items:  # type: ignore[attr-defined]
             raise KeyError(f"no image {rel!r} in this dataset")
 
-    # -- flags ----------------------------------------------------------------------------
+    # -- flags and overrides: every change is an undo step -------------------------------
     def _save_flags(self, rel: str) -> None:
         with self.db.tx() as conn:
             conn.execute(
@@ -54,25 +55,24 @@ class MetaMixin:
                 (rel, int(rel in self._excluded), self._notes.get(rel, "")),
             )
 
-    def set_excluded(self, rel: str, excluded: bool = True) -> None:
-        """Exclude an image from training (kept in the folder, never moved or deleted)."""
-        self._known(rel)
-        with self.db.lock:
-            (self._excluded.add if excluded else self._excluded.discard)(rel)
-            self._save_flags(rel)
+    def set_excluded(self, rel: str, excluded: bool = True) -> SaveResult | None:
+        """Exclude an image from training (kept in the folder, never moved or deleted).
+        One undo step; None when nothing changed."""
+        return self.set_excluded_many([rel], excluded)
 
-    def set_excluded_many(self, rels: Iterable[str], excluded: bool = True) -> None:
-        rels = list(rels)
+    def set_excluded_many(self, rels: Iterable[str], excluded: bool = True) -> SaveResult | None:
+        """Exclude (or include) images as ONE undo step ("exclude 3 images"); keep/reject
+        decisions of the duplicate review are these too. None when nothing changed."""
+        rels = list(dict.fromkeys(rels))
         for rel in rels:
             self._known(rel)
-        with self.db.lock:
-            for rel in rels:
-                (self._excluded.add if excluded else self._excluded.discard)(rel)
-            with self.db.tx() as conn:
-                conn.executemany(
-                    "INSERT OR REPLACE INTO flags VALUES(?,?,?)",
-                    [(r, int(excluded), self._notes.get(r, "")) for r in rels],
-                )
+        changes = [
+            MetaChange(rel, "excluded", rel in self._excluded, bool(excluded))
+            for rel in rels
+            if (rel in self._excluded) != bool(excluded)
+        ]
+        verb = "exclude" if excluded else "include"
+        return self._meta_step(f"{verb} {_what(changes)}", changes)
 
     def is_excluded(self, rel: str) -> bool:
         return rel in self._excluded
@@ -85,6 +85,7 @@ class MetaMixin:
         return self._notes.get(rel, "")
 
     def set_note(self, rel: str, text: str) -> None:
+        """A free note on an image (not an undo step: it is the user's own text box)."""
         self._known(rel)
         with self.db.lock:
             if text:
@@ -93,21 +94,27 @@ class MetaMixin:
                 self._notes.pop(rel, None)
             self._save_flags(rel)
 
-    # -- overrides ------------------------------------------------------------------------
-    def set_override(self, rel: str, key: str, value: object) -> None:
-        """Per-image user override (e.g. ``tier``); ``None`` removes it. JSON values."""
-        self._known(rel)
-        with self.db.lock:
-            with self.db.tx() as conn:
-                if value is None:
-                    conn.execute("DELETE FROM overrides WHERE rel=? AND key=?", (rel, key))
-                    self._overrides.get(rel, {}).pop(key, None)
-                else:
-                    conn.execute(
-                        "INSERT OR REPLACE INTO overrides VALUES(?,?,?)",
-                        (rel, key, StateDB.dumps(value)),
-                    )
-                    self._overrides.setdefault(rel, {})[key] = value
+    def set_override(self, rel: str, key: str, value: object) -> SaveResult | None:
+        """Per-image user override (e.g. ``tier``); ``None`` removes it. JSON values. One
+        undo step; None when nothing changed."""
+        return self.set_override_many([rel], key, value)
+
+    def set_override_many(self, rels: Iterable[str], key: str, value: object) -> SaveResult | None:
+        """The same override on many images as ONE undo step."""
+        rels = list(dict.fromkeys(rels))
+        for rel in rels:
+            self._known(rel)
+        StateDB.dumps(value)  # TypeError before anything changes
+        changes = [
+            MetaChange(rel, f"override:{key}", self._overrides.get(rel, {}).get(key), value)
+            for rel in rels
+            if self._overrides.get(rel, {}).get(key) != value
+        ]
+        if value is None:
+            label = f"clear {key} of {_what(changes)}"
+        else:
+            label = f"set {key} of {_what(changes)} to {value}"
+        return self._meta_step(label, changes)
 
     def overrides(self, rel: str) -> dict[str, object]:
         return dict(self._overrides.get(rel, {}))
@@ -115,6 +122,83 @@ class MetaMixin:
     def overrides_for(self, key: str) -> dict[str, object]:
         """rel -> value of one override key, for every image that has it."""
         return {rel: o[key] for rel, o in self._overrides.items() if key in o}
+
+    # -- meta steps -------------------------------------------------------------------------
+    def _meta_value(self, rel: str, key: str) -> object:
+        if key == "excluded":
+            return rel in self._excluded
+        return self._overrides.get(rel, {}).get(key.partition(":")[2])
+
+    def _put_meta(self, conn, rel: str, key: str, value: object) -> None:
+        """Store one setting (inside ``conn``'s transaction) and update memory."""
+        if key == "excluded":
+            (self._excluded.add if value else self._excluded.discard)(rel)
+            conn.execute(
+                "INSERT OR REPLACE INTO flags VALUES(?,?,?)",
+                (rel, int(bool(value)), self._notes.get(rel, "")),
+            )
+            return
+        name = key.partition(":")[2]
+        if value is None:
+            conn.execute("DELETE FROM overrides WHERE rel=? AND key=?", (rel, name))
+            self._overrides.get(rel, {}).pop(name, None)
+        else:
+            conn.execute(
+                "INSERT OR REPLACE INTO overrides VALUES(?,?,?)", (rel, name, StateDB.dumps(value))
+            )
+            self._overrides.setdefault(rel, {})[name] = value
+
+    def _meta_step(self, label: str, changes: list[MetaChange]) -> SaveResult | None:
+        """Apply ``changes`` and record them as one applied step, in ONE transaction (no
+        journal needed: nothing outside the db changes)."""
+        if not changes:
+            return None
+        with self._writer.hold(), self.db.lock:  # type: ignore[attr-defined]
+            before = {(c.rel, c.key): self._meta_value(c.rel, c.key) for c in changes}
+            try:
+                with self.db.tx() as conn:
+                    step_id = StateDB.start_step(
+                        conn, label, "user", "applied", "meta", keep=MAX_UNDO_STEPS
+                    )
+                    StateDB.add_meta_changes(conn, step_id, changes)
+                    for c in changes:
+                        self._put_meta(conn, c.rel, c.key, c.new)
+            except BaseException:
+                self._restore_meta(before)
+                raise
+            self._own_steps.add(step_id)  # type: ignore[attr-defined]
+        return SaveResult(step_id=step_id, label=label, meta=[c.rel for c in changes])
+
+    def _restore_meta(self, before: dict[tuple[str, str], object]) -> None:
+        """Memory back to ``before`` after a failed transaction (the db rolled back)."""
+        for (rel, key), value in before.items():
+            if key == "excluded":
+                (self._excluded.add if value else self._excluded.discard)(rel)
+            elif value is None:
+                self._overrides.get(rel, {}).pop(key.partition(":")[2], None)
+            else:
+                self._overrides.setdefault(rel, {})[key.partition(":")[2]] = value
+
+    def _undo_redo_meta(self, step: Step, undo: bool, result: SaveResult) -> None:
+        """Move a meta step; settings changed since (by another window) are left alone."""
+        todo = []
+        for c in self.db.meta_changes(step.id):
+            if c.rel not in self._items:  # type: ignore[attr-defined]
+                result.skipped.append(ItemResult(c.rel, error="image no longer in the dataset"))
+            elif self._meta_value(c.rel, c.key) != (c.new if undo else c.old):
+                result.skipped.append(ItemResult(c.rel, error="changed since; left as it is"))
+            else:
+                todo.append(c)
+        before = {(c.rel, c.key): self._meta_value(c.rel, c.key) for c in todo}
+        try:
+            with self.db.tx() as conn:
+                for c in todo:
+                    self._put_meta(conn, c.rel, c.key, c.old if undo else c.new)
+                StateDB.set_step_state(conn, step.id, "undone" if undo else "applied")
+        except BaseException:
+            self._restore_meta(before)
+            raise
+        result.meta = list(dict.fromkeys(c.rel for c in todo))
 
     # -- JSON cache -----------------------------------------------------------------------
     def cache_get(self, namespace: str, key: str, default: object = None) -> object:
@@ -255,3 +339,8 @@ def _cached_info(text: str | None, limit: int, thorough: bool):  # -> ImageInfo 
     if thorough and not was_thorough:
         return None
     return info
+
+
+def _what(changes: list[MetaChange]) -> str:
+    rels = list(dict.fromkeys(c.rel for c in changes))
+    return rels[0] if len(rels) == 1 else f"{len(rels)} images"

@@ -159,6 +159,8 @@ class MainWindow(QMainWindow):
         s.open_failed.connect(self._on_open_failed)
         s.notify.connect(self.banner.show_message)
         s.history_changed.connect(self._update_history_actions)
+        s.meta_changed.connect(self._on_meta_changed)
+        s.step_images.connect(self._show_step_images)
         self.empty.open_requested.connect(self.choose_folder)
         self.empty.recent_requested.connect(self.open_folder)
         self.banner.show_log.connect(self.show_log)
@@ -300,12 +302,27 @@ class MainWindow(QMainWindow):
         n = len(self.browser.grid.selectionModel().selectedIndexes())
         self.status.set_selection(n, self.browser.proxy.rowCount(), self.browser.model.rowCount())
 
+    def _on_meta_changed(self, rels: list[str]) -> None:
+        """An undo/redo changed exclusions: the grid shows the workspace's state."""
+        ws = self.session.workspace
+        if ws is None:
+            return
+        for rel in rels:
+            self.browser.model.set_excluded(rel, ws.is_excluded(rel))
+
+    def _show_step_images(self, rels: list[str]) -> None:
+        """The grid selects the image an undo/redo step touches (the first, if several)."""
+        if rels and self.browser.grid.current_rel() not in rels:
+            self.browser.grid.select_rel(rels[0])
+
     def _update_history_actions(self) -> None:
         u, r = self.session.undo_label(), self.session.redo_label()
         self.act_undo.setEnabled(bool(u))
         self.act_redo.setEnabled(bool(r))
         self.act_undo.setToolTip(f"Undo {u} (Ctrl+Z)" if u else "Nothing to undo (Ctrl+Z)")
         self.act_redo.setToolTip(f"Redo {r} (Ctrl+Shift+Z)" if r else "Nothing to redo")
+        self.act_undo.setText(f"&Undo {_short(u)}" if u else "&Undo")
+        self.act_redo.setText(f"&Redo {_short(r)}" if r else "&Redo")
         for a in (
             self.act_bulk,
             self.act_close,
@@ -381,3 +398,9 @@ def _dropped_folder(mime) -> str | None:
             if path.is_file():
                 return str(path.parent)
     return None
+
+
+def _short(label: str | None, limit: int = 60) -> str:
+    """A step label short enough for a menu entry (the tooltip has all of it)."""
+    text = (label or "").replace("&", "&&")
+    return text if len(text) <= limit else text[: limit - 1] + "…"

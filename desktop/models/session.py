@@ -47,6 +47,8 @@ class DatasetSession(QObject):
     closed = Signal()
     captions_changed = Signal(list)  # rels whose caption changed (undo, redo, bulk)
     history_changed = Signal()  # undo/redo availability or labels changed
+    meta_changed = Signal(list)  # rels whose exclusion or overrides changed (undo, redo)
+    step_images = Signal(list)  # rels the step just moved (or about to be) touches
     notify = Signal(str, str)  # level ("info", "warning", "error"), text
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -56,6 +58,7 @@ class DatasetSession(QObject):
         self.scan_errors: list[ItemResult] = []
         self._job: Job | None = None
         self.loading = False
+        self._armed: tuple[bool, int] | None = None  # (undo?, step id) announced, not moved
         app = QGuiApplication.instance()
         if app is not None:  # back to the app: captions edited elsewhere meanwhile are shown
             app.applicationStateChanged.connect(self._on_app_state)
@@ -190,14 +193,45 @@ class DatasetSession(QObject):
         return self._undo_redo(False)
 
     def undo_label(self) -> str | None:
-        return self.workspace.undo_label() if self.workspace else None
+        """What Undo would do, naming its images: "edit img_03.jpg", "replace 'x' (12
+        images: a.jpg, b.jpg, ...)", "... (from an earlier session)"; None: nothing."""
+        return self._describe(True)
 
     def redo_label(self) -> str | None:
-        return self.workspace.redo_label() if self.workspace else None
+        return self._describe(False)
+
+    def _describe(self, undo: bool) -> str | None:
+        ws = self.workspace
+        step = ws.next_step(undo) if ws is not None else None
+        if step is None:
+            return None
+        rels = ws.step_rels(step.id)
+        text = step.label
+        if rels and not (len(rels) == 1 and rels[0] in text):
+            shown = ", ".join(rels[:3]) + (", …" if len(rels) > 3 else "")
+            text += f" ({len(rels)} image{'s' if len(rels) != 1 else ''}: {shown})"
+        if not ws.is_own_step(step.id):
+            text += " (from an earlier session or another window)"
+        return text
 
     def _undo_redo(self, undo: bool):
         if self.workspace is None:
             return None
+        step = self.workspace.next_step(undo)
+        if step is not None and not self.workspace.is_own_step(step.id):
+            # never a surprise: a step this window did not make is first shown, then moved
+            # on the second press
+            if self._armed != (undo, step.id):
+                self._armed = (undo, step.id)
+                word = "Undo" if undo else "Redo"
+                self.step_images.emit(self.workspace.step_rels(step.id))
+                self.notify.emit(
+                    "warning",
+                    f"The next {word.lower()} is “{self._describe(undo)}”. "
+                    f"Press {word} again to {word.lower()} it.",
+                )
+                return None
+        self._armed = None
         try:
             result = self.workspace.undo() if undo else self.workspace.redo()
         except Exception as exc:  # noqa: BLE001
@@ -213,8 +247,16 @@ class DatasetSession(QObject):
         rels = list(result.written) + [i.path for i in result.pending]
         if rels:
             self.captions_changed.emit(rels)
+        if result.meta:
+            self.meta_changed.emit(list(result.meta))
         self.history_changed.emit()
-        msg = f"{verb} “{result.label}” ({len(result.written)} captions)"
+        if rels or result.meta:
+            self.step_images.emit(rels + list(result.meta))
+        if result.meta:
+            n = len(result.meta)
+            msg = f"{verb} “{result.label}” ({n} image{'s' if n != 1 else ''})"
+        else:
+            msg = f"{verb} “{result.label}” ({len(result.written)} captions)"
         if result.pending:
             msg += f"; {len(result.pending)} could not be written and are kept pending"
             self.notify.emit("error", msg + f": {result.pending[0].error}")
@@ -226,6 +268,18 @@ class DatasetSession(QObject):
             self.notify.emit("info", msg)
 
     def set_excluded(self, rels: list[str], excluded: bool) -> None:
+        """Exclude or include images: one undo step."""
         if self.workspace is None:
             return
         self.workspace.set_excluded_many(rels, excluded)
+        self._armed = None
+        self.history_changed.emit()
+
+    def set_override(self, rels: list[str], key: str, value: object):
+        """The same override on images: one undo step. Returns the ``SaveResult`` or None."""
+        if self.workspace is None or not rels:
+            return None
+        result = self.workspace.set_override_many(rels, key, value)
+        self._armed = None
+        self.history_changed.emit()
+        return result

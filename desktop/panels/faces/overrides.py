@@ -43,12 +43,11 @@ class FaceOverrides(QObject):
         if ws is None or not rels:
             return
         done = []
-        for rel in rels:
-            try:
-                ws.set_override(rel, key, value)
-                done.append(rel)
-            except Exception as exc:  # noqa: BLE001 - reported, the rest goes on
-                log.error("Cannot store the %s override of %s: %s", key, rel, exc)
+        try:  # one undo step for the whole selection
+            result = self.session.set_override(rels, key, value)
+            done = list(result.meta) if result is not None else []
+        except Exception as exc:  # noqa: BLE001 - reported, never a crash
+            log.error("Cannot store the %s override of %d images: %s", key, len(rels), exc)
         if done:
             log.info("Override %s=%r on %d images", key, value, len(done))
             self.changed.emit(done)

@@ -198,6 +198,9 @@ class FacesPanel(DialogsMixin, QObject):
         c.running_changed.connect(self._on_running)
         self.model.dataChanged.connect(self._on_model_changed)
         self.overrides.changed.connect(lambda _rels: c.reclassify())
+        self.session.meta_changed.connect(  # undo / redo of exclusions and overrides
+            lambda _rels: c.reclassify() if c.analysis is not None else None
+        )
         self.grid.current_changed.connect(self.overlay.set_rel)
         d.advice_activated.connect(self.show_advice)
         d.profile_changed.connect(self.set_profile)

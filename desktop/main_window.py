@@ -323,6 +323,8 @@ class MainWindow(QMainWindow):
         self.act_redo.setToolTip(f"Redo {r} (Ctrl+Shift+Z)" if r else "Nothing to redo")
         self.act_undo.setText(f"&Undo {_short(u)}" if u else "&Undo")
         self.act_redo.setText(f"&Redo {_short(r)}" if r else "&Redo")
+        self.act_undo.setIconText("Undo")  # the toolbar stays short; menu and tooltip name it
+        self.act_redo.setIconText("Redo")
         for a in (
             self.act_bulk,
             self.act_close,

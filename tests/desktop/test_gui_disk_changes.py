@@ -45,3 +45,36 @@ def test_stale_editor_never_overwrites_a_newer_caption(qtbot, window, dataset):
     assert cap.read_text("utf-8") == old + ", mine"
     window.session.undo()  # one step: back to the other program's text
     assert cap.read_text("utf-8") == "theirs, written meanwhile"
+
+
+def test_undo_names_its_step_and_never_surprises(qtbot, window, dataset, screenshot_dir):
+    """The reported case: a caption edited in an earlier session, then (after reopening) an
+    image excluded. Ctrl+Z undoes the exclusion (the grid shows it); the next Ctrl+Z only
+    announces the earlier-session edit and selects its image; a second press undoes it."""
+    from curation.workspace import Workspace
+
+    with Workspace.open(dataset) as ws:
+        ws.set_caption("img_03.jpg", "edited last week")
+    open_and_wait(qtbot, window, dataset, thumbs=False)
+    model, grid = window.browser.model, window.browser.grid
+    assert "earlier session" in window.act_undo.toolTip()
+    assert "img_03.jpg" in window.act_undo.toolTip()
+    grid.select_rel("img_01.jpg")
+    window.toggle_excluded()
+    assert model.row_data("img_01.jpg").excluded
+    assert window.act_undo.text() == "&Undo exclude img_01.jpg"
+    grid.select_rel("img_05.jpg")
+    window.act_undo.trigger()
+    assert not model.row_data("img_01.jpg").excluded  # the exclusion, not the old edit
+    assert grid.current_rel() == "img_01.jpg"  # the grid shows what the step touched
+    assert (dataset / "img_03.txt").read_text("utf-8") == "edited last week"
+    window.act_undo.trigger()  # the earlier-session edit: announced, not done
+    assert (dataset / "img_03.txt").read_text("utf-8") == "edited last week"
+    assert grid.current_rel() == "img_03.jpg"
+    assert "Press Undo again" in window.banner.text.text()
+    window.grab().save(str(screenshot_dir / "undo_announced.png"))
+    window.act_undo.trigger()
+    assert (dataset / "img_03.txt").read_text("utf-8") != "edited last week"
+    assert "Nothing to undo" in window.act_undo.toolTip()
+    window.act_redo.trigger()  # moved by this window now: redo is immediate
+    assert (dataset / "img_03.txt").read_text("utf-8") == "edited last week"

@@ -32,6 +32,7 @@ __all__ = [
     "delete_file",
     "describe_special",
     "ensure_inside",
+    "open_regular",
     "read_limited",
     "remove_stale_temp_files",
     "write_atomic",
@@ -267,6 +268,22 @@ def read_limited(
     finally:
         os.close(fd)
     return b"".join(chunks), is_link
+
+
+def open_regular(path: str | os.PathLike[str]):
+    """Open a regular file for binary reading without ever blocking: a FIFO, socket or
+    device (a file swapped for one after the scan) raises :class:`WriteRefused`."""
+    fd = os.open(path, os.O_RDONLY | _NONBLOCK | _CLOEXEC | _BINARY)
+    try:
+        what = describe_special(os.fstat(fd).st_mode)
+        if what is not None:
+            raise WriteRefused(f"it is {what}, not a regular file")
+        if _NONBLOCK and hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _size(n: int) -> str:

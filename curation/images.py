@@ -37,6 +37,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from curation.errors import ImageLoadError
+from curation.fsio import WriteRefused, open_regular
 from curation.jobs import CancelToken, ItemResult, ProgressFn, report
 
 __all__ = [
@@ -124,7 +125,7 @@ def get_default_max_pixels() -> int:
 def file_hash(path: str | os.PathLike[str]) -> str:
     """blake2b-128 of the file bytes, hex (fast: ~1 GB/s)."""
     digest = hashlib.blake2b(digest_size=16)
-    with open(path, "rb") as fh:
+    with open_regular(path) as fh:  # never blocks on a FIFO
         while chunk := fh.read(_HASH_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
@@ -136,11 +137,14 @@ def _bytes_hash(data: bytes) -> str:
 
 def _read(path: Path) -> bytes:
     try:
-        data = path.read_bytes()
+        with open_regular(path) as fh:  # never blocks on a FIFO, never reads a device
+            data = fh.read()
     except FileNotFoundError as exc:
         raise ImageLoadError(f"file not found: {path}") from exc
     except IsADirectoryError as exc:
         raise ImageLoadError(f"not an image: {path} is a folder") from exc
+    except WriteRefused as exc:
+        raise ImageLoadError(f"not an image: {exc.reason}") from exc
     except PermissionError as exc:
         raise ImageLoadError(
             "cannot read: permission denied (check the file's permissions)"

@@ -434,3 +434,15 @@ def test_every_command_names_the_files_scan_skips(tmp_path: Path) -> None:
         assert "Traceback" not in r.stderr, (cmd, r.stderr)
         for text in expected:
             assert text in r.stderr, (cmd, text, r.stderr)
+
+
+@needs_fifo
+def test_image_swapped_for_a_fifo_after_the_scan_is_an_error_not_a_hang(tmp_path: Path) -> None:
+    ds = tmp_path / "ds"
+    make_dataset(ds, 3)
+    with Workspace.open(ds) as ws:
+        (ds / "img00001.png").unlink()
+        os.mkfifo(ds / "img00001.png")
+        results = {r.path: r for r in ws.probe_all()}
+        assert "FIFO" in results["img00001.png"].error
+        assert results["img00000.png"].error is None

@@ -207,3 +207,76 @@ def hash_tree(folder: Path, suffixes: tuple[str, ...] | None = None) -> dict[str
                     path.read_bytes()
                 ).hexdigest()
     return out
+
+
+def make_hostile_dataset(ds: Path, outside: Path) -> dict[str, str]:
+    """A dataset of entries that once broke the "never modify, never lose" promise: links
+    (out of the folder, inside, dangling, loops, to devices), FIFOs, a socket, folders named
+    like files, an oversized caption, undecodable and 255-byte names, a read-only caption, a
+    hard link to a file outside, a linked subfolder and a dead writer's temp file. Returns
+    ``{entry name: kind}``. ``outside`` receives the files the links point to; a correct app
+    never changes a byte there."""
+    import os
+    import socket
+
+    ds.mkdir(parents=True, exist_ok=True)
+    outside.mkdir(parents=True, exist_ok=True)
+    make_dataset(ds, 6, caption="photo of ohwx")
+    make_dataset(outside / "shared", 2, caption="outside")
+    (outside / "secret.txt").write_text("someone else's text")
+    (outside / "hard.txt").write_text("hard-linked text")
+    png = (ds / "img00000.png").read_bytes()
+    kinds: dict[str, str] = {}
+
+    def image(name: str, kind: str, caption: str | None = None) -> Path:
+        (ds / name).write_bytes(png)
+        if caption is not None:
+            (ds / name).with_suffix(".txt").write_text(caption)
+        kinds[name] = kind
+        return ds / name
+
+    image("cap_out.png", "caption links outside")
+    (ds / "cap_out.txt").symlink_to(outside / "secret.txt")
+    image("cap_dangling.png", "caption is a dangling link to outside")
+    (ds / "cap_dangling.txt").symlink_to(outside / "made-by-link.txt")
+    image("cap_inside.png", "caption links to another caption")
+    (ds / "cap_inside.txt").symlink_to("img00001.txt")
+    image("cap_loop.png", "caption is a link loop")
+    (ds / "cap_loop.txt").symlink_to("cap_loop.txt")
+    image("cap_zero.png", "caption links to /dev/zero")
+    (ds / "cap_zero.txt").symlink_to("/dev/zero")
+    image("cap_folder.png", "caption is a folder")
+    (ds / "cap_folder.txt").mkdir()
+    image("cap_big.png", "caption over 64 KB")
+    (ds / "cap_big.txt").write_bytes(b"x" * 100_000)
+    image("cap_ro.png", "read-only caption", caption="read only text")
+    (ds / "cap_ro.txt").chmod(0o444)
+    image("cap_hard.png", "caption hard-linked to a file outside")
+    os.link(outside / "hard.txt", ds / "cap_hard.txt")
+    (ds / "img_dangling.png").symlink_to(outside / "nothing.png")
+    kinds["img_dangling.png"] = "image is a dangling link"
+    (ds / "img_loop.png").symlink_to("img_loop.png")
+    kinds["img_loop.png"] = "image is a link loop"
+    (ds / "img_zero.png").symlink_to("/dev/zero")
+    kinds["img_zero.png"] = "image links to a device"
+    (ds / "img_folder.png").mkdir()
+    kinds["img_folder.png"] = "folder named like an image"
+    (ds / "linked").symlink_to(outside / "shared", target_is_directory=True)
+    kinds["linked"] = "subfolder links outside"
+    with open(os.fsencode(str(ds)) + b"/bad\xff.png", "wb") as fh:
+        fh.write(png)
+    kinds["bad?.png"] = "undecodable name"
+    image("n" * 251 + ".png", "255-byte caption name")
+    (ds / ".likeness-tmp-4999999-dead").write_text("left by a killed writer")
+    kinds[".likeness-tmp-4999999-dead"] = "temp file of a dead process"
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(ds / "fifo.png")
+        kinds["fifo.png"] = "image is a FIFO"
+        image("cap_fifo.png", "caption is a FIFO")
+        os.mkfifo(ds / "cap_fifo.txt")
+    if hasattr(socket, "AF_UNIX") and len(str(ds / "sock.png")) < 100:
+        sock = socket.socket(socket.AF_UNIX)
+        sock.bind(str(ds / "sock.png"))
+        sock.close()
+        kinds["sock.png"] = "image is a socket"
+    return kinds

@@ -98,6 +98,8 @@ class YuNetDetector:
         inv = 1.0 / scale
         full_bgr = None
         for row in rows:
+            if not np.all(np.isfinite(row[:15])):  # seen on tiny flat images: no face
+                continue
             x, y, fw, fh = (float(v) for v in row[:4])
             marks = [(float(row[4 + 2 * i]), float(row[5 + 2 * i])) for i in range(5)]
             embedding = None

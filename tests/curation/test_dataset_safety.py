@@ -446,3 +446,67 @@ def test_image_swapped_for_a_fifo_after_the_scan_is_an_error_not_a_hang(tmp_path
         results = {r.path: r for r in ws.probe_all()}
         assert "FIFO" in results["img00001.png"].error
         assert results["img00000.png"].error is None
+
+
+# -- 6. the hostile corpus through every command -------------------------------------------
+def _regular_captions(ds: Path) -> dict[str, str]:
+    out = {}
+    for p in ds.iterdir():
+        if p.suffix == ".txt" and not p.is_symlink() and p.is_file() and p.stat().st_size < 1000:
+            out[p.name] = p.read_text()
+    return out
+
+
+def _images(ds: Path) -> dict[str, bytes]:
+    return {
+        p.name: p.read_bytes()
+        for p in ds.iterdir()
+        if p.suffix == ".png" and not p.is_symlink() and p.is_file()
+    }
+
+
+def test_hostile_corpus_through_every_command(tmp_path: Path) -> None:
+    """Every command on the hostile dataset: no traceback, no hang, no byte outside the
+    dataset changed, no image changed, and after the edits are undone every caption holds
+    its old text again."""
+    from tests.corpus import make_hostile_dataset
+
+    ds, outside = tmp_path / "ds", tmp_path / "outside"
+    kinds = make_hostile_dataset(ds, outside)
+    before_out, images, captions = snapshot(outside), _images(ds), _regular_captions(ds)
+    long_rel = "n" * 251 + ".png"
+    steps = [
+        ("scan", str(ds), "--json"),
+        ("lint", str(ds), "--trigger", "ohwx"),
+        ("analyze", str(ds), "--backend", "haar"),
+        ("report", str(ds), "--backend", "haar"),
+        ("export", str(ds), str(tmp_path / "export")),
+        ("bulk", "append", str(ds), "smiling", "--include-uncaptioned"),
+        ("replace", str(ds), "ohwx", "l3yla"),
+        ("undo", str(ds)),
+        ("redo", str(ds)),
+        ("undo", str(ds)),
+        ("undo", str(ds)),
+        ("--headless", str(ds)),
+    ]
+    outputs = {}
+    for cmd in steps:
+        r = likeness(*cmd, timeout=120)
+        assert "Traceback" not in r.stderr, (cmd, r.stderr)
+        assert r.returncode in (0, 1), (cmd, r.returncode, r.stderr)
+        outputs[cmd[0]] = r
+        if cmd[0] == "bulk":
+            assert (ds / long_rel).with_suffix(".txt").read_text() == "smiling"
+    scan = outputs["scan"].stdout
+    for name in ("img_dangling.png", "img_loop.png", "img_zero.png", "fifo.png", "bad"):
+        if name in kinds or name == "bad":
+            assert name in scan, (name, scan)
+    for name in ("cap_out.png", "cap_dangling.png", "cap_loop.png", "cap_zero.png", "cap_big.png"):
+        assert name in outputs["bulk"].stderr, (name, outputs["bulk"].stderr)
+    assert snapshot(outside) == before_out
+    assert _images(ds) == images
+    assert _regular_captions(ds) == captions
+    assert not (outside / "made-by-link.txt").exists()
+    assert (ds / "cap_out.txt").is_symlink() and (ds / "cap_dangling.txt").is_symlink()
+    assert not (ds / ".likeness-tmp-4999999-dead").exists()
+    assert oct((ds / "cap_ro.txt").stat().st_mode & 0o777) == "0o444"

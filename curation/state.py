@@ -32,9 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from curation import paths
-from curation.caption_io import read_caption
 from curation.dataset import STATE_DIRNAME
-from curation.errors import CaptionReadError, WorkspaceError
+from curation.errors import WorkspaceError
 from curation.fsio import describe_special, write_atomic_text
 
 log = logging.getLogger(__name__)
@@ -374,6 +373,21 @@ class StateDB:
         )
 
     @staticmethod
+    def drop_step_changes(conn: sqlite3.Connection, step_id: int, rels: Iterable[str]) -> None:
+        """Leave ``rels`` out of a step (captions it did not change)."""
+        conn.executemany(
+            "DELETE FROM step_changes WHERE step_id=? AND rel=?", [(step_id, r) for r in rels]
+        )
+
+    @staticmethod
+    def settle_step(conn: sqlite3.Connection, step_id: int, state: str, incomplete: bool) -> None:
+        """A recovered step's final state (``incomplete``: only part reached the disk)."""
+        conn.execute(
+            "UPDATE steps SET state=?, incomplete=incomplete OR ? WHERE id=?",
+            (state, int(incomplete), step_id),
+        )
+
+    @staticmethod
     def set_step_state(conn: sqlite3.Connection, step_id: int, state: str) -> None:
         conn.execute("UPDATE steps SET state=?, owner=? WHERE id=?", (state, owner(), step_id))
 
@@ -487,79 +501,3 @@ def open_state_db(root: Path, create: bool, notes: list[str]) -> tuple[StateDB, 
             f"cannot store workspace state in {inside} nor in {fallback}: check permissions"
         )
     return StateDB(":memory:"), None
-
-
-class JournalMixin:
-    """Recovery of caption steps a killed process left half done (part of Workspace).
-
-    Expects ``self.db``, ``self._items``, ``self._stat_caption``, ``self._set_known`` and
-    ``self.recovered``.
-    """
-
-    db: StateDB
-    root: Path
-
-    def _recover(self) -> None:
-        """Reconcile steps a killed process left in a transitional state (see module doc)."""
-        for step in self.db.steps(TRANSITIONAL):
-            if step_in_progress(self.db.path, step):
-                log.info("step %s is being applied by live process %s", step.id, step.owner)
-                continue
-            changes = self.db.changes(step.id)
-            on_disk: dict[str, str | None] = {}
-            for c in changes:
-                item = self._items.get(c.rel)
-                if item is None:
-                    on_disk[c.rel] = "\x00gone"
-                    continue
-                try:
-                    cap = read_caption(item.caption_path, root=self.root)
-                except CaptionReadError:
-                    on_disk[c.rel] = "\x00unreadable"
-                    continue
-                on_disk[c.rel] = cap.text if cap.exists else None
-            new_ = [c for c in changes if on_disk[c.rel] == c.new]
-            old_ = [c for c in changes if on_disk[c.rel] == c.old and c.old != c.new]
-            if step.state == "undoing":
-                reached, origin = old_, "undo"
-                state = "undone" if not new_ else "applied"
-                keep = changes if state == "undone" or not old_ else new_
-            else:
-                reached, origin = new_, step.origin if step.state == "applying" else "redo"
-                state = "applied" if new_ else ("undone" if step.state == "redoing" else "drop")
-                keep = new_ if old_ else changes
-            incomplete = bool(old_ and new_)
-            with self.db.tx() as conn:
-                drop = {c.rel for c in changes} - {c.rel for c in keep}
-                conn.executemany(
-                    "DELETE FROM step_changes WHERE step_id=? AND rel=?",
-                    [(step.id, rel) for rel in drop],
-                )
-                if state == "drop":
-                    conn.execute("DELETE FROM step_changes WHERE step_id=?", (step.id,))
-                    conn.execute("DELETE FROM steps WHERE id=?", (step.id,))
-                else:
-                    conn.execute(
-                        "UPDATE steps SET state=?, incomplete=incomplete OR ? WHERE id=?",
-                        (state, int(incomplete), step.id),
-                    )
-                # the captions the step reached: history and index, so _reconcile does not
-                # mistake them for external edits
-                hist, rows = [], []
-                for c in reached:
-                    item = self._items[c.rel]
-                    target = c.old if step.state == "undoing" else c.new
-                    stat = self._stat_caption(item) if target is not None else None
-                    rows.append(self._set_known(c.rel, target, stat))
-                    before = c.new if step.state == "undoing" else c.old
-                    hist.append((c.rel, origin, before, target, step.id))
-                StateDB.upsert_caption_state(conn, rows)
-                StateDB.add_history(conn, hist)
-            message = (
-                f"'{step.label}' was interrupted: {len(reached)} of {len(changes)} captions had "
-                f"been {'reverted' if step.state == 'undoing' else 'changed'}"
-            )
-            if incomplete:
-                message += "; the finished part is kept as an undoable step"
-            log.warning(message)
-            self.recovered.append(message)

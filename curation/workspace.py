@@ -38,11 +38,11 @@ from curation.dataset import ImageItem, ScanResult, natural_key, scan_folder
 from curation.errors import CaptionReadError, CaptionWriteError
 from curation.fsio import WriteRefused, ensure_inside
 from curation.jobs import CancelToken, ItemResult, ProgressFn
+from curation.journal import recover_interrupted
 from curation.save_result import SaveResult
 from curation.state import (
     MAX_UNDO_STEPS,
     Change,
-    JournalMixin,
     StateDB,
     Step,
     mark_live,
@@ -103,7 +103,7 @@ class HistoryEntry:
     step_id: int | None
 
 
-class Workspace(DiskSyncMixin, MetaMixin, JournalMixin):
+class Workspace(DiskSyncMixin, MetaMixin):
     """Open with :meth:`open`; thread-safe (one lock); close with :meth:`close`."""
 
     def __init__(self, scan: ScanResult, db: StateDB, state_dir: Path | None) -> None:
@@ -146,7 +146,9 @@ class Workspace(DiskSyncMixin, MetaMixin, JournalMixin):
         try:
             try:  # a step is only interrupted when nobody holds the writer lock
                 with ws._writer.hold(timeout_s=0):
-                    ws._recover()
+                    ws.recovered.extend(
+                        recover_interrupted(ws.db, ws.root, ws._items, ws._mark_known)
+                    )
             except WriterBusyError:
                 log.info("%s: another process is saving captions; recovery left to it", root)
             ws._reconcile()

@@ -60,6 +60,12 @@ class DiskSyncMixin:
             self.caption_warnings.pop(item.rel, None)
         return cap.text, self._stat_caption(item)
 
+    def _mark_known(self, rel: str, text: str | None) -> tuple:
+        """The caption of ``rel`` on disk is ``text`` now (None: no file): memory updated
+        from a fresh stat; returns its caption-state row."""
+        stat = self._stat_caption(self._items[rel]) if text is not None else None
+        return self._set_known(rel, text, stat)
+
     def _set_known(self, rel: str, text: str | None, stat: tuple[int, int] | None) -> tuple:
         item = self._items[rel]
         size, mtime = stat if stat else (0, 0)

@@ -17,13 +17,11 @@ process never corrupts it). Tables:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 import socket
 import sqlite3
-import stat
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -31,10 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from curation import paths
-from curation.dataset import STATE_DIRNAME
 from curation.errors import WorkspaceError
-from curation.fsio import describe_special, write_atomic_text
 
 log = logging.getLogger(__name__)
 
@@ -391,6 +386,121 @@ class StateDB:
     def set_step_state(conn: sqlite3.Connection, step_id: int, state: str) -> None:
         conn.execute("UPDATE steps SET state=?, owner=? WHERE id=?", (state, owner(), step_id))
 
+    @staticmethod
+    def add_step_changes(conn: sqlite3.Connection, step_id: int, changes: Iterable[Change]) -> None:
+        conn.executemany(
+            "INSERT INTO step_changes VALUES(?,?,?,?)",
+            [(step_id, c.rel, c.old, c.new) for c in changes],
+        )
+
+    # -- history and pending edits -------------------------------------------------------
+    def history_rows(self, rel: str) -> list[tuple]:
+        """(time, origin, old_text, new_text, step_id) of one image, oldest first."""
+        return self.query(
+            "SELECT time, origin, old_text, new_text, step_id FROM history WHERE rel=? ORDER BY id",
+            (rel,),
+        )
+
+    def trim_history(self, keep: int) -> None:
+        with self.tx() as conn:
+            conn.execute(
+                "DELETE FROM history WHERE id <= (SELECT MAX(id) FROM history) - ?", (keep,)
+            )
+
+    @staticmethod
+    def set_present(conn: sqlite3.Connection, rels: Iterable[str], present: bool) -> None:
+        conn.executemany(
+            "UPDATE images SET present=? WHERE rel=?", [(int(present), r) for r in rels]
+        )
+
+    def pending_rows(self) -> list[tuple[str, str | None, str | None, str]]:
+        """(rel, text, base text or None, error) of every stored pending edit."""
+        return [
+            (rel, text, base if base_exists else None, error)
+            for rel, text, base, base_exists, error in self.query(
+                "SELECT rel, text, base_text, base_exists, error FROM pending"
+            )
+        ]
+
+    @staticmethod
+    def put_pending(
+        conn: sqlite3.Connection, rel: str, edit: tuple[str | None, str, str | None] | None
+    ) -> None:
+        """Store ``edit`` = (text, error, base) as rel's pending edit; None removes it."""
+        if edit is None:
+            conn.execute("DELETE FROM pending WHERE rel=?", (rel,))
+            return
+        text, error, base = edit
+        conn.execute(
+            "INSERT OR REPLACE INTO pending VALUES(?,?,?,?,?,?)",
+            (rel, text, base, int(base is not None), time.time(), error),
+        )
+
+    # -- flags, overrides, cache, image probe index --------------------------------------
+    def flag_rows(self) -> list[tuple[str, bool, str]]:
+        return [(r, bool(e), n) for r, e, n in self.query("SELECT rel, excluded, note FROM flags")]
+
+    def override_rows(self) -> list[tuple[str, str, str]]:
+        """(rel, key, JSON text)."""
+        return self.query("SELECT rel, key, value FROM overrides")
+
+    @staticmethod
+    def put_flag(conn: sqlite3.Connection, rel: str, excluded: bool, note: str) -> None:
+        conn.execute("INSERT OR REPLACE INTO flags VALUES(?,?,?)", (rel, int(excluded), note))
+
+    @staticmethod
+    def put_override(conn: sqlite3.Connection, rel: str, key: str, value: object) -> None:
+        """Store one override (JSON); None removes it."""
+        if value is None:
+            conn.execute("DELETE FROM overrides WHERE rel=? AND key=?", (rel, key))
+        else:
+            conn.execute(
+                "INSERT OR REPLACE INTO overrides VALUES(?,?,?)",
+                (rel, key, StateDB.dumps(value)),
+            )
+
+    def cache_texts(self, namespace: str, keys: Iterable[str]) -> dict[str, str]:
+        """key -> stored JSON text, for the keys that have an entry."""
+        keys = list(keys)
+        out: dict[str, str] = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            rows = self.query(
+                f"SELECT key, value FROM cache WHERE namespace=? AND key IN "
+                f"({','.join('?' * len(chunk))})",
+                (namespace, *chunk),
+            )
+            out.update(rows)
+        return out
+
+    def cache_put_texts(self, namespace: str, values: Iterable[tuple[str, str]]) -> None:
+        rows = [(namespace, k, v, time.time()) for k, v in values]
+        with self.tx() as conn:
+            conn.executemany("INSERT OR REPLACE INTO cache VALUES(?,?,?,?)", rows)
+
+    def cache_delete(self, namespace: str, key: str | None = None) -> None:
+        with self.tx() as conn:
+            if key is None:
+                conn.execute("DELETE FROM cache WHERE namespace=?", (namespace,))
+            else:
+                conn.execute("DELETE FROM cache WHERE namespace=? AND key=?", (namespace, key))
+
+    def probe_rows(self) -> dict[str, tuple[int | None, int | None, str | None, str | None]]:
+        """rel -> (size, mtime_ns, info JSON, error) of the image probe index."""
+        return {
+            r[0]: r[1:] for r in self.query("SELECT rel, size, mtime_ns, info, error FROM images")
+        }
+
+    def put_probe_rows(self, rows: Iterable[tuple]) -> None:
+        """rows: (rel, size, mtime_ns, info JSON or None, error or None)."""
+        with self.tx() as conn:
+            conn.executemany(
+                "INSERT INTO images(rel, size, mtime_ns, info, error) VALUES(?,?,?,?,?) "
+                "ON CONFLICT(rel) DO UPDATE SET size=excluded.size, "
+                "mtime_ns=excluded.mtime_ns, info=excluded.info, error=excluded.error",
+                list(rows),
+            )
+
     # -- json helpers ---------------------------------------------------------------------
     @staticmethod
     def dumps(value: object) -> str:
@@ -402,102 +512,3 @@ class StateDB:
     @staticmethod
     def loads(text: str) -> object:
         return json.loads(text)
-
-
-def state_location(root: Path) -> tuple[Path, Path]:
-    """(preferred state dir inside the dataset, fallback dir in the user cache)."""
-    digest = hashlib.sha256(str(root).encode("utf-8", "surrogateescape")).hexdigest()[:20]
-    return root / STATE_DIRNAME, paths.cache_dir() / "state" / digest
-
-
-def _move_aside(db_path: Path) -> Path:
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    target = db_path.with_name(f"{db_path.name}.corrupt-{stamp}")
-    for suffix in ("", "-wal", "-shm"):
-        part = Path(str(db_path) + suffix)
-        if part.exists():
-            part.replace(Path(str(target) + suffix))
-    return target
-
-
-def check_state_dir(folder: Path) -> None:
-    """Raise :class:`WorkspaceError` when the state folder or its files are not what they
-    must be: a real folder (not a link, not a file) holding regular files. SQLite would
-    follow a link and put the state elsewhere, or crash on a folder named like its file."""
-    try:
-        st = os.lstat(folder)
-    except FileNotFoundError:
-        return
-    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
-        what = "a link" if stat.S_ISLNK(st.st_mode) else (describe_special(st.st_mode) or "a file")
-        raise WorkspaceError(
-            f"{folder} is {what}, not a folder: Likeness keeps this dataset's state (undo "
-            f"history, flags) in a real folder of that name. Remove or rename it and try again."
-        )
-    for name in ("state.sqlite", "state.sqlite-wal", "state.sqlite-shm", "writer.lock"):
-        try:
-            st = os.lstat(folder / name)
-        except FileNotFoundError:
-            continue
-        if not stat.S_ISREG(st.st_mode):
-            what = "a link" if stat.S_ISLNK(st.st_mode) else describe_special(st.st_mode)
-            raise WorkspaceError(
-                f"{folder / name} is {what}, not a file: Likeness cannot keep its state there. "
-                "Remove or rename it (captions are safe: they are the .txt files)."
-            )
-
-
-def _try_open(folder: Path, root: Path, notes: list[str]) -> StateDB:
-    check_state_dir(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    check_state_dir(folder)
-    if not os.access(folder, os.W_OK):
-        raise PermissionError(f"{folder} is read-only")
-    db_path = folder / "state.sqlite"
-    try:
-        db = StateDB(db_path)
-    except StateCorruptError as exc:
-        moved = _move_aside(db_path)
-        notes.append(
-            f"the workspace state was damaged ({exc}); it was moved to {moved.name} and a new "
-            "one started. Captions are safe (they are the .txt files); undo history, flags "
-            "and notes start empty."
-        )
-        log.warning(notes[-1])
-        db = StateDB(db_path)
-    try:
-        with db.tx() as conn:  # prove it is writable
-            conn.execute("INSERT OR REPLACE INTO meta VALUES('dataset', ?)", (str(root),))
-    except BaseException:
-        db.close()
-        raise
-    return db
-
-
-def open_state_db(root: Path, create: bool, notes: list[str]) -> tuple[StateDB, Path | None]:
-    """Open the state of dataset ``root``: ``<root>/.likeness/state.sqlite``, else (folder
-    read-only) the user cache dir; with ``create=False`` an in-memory db when none exists.
-    Messages for the user (a damaged db moved aside) are appended to ``notes``."""
-    inside, fallback = state_location(root)
-    check_state_dir(inside)
-    order = [inside, fallback]
-    if not (inside / "state.sqlite").exists() and (fallback / "state.sqlite").exists():
-        order.reverse()  # the folder was read-only before: keep using that state
-    for folder in order:
-        if not create and not (folder / "state.sqlite").exists():
-            continue
-        try:
-            db = _try_open(folder, root, notes)
-        except StateVersionError:
-            raise
-        except (OSError, WorkspaceError, sqlite3.Error) as exc:
-            log.info("state cannot live in %s (%s)", folder, exc)
-            continue
-        if folder == fallback:
-            write_atomic_text(folder / "dataset.txt", str(root) + "\n")
-        return db, folder
-    if create:
-        raise WorkspaceError(
-            f"cannot store workspace state in {inside} nor in {fallback}: check permissions"
-        )
-    return StateDB(":memory:"), None

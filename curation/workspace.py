@@ -1,31 +1,23 @@
 """A dataset folder plus Likeness's state about it: captions, undo, flags, overrides, caches.
 
-The caption ``.txt`` files are the truth. On open the workspace compares every caption with
-what it saw last time (size + mtime, then the text) and records changes made by other
-programs in the history (origin ``external``) instead of overwriting them. Before every write
-it checks the affected captions again.
-
-Every caption change is an undo step (a bulk edit is one step). A step is written to the
-state db in a transitional state *before* any file is touched (the journal); each file is
-replaced atomically; then the step is marked done. If the process dies in between, the next
-open compares each caption of the step with its old and new text and keeps exactly the part
-that reached the disk as an "incomplete" step that undo reverts normally.
-
-A caption that cannot be written (read-only file, full disk) stays as a *pending* edit in the
-state db: ``caption()`` shows it, the next save retries it, nothing is lost.
+The caption ``.txt`` files are the truth: on open and before every write the workspace
+re-checks them and records changes made by other programs (origin ``external``) instead of
+overwriting them; each write is a compare-and-swap against the file read again (ADR 0005).
+Every caption change is an undo step, journaled before any file is touched so that a killed
+process is reconciled on the next open (:mod:`curation.journal`, ADR 0002). Steps of one
+dataset are serialised across processes by its writer lock. A caption that cannot be
+written (read-only, full disk) stays a *pending* edit in the state db: nothing is lost.
+Collaborators: :class:`WorkspaceMeta` (flags, overrides, cache), the journal, the disk sync.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import re
 import sqlite3
-import time
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from curation.caption_io import (
@@ -39,71 +31,48 @@ from curation.errors import CaptionReadError, CaptionWriteError
 from curation.fsio import WriteRefused, ensure_inside
 from curation.jobs import CancelToken, ItemResult, ProgressFn
 from curation.journal import recover_interrupted
-from curation.save_result import SaveResult
+from curation.save_result import (
+    CHANGED_SINCE_PREVIEW,
+    CHANGED_WHILE_SAVING,
+    CONFLICT_MESSAGE,
+    EDITED_ELSEWHERE,
+    HistoryEntry,
+    SaveResult,
+    WriteConflict,
+    storable_text,
+)
 from curation.state import (
     MAX_UNDO_STEPS,
     Change,
     StateDB,
     Step,
     mark_live,
-    open_state_db,
-    state_location,
 )
-from curation.workspace_meta import MetaMixin
+from curation.state_files import open_state_db, state_location
+from curation.workspace_meta import WorkspaceMeta
 from curation.workspace_sync import DiskSyncMixin
 from curation.writer_lock import WriterBusyError, WriterLock, lock_path_for
 
-__all__ = ["HistoryEntry", "SaveResult", "Step", "Workspace", "state_location"]
+__all__ = [
+    "CHANGED_SINCE_PREVIEW",
+    "CHANGED_WHILE_SAVING",
+    "CONFLICT_MESSAGE",
+    "EDITED_ELSEWHERE",
+    "HistoryEntry",
+    "SaveResult",
+    "Step",
+    "Workspace",
+    "state_location",
+]
 
 log = logging.getLogger(__name__)
 
 HISTORY_MAX_ROWS = 1_000_000  # ~100-200 MB of caption text at most
-CONFLICT_MESSAGE = (
-    "the caption file was changed by another program since your unsaved edit; it is not "
-    "overwritten automatically: save your edit again to replace it"
-)
-CHANGED_WHILE_SAVING = (
-    "the caption file was changed by another program while saving; it was not overwritten "
-    "(the new text is shown)"
-)
-CHANGED_SINCE_PREVIEW = "caption changed since the preview; not applied"
-EDITED_ELSEWHERE = (
-    "the caption file was changed by another program while you edited it; your text was "
-    "not saved over it (save again to replace it)"
-)
 WRITE_THREADS = 8
 ORIGINS = ("user", "bulk", "auto")
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _storable(text: str) -> str:
-    """Text that UTF-8 (file and db) can hold: lone surrogates (possible in strings from a
-    GUI toolkit) become U+FFFD instead of crashing the save."""
-    if not isinstance(text, str):
-        raise TypeError(f"a caption must be a str, not {type(text).__name__}")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return _SURROGATE.sub("\ufffd", text)
-    return text
-
-
-class _Conflict(str):
-    """A write refused because the file changed under us (reported as skipped)."""
-
-
-@dataclass(frozen=True)
-class HistoryEntry:
-    time: float
-    origin: str  # user, bulk, auto, undo, redo, external
-    old: str | None  # None: no caption file
-    new: str | None
-    step_id: int | None
-
-
-class Workspace(DiskSyncMixin, MetaMixin):
+class Workspace(DiskSyncMixin):
     """Open with :meth:`open`; thread-safe (one lock); close with :meth:`close`."""
 
     def __init__(self, scan: ScanResult, db: StateDB, state_dir: Path | None) -> None:
@@ -123,7 +92,8 @@ class Workspace(DiskSyncMixin, MetaMixin):
         self._own_steps: set[int] = set()  # steps made or moved since this open
         self.recovered: list[str] = []  # messages about interrupted operations repaired
         self._recursive = True
-        MetaMixin.__init__(self)
+        # flags, overrides, cache, probe index: a collaborator (the methods below delegate)
+        self.meta = WorkspaceMeta(db, lambda: self._items, self._writer, self._own_steps)
 
     # -- opening --------------------------------------------------------------------------
     @classmethod
@@ -152,7 +122,7 @@ class Workspace(DiskSyncMixin, MetaMixin):
             except WriterBusyError:
                 log.info("%s: another process is saving captions; recovery left to it", root)
             ws._reconcile()
-            ws._load_meta()
+            ws.meta.load()
             ws._trim_history()
         except BaseException:
             db.close()
@@ -168,11 +138,7 @@ class Workspace(DiskSyncMixin, MetaMixin):
     def _trim_history(self) -> None:
         """Keep the newest HISTORY_MAX_ROWS caption changes (the history is a convenience;
         the captions themselves are in the .txt files)."""
-        with self.db.tx() as conn:
-            conn.execute(
-                "DELETE FROM history WHERE id <= (SELECT MAX(id) FROM history) - ?",
-                (HISTORY_MAX_ROWS,),
-            )
+        self.db.trim_history(HISTORY_MAX_ROWS)
 
     def rescan(
         self, on_progress: ProgressFn | None = None, cancel: CancelToken | None = None
@@ -272,11 +238,7 @@ class Workspace(DiskSyncMixin, MetaMixin):
             return {rel: p[1] for rel, p in self._pending.items()}
 
     def history(self, rel: str) -> list[HistoryEntry]:
-        rows = self.db.query(
-            "SELECT time, origin, old_text, new_text, step_id FROM history WHERE rel=? ORDER BY id",
-            (rel,),
-        )
-        return [HistoryEntry(*r) for r in rows]
+        return [HistoryEntry(*r) for r in self.db.history_rows(rel)]
 
     def steps(self) -> list[Step]:
         return self.db.steps()
@@ -315,14 +277,14 @@ class Workspace(DiskSyncMixin, MetaMixin):
         """File I/O only (thread-safe): make the caption hold ``text`` (None: no file) if it
         still holds ``expected`` (compare-and-swap against the file read now: a caption
         changed by another program is never overwritten). Returns the error text (a
-        :class:`_Conflict` for a changed file), or None."""
+        :class:`WriteConflict` for a changed file), or None."""
         path = self._items[rel].caption_path
         try:
             cap = read_caption(path, root=self.root)
         except CaptionReadError as exc:
             return str(exc)
         if (cap.text if cap.exists else None) != expected:
-            return _Conflict(CHANGED_WHILE_SAVING)
+            return WriteConflict(CHANGED_WHILE_SAVING)
         try:
             ensure_inside(self.root, path)  # a linked subfolder never leads a write outside
         except WriteRefused as exc:
@@ -369,14 +331,7 @@ class Workspace(DiskSyncMixin, MetaMixin):
 
     def _persist_pending(self, conn: sqlite3.Connection, rels: Iterable[str]) -> None:
         for rel in rels:
-            if rel in self._pending:
-                text, error, base = self._pending[rel]
-                conn.execute(
-                    "INSERT OR REPLACE INTO pending VALUES(?,?,?,?,?,?)",
-                    (rel, text, base, int(base is not None), time.time(), error),
-                )
-            else:
-                conn.execute("DELETE FROM pending WHERE rel=?", (rel,))
+            StateDB.put_pending(conn, rel, self._pending.get(rel))
 
     def flush_pending(self) -> SaveResult:
         """Retry writing pending edits (the next save does this too)."""
@@ -438,7 +393,7 @@ class Workspace(DiskSyncMixin, MetaMixin):
             wanted = [(rel, None, new) for rel, new in changes.items()]
         else:
             wanted = [(c.rel, c.old, c.new) for c in changes]
-        wanted = [(rel, old, _storable(new)) for rel, old, new in wanted]
+        wanted = [(rel, old, storable_text(new)) for rel, old, new in wanted]
         with self._writer.hold(), self._lock:
             result = SaveResult(label=label or f"{origin} edit of {len(wanted)} captions")
             if self._pending:
@@ -484,10 +439,7 @@ class Workspace(DiskSyncMixin, MetaMixin):
                 conn, label, origin, "applying", "captions", keep=MAX_UNDO_STEPS
             )
             mark_live(self.db.path, step_id)  # before COMMIT: no other open can "recover" it
-            conn.executemany(
-                "INSERT INTO step_changes VALUES(?,?,?,?)",
-                [(step_id, c.rel, c.old, c.new) for c in planned],
-            )
+            StateDB.add_step_changes(conn, step_id, planned)
         self._own_steps.add(step_id)
         return step_id
 
@@ -504,7 +456,7 @@ class Workspace(DiskSyncMixin, MetaMixin):
     ) -> None:
         targets = [(c.rel, c.new if forward else c.old) for c in changes]
         errors = self._write_files([(r, t) for r, t in targets if t != self._disk.get(r)])
-        conflicts = [rel for rel, err in errors.items() if isinstance(err, _Conflict)]
+        conflicts = [rel for rel, err in errors.items() if isinstance(err, WriteConflict)]
         for rel in conflicts:
             result.skipped.append(ItemResult(path=rel, error=errors.pop(rel)))
         if conflicts:
@@ -526,13 +478,10 @@ class Workspace(DiskSyncMixin, MetaMixin):
             StateDB.add_history(conn, hist)
             self._persist_pending(conn, [r for r, _t in targets])
             if forward and conflicts:  # the step holds only what it changed
-                conn.executemany(
-                    "DELETE FROM step_changes WHERE step_id=? AND rel=?",
-                    [(step_id, rel) for rel in conflicts],
-                )
+                StateDB.drop_step_changes(conn, step_id, conflicts)
             StateDB.set_step_state(conn, step_id, "applied" if forward else "undone")
             if forward and len(conflicts) == len(changes) and changes:
-                conn.execute("DELETE FROM steps WHERE id=?", (step_id,))
+                StateDB.delete_steps(conn, [step_id])
 
     def _step_for(self, state: str, last: bool) -> Step | None:
         steps = self.db.steps((state,))
@@ -554,7 +503,7 @@ class Workspace(DiskSyncMixin, MetaMixin):
             result = SaveResult(step_id=step.id, label=step.label)
             self._own_steps.add(step.id)
             if step.kind == "meta":
-                self._undo_redo_meta(step, undo, result)
+                self.meta.move_step(step, undo, result)
                 return result
             changes = self.db.changes(step.id)
             self.sync_from_disk([c.rel for c in changes])
@@ -584,3 +533,66 @@ class Workspace(DiskSyncMixin, MetaMixin):
                 step.id, todo, forward=not undo, origin="undo" if undo else "redo", result=result
             )
             return result
+
+    # -- per-image settings (undo steps), cache and probe index: see WorkspaceMeta --------
+    def set_excluded(self, rel: str, excluded: bool = True) -> SaveResult | None:
+        return self.meta.set_excluded(rel, excluded)
+
+    def set_excluded_many(self, rels: Iterable[str], excluded: bool = True) -> SaveResult | None:
+        """Exclude or include images as ONE undo step (keep/reject decisions too)."""
+        return self.meta.set_excluded_many(rels, excluded)
+
+    def is_excluded(self, rel: str) -> bool:
+        return self.meta.is_excluded(rel)
+
+    def excluded(self) -> set[str]:
+        return self.meta.excluded()
+
+    def note(self, rel: str) -> str:
+        return self.meta.note(rel)
+
+    def set_note(self, rel: str, text: str) -> None:
+        self.meta.set_note(rel, text)
+
+    def set_override(self, rel: str, key: str, value: object) -> SaveResult | None:
+        return self.meta.set_override(rel, key, value)
+
+    def set_override_many(self, rels: Iterable[str], key: str, value: object) -> SaveResult | None:
+        """The same override on many images as ONE undo step."""
+        return self.meta.set_override_many(rels, key, value)
+
+    def overrides(self, rel: str) -> dict[str, object]:
+        return self.meta.overrides(rel)
+
+    def overrides_for(self, key: str) -> dict[str, object]:
+        return self.meta.overrides_for(key)
+
+    def cache_get(self, namespace: str, key: str, default: object = None) -> object:
+        return self.meta.cache_get(namespace, key, default)
+
+    def cache_put(self, namespace: str, key: str, value: object) -> None:
+        self.meta.cache_put(namespace, key, value)
+
+    def cache_get_many(self, namespace: str, keys: Iterable[str]) -> dict[str, object]:
+        return self.meta.cache_get_many(namespace, keys)
+
+    def cache_put_many(self, namespace: str, values: Mapping[str, object]) -> None:
+        self.meta.cache_put_many(namespace, values)
+
+    def cache_delete(self, namespace: str, key: str | None = None) -> None:
+        self.meta.cache_delete(namespace, key)
+
+    def probe_all(
+        self,
+        rels: Iterable[str] | None = None,
+        max_pixels: int | None = None,
+        on_progress: ProgressFn | None = None,
+        cancel: CancelToken | None = None,
+        thorough: bool = False,
+    ) -> list[ItemResult]:
+        """Probe images, reusing stored results while a file is unchanged (see
+        :meth:`WorkspaceMeta.probe_all`)."""
+        return self.meta.probe_all(rels, max_pixels, on_progress, cancel, thorough)
+
+    def image_info(self, rel: str, max_pixels: int | None = None):  # -> ImageInfo
+        return self.meta.image_info(rel, max_pixels)

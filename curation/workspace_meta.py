@@ -1,59 +1,69 @@
 """Per-image metadata of a :class:`curation.workspace.Workspace`: flags (excluded, notes),
 user overrides, the generic JSON cache and the image probe index. Stored in the workspace's
-state db (see :mod:`curation.state`)."""
+state db (all SQL is in :mod:`curation.state`). Exclusions and overrides are undo steps.
+
+A collaborator of the workspace with explicit inputs (the db, the current images, the
+dataset's writer lock and the set of steps this workspace made), not a mixin."""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
+from curation.dataset import ImageItem
 from curation.jobs import CancelToken, ItemResult, ProgressFn
 from curation.save_result import SaveResult
 from curation.state import MAX_UNDO_STEPS, MetaChange, StateDB, Step
+from curation.writer_lock import WriterLock
 
-__all__ = ["MetaMixin"]
+__all__ = ["WorkspaceMeta"]
 
 log = logging.getLogger(__name__)
 
 
-class MetaMixin:
+class WorkspaceMeta:
     """Flags, notes, overrides, the JSON cache and the image probe index of a Workspace.
 
-    Expects ``self.db`` (StateDB), ``self._lock`` and ``self._items`` (rel -> ImageItem).
-    """
+    ``items()`` returns the workspace's current images (rel -> ImageItem); ``writer`` is the
+    dataset's writer lock (a settings step is ordered with caption steps); ``own_steps``
+    collects the ids of the steps this workspace made or moved."""
 
-    db: StateDB
-
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        db: StateDB,
+        items: Callable[[], Mapping[str, ImageItem]],
+        writer: WriterLock,
+        own_steps: set[int],
+    ) -> None:
+        self.db = db
+        self._items = items
+        self._writer = writer
+        self._own_steps = own_steps
         self._excluded: set[str] = set()
         self._notes: dict[str, str] = {}
         self._overrides: dict[str, dict[str, object]] = {}
 
-    def _load_meta(self) -> None:
-        for rel, excluded, note in self.db.query("SELECT rel, excluded, note FROM flags"):
+    def load(self) -> None:
+        for rel, excluded, note in self.db.flag_rows():
             if excluded:
                 self._excluded.add(rel)
             if note:
                 self._notes[rel] = note
-        for rel, key, value in self.db.query("SELECT rel, key, value FROM overrides"):
+        for rel, key, value in self.db.override_rows():
             try:
                 self._overrides.setdefault(rel, {})[key] = StateDB.loads(value)
             except ValueError:
                 log.warning("ignoring a damaged override %s of %s in the state db", key, rel)
 
     def _known(self, rel: str) -> None:
-        if rel not in self._items:  # type: ignore[attr-defined]
+        if rel not in self._items():
             raise KeyError(f"no image {rel!r} in this dataset")
 
     # -- flags and overrides: every change is an undo step -------------------------------
     def _save_flags(self, rel: str) -> None:
         with self.db.tx() as conn:
-            conn.execute(
-                "INSERT OR REPLACE INTO flags VALUES(?,?,?)",
-                (rel, int(rel in self._excluded), self._notes.get(rel, "")),
-            )
+            StateDB.put_flag(conn, rel, rel in self._excluded, self._notes.get(rel, ""))
 
     def set_excluded(self, rel: str, excluded: bool = True) -> SaveResult | None:
         """Exclude an image from training (kept in the folder, never moved or deleted).
@@ -79,7 +89,8 @@ class MetaMixin:
 
     def excluded(self) -> set[str]:
         """Excluded images that are still in the dataset."""
-        return {rel for rel in self._excluded if rel in self._items}  # type: ignore[attr-defined]
+        items = self._items()
+        return {rel for rel in self._excluded if rel in items}
 
     def note(self, rel: str) -> str:
         return self._notes.get(rel, "")
@@ -133,19 +144,13 @@ class MetaMixin:
         """Store one setting (inside ``conn``'s transaction) and update memory."""
         if key == "excluded":
             (self._excluded.add if value else self._excluded.discard)(rel)
-            conn.execute(
-                "INSERT OR REPLACE INTO flags VALUES(?,?,?)",
-                (rel, int(bool(value)), self._notes.get(rel, "")),
-            )
+            StateDB.put_flag(conn, rel, bool(value), self._notes.get(rel, ""))
             return
         name = key.partition(":")[2]
+        StateDB.put_override(conn, rel, name, value)
         if value is None:
-            conn.execute("DELETE FROM overrides WHERE rel=? AND key=?", (rel, name))
             self._overrides.get(rel, {}).pop(name, None)
         else:
-            conn.execute(
-                "INSERT OR REPLACE INTO overrides VALUES(?,?,?)", (rel, name, StateDB.dumps(value))
-            )
             self._overrides.setdefault(rel, {})[name] = value
 
     def _meta_step(self, label: str, changes: list[MetaChange]) -> SaveResult | None:
@@ -153,7 +158,7 @@ class MetaMixin:
         journal needed: nothing outside the db changes)."""
         if not changes:
             return None
-        with self._writer.hold(), self.db.lock:  # type: ignore[attr-defined]
+        with self._writer.hold(), self.db.lock:
             before = {(c.rel, c.key): self._meta_value(c.rel, c.key) for c in changes}
             try:
                 with self.db.tx() as conn:
@@ -166,7 +171,7 @@ class MetaMixin:
             except BaseException:
                 self._restore_meta(before)
                 raise
-            self._own_steps.add(step_id)  # type: ignore[attr-defined]
+            self._own_steps.add(step_id)
         return SaveResult(step_id=step_id, label=label, meta=[c.rel for c in changes])
 
     def _restore_meta(self, before: dict[tuple[str, str], object]) -> None:
@@ -179,11 +184,11 @@ class MetaMixin:
             else:
                 self._overrides.setdefault(rel, {})[key.partition(":")[2]] = value
 
-    def _undo_redo_meta(self, step: Step, undo: bool, result: SaveResult) -> None:
+    def move_step(self, step: Step, undo: bool, result: SaveResult) -> None:
         """Move a meta step; settings changed since (by another window) are left alone."""
         todo = []
         for c in self.db.meta_changes(step.id):
-            if c.rel not in self._items:  # type: ignore[attr-defined]
+            if c.rel not in self._items():
                 result.skipped.append(ItemResult(c.rel, error="image no longer in the dataset"))
             elif self._meta_value(c.rel, c.key) != (c.new if undo else c.old):
                 result.skipped.append(ItemResult(c.rel, error="changed since; left as it is"))
@@ -202,13 +207,11 @@ class MetaMixin:
 
     # -- JSON cache -----------------------------------------------------------------------
     def cache_get(self, namespace: str, key: str, default: object = None) -> object:
-        rows = self.db.query(
-            "SELECT value FROM cache WHERE namespace=? AND key=?", (namespace, key)
-        )
-        if not rows:
+        text = self.db.cache_texts(namespace, [key]).get(key)
+        if text is None:
             return default
         try:
-            return StateDB.loads(rows[0][0])
+            return StateDB.loads(text)
         except ValueError:  # a damaged entry is a cache miss
             return default
 
@@ -216,33 +219,19 @@ class MetaMixin:
         self.cache_put_many(namespace, {key: value})
 
     def cache_get_many(self, namespace: str, keys: Iterable[str]) -> dict[str, object]:
-        keys = list(keys)
         out: dict[str, object] = {}
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            rows = self.db.query(
-                f"SELECT key, value FROM cache WHERE namespace=? AND key IN "
-                f"({','.join('?' * len(chunk))})",
-                (namespace, *chunk),
-            )
-            for k, v in rows:
-                try:
-                    out[k] = StateDB.loads(v)
-                except ValueError:  # a damaged entry is a cache miss
-                    continue
+        for k, v in self.db.cache_texts(namespace, keys).items():
+            try:
+                out[k] = StateDB.loads(v)
+            except ValueError:  # a damaged entry is a cache miss
+                continue
         return out
 
     def cache_put_many(self, namespace: str, values: Mapping[str, object]) -> None:
-        rows = [(namespace, k, StateDB.dumps(v), time.time()) for k, v in values.items()]
-        with self.db.tx() as conn:
-            conn.executemany("INSERT OR REPLACE INTO cache VALUES(?,?,?,?)", rows)
+        self.db.cache_put_texts(namespace, [(k, StateDB.dumps(v)) for k, v in values.items()])
 
     def cache_delete(self, namespace: str, key: str | None = None) -> None:
-        with self.db.tx() as conn:
-            if key is None:
-                conn.execute("DELETE FROM cache WHERE namespace=?", (namespace,))
-            else:
-                conn.execute("DELETE FROM cache WHERE namespace=? AND key=?", (namespace, key))
+        self.db.cache_delete(namespace, key)
 
     # -- image index (probe results keyed by file size + mtime) ---------------------------
     def probe_all(
@@ -260,12 +249,9 @@ class MetaMixin:
         from curation.images import get_default_max_pixels, probe_images
 
         limit = get_default_max_pixels() if max_pixels is None else max_pixels
-        items = self._items  # type: ignore[attr-defined]
+        items = self._items()
         rels = list(items if rels is None else rels)
-        stored = {
-            r[0]: r[1:]
-            for r in self.db.query("SELECT rel, size, mtime_ns, info, error FROM images")
-        }
+        stored = self.db.probe_rows()
         results: dict[str, ItemResult] = {}
         todo: list[str] = []
         for rel in rels:
@@ -300,13 +286,7 @@ class MetaMixin:
             item = items[rel]
             rows.append((rel, item.size_bytes, item.mtime_ns, info, res.error))
         if rows:
-            with self.db.tx() as conn:
-                conn.executemany(
-                    "INSERT INTO images(rel, size, mtime_ns, info, error) VALUES(?,?,?,?,?) "
-                    "ON CONFLICT(rel) DO UPDATE SET size=excluded.size, "
-                    "mtime_ns=excluded.mtime_ns, info=excluded.info, error=excluded.error",
-                    rows,
-                )
+            self.db.put_probe_rows(rows)
         return [results[rel] for rel in rels]
 
     def image_info(self, rel: str, max_pixels: int | None = None):  # -> ImageInfo

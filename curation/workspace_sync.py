@@ -155,16 +155,12 @@ class DiskSyncMixin:
             state_rows.append(self._set_known(rel, text, stat))
             if row is not None and (text != row.cap_text or row.cap_exists != (text is not None)):
                 hist.append((rel, "external", row.cap_text if row.cap_exists else None, text, None))
-        gone = [(rel,) for rel, row in rows.items() if row.present and rel not in self._items]
+        gone = [rel for rel, row in rows.items() if row.present and rel not in self._items]
         with self.db.tx() as conn:
             StateDB.upsert_caption_state(conn, state_rows)
-            conn.executemany(
-                "UPDATE images SET present=1 WHERE rel=?", [(r[0],) for r in state_rows]
-            )
-            conn.executemany("UPDATE images SET present=0 WHERE rel=?", gone)
+            StateDB.set_present(conn, [r[0] for r in state_rows], True)
+            StateDB.set_present(conn, gone, False)
             StateDB.add_history(conn, hist)
-        for rel, text, base, base_exists, error in self.db.query(
-            "SELECT rel, text, base_text, base_exists, error FROM pending"
-        ):
+        for rel, text, base, error in self.db.pending_rows():
             if rel in self._items:
-                self._pending[rel] = (text, error, base if base_exists else None)
+                self._pending[rel] = (text, error, base)

@@ -7,7 +7,9 @@ Every caption change is an undo step, journaled before any file is touched so th
 process is reconciled on the next open (:mod:`curation.journal`, ADR 0002). Steps of one
 dataset are serialised across processes by its writer lock. A caption that cannot be
 written (read-only, full disk) stays a *pending* edit in the state db: nothing is lost.
-Collaborators: :class:`WorkspaceMeta` (flags, overrides, cache), the journal, the disk sync.
+Collaborators: :class:`WorkspaceMeta` (flags, overrides, cache), :class:`CaptionSync` (what
+is on disk) and :func:`recover_interrupted` (the journal). The file is a little over 600 lines
+because it is the public facade: about 60 of them are one-line delegations to WorkspaceMeta.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ from curation.state import (
 )
 from curation.state_files import open_state_db, state_location
 from curation.workspace_meta import WorkspaceMeta
-from curation.workspace_sync import DiskSyncMixin
+from curation.workspace_sync import CaptionSync
 from curation.writer_lock import WriterBusyError, WriterLock, lock_path_for
 
 __all__ = [
@@ -72,7 +74,7 @@ WRITE_THREADS = 8
 ORIGINS = ("user", "bulk", "auto")
 
 
-class Workspace(DiskSyncMixin):
+class Workspace:
     """Open with :meth:`open`; thread-safe (one lock); close with :meth:`close`."""
 
     def __init__(self, scan: ScanResult, db: StateDB, state_dir: Path | None) -> None:
@@ -81,19 +83,34 @@ class Workspace(DiskSyncMixin):
         self.db = db
         self.state_dir = state_dir
         self._lock = db.lock
-        self._items: dict[str, ImageItem] = {item.rel: item for item in scan.items}
-        self._disk: dict[str, str | None] = {}  # caption text on disk; None: no file
+        # what is on disk (captions, their warnings, unreadable and read-only ones): a
+        # collaborator; _items, _disk, caption_warnings, ... below are its tables
+        self.disk_sync = CaptionSync(
+            scan.root, db, self._lock, {item.rel: item for item in scan.items}
+        )
         # rel -> (text, error, base): an edit not yet on disk, and the disk text it was based on
         self._pending: dict[str, tuple[str | None, str, str | None]] = {}
-        self.caption_warnings: dict[str, str] = {}  # rel -> decoding warning or read error
-        self._unreadable: dict[str, str] = {}  # rel -> why its caption file cannot be read
-        self._readonly: dict[str, str] = {}  # rel -> why its caption is never written (a link)
         self._writer = WriterLock(lock_path_for(scan.root, state_dir))
         self._own_steps: set[int] = set()  # steps made or moved since this open
         self.recovered: list[str] = []  # messages about interrupted operations repaired
         self._recursive = True
         # flags, overrides, cache, probe index: a collaborator (the methods below delegate)
         self.meta = WorkspaceMeta(db, lambda: self._items, self._writer, self._own_steps)
+
+    @property
+    def _items(self) -> dict[str, ImageItem]:
+        return self.disk_sync.items
+
+    @property
+    def caption_warnings(self) -> dict[str, str]:
+        """rel -> decoding warning or read error of its caption."""
+        return self.disk_sync.warnings
+
+    def sync_from_disk(self, rels: Iterable[str] | None = None) -> list[str]:
+        """Re-check captions (all, or ``rels``: always re-read) against the disk; changes
+        made by other programs are taken and recorded (origin ``external``). Returns the
+        rels that changed (see :meth:`CaptionSync.sync`)."""
+        return self.disk_sync.sync(rels)
 
     # -- opening --------------------------------------------------------------------------
     @classmethod
@@ -117,13 +134,17 @@ class Workspace(DiskSyncMixin):
             try:  # a step is only interrupted when nobody holds the writer lock
                 with ws._writer.hold(timeout_s=0):
                     ws.recovered.extend(
-                        recover_interrupted(ws.db, ws.root, ws._items, ws._mark_known)
+                        recover_interrupted(ws.db, ws.root, ws._items, ws.disk_sync.mark_known)
                     )
             except WriterBusyError:
                 log.info("%s: another process is saving captions; recovery left to it", root)
-            ws._reconcile()
+            ws.disk_sync.reconcile()
+            for rel, text, base, error in db.pending_rows():
+                if rel in ws._items:
+                    ws._pending[rel] = (text, error, base)
             ws.meta.load()
-            ws._trim_history()
+            # the history is a convenience (the captions are the .txt files): bounded
+            ws.db.trim_history(HISTORY_MAX_ROWS)
         except BaseException:
             db.close()
             raise
@@ -134,11 +155,6 @@ class Workspace(DiskSyncMixin):
 
     def close(self) -> None:
         self.db.close()
-
-    def _trim_history(self) -> None:
-        """Keep the newest HISTORY_MAX_ROWS caption changes (the history is a convenience;
-        the captions themselves are in the .txt files)."""
-        self.db.trim_history(HISTORY_MAX_ROWS)
 
     def rescan(
         self, on_progress: ProgressFn | None = None, cancel: CancelToken | None = None
@@ -152,15 +168,12 @@ class Workspace(DiskSyncMixin):
         with self._lock:
             before = set(self._items)
             self.scan = scan
-            self._items = {item.rel: item for item in scan.items}
+            self.disk_sync.items = {item.rel: item for item in scan.items}
             removed = sorted(before - set(self._items), key=natural_key)
             for rel in removed:
-                self._disk.pop(rel, None)
+                self.disk_sync.forget(rel)
                 self._pending.pop(rel, None)
-                self.caption_warnings.pop(rel, None)
-                self._unreadable.pop(rel, None)
-                self._readonly.pop(rel, None)
-            self._reconcile()
+            self.disk_sync.reconcile()
             added = [rel for rel in self._items if rel not in before]
             return added, removed
 
@@ -188,7 +201,7 @@ class Workspace(DiskSyncMixin):
     def read_only(self) -> dict[str, str]:
         """rel -> why its caption is shown but never written (a caption that is a link)."""
         with self._lock:
-            return dict(self._readonly)
+            return dict(self.disk_sync.readonly)
 
     def __enter__(self) -> Workspace:
         return self
@@ -213,7 +226,7 @@ class Workspace(DiskSyncMixin):
             if rel in self._pending:
                 return self._pending[rel][0] or ""
             self.item(rel)
-            return self._disk.get(rel) or ""
+            return self.disk_sync.disk.get(rel) or ""
 
     def captions(
         self, rels: Iterable[str] | None = None, existing_only: bool = False
@@ -230,7 +243,7 @@ class Workspace(DiskSyncMixin):
         with self._lock:
             if rel in self._pending:
                 return self._pending[rel][0] is not None
-            return self._disk.get(rel) is not None
+            return self.disk_sync.disk.get(rel) is not None
 
     def pending(self) -> dict[str, str]:
         """rel -> why the edit could not be written yet."""
@@ -301,7 +314,7 @@ class Workspace(DiskSyncMixin):
     def _write_files(self, jobs: list[tuple[str, str | None]]) -> dict[str, str]:
         """Write many captions; in threads when there are several (each write is atomic and
         fsynced; concurrent fsyncs share journal commits: ~5x faster for a bulk edit)."""
-        jobs3 = [(rel, text, self._disk.get(rel)) for rel, text in jobs]
+        jobs3 = [(rel, text, self.disk_sync.disk.get(rel)) for rel, text in jobs]
         if len(jobs) <= 2:
             errors = [self._write_file(*job) for job in jobs3]
         else:
@@ -313,19 +326,19 @@ class Workspace(DiskSyncMixin):
         """Update the in-memory state after a write; returns a caption state row if the
         file changed. On error the edit becomes pending."""
         if error:
-            base = self._pending[rel][2] if rel in self._pending else self._disk.get(rel)
+            base = self._pending[rel][2] if rel in self._pending else self.disk_sync.disk.get(rel)
             self._pending[rel] = (text, error, base)
             return None
         self._pending.pop(rel, None)
-        if text == self._disk.get(rel):
+        if text == self.disk_sync.disk.get(rel):
             return None
         self.caption_warnings.pop(rel, None)  # written by us: UTF-8
-        stat = self._stat_caption(self._items[rel]) if text is not None else None
-        return self._set_known(rel, text, stat)
+        stat = self.disk_sync.stat_caption(self._items[rel]) if text is not None else None
+        return self.disk_sync.set_known(rel, text, stat)
 
     def _put(self, rel: str, text: str | None) -> tuple[tuple | None, str | None]:
         """Write one caption: (caption state row or None, error or None)."""
-        old = self._disk.get(rel)
+        old = self.disk_sync.disk.get(rel)
         error = None if text == old else self._write_file(rel, text, old)
         return self._after_write(rel, text, error), error
 
@@ -344,7 +357,7 @@ class Workspace(DiskSyncMixin):
             state_rows, hist = [], []
             for rel in rels:
                 text, _error, base = self._pending[rel]
-                old = self._disk.get(rel)
+                old = self.disk_sync.disk.get(rel)
                 if old != base:  # another program changed the file since: do not clobber it
                     err = CONFLICT_MESSAGE
                     self._pending[rel] = (text, err, base)
@@ -407,11 +420,13 @@ class Workspace(DiskSyncMixin):
                         ItemResult(path=rel, error="no such image in the dataset")
                     )
                     continue
-                if rel in self._unreadable:  # never overwrite a file we could not read
-                    result.skipped.append(ItemResult(path=rel, error=self._unreadable[rel]))
+                if rel in self.disk_sync.unreadable:  # never overwrite a file we could not read
+                    result.skipped.append(
+                        ItemResult(path=rel, error=self.disk_sync.unreadable[rel])
+                    )
                     continue
-                if rel in self._readonly:  # a link: never written through
-                    result.skipped.append(ItemResult(path=rel, error=self._readonly[rel]))
+                if rel in self.disk_sync.readonly:  # a link: never written through
+                    result.skipped.append(ItemResult(path=rel, error=self.disk_sync.readonly[rel]))
                     continue
                 current = self.caption(rel)
                 if expected is not None and expected != current:
@@ -420,7 +435,7 @@ class Workspace(DiskSyncMixin):
                     continue
                 if new == current and rel in self._pending:
                     # saving a pending edit again (e.g. after a conflict): it goes to disk now
-                    planned.append(Change(rel, self._disk.get(rel), new))
+                    planned.append(Change(rel, self.disk_sync.disk.get(rel), new))
                     continue
                 if new == current:
                     continue
@@ -455,7 +470,7 @@ class Workspace(DiskSyncMixin):
         self, step_id: int, changes: list[Change], forward: bool, origin: str, result: SaveResult
     ) -> None:
         targets = [(c.rel, c.new if forward else c.old) for c in changes]
-        errors = self._write_files([(r, t) for r, t in targets if t != self._disk.get(r)])
+        errors = self._write_files([(r, t) for r, t in targets if t != self.disk_sync.disk.get(r)])
         conflicts = [rel for rel, err in errors.items() if isinstance(err, WriteConflict)]
         for rel in conflicts:
             result.skipped.append(ItemResult(path=rel, error=errors.pop(rel)))
@@ -464,7 +479,7 @@ class Workspace(DiskSyncMixin):
             targets = [(r, t) for r, t in targets if r not in set(conflicts)]
         state_rows, hist = [], []
         for rel, target in targets:
-            before = self._disk.get(rel)
+            before = self.disk_sync.disk.get(rel)
             row = self._after_write(rel, target, errors.get(rel))
             if rel in errors:
                 result.pending.append(ItemResult(path=rel, error=errors[rel]))
@@ -515,8 +530,8 @@ class Workspace(DiskSyncMixin):
                         ItemResult(path=c.rel, error="image no longer in the dataset")
                     )
                     continue
-                if c.rel in self._readonly or c.rel in self._unreadable:
-                    why = self._readonly.get(c.rel) or self._unreadable[c.rel]
+                if c.rel in self.disk_sync.readonly or c.rel in self.disk_sync.unreadable:
+                    why = self.disk_sync.readonly.get(c.rel) or self.disk_sync.unreadable[c.rel]
                     result.skipped.append(ItemResult(path=c.rel, error=why))
                     continue
                 current = self.caption(c.rel) if self.has_caption(c.rel) else None

@@ -1,4 +1,5 @@
-"""Keeping a :class:`curation.workspace.Workspace` in step with the caption files on disk.
+"""Keeping a :class:`curation.workspace.Workspace` in step with the caption files on disk
+(a collaborator of the workspace: :class:`CaptionSync`).
 
 The files are the truth: size + mtime tell which captions to re-read (captions about to be
 written are always re-read), and a caption whose text changed since Likeness last saw it is
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -17,63 +19,76 @@ from curation.dataset import ImageItem
 from curation.errors import CaptionReadError
 from curation.state import StateDB
 
-__all__ = ["DEEP_SYNC_MAX", "DiskSyncMixin"]
+__all__ = ["DEEP_SYNC_MAX", "CaptionSync"]
 
 DEEP_SYNC_MAX = 2000  # captions re-read (not just stat'ed) before they are written
 
 
-class DiskSyncMixin:
-    """Part of Workspace. Expects ``self.db``, ``self._lock``, ``self._items``,
-    ``self._disk``, ``self._pending``, ``self.caption_warnings`` and ``self._unreadable``."""
+class CaptionSync:
+    """What Likeness knows of each caption on disk: ``disk`` (rel -> text; None: no file),
+    ``warnings`` (rel -> decoding warning or read error), ``unreadable`` and ``readonly``
+    (rel -> why it is never written), and ``items`` (rel -> ImageItem with the caption's
+    size and mtime as last seen). Shares the workspace's lock."""
 
-    db: StateDB
-    _items: dict[str, ImageItem]
-    _disk: dict[str, str | None]
-    _readonly: dict[str, str]
-    root: Path
+    def __init__(
+        self, root: Path, db: StateDB, lock: threading.RLock, items: dict[str, ImageItem]
+    ) -> None:
+        self.root = root
+        self.db = db
+        self._lock = lock
+        self.items = items
+        self.disk: dict[str, str | None] = {}
+        self.warnings: dict[str, str] = {}
+        self.unreadable: dict[str, str] = {}
+        self.readonly: dict[str, str] = {}
 
-    def _stat_caption(self, item: ImageItem) -> tuple[int, int] | None:
+    def forget(self, rel: str) -> None:
+        """An image left the dataset."""
+        for table in (self.disk, self.warnings, self.unreadable, self.readonly):
+            table.pop(rel, None)
+
+    def stat_caption(self, item: ImageItem) -> tuple[int, int] | None:
         try:
             st = os.stat(item.caption_path)
         except OSError:
             return None
         return st.st_size, st.st_mtime_ns
 
-    def _read_disk(self, item: ImageItem) -> tuple[str | None, tuple[int, int] | None]:
+    def read_disk(self, item: ImageItem) -> tuple[str | None, tuple[int, int] | None]:
         try:
             cap = read_caption(item.caption_path, root=self.root)
         except CaptionReadError as exc:
-            self.caption_warnings[item.rel] = str(exc)
-            self._unreadable[item.rel] = str(exc)
-            return self._disk.get(item.rel), self._stat_caption(item)
-        self._unreadable.pop(item.rel, None)
+            self.warnings[item.rel] = str(exc)
+            self.unreadable[item.rel] = str(exc)
+            return self.disk.get(item.rel), self.stat_caption(item)
+        self.unreadable.pop(item.rel, None)
         if cap.read_only:
-            self._readonly[item.rel] = cap.warning or "caption is read-only"
+            self.readonly[item.rel] = cap.warning or "caption is read-only"
         else:
-            self._readonly.pop(item.rel, None)
+            self.readonly.pop(item.rel, None)
         if not cap.exists:
-            self.caption_warnings.pop(item.rel, None)
+            self.warnings.pop(item.rel, None)
             return None, None
         if cap.warning:
-            self.caption_warnings[item.rel] = cap.warning
+            self.warnings[item.rel] = cap.warning
         else:
-            self.caption_warnings.pop(item.rel, None)
-        return cap.text, self._stat_caption(item)
+            self.warnings.pop(item.rel, None)
+        return cap.text, self.stat_caption(item)
 
-    def _mark_known(self, rel: str, text: str | None) -> tuple:
+    def mark_known(self, rel: str, text: str | None) -> tuple:
         """The caption of ``rel`` on disk is ``text`` now (None: no file): memory updated
         from a fresh stat; returns its caption-state row."""
-        stat = self._stat_caption(self._items[rel]) if text is not None else None
-        return self._set_known(rel, text, stat)
+        stat = self.stat_caption(self.items[rel]) if text is not None else None
+        return self.set_known(rel, text, stat)
 
-    def _set_known(self, rel: str, text: str | None, stat: tuple[int, int] | None) -> tuple:
-        item = self._items[rel]
+    def set_known(self, rel: str, text: str | None, stat: tuple[int, int] | None) -> tuple:
+        item = self.items[rel]
         size, mtime = stat if stat else (0, 0)
-        self._items[rel] = dataclasses.replace(
+        self.items[rel] = dataclasses.replace(
             item, has_caption=text is not None, caption_size=size, caption_mtime_ns=mtime
         )
-        self._disk[rel] = text
-        warning = self.caption_warnings.get(rel)
+        self.disk[rel] = text
+        warning = self.warnings.get(rel)
         return (
             rel,
             text is not None,
@@ -83,7 +98,7 @@ class DiskSyncMixin:
             warning,
         )
 
-    def sync_from_disk(self, rels: Iterable[str] | None = None) -> list[str]:
+    def sync(self, rels: Iterable[str] | None = None) -> list[str]:
         """Re-check captions (all, or ``rels``) against the disk; changes made by other
         programs are taken as the truth and recorded in the history (origin ``external``).
         Returns the rels that changed.
@@ -95,21 +110,21 @@ class DiskSyncMixin:
             changed: list[str] = []
             state_rows: list[tuple] = []
             hist: list[tuple] = []
-            keys = list(self._items if rels is None else rels)
+            keys = list(self.items if rels is None else rels)
             deep = rels is not None and len(keys) <= DEEP_SYNC_MAX
             for rel in keys:
-                item = self._items.get(rel)
+                item = self.items.get(rel)
                 if item is None:
                     continue
-                stat = self._stat_caption(item)
+                stat = self.stat_caption(item)
                 known = (item.caption_size, item.caption_mtime_ns) if item.has_caption else None
                 if stat == known and not (deep and stat is not None):
                     continue
-                old = self._disk.get(rel)
-                text, stat = self._read_disk(item)
+                old = self.disk.get(rel)
+                text, stat = self.read_disk(item)
                 if text == old and stat == known:
                     continue
-                state_rows.append(self._set_known(rel, text, stat))
+                state_rows.append(self.set_known(rel, text, stat))
                 if text != old:
                     hist.append((rel, "external", old, text, None))
                     changed.append(rel)
@@ -119,12 +134,12 @@ class DiskSyncMixin:
                     StateDB.add_history(conn, hist)
             return changed
 
-    def _reconcile(self) -> None:
+    def reconcile(self) -> None:
         """First sync after opening: one transaction for the whole dataset."""
         rows = self.db.caption_rows()
         state_rows: list[tuple] = []
         hist: list[tuple] = []
-        for rel, item in self._items.items():
+        for rel, item in self.items.items():
             row = rows.get(rel)
             same = (
                 row is not None
@@ -136,9 +151,9 @@ class DiskSyncMixin:
                 )
             )
             if same:
-                self._disk[rel] = row.cap_text if item.has_caption else None
+                self.disk[rel] = row.cap_text if item.has_caption else None
                 if row.cap_warning and item.has_caption:
-                    self.caption_warnings[rel] = row.cap_warning
+                    self.warnings[rel] = row.cap_warning
                 if not row.present:
                     state_rows.append(
                         (
@@ -151,16 +166,13 @@ class DiskSyncMixin:
                         )
                     )
                 continue
-            text, stat = self._read_disk(item) if item.has_caption else (None, None)
-            state_rows.append(self._set_known(rel, text, stat))
+            text, stat = self.read_disk(item) if item.has_caption else (None, None)
+            state_rows.append(self.set_known(rel, text, stat))
             if row is not None and (text != row.cap_text or row.cap_exists != (text is not None)):
                 hist.append((rel, "external", row.cap_text if row.cap_exists else None, text, None))
-        gone = [rel for rel, row in rows.items() if row.present and rel not in self._items]
+        gone = [rel for rel, row in rows.items() if row.present and rel not in self.items]
         with self.db.tx() as conn:
             StateDB.upsert_caption_state(conn, state_rows)
             StateDB.set_present(conn, [r[0] for r in state_rows], True)
             StateDB.set_present(conn, gone, False)
             StateDB.add_history(conn, hist)
-        for rel, text, base, error in self.db.pending_rows():
-            if rel in self._items:
-                self._pending[rel] = (text, error, base)

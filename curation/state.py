@@ -334,10 +334,10 @@ class StateDB:
 
     @staticmethod
     def delete_steps(conn: sqlite3.Connection, ids: Iterable[int]) -> None:
-        ids = [(i,) for i in ids]
-        conn.executemany("DELETE FROM step_changes WHERE step_id=?", ids)
-        conn.executemany("DELETE FROM step_meta WHERE step_id=?", ids)
-        conn.executemany("DELETE FROM steps WHERE id=?", ids)
+        params = [(i,) for i in ids]
+        conn.executemany("DELETE FROM step_changes WHERE step_id=?", params)
+        conn.executemany("DELETE FROM step_meta WHERE step_id=?", params)
+        conn.executemany("DELETE FROM steps WHERE id=?", params)
 
     @staticmethod
     def start_step(

@@ -356,7 +356,9 @@ class StateDB:
             (keep,),
         )
         StateDB.delete_steps(conn, [r[0] for r in old])
-        return int(cur.lastrowid)
+        step_id = cur.lastrowid
+        assert step_id is not None  # set by the INSERT above
+        return step_id
 
     @staticmethod
     def add_meta_changes(

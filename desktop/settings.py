@@ -99,16 +99,15 @@ def load_yaml_model(path: Path, model: type[M], label: str) -> M:
 
 
 def save_yaml_model(settings: BaseModel, path: Path, header: str) -> None:
-    """Write ``settings`` as commented YAML, atomically (temp file, fsync, rename)."""
+    """Write ``settings`` as commented YAML with the one atomic writer (:mod:`curation.fsio`:
+    temp file created exclusively, fsync, rename; a link at ``path`` is replaced by the file,
+    its target never written)."""
+    from curation.fsio import write_atomic_text
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
     text = f"# {header}\n"
     text += yaml.safe_dump(settings.model_dump(), sort_keys=False, allow_unicode=True)
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    write_atomic_text(path, text, replace_link=True)
 
 
 def _short(exc: BaseException) -> str:

@@ -251,8 +251,12 @@ def cmd_autocaption(args: argparse.Namespace) -> int:
         "suggestions": [s.to_dict() for s in result.suggestions],
     }
     if args.out:
-        with open(args.out, "w", encoding="utf-8") as fh:
-            json.dump(payload, fh, ensure_ascii=False, indent=1)
+        from curation.fsio import write_atomic_text
+
+        try:
+            write_atomic_text(args.out, json.dumps(payload, ensure_ascii=False, indent=1))
+        except OSError as exc:
+            err(f"cannot write {args.out}: {exc.strerror or exc}")
     if args.json:
         print(json.dumps(payload, ensure_ascii=False))
     else:

@@ -87,7 +87,9 @@ class DialogsMixin:
         out = Path(path)
         try:
             if out.suffix.lower() == ".json":
-                out.write_text(json.dumps(report, indent=2), encoding="utf-8")
+                from curation.fsio import write_atomic_text
+
+                write_atomic_text(out, json.dumps(report, indent=2))
             else:
                 from curation.report_html import write_html
 

@@ -14,12 +14,12 @@ because it is the public facade: about 60 of them are one-line delegations to Wo
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 from curation.caption_io import (
@@ -132,7 +132,7 @@ class Workspace:
         ws.recovered.extend(notes)
         try:
             try:  # a step is only interrupted when nobody holds the writer lock
-                with ws._writer.hold(timeout_s=0):
+                with ws._writer.hold(timeout_s=0) if state_dir else contextlib.nullcontext():
                     ws.recovered.extend(
                         recover_interrupted(ws.db, ws.root, ws._items, ws.disk_sync.mark_known)
                     )
@@ -177,7 +177,7 @@ class Workspace:
             added = [rel for rel in self._items if rel not in before]
             return added, removed
 
-    @contextmanager
+    @contextlib.contextmanager
     def writing(self) -> Iterator[None]:
         """Hold this dataset's writer lock (other processes and windows wait) with every
         caption re-checked against the disk: plan a bulk edit on ``captions()`` and apply it

@@ -42,9 +42,7 @@ def lock_path_for(root: Path, state_dir: Path | None) -> Path:
     if state_dir is not None:
         return state_dir / LOCK_NAME
     digest = hashlib.sha256(str(root).encode("utf-8", "surrogateescape")).hexdigest()[:20]
-    folder = paths.cache_dir() / "locks"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"{digest}.lock"
+    return paths.cache_dir() / "locks" / f"{digest}.lock"  # the folder is made on first use
 
 
 def _try_lock(fd: int) -> bool:
@@ -119,6 +117,8 @@ class WriterLock:
 
     def _acquire(self, deadline: float) -> int:
         try:
+            if not self.path.parent.exists():  # the user-cache lock folder
+                self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | _NOFOLLOW | _CLOEXEC, 0o666)
         except OSError as exc:
             raise WorkspaceError(

@@ -113,7 +113,7 @@ def _excluded_checker(root: Path):
 
 def collect_examples(cfg: RunConfig, sink: EventSink) -> list[Example]:
     """Every usable image of every dataset, once per resolution it trains at."""
-    from curation.caption_io import read_caption
+    from curation.caption_io import CaptionReadError, read_caption
     from curation.dataset import DatasetError, scan_folder
     from curation.images import ImageLoadError, probe_image
 
@@ -142,7 +142,7 @@ def collect_examples(cfg: RunConfig, sink: EventSink) -> list[Example]:
             if item.has_caption:
                 try:
                     text = read_caption(item.caption_path).text
-                except (OSError, ValueError) as exc:
+                except (OSError, ValueError, CaptionReadError) as exc:  # FIFO, link loop, ...
                     sink.warning(f"{item.caption_path}: {exc}", code="caption_missing")
             if text is None or not text.strip():
                 missing_captions += 1

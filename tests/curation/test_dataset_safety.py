@@ -510,3 +510,27 @@ def test_hostile_corpus_through_every_command(tmp_path: Path) -> None:
     assert (ds / "cap_out.txt").is_symlink() and (ds / "cap_dangling.txt").is_symlink()
     assert not (ds / ".likeness-tmp-4999999-dead").exists()
     assert oct((ds / "cap_ro.txt").stat().st_mode & 0o777) == "0o444"
+
+
+@needs_fifo
+def test_training_reads_a_hostile_dataset_without_hanging(tmp_path: Path) -> None:
+    """The trainer's dataset reading: a FIFO or a folder as a caption is a warning, never a
+    hang or a crash (it reads captions with the same reader)."""
+    from tests.training.tiny_zimage import make_dataset as make_train_dataset
+    from tests.training.tiny_zimage import tiny_config
+    from training.config import validate_config
+    from training.data import collect_examples
+    from training.events import ListSink
+
+    data = make_train_dataset(tmp_path / "data", count=3)
+    sub = data / "2_t0ken"
+    (sub / "img0.txt").unlink()
+    os.mkfifo(sub / "img0.txt")
+    (sub / "img1.txt").unlink()
+    (sub / "img1.txt").mkdir()
+    cfg = validate_config(tiny_config(tmp_path, tmp_path / "model", data))
+    sink = ListSink()
+    names = {ex.path.name for ex in collect_examples(cfg, sink)}
+    assert names == {"img0.png", "img1.png", "img2.png"}
+    messages = " ".join(w["message"] for w in sink.of("warning"))
+    assert "FIFO" in messages and "a folder" in messages

@@ -44,6 +44,21 @@ class WorkspaceMeta:
         self._notes: dict[str, str] = {}
         self._overrides: dict[str, dict[str, object]] = {}
 
+    def reload(self) -> list[str]:
+        """Read flags and overrides again (another window or command changed them);
+        returns the rels whose exclusion or overrides differ from before."""
+        before = (set(self._excluded), {r: dict(o) for r, o in self._overrides.items()})
+        self._excluded.clear()
+        self._notes.clear()
+        self._overrides.clear()
+        self.load()
+        rels = (before[0] ^ self._excluded) | {
+            rel
+            for rel in set(before[1]) | set(self._overrides)
+            if before[1].get(rel, {}) != self._overrides.get(rel, {})
+        }
+        return sorted(rels)
+
     def load(self) -> None:
         for rel, excluded, note in self.db.flag_rows():
             if excluded:

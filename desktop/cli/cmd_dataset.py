@@ -283,13 +283,15 @@ def _undo_redo(args: argparse.Namespace, undo: bool) -> int:
         "done": True,
         "label": result.label,
         "written": len(result.written),
+        "settings": list(result.meta),  # images whose exclusion / overrides changed
         "pending": [{"path": p.path, "error": p.error} for p in result.pending],
         "skipped": [{"path": p.path, "error": p.error} for p in result.skipped],
     }
     if args.json:
         print(json.dumps(out, ensure_ascii=False))
     else:
-        print(f"{word}: {result.label} ({len(result.written)} captions)")
+        what = f"{len(result.meta)} images" if result.meta else f"{len(result.written)} captions"
+        print(f"{word}: {result.label} ({what})")
         for p in out["pending"] + out["skipped"]:
             err(f"{p['path']}: {p['error']}")
     return EXIT_PARTIAL if out["pending"] else EXIT_OK

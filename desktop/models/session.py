@@ -75,9 +75,14 @@ class DatasetSession(QObject):
             return []
         try:
             changed = self.workspace.sync_from_disk()
+            with self.workspace.db.lock:  # exclusions / overrides set by another window
+                meta = self.workspace.meta.reload()
         except Exception as exc:  # noqa: BLE001 - a failed check must not break the app
             log.warning("checking captions on disk failed: %s", exc)
             return []
+        if meta:
+            self.meta_changed.emit(meta)
+            self.history_changed.emit()
         if changed:
             self.captions_changed.emit(changed)
             self.history_changed.emit()

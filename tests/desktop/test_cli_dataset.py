@@ -229,3 +229,16 @@ def test_bulk_operations(ds: Path, capsys) -> None:
     assert (ds / "img00000.txt").read_text() == "ohwx, photo of ohwx, Red scarf 0, red scarf"
     code, _, err = run(capsys, "bulk", "prepend", str(ds), "  ")
     assert code == 2 and "empty" in err
+
+
+def test_undo_of_an_exclusion_from_the_cli(tmp_path, capsys) -> None:
+    from curation.workspace import Workspace
+    from tests.corpus import make_dataset
+
+    make_dataset(tmp_path / "d", 2)
+    with Workspace.open(tmp_path / "d") as ws:
+        ws.set_excluded_many(["img00000.png", "img00001.png"])
+    code, out, _err = run(capsys, "undo", str(tmp_path / "d"))
+    assert code == 0 and "undo: exclude 2 images (2 images)" in out
+    with Workspace.open(tmp_path / "d") as ws:
+        assert ws.excluded() == set()

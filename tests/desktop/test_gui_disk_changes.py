@@ -78,3 +78,17 @@ def test_undo_names_its_step_and_never_surprises(qtbot, window, dataset, screens
     assert "Nothing to undo" in window.act_undo.toolTip()
     window.act_redo.trigger()  # moved by this window now: redo is immediate
     assert (dataset / "img_03.txt").read_text("utf-8") == "edited last week"
+
+
+def test_exclusion_made_elsewhere_shows_on_refresh(qtbot, window, dataset):
+    from curation.workspace import Workspace
+
+    open_and_wait(qtbot, window, dataset, thumbs=False)
+    with Workspace.open(dataset) as other:  # another window or a command
+        other.set_excluded("img_02.jpg")
+    with qtbot.waitSignal(window.session.meta_changed, timeout=5000) as sig:
+        window.session.refresh_from_disk()
+    assert sig.args[0] == ["img_02.jpg"]
+    assert window.browser.model.row_data("img_02.jpg").excluded
+    assert window.session.workspace.is_excluded("img_02.jpg")
+    assert "another window" in window.act_undo.toolTip()

@@ -98,6 +98,9 @@ class ModelConfig(Strict):
     source: Literal["hub", "local", "single_file"] = "hub"
     name_or_path: str = DEFAULT_MODEL
     revision: str | None = None
+    # tokenizer, scheduler, text encoder and VAE from this hub id or folder instead of
+    # name_or_path (ai-toolkit's extras_name_or_path; De-Turbo takes them from Turbo)
+    extras_name_or_path: str | None = None
     transformer_file: Path | None = None
     text_encoder_file: Path | None = None
     vae_file: Path | None = None

@@ -19,6 +19,8 @@ FIELD_HELP: dict[str, str] = {
     "training_folder": "where run folders go (relative paths are relative to this file)",
     "device": "auto, cpu, mps, cuda or cuda:N",
     "model": "the base model",
+    "model.extras_name_or_path": "tokenizer, text encoder, VAE and scheduler from this hub id "
+    "or folder (null = name_or_path; De-Turbo takes them from Z-Image-Turbo)",
     "model.source": "hub (Hugging Face id), local (diffusers folder) or single_file (ComfyUI files)",
     "model.name_or_path": "Hugging Face id or diffusers folder (configs and tokenizer for "
     "single_file)",

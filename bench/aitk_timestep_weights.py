@@ -41,8 +41,10 @@ def main(argv: list[str]) -> int:
     err = np.abs(ours - table)
     print(f"shipped coefficients: {len(WEIGHTED_CHEBYSHEV)}")
     print(f"max |ours - table| = {err.max():.4f} at s = {s[err.argmax()]:.3f}")
-    print(f"rms = {np.sqrt((err**2).mean()):.4f}; table mean {table[:999].mean():.4f}, "
-          f"ours {ours[:999].mean():.4f}")
+    print(
+        f"rms = {np.sqrt((err**2).mean()):.4f}; table mean {table[:999].mean():.4f}, "
+        f"ours {ours[:999].mean():.4f}"
+    )
     return 0
 
 

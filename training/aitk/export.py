@@ -173,8 +173,10 @@ def _same_meaning(cfg: RunConfig) -> set[str]:
         "train.optimizer_args.use_bias_correction",  # written explicitly for Prodigy
         "train.optimizer_args.safeguard_warmup",
     }
-    if t.scheduler == "linear" and not t.warmup_steps:  # LinearLR from 1 to 0 is the same
-        same |= {"train.scheduler", "train.lr_start_factor", "train.lr_end_factor"}
+    if t.scheduler == "linear":  # the factors are unused; LinearLR from 1 to 0 is the same
+        same |= {"train.lr_start_factor", "train.lr_end_factor"}
+        # without warm-up nothing differs; with it the scheduler's note says it all
+        same.add("train.warmup_steps" if t.warmup_steps else "train.scheduler")
     if not t.caption_dropout:
         same.add("train.caption_dropout_mode")
     if t.optimizer not in ("adamw", "adamw8bit", "prodigy") and t.optimizer_args.eps is None:

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.training.aitk_jobs import ui_job
 from tests.training.tiny_zimage import make_dataset, tiny_model_dir
 
 torch = pytest.importorskip("torch")
-
-UI_JOB = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "aitk"
-UI_JOB = UI_JOB / "ui_zimage_turbo.job_config.json"
 
 
 @pytest.fixture(scope="module")
@@ -30,9 +27,7 @@ def test_the_ui_job_trains_with_ai_toolkits_settings(model_dir, tmp_path):
     from training.events import ListSink
     from training.runner import run
 
-    if not UI_JOB.is_file():
-        pytest.skip("needs ../shared/fixtures/aitk")
-    job = json.loads(UI_JOB.read_text())
+    job = ui_job()
     proc = job["config"]["process"][0]
     proc.update(training_folder=str(tmp_path / "runs"), device="cpu")
     proc["datasets"][0].update(folder_path=str(make_dataset(tmp_path / "d")), resolution=[256])

@@ -6,8 +6,10 @@ or listed in the ``ImportReport`` with its path and why. Where ai-toolkit reads 
 differently from what its name says (Prodigy below lr 0.1 runs at 1.0, ``linear_alpha`` has no
 effect for Z-Image, ...), the run follows ai-toolkit and the report says so (``as_aitk``);
 where Likeness cannot do the same (NF4 for qfloat8), the report says what it does instead
-(``approximated``). Keys missing from the job take Likeness's defaults, and the important
-ones are named in the notes.
+(``approximated``). Keys missing from the job take ai-toolkit's defaults where they decide
+what trains beyond the obvious (optimizer eps and weight decay, Prodigy's flags, caption
+dropout, the timestep type); the rest (steps, lr, rank, ...) take Likeness's, and the
+important ones are named in the notes.
 
 Settings ai-toolkit cannot express are written by ``export_aitk`` under ``meta.likeness``
 (ai-toolkit ignores ``meta``), so import -> export -> import gives the same RunConfig.

@@ -106,19 +106,21 @@ def finish_train(imp: Importer, node: Node | None) -> None:
     path = f"{node.path}.gradient_accumulation_steps"
     steps = imp.value("train.steps")
     parts = []
-    for target, what in (("train.steps", "steps"), ("save.every", "saves every"),
-                         ("sample.every", "samples every")):  # fmt: skip
+    for target, what in (("train.steps", "steps"), ("save.every", "save.every"),
+                         ("sample.every", "sample.every")):  # fmt: skip
         value = imp.value(target)
         if isinstance(value, int) and value > 0:
             imp.set(target, max(1, value // n), path)
-            parts.append(f"{what} {max(1, value // n)}")
+            parts.append(f"{what}: {max(1, value // n)}")
+    updates = f"its {steps} steps are {max(1, steps // n)}" if isinstance(steps, int) else "its "
+    updates += " updates" if isinstance(steps, int) else "steps are updates"
     imp.as_aitk(
         path, n,
         f"ai-toolkit counts each batch as a step and clears the gradient before each one, so "
-        f"only every {n}th batch updates the LoRA ({steps or 'all'} steps = updates of one batch "
-        f"each, 1 in {n} batches); Likeness trains the same: {', '.join(parts) or 'the steps'} "
-        f"divided by {n} (set train.gradient_accumulation: {n} and multiply them back to "
-        f"average {n} batches per update)",
+        f"only every {n}th batch updates the LoRA: {updates} of one batch each. Likeness "
+        f"trains the same, with these divided by {n}: {', '.join(parts) or 'none set'}; to average {n} "
+        f"batches per update instead, set train.gradient_accumulation: {n} and multiply them "
+        "back",
     )  # fmt: skip
 
 

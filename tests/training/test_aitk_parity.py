@@ -57,6 +57,13 @@ def aitk_optimizer(train: dict, params: list):
         return Prodigy(params, lr=1.0 if lr < 0.1 else lr, eps=1e-6, **extra)
     if name == "adamw8bit":
         return bnb.optim.AdamW8bit(params, lr=lr, eps=1e-6, **extra)
+    if name == "lion8bit":
+        return bnb.optim.Lion8bit(params, lr=lr, **extra)
+    if name == "adafactor":  # ai-toolkit's own Adafactor takes the same keywords as this one
+        from transformers.optimization import Adafactor
+
+        flags = {"relative_step": False, "scale_parameter": False, "warmup_init": False}
+        return Adafactor(params, lr=lr, **{**flags, **extra})
     assert name == "adamw"
     return torch.optim.AdamW(params, lr=lr, eps=1e-6, **extra)
 
@@ -161,6 +168,23 @@ def test_adam_types_step_exactly_like_ai_toolkit(name):
             opt.step()
             opt.zero_grad()
     assert torch.equal(p_ours.detach(), p_theirs.detach())
+
+
+@pytest.mark.parametrize("name", ["adamw", "adamw8bit", "prodigy", "lion8bit", "adafactor"])
+def test_exported_optimizers_build_in_ai_toolkit(name):
+    """Every optimizer_params key written is one the optimizer ai-toolkit builds accepts."""
+    args = {"betas": [0.9, 0.99], "eps": 1e-7, "d0": 1e-5}
+    cfg = validate_config({
+        "name": "x", "trigger": "t0k", "datasets": [{"folder": "/d"}],
+        "train": {"optimizer": name, "lr": 1.0 if name == "prodigy" else 1e-4,
+                  "optimizer_args": args},
+    })  # fmt: skip
+    job, notes = export_aitk(cfg)
+    train = job["config"]["process"][0]["train"]
+    aitk_optimizer(train, [torch.nn.Parameter(torch.ones(4, 4))])  # no TypeError
+    assert "eps" not in train["optimizer_params"]
+    assert any(n.startswith("optimizer eps 1e-07") for n in notes)
+    assert import_aitk_dict(job)[0] == cfg
 
 
 def test_weight_decay_defaults_are_the_optimizers_own():

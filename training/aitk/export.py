@@ -53,9 +53,10 @@ def _network(cfg: RunConfig) -> dict[str, Any]:
 def _optimizer_params(t: Any) -> dict[str, Any]:
     a = t.optimizer_args
     out: dict[str, Any] = {"weight_decay": t.weight_decay}
-    if a.betas is not None:
+    # only keyword arguments the optimizer ai-toolkit builds accepts (Adafactor has no betas)
+    if a.betas is not None and t.optimizer != "adafactor":
         out["betas"] = list(a.betas)
-    if a.d0 is not None:
+    if a.d0 is not None and t.optimizer == "prodigy":
         out["d0"] = a.d0
     if t.optimizer == "prodigy":  # Prodigy's keyword arguments, passed through as is
         out["use_bias_correction"] = a.use_bias_correction is not False
@@ -179,6 +180,12 @@ def _same_meaning(cfg: RunConfig) -> set[str]:
         same.add("train.warmup_steps" if t.warmup_steps else "train.scheduler")
     if not t.caption_dropout:
         same.add("train.caption_dropout_mode")
+    if t.timestep_sampling != "shift":  # the shift is only used by shift sampling
+        same.add("train.timestep_shift")
+    if t.optimizer == "adafactor":  # unused by Adafactor
+        same.add("train.optimizer_args.betas")
+    if t.optimizer != "prodigy":  # Prodigy's own settings, unused by the others
+        same |= {"train.optimizer_args.d0"}
     if t.optimizer not in ("adamw", "adamw8bit", "prodigy") and t.optimizer_args.eps is None:
         same.add("train.optimizer_args.eps")
     return same
@@ -198,6 +205,8 @@ EXTRA_NOTES: dict[str, Note] = {
         f"LoRAs with alpha = rank, {c.network.rank}: a different effective learning rate)"
     ),
     "train.timestep_shift": "the timestep shift (ai-toolkit's shift sampling uses 3)",
+    "train.optimizer_args.betas": "the optimizer betas",
+    "train.optimizer_args.d0": "Prodigy's d0",
     "train.seed": "the training seed",
     "train.lr": lambda c: f"lr {c.train.lr:g} (ai-toolkit runs Prodigy at lr 1.0 below 0.1)",
     "train.loss": "the Huber loss (ai-toolkit trains with MSE)",

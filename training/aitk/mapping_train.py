@@ -98,7 +98,8 @@ def finish_train(imp: Importer, node: Node | None) -> None:
 
     ai-toolkit counts every batch as a step, clears the gradient before each one and updates
     the LoRA at every Nth step: ``steps / N`` updates of one batch each, the schedule, saves
-    and samples counted in batches. Likeness trains those updates as its steps.
+    and samples (and the warm-up) counted in batches. Likeness trains those updates as its
+    steps.
     """
     n = imp.legacy_accumulation
     if node is None or not n:
@@ -106,8 +107,8 @@ def finish_train(imp: Importer, node: Node | None) -> None:
     path = f"{node.path}.gradient_accumulation_steps"
     steps = imp.value("train.steps")
     parts = []
-    for target, what in (("train.steps", "steps"), ("save.every", "save.every"),
-                         ("sample.every", "sample.every")):  # fmt: skip
+    for target, what in (("train.steps", "steps"), ("train.warmup_steps", "warm-up"),
+                         ("save.every", "save.every"), ("sample.every", "sample.every")):  # fmt: skip
         value = imp.value(target)
         if isinstance(value, int) and value > 0:
             imp.set(target, max(1, value // n), path)

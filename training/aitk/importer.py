@@ -20,9 +20,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from training.aitk.job import Importer, set_path, walk
+from training.aitk.job import Importer, ImportReport, set_path, walk
 from training.aitk.mapping import map_job
-from training.aitk.report import ImportReport
 from training.aitk.tables import P0
 from training.config import RunConfig, config_to_dict, read_mapping, validate_config
 from training.config_errors import ConfigError

@@ -10,9 +10,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from training.aitk.job import Importer, Node
+from training.aitk.job import Importer, Node, ReportItem
 from training.aitk.mapping_train import finish_train, map_train, number
-from training.aitk.report import ReportItem
 from training.aitk.tables import (
     ARCHS,
     DTYPES,

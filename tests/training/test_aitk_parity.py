@@ -142,6 +142,14 @@ def test_prodigy_runs_as_ai_toolkit_builds_it(name):
         assert g_ours[key] == g_theirs[key], key
     assert (g_ours["lr"], g_ours["eps"], g_ours["use_bias_correction"]) == (1.0, 1e-6, False)
     assert g_ours["safeguard_warmup"] is False
+    p_ours, p_theirs = ours.param_groups[0]["params"][0], theirs.param_groups[0]["params"][0]
+    for _ in range(3):  # the same steps, so the same adapted step size d
+        for p, opt in ((p_ours, ours), (p_theirs, theirs)):
+            (p**2).sum().backward()
+            opt.step()
+            opt.zero_grad()
+    assert torch.equal(p_ours.detach(), p_theirs.detach())
+    assert ours.param_groups[0]["d"] == theirs.param_groups[0]["d"] > 1e-6
 
 
 def test_prodigy_at_a_real_lr_keeps_it():

@@ -214,6 +214,22 @@ def test_eps_in_optimizer_params_is_reported():
         aitk_optimizer(job["config"]["process"][0]["train"], [torch.nn.Parameter(torch.ones(2))])
 
 
+def test_no_clipping_exports_as_a_norm_no_gradient_reaches():
+    """ai-toolkit clips every step (but Adafactor); a norm of 0 would zero every gradient."""
+    cfg = validate_config({"name": "x", "trigger": "t0k", "datasets": [{"folder": "/d"}],
+                           "train": {"max_grad_norm": 0.0}})  # fmt: skip
+    job, notes = export_aitk(cfg)
+    assert job["config"]["process"][0]["train"]["max_grad_norm"] == 1e9
+    assert not any("clip" in n for n in notes) and import_aitk_dict(job)[0] == cfg
+    back, report = import_aitk_dict(with_train(max_grad_norm=0))
+    assert back.train.max_grad_norm == 0.0
+    assert any("zeroes every gradient" in i.reason for i in report.approximated)
+    p = torch.nn.Parameter(torch.ones(3))
+    (p**2).sum().backward()
+    torch.nn.utils.clip_grad_norm_([p], 0.0)  # what ai-toolkit does with 0
+    assert float(p.grad.abs().max()) == 0.0
+
+
 def test_adafactor_is_never_clipped():
     cfg, report = import_aitk_dict(with_train(optimizer="adafactor", max_grad_norm=1.0))
     assert cfg.train.max_grad_norm == 0.0

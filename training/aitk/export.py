@@ -41,6 +41,14 @@ def _scheduler(t: Any) -> tuple[str, dict[str, Any]]:
     return t.scheduler, {}  # constant, cosine, cosine_with_restarts: one cycle, no warm-up
 
 
+NO_CLIPPING = 1e9  # ai-toolkit always clips (but Adafactor); at 0 it would zero every gradient
+
+
+def _max_grad_norm(t: Any) -> float:
+    """Likeness's 0 means no clipping; ai-toolkit clips to the given norm, so: a huge one."""
+    return NO_CLIPPING if t.max_grad_norm == 0 and t.optimizer != "adafactor" else t.max_grad_norm
+
+
 def _network(cfg: RunConfig) -> dict[str, Any]:
     n = cfg.network
     # ai-toolkit trains Z-Image LoRAs with alpha = rank whatever linear_alpha says
@@ -99,7 +107,7 @@ def native_job(cfg: RunConfig) -> dict[str, Any]:
         "loss_type": "mse",  # ai-toolkit has no Huber loss of this kind
         "ema_config": {"use_ema": t.ema.enabled, "ema_decay": t.ema.decay},
         "dtype": t.precision,
-        "max_grad_norm": t.max_grad_norm,
+        "max_grad_norm": _max_grad_norm(t),
         # ai-toolkit's unload_text_encoder without cached embeddings trains on the trigger alone
         "unload_text_encoder": trigger_only,
         "cache_text_embeddings": not trigger_only
@@ -180,6 +188,8 @@ def _same_meaning(cfg: RunConfig) -> set[str]:
         same.add("train.warmup_steps" if t.warmup_steps else "train.scheduler")
     if not t.caption_dropout:
         same.add("train.caption_dropout_mode")
+    if t.max_grad_norm == 0:  # written as a norm no gradient reaches
+        same.add("train.max_grad_norm")
     if t.timestep_sampling != "shift":  # the shift is only used by shift sampling
         same.add("train.timestep_shift")
     if t.optimizer == "adafactor":  # unused by Adafactor

@@ -54,6 +54,13 @@ def map_train(imp: Importer, node: Node | None) -> None:
             mapped = "bf16"
         imp.set("train.precision", mapped, f"{node.path}.dtype")
     imp.put(node, "max_grad_norm", "train.max_grad_norm", number)
+    if node.has("max_grad_norm") and number(node.data["max_grad_norm"]) == 0:
+        if optimizer != "adafactor":
+            imp.approx(
+                f"{node.path}.max_grad_norm", node.data["max_grad_norm"],
+                "ai-toolkit clips gradients to this norm, and 0 zeroes every gradient (the LoRA "
+                "never changes); Likeness reads 0 as no clipping",
+            )  # fmt: skip
     if optimizer == "adafactor":  # ai-toolkit never clips gradients for Adafactor
         clip = number(node.data.get("max_grad_norm", 1.0))
         imp.set("train.max_grad_norm", 0.0, f"{node.path}.max_grad_norm")

@@ -249,3 +249,45 @@ def test_fixture_variants_round_trip():
         cfg, _ = import_aitk(FIXTURES / name)
         job, _ = export_aitk(cfg)
         assert import_aitk_dict(copy.deepcopy(job))[0] == cfg
+
+
+def test_ui_de_turbo_fixture():
+    cfg, report = import_aitk(FIXTURES / "ui_zimage_deturbo.yaml")
+    assert report.approximated_paths == [f"{P0}.model.qtype", f"{P0}.model.qtype_te"]
+    assert report.as_aitk == [] and report.notes == []
+    m = cfg.model
+    assert (m.variant, m.name_or_path, m.extras_name_or_path) == (
+        "deturbo", "ostris/Z-Image-De-Turbo", "Tongyi-MAI/Z-Image-Turbo",
+    )  # fmt: skip
+    assert not m.uses_training_adapter
+    assert (cfg.sample.guidance, cfg.sample.steps, cfg.train.timestep_sampling) == (
+        3.0, 25, "weighted",
+    )  # fmt: skip
+    job, _ = export_aitk(cfg)
+    assert import_aitk_dict(job)[0] == cfg
+
+
+def test_ui_base_prodigy_fixture():
+    cfg, report = import_aitk(FIXTURES / "ui_zimage_base_prodigy.yaml")
+    assert report.approximated == []
+    assert report.as_aitk_paths == [
+        f"{P0}.train.unload_text_encoder", f"{P0}.train.lr", f"{P0}.train.lr_scheduler",
+        f"{P0}.train.gradient_accumulation_steps",
+    ]  # fmt: skip
+    t, a = cfg.train, cfg.train.optimizer_args
+    assert (cfg.model.variant, cfg.model.quantize_transformer) == ("base", "none")
+    assert (t.optimizer, t.lr, a.eps, a.use_bias_correction, a.safeguard_warmup) == (
+        "prodigy", 1.0, 1e-6, False, False,
+    )  # fmt: skip
+    # 2000 batches, every 2nd one updates: 1000 steps; saves and samples every 125
+    assert (t.steps, t.gradient_accumulation, cfg.save.every, cfg.sample.every) == (
+        1000, 1, 125, 125,
+    )  # fmt: skip
+    assert (t.scheduler, t.lr_start_factor, t.lr_end_factor) == ("linear_lr", 1 / 3, 1.0)
+    assert t.caption_source == "trigger_only"
+    job, notes = export_aitk(cfg)
+    assert import_aitk_dict(job)[0] == cfg
+    train = job["config"]["process"][0]["train"]
+    assert (train["optimizer"], train["unload_text_encoder"]) == ("prodigy", True)
+    assert train["lr_scheduler_params"] == {"start_factor": 1 / 3, "end_factor": 1.0}
+    assert notes == []  # everything in ai-toolkit's own keys, meaning the same

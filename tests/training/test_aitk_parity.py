@@ -152,6 +152,14 @@ def test_prodigy_runs_as_ai_toolkit_builds_it(name):
     assert ours.param_groups[0]["d"] == theirs.param_groups[0]["d"] > 1e-6
 
 
+def test_other_lr_free_optimizers_never_keep_lr_1_on_adamw():
+    cfg, report = import_aitk_dict(with_train(optimizer="dadaptation", lr=1.0))
+    assert (cfg.train.optimizer, cfg.train.lr) == ("prodigy", 1.0)
+    cfg, report = import_aitk_dict(with_train(optimizer="automagic", lr=1.0))
+    assert (cfg.train.optimizer, cfg.train.lr) == ("adamw8bit", 1e-4)
+    assert any("would diverge" in i.reason for i in report.approximated)
+
+
 def test_prodigy_at_a_real_lr_keeps_it():
     cfg, report = import_aitk_dict(with_train(optimizer="prodigy", lr=0.5))
     assert cfg.train.lr == 0.5 and report.as_aitk == []

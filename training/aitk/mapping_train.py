@@ -152,8 +152,14 @@ def _map_optimizer(imp: Importer, node: Node) -> str | None:
     where = f"{node.path}.optimizer"
     key = _optimizer_key(raw)
     mapped, why = OPTIMIZERS.get(key, (None, None))
-    if mapped is None:
+    if mapped is None and key.startswith("dadaptation"):  # lr-free like Prodigy, its successor
+        mapped, why = "prodigy", f"Likeness has no {raw!r} optimizer; uses Prodigy (also lr-free)"
+    elif mapped is None:
         mapped, why = "adamw8bit", f"Likeness has no {raw!r} optimizer; uses adamw8bit"
+        lr = number(node.data.get("lr"))
+        if isinstance(lr, (int, float)) and lr > 0.01:  # an lr meant for an lr-free optimizer
+            imp.set("train.lr", 1e-4, f"{node.path}.lr")
+            why += f" at lr 1e-4 (lr {lr:g} would diverge with it)"
     imp.set("train.optimizer", mapped, where)
     p = params.data if params is not None else {}
     ppath = params.path if params is not None else f"{node.path}.optimizer_params"

@@ -291,3 +291,15 @@ def test_ui_base_prodigy_fixture():
     assert (train["optimizer"], train["unload_text_encoder"]) == ("prodigy", True)
     assert train["lr_scheduler_params"] == {"start_factor": 1 / 3, "end_factor": 1.0}
     assert notes == []  # everything in ai-toolkit's own keys, meaning the same
+
+
+def test_caption_dropout_defaults_to_none_per_dataset():
+    job = ui_job()
+    datasets = job["config"]["process"][0]["datasets"]
+    datasets.append({"folder_path": "/d/other"})  # no caption_dropout_rate: 0 in ai-toolkit
+    cfg, report = import_aitk_dict(job)
+    assert cfg.train.caption_dropout == 0.05
+    assert report.approximated_paths[-1] == f"{P0}.datasets[1].caption_dropout_rate"
+    del datasets[0]["caption_dropout_rate"]
+    del datasets[1]
+    assert import_aitk_dict(job)[0].train.caption_dropout == 0.0

@@ -180,12 +180,11 @@ def _map_datasets(imp: Importer, proc: Node, train: Node | None) -> None:
         own = bool(node.get("cache_text_embeddings"))
         where = f"{path}.cache_text_embeddings" if own else f"{P0}.train.cache_text_embeddings"
         imp.set(f"{target}.cache_text_embeddings", cache_te or own, where)
-        if node.has("caption_dropout_rate"):
-            dropout_seen.append((f"{path}.caption_dropout_rate", node.get("caption_dropout_rate")))
+        # ai-toolkit's default is no caption dropout
+        rate = node.get("caption_dropout_rate", 0.0)
+        dropout_seen.append((f"{path}.caption_dropout_rate", rate))
     # ai-toolkit: a dropped caption becomes the trigger word alone (also for cached embeddings)
     imp.set("train.caption_dropout_mode", "trigger")
-    if not dropout_seen:  # ai-toolkit's default is no caption dropout
-        imp.set("train.caption_dropout", 0.0, f"{P0}.datasets[0].caption_dropout_rate")
     if dropout_seen:
         first_path, first = dropout_seen[0]
         imp.set("train.caption_dropout", first, first_path)

@@ -188,8 +188,6 @@ def test_settings_ai_toolkit_lacks_travel_in_meta(tmp_path):
     extras = job["meta"]["likeness"]
     assert extras == {
         "device": "auto",
-        "model.source": "single_file",
-        "model.transformer_file": "/m/zit.safetensors",
         "model.vae_file": "/m/ae.safetensors",
         "network.target_modules": r"^layers\.\d+\.attention\.to_[qkv]$",
         "train.timestep_shift": 2.0,
@@ -201,6 +199,9 @@ def test_settings_ai_toolkit_lacks_travel_in_meta(tmp_path):
         "train.optimizer_args.eps": None,  # 1e-8; ai-toolkit always uses 1e-6
     }
     assert any("target-module regex" in n for n in notes)
+    model = job["config"]["process"][0]["model"]  # ai-toolkit loads single files itself
+    assert model["name_or_path"] == "/m/zit.safetensors"
+    assert model["extras_name_or_path"] == "Tongyi-MAI/Z-Image-Turbo"
     back, report = import_aitk_dict(job)
     assert back == cfg and report.unmapped == []
 

@@ -118,7 +118,10 @@ def native_job(cfg: RunConfig) -> dict[str, Any]:
     if scheduler_params:
         train["lr_scheduler_params"] = scheduler_params
     model: dict[str, Any] = {"name_or_path": m.name_or_path, "arch": ARCH[m.variant]}
-    if m.extras_name_or_path:
+    if m.source == "single_file":  # ai-toolkit loads a single-file transformer itself
+        model["name_or_path"] = str(m.transformer_file)
+        model["extras_name_or_path"] = m.extras_name_or_path or m.name_or_path
+    elif m.extras_name_or_path:
         model["extras_name_or_path"] = m.extras_name_or_path
     if m.uses_training_adapter:
         model["assistant_lora_path"] = m.training_adapter.path

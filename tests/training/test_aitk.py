@@ -44,7 +44,8 @@ def test_turbo_job_with_training_adapter():
     assert (cfg.save.dtype, cfg.save.every, cfg.save.keep_last) == ("bf16", 250, 12)
     ds = cfg.datasets[0]
     assert ds.folder == Path("/home/ana/datasets/m4ria") and ds.resolutions == [512, 768, 1024]
-    assert ds.cache_latents and ds.cache_text_embeddings and ds.repeats is None
+    assert ds.cache_latents and ds.cache_text_embeddings
+    assert ds.repeats == 1  # ai-toolkit's default; it reads no kohya folder names
     t = cfg.train
     assert (t.optimizer, t.lr, t.weight_decay, t.timestep_sampling) == (
         "adamw8bit", 1e-4, 1e-4, "weighted",
@@ -193,12 +194,15 @@ def test_settings_ai_toolkit_lacks_travel_in_meta(tmp_path):
         "train.timestep_shift": 2.0,
         "train.seed": 7,
         "datasets[0].cache_text_embeddings": False,
+        "datasets[0].repeats": None,  # kohya folder names: ai-toolkit reads none
+        "datasets[1].repeats": None,
         "model.offload_text_encoder": False,  # memory only; ai-toolkit has no such key
         "sample.add_trigger": True,  # the written prompts carry the trigger already
         "train.caption_dropout_mode": "empty",  # ai-toolkit drops captions to the trigger
         "train.optimizer_args.eps": None,  # 1e-8; ai-toolkit always uses 1e-6
     }
     assert any("target-module regex" in n for n in notes)
+    assert sum("kohya folder names" in n for n in notes) == 2
     model = job["config"]["process"][0]["model"]  # ai-toolkit loads single files itself
     assert model["name_or_path"] == "/m/zit.safetensors"
     assert model["extras_name_or_path"] == "Tongyi-MAI/Z-Image-Turbo"
@@ -395,7 +399,7 @@ def test_every_setting_survives_export_and_import(variant):
     expected = {
         "model.revision", "model.offload_text_encoder", "network.alpha",
         "network.target_modules", "train.optimizer_args.eps", "train.warmup_steps",
-        "train.num_cycles", "train.loss", "train.seed",
+        "train.num_cycles", "train.loss", "train.seed", "datasets[1].repeats",
     }  # fmt: skip
     if variant != "deturbo":
         expected.add("model.training_adapter.path")  # adapter set, but off for this run

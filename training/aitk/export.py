@@ -11,6 +11,7 @@ the plain job again and comparing, so nothing can be forgotten.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -238,6 +239,10 @@ EXTRA_NOTES: dict[str, Note] = {
     "train.caption_dropout_mode": "dropped captions become empty (ai-toolkit trains them on "
     "the trigger alone)",
     "train.max_grad_norm": "gradient clipping with adafactor (ai-toolkit never clips it)",
+    "datasets[].repeats": "repeats from kohya folder names (ai-toolkit repeats each image once "
+    "unless num_repeats is set)",
+    "datasets[].cache_text_embeddings": "text embeddings cached for some datasets only (storage "
+    "only; training is the same)",
     "model.revision": "the model's hub revision",
     "model.training_adapter.path": "the training adapter path (not used by this run)",
     "model.training_adapter.enabled": "the training adapter switch",
@@ -259,7 +264,7 @@ def export_job(cfg: RunConfig) -> tuple[dict[str, Any], list[str]]:
         for key in extras:
             if key in silent:
                 continue
-            what = EXTRA_NOTES.get(key, key)
+            what = EXTRA_NOTES.get(re.sub(r"\[\d+\]", "[]", key), key)
             what = what(cfg) if callable(what) else what
             notes.append(f"{what}: kept under meta.likeness; ai-toolkit will not use it")
     for part, value in (("transformer", cfg.model.quantize_transformer),

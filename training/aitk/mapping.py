@@ -160,6 +160,8 @@ def _map_datasets(imp: Importer, proc: Node, train: Node | None) -> None:
             node.get("folder_path")
             imp.problem(f"{path}.folder_path", "required, but missing")
         imp.put(node, "num_repeats", f"{target}.repeats")
+        if not node.has("num_repeats"):  # ai-toolkit: 1, it reads no kohya folder names
+            imp.set(f"{target}.repeats", 1, f"{path}.num_repeats")
         imp.put(node, "flip_x", f"{target}.flip_x")
         # ai-toolkit: cache_latents keeps them in memory (Likeness always does), _to_disk on
         # disk (Likeness's cache_latents); without either it encodes every step (same result)

@@ -98,8 +98,7 @@ class ModelConfig(Strict):
     source: Literal["hub", "local", "single_file"] = "hub"
     name_or_path: str = DEFAULT_MODEL
     revision: str | None = None
-    # tokenizer, scheduler, text encoder and VAE from this hub id or folder instead of
-    # name_or_path (ai-toolkit's extras_name_or_path; De-Turbo takes them from Turbo)
+    # tokenizer, scheduler, text encoder and VAE from here instead (De-Turbo: from Turbo)
     extras_name_or_path: str | None = None
     transformer_file: Path | None = None
     text_encoder_file: Path | None = None
@@ -204,8 +203,7 @@ class TrainConfig(Strict):
     scheduler: Scheduler = "constant"
     warmup_steps: int = Field(0, ge=0)
     num_cycles: int = Field(1, ge=1)  # cosine_with_restarts only
-    # scheduler 'linear_lr' (torch's LinearLR, ai-toolkit's 'linear'): the rate goes in a
-    # straight line from lr * lr_start_factor to lr * lr_end_factor over the run.
+    # scheduler 'linear_lr' (ai-toolkit's 'linear'): lr x start_factor -> lr x end_factor
     lr_start_factor: float = Field(1 / 3, gt=0, le=1)
     lr_end_factor: float = Field(1.0, ge=0, le=1)
     timestep_sampling: TimestepSampling = "sigmoid"
@@ -215,8 +213,7 @@ class TrainConfig(Strict):
     caption_dropout: float = Field(0.05, ge=0.0, le=1.0)
     # what a dropped caption becomes: the empty caption, or the trigger alone (ai-toolkit)
     caption_dropout_mode: Literal["empty", "trigger"] = "empty"
-    # captions: each image's caption; trigger_only: every image trains on the trigger alone
-    # (ai-toolkit's unload_text_encoder without cached embeddings)
+    # trigger_only: every image trains on the trigger alone (ai-toolkit's unload_text_encoder)
     caption_source: Literal["captions", "trigger_only"] = "captions"
     max_grad_norm: float = Field(1.0, ge=0.0)  # 0 = no clipping
     seed: int = Field(42, ge=0)

@@ -46,7 +46,9 @@ DEFAULT_TARGET_MODULES = (
 TRIGGER_PLACEHOLDER = "[trigger]"  # ai-toolkit's placeholder in sample prompts
 
 Optimizer = Literal["adamw", "adamw8bit", "prodigy", "lion8bit", "adafactor"]
-Scheduler = Literal["constant", "constant_with_warmup", "cosine", "cosine_with_restarts", "linear"]
+Scheduler = Literal[
+    "constant", "constant_with_warmup", "cosine", "cosine_with_restarts", "linear", "linear_lr"
+]
 TimestepSampling = Literal["sigmoid", "uniform", "shift", "weighted"]
 Quantization = Literal["none", "nf4"]
 Precision = Literal["bf16", "fp16"]
@@ -96,6 +98,8 @@ class ModelConfig(Strict):
     source: Literal["hub", "local", "single_file"] = "hub"
     name_or_path: str = DEFAULT_MODEL
     revision: str | None = None
+    # tokenizer, scheduler, text encoder and VAE from here instead (De-Turbo: from Turbo)
+    extras_name_or_path: str | None = None
     transformer_file: Path | None = None
     text_encoder_file: Path | None = None
     vae_file: Path | None = None
@@ -183,6 +187,9 @@ class OptimizerArgs(Strict):
     betas: tuple[float, float] | None = None
     eps: float | None = Field(None, gt=0)
     d0: float | None = Field(None, gt=0)  # Prodigy's initial step size estimate
+    # Prodigy only; None = on (Likeness's default). ai-toolkit leaves both off.
+    use_bias_correction: bool | None = None
+    safeguard_warmup: bool | None = None
 
 
 class TrainConfig(Strict):
@@ -196,11 +203,18 @@ class TrainConfig(Strict):
     scheduler: Scheduler = "constant"
     warmup_steps: int = Field(0, ge=0)
     num_cycles: int = Field(1, ge=1)  # cosine_with_restarts only
+    # scheduler 'linear_lr' (ai-toolkit's 'linear'): lr x start_factor -> lr x end_factor
+    lr_start_factor: float = Field(1 / 3, gt=0, le=1)
+    lr_end_factor: float = Field(1.0, ge=0, le=1)
     timestep_sampling: TimestepSampling = "sigmoid"
     timestep_shift: float = Field(3.0, gt=0)  # used by timestep_sampling 'shift'
     loss: Literal["mse", "huber"] = "mse"
     ema: EmaConfig = Field(default_factory=EmaConfig)
     caption_dropout: float = Field(0.05, ge=0.0, le=1.0)
+    # what a dropped caption becomes: the empty caption, or the trigger alone (ai-toolkit)
+    caption_dropout_mode: Literal["empty", "trigger"] = "empty"
+    # trigger_only: every image trains on the trigger alone (ai-toolkit's unload_text_encoder)
+    caption_source: Literal["captions", "trigger_only"] = "captions"
     max_grad_norm: float = Field(1.0, ge=0.0)  # 0 = no clipping
     seed: int = Field(42, ge=0)
     precision: Precision = "bf16"
@@ -216,6 +230,11 @@ class TrainConfig(Strict):
             raise ValueError(
                 "warmup_steps: scheduler 'constant_with_warmup' needs warmup_steps > 0 "
                 "(e.g. 100), or use scheduler 'constant'"
+            )
+        if self.scheduler == "linear_lr" and self.warmup_steps:
+            raise ValueError(
+                "warmup_steps: scheduler 'linear_lr' has no warm-up; it already rises from "
+                "lr x lr_start_factor (set warmup_steps: 0)"
             )
         return self
 
@@ -251,6 +270,8 @@ class SampleConfig(Strict):
     guidance: float = Field(1.0, ge=0.0, le=30.0)
     seed: int = Field(42, ge=0)
     walk_seed: bool = True  # prompt i uses seed + i
+    # prepend the trigger to prompts that lack it (ai-toolkit only replaces [trigger])
+    add_trigger: bool = True
     skip_first: bool = True  # no samples at step 0
     width: Side = 1024
     height: Side = 1024
@@ -296,7 +317,10 @@ class RunConfig(Strict):
             if folder in folders[:i]:
                 raise ValueError(f"datasets[{i}].folder: {folder} is listed twice")
         prompts = self.sample.prompts or _default_prompts()
-        fixed = [with_trigger(p, trigger) for p in prompts if p.strip()]
+        if self.sample.add_trigger:
+            fixed = [with_trigger(p, trigger) for p in prompts if p.strip()]
+        else:
+            fixed = [p.replace(TRIGGER_PLACEHOLDER, trigger).strip() for p in prompts if p.strip()]
         if fixed != self.sample.prompts:
             object.__setattr__(self.sample, "prompts", fixed)
         return self

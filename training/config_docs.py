@@ -19,6 +19,8 @@ FIELD_HELP: dict[str, str] = {
     "training_folder": "where run folders go (relative paths are relative to this file)",
     "device": "auto, cpu, mps, cuda or cuda:N",
     "model": "the base model",
+    "model.extras_name_or_path": "tokenizer, text encoder, VAE and scheduler from this hub id "
+    "or folder (null = name_or_path; De-Turbo takes them from Z-Image-Turbo)",
     "model.source": "hub (Hugging Face id), local (diffusers folder) or single_file (ComfyUI files)",
     "model.name_or_path": "Hugging Face id or diffusers folder (configs and tokenizer for "
     "single_file)",
@@ -55,18 +57,31 @@ FIELD_HELP: dict[str, str] = {
     "train.optimizer_args.betas": "Adam/Lion betas, e.g. [0.9, 0.999]",
     "train.optimizer_args.eps": "Adam epsilon",
     "train.optimizer_args.d0": "Prodigy's initial step size estimate",
+    "train.optimizer_args.use_bias_correction": "Prodigy's bias correction (null = on; "
+    "ai-toolkit: off)",
+    "train.optimizer_args.safeguard_warmup": "Prodigy's safeguard warm-up (null = on; "
+    "ai-toolkit: off)",
     "train.lr": "learning rate (1e-4 for AdamW; 1.0 for Prodigy)",
     "train.weight_decay": "weight decay (1e-4)",
-    "train.scheduler": "constant, constant_with_warmup, cosine, cosine_with_restarts or linear",
+    "train.scheduler": "constant, constant_with_warmup, cosine, cosine_with_restarts, linear "
+    "(warm-up, then down to 0) or linear_lr (lr_start_factor to lr_end_factor; ai-toolkit's "
+    "linear)",
+    "train.lr_start_factor": "linear_lr: the rate starts at lr x this (ai-toolkit: 1/3)",
+    "train.lr_end_factor": "linear_lr: the rate ends at lr x this (ai-toolkit: 1)",
     "train.warmup_steps": "steps of linear warm-up",
     "train.num_cycles": "restarts for cosine_with_restarts",
-    "train.timestep_sampling": "sigmoid (logit-normal), uniform, shift or weighted",
+    "train.timestep_sampling": "sigmoid (logit-normal), uniform, shift or weighted (uniform "
+    "with ai-toolkit's loss weights per timestep)",
     "train.timestep_shift": "shift for timestep_sampling: shift",
     "train.loss": "mse or huber",
     "train.ema": "exponential moving average of the LoRA weights",
     "train.ema.enabled": "keep an EMA copy (saved instead of the raw weights)",
     "train.ema.decay": "EMA decay per step",
-    "train.caption_dropout": "chance to train on an empty caption (0.05-0.1)",
+    "train.caption_dropout": "chance to drop a caption (0.05-0.1)",
+    "train.caption_dropout_mode": "a dropped caption becomes: empty, or trigger (the trigger "
+    "alone, as ai-toolkit does)",
+    "train.caption_source": "captions, or trigger_only (every image trains on the trigger "
+    "alone: ai-toolkit's unload_text_encoder without cached embeddings)",
     "train.max_grad_norm": "gradient clipping norm (0 = off)",
     "train.seed": "random seed (same seed and data = same run)",
     "train.precision": "bf16 (RTX 30 and newer) or fp16 (older cards)",
@@ -90,6 +105,8 @@ FIELD_HELP: dict[str, str] = {
     "sample.guidance": "guidance scale (0-1 for Turbo)",
     "sample.seed": "seed of the first prompt",
     "sample.walk_seed": "prompt i uses seed + i",
+    "sample.add_trigger": "prepend the trigger to prompts without it (ai-toolkit: only "
+    "[trigger] is replaced)",
     "sample.skip_first": "no previews at step 0",
     "sample.width": "preview width (multiple of 16)",
     "sample.height": "preview height (multiple of 16)",

@@ -128,6 +128,11 @@ def config_warnings(cfg: RunConfig) -> list[str]:
         )
     if cfg.train.caption_dropout > 0.2:
         out.append("train.caption_dropout: above 0.2 rarely helps; 0.05-0.1 is typical")
+    if t.caption_source == "trigger_only":
+        out.append(
+            "train.caption_source: trigger_only: every image trains on the trigger alone and "
+            "the captions are not used; set it to captions to train on them"
+        )
     if any(d.flip_x for d in cfg.datasets):
         out.append("datasets.flip_x: flipping teaches that asymmetric features are noise")
     if (

@@ -144,11 +144,14 @@ def collect_examples(cfg: RunConfig, sink: EventSink) -> list[Example]:
                     text = read_caption(item.caption_path).text
                 except (OSError, ValueError, CaptionReadError) as exc:  # FIFO, link loop, ...
                     sink.warning(f"{item.caption_path}: {exc}", code="caption_missing")
-            if text is None or not text.strip():
-                missing_captions += 1
-            elif not has_trigger(text, cfg.trigger):
-                without_trigger += 1
-            caption = resolve_caption(text, cfg.trigger)
+            if cfg.train.caption_source == "trigger_only":
+                caption = cfg.trigger  # the caption files are not used
+            else:
+                if text is None or not text.strip():
+                    missing_captions += 1
+                elif not has_trigger(text, cfg.trigger):
+                    without_trigger += 1
+                caption = resolve_caption(text, cfg.trigger)
             repeats = ds.repeats if ds.repeats is not None else item.repeats
             fits = [
                 r for r in ds.resolutions if info.width * info.height >= MIN_AREA_FRACTION * r * r

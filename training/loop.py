@@ -44,7 +44,7 @@ from training.model import (
     training_adapter_state,
     user_lora_state,
 )
-from training.objective import draw_micro_batch, flow_matching_loss, step_seed
+from training.objective import draw_micro_batch, flow_matching_loss, loss_weights, step_seed
 from training.optim import EMA, build_optimizer, build_scheduler, current_lr
 from training.placement import device_of, plan_placement
 from training.sampling import SamplePlan, render_samples
@@ -149,7 +149,10 @@ def train(cfg: Any, ctx: RunContext) -> TrainResult:  # noqa: C901 - one readabl
     text_root = cache_root("text") if any_cache_text else None
     texts = TextCache(comps.text_encoder, comps.tokenizer, torch.device(te_device), text_root)
     prompts = list(cfg.sample.prompts) if cfg.sample.enabled else []
-    texts.warm([ex.caption for ex in examples] + [""] + prompts + [cfg.sample.negative], sink)
+    dropped = cfg.trigger if t.caption_dropout_mode == "trigger" else ""  # a dropped caption
+    texts.warm(
+        [ex.caption for ex in examples] + ["", dropped] + prompts + [cfg.sample.negative], sink
+    )
     del comps.text_encoder
     texts.text_encoder = None
     gc.collect()
@@ -213,7 +216,7 @@ def train(cfg: Any, ctx: RunContext) -> TrainResult:  # noqa: C901 - one readabl
     transformer, optimizer = accelerator.prepare(transformer, optimizer)
     model = accelerator.unwrap_model(transformer)
     batches = plan.batches(epoch)
-    empty = texts.get("")
+    empty = texts.get(dropped)
     flips_on = {i for i, ex in enumerate(examples) if ex.flip_x}
 
     sample_plan = None
@@ -366,7 +369,10 @@ def train(cfg: Any, ctx: RunContext) -> TrainResult:  # noqa: C901 - one readabl
             sync = micro == t.gradient_accumulation - 1
             with contextlib.nullcontext() if sync else accelerator.no_sync(transformer):
                 with accelerator.autocast():
-                    loss = flow_matching_loss(transformer, x0, embeds, sigmas, noise, t.loss)
+                    weights = loss_weights(t.timestep_sampling, sigmas)
+                    loss = flow_matching_loss(
+                        transformer, x0, embeds, sigmas, noise, t.loss, weights
+                    )
                 accelerator.backward(loss / t.gradient_accumulation)
             losses.append(loss.detach().float())  # no host sync per micro-batch
         if t.max_grad_norm > 0:

@@ -82,9 +82,11 @@ def _load(what: str, source: str, fn, *args, **kwargs):
         ) from exc
 
 
-def _check_source(model_cfg: Any) -> str:
-    src = model_cfg.name_or_path
-    if model_cfg.source == "local" or Path(src).expanduser().is_absolute() or Path(src).exists():
+def _check_source(model_cfg: Any, name: str | None = None) -> str:
+    """``name`` (default ``name_or_path``) as a hub id, or a checked local diffusers folder."""
+    src = name or model_cfg.name_or_path
+    local = model_cfg.source == "local" and name is None
+    if local or Path(src).expanduser().is_absolute() or Path(src).exists():
         folder = Path(src).expanduser()
         if not folder.is_dir():
             raise ModelLoadError(f"model folder not found: {folder}")
@@ -124,6 +126,9 @@ def load_components(
     if m.source == "single_file" and not Path(m.transformer_file).is_file():
         raise ModelLoadError(f"transformer file not found: {m.transformer_file}")
     common = {"revision": m.revision} if m.revision else {}
+    main_src = src
+    if m.extras_name_or_path:  # the parts besides the transformer come from elsewhere
+        src, common = _check_source(m, m.extras_name_or_path), {}
     tokenizer = _load(
         "tokenizer", src, AutoTokenizer.from_pretrained, src, subfolder="tokenizer", **common
     )
@@ -174,7 +179,7 @@ def load_components(
             torch_dtype=vae_dtype or dtype,
             **common,
         )
-    transformer, description = (None, src)
+    transformer, description = (None, main_src)
     if with_transformer:
         transformer, description = load_transformer(cfg, dtype)
     text_encoder.requires_grad_(False).eval()

@@ -3,6 +3,7 @@
 Flow matching, as Z-Image was trained:
 
     s ~ timestep sampling (logit-normal by default), noise ~ N(0, 1)
+    (timestep sampling 'weighted' also weights each sample's loss by s, as ai-toolkit does)
     x_t = (1 - s) * x0 + s * noise          x0: normalised VAE latents
     the transformer takes t = 1 - s and predicts -(noise - x0)
     loss = MSE(-output, noise - x0) in float32
@@ -31,15 +32,41 @@ def sample_sigmas(kind: str, n: int, generator: Any, shift: float = 3.0) -> Any:
         u = torch.rand(n, generator=generator)
         s = shift * u / (1 + (shift - 1) * u)
     elif kind == "weighted":
-        # 1000 levels of the shifted inference schedule, drawn with a bell-shaped table
-        # centred mid-schedule (the "weighted" timestep type of the Turbo presets).
-        grid = (torch.arange(1000, dtype=torch.float32) + 0.5) / 1000
-        levels = shift * grid / (1 + (shift - 1) * grid)
-        weights = torch.exp(-0.5 * ((grid - 0.5) / 0.25) ** 2)
-        s = levels[torch.multinomial(weights, n, replacement=True, generator=generator)]
+        # ai-toolkit's scheme: one of its 1000 training timesteps t = 1000, 999, ..., 2 drawn
+        # uniformly (its index draw never picks the last, t = 1), s = t / 1000; the loss is
+        # then weighted per timestep (``loss_weights``).
+        s = (1000 - torch.randint(0, 999, (n,), generator=generator)).float() / 1000
     else:
         raise ValueError(f"unknown timestep sampling {kind!r}")
     return s.clamp(1e-4, 1 - 1e-4)
+
+
+# Loss weight against the noise level s for timestep_sampling 'weighted': a degree-10
+# Chebyshev series on s in [0, 1] fitted to ai-toolkit's measured per-timestep weights (mean 1,
+# highest, 1.5, near s = 0.88, lowest, 0.45, near s = 0). Re-derive and check the fit with
+# bench/aitk_timestep_weights.py; max deviation from the table 0.031, rms 0.0054.
+WEIGHTED_CHEBYSHEV = (
+    0.959168, 0.423867, -0.085749, -0.121666, -0.161204, -0.027714,
+    -0.045629, -0.016539, -0.000047, -0.011209, 0.004699,
+)  # fmt: skip
+
+
+def weighted_loss_weights(sigmas: Any) -> Any:
+    """The 'weighted' scheme's loss weight for noise levels ``sigmas`` (tensor or list)."""
+    if isinstance(sigmas, list):
+        return [weighted_loss_weights(float(v)) for v in sigmas]
+    x = 2 * sigmas - 1
+    t_prev, t_cur = 1.0 + 0 * x, x
+    total = WEIGHTED_CHEBYSHEV[0] * t_prev + WEIGHTED_CHEBYSHEV[1] * t_cur
+    for c in WEIGHTED_CHEBYSHEV[2:]:
+        t_prev, t_cur = t_cur, 2 * x * t_cur - t_prev
+        total = total + c * t_cur
+    return total
+
+
+def loss_weights(kind: str, sigmas: Any) -> Any:
+    """Per-sample loss weights for a timestep sampling, or None (all 1)."""
+    return weighted_loss_weights(sigmas) if kind == "weighted" else None
 
 
 def step_seed(seed: int, step: int, micro: int, rank: int) -> int:
@@ -50,9 +77,18 @@ def step_seed(seed: int, step: int, micro: int, rank: int) -> int:
 
 
 def flow_matching_loss(
-    transformer: Any, x0: Any, embeds: list, sigmas: Any, noise: Any, loss_kind: str = "mse"
+    transformer: Any,
+    x0: Any,
+    embeds: list,
+    sigmas: Any,
+    noise: Any,
+    loss_kind: str = "mse",
+    weights: Any = None,
 ) -> Any:
-    """The loss for one micro-batch; x0/noise [B, C, H, W] float32, sigmas [B]."""
+    """The loss for one micro-batch; x0/noise [B, C, H, W] float32, sigmas [B].
+
+    ``weights`` [B] (or None) scales each sample's elementwise loss before the mean.
+    """
     import torch
     import torch.nn.functional as F
 
@@ -67,8 +103,12 @@ def flow_matching_loss(
     pred = -torch.stack([o.squeeze(1) for o in out]).float()
     target = (noise - x0).float()
     if loss_kind == "huber":
-        return 2.0 * F.huber_loss(pred, target, delta=1.0)  # == MSE for small errors
-    return F.mse_loss(pred, target)
+        loss = 2.0 * F.huber_loss(pred, target, delta=1.0, reduction="none")  # ~MSE when small
+    else:
+        loss = F.mse_loss(pred, target, reduction="none")
+    if weights is not None:
+        loss = loss * weights.to(loss.device, torch.float32).view(-1, 1, 1, 1)
+    return loss.mean()
 
 
 def draw_micro_batch(
@@ -79,7 +119,7 @@ def draw_micro_batch(
     train: Any,
     texts: Any,
     latents: Any,
-    empty: Any,
+    empty: Any,  # the embedding a dropped caption becomes
     flips_on: set[int],
     device: Any,
 ) -> tuple[list, Any, Any, Any]:

@@ -50,8 +50,8 @@ def build_optimizer(train: Any, params: list) -> Any:
             eps=a.eps or 1e-8,
             weight_decay=train.weight_decay,
             d0=a.d0 or 1e-6,
-            use_bias_correction=True,
-            safeguard_warmup=True,
+            use_bias_correction=True if a.use_bias_correction is None else a.use_bias_correction,
+            safeguard_warmup=True if a.safeguard_warmup is None else a.safeguard_warmup,
         )
     if kind == "adafactor":
         from transformers.optimization import Adafactor
@@ -68,7 +68,18 @@ def build_optimizer(train: Any, params: list) -> Any:
 
 
 def build_scheduler(train: Any, optimizer: Any) -> Any:
+    """The per-step learning-rate schedule; ``linear_lr`` is torch's LinearLR over the run."""
     from diffusers.optimization import get_scheduler
+
+    if train.scheduler == "linear_lr":
+        import torch
+
+        return torch.optim.lr_scheduler.LinearLR(
+            optimizer,
+            start_factor=train.lr_start_factor,
+            end_factor=train.lr_end_factor,
+            total_iters=train.steps,
+        )
 
     kwargs: dict[str, Any] = {}
     if train.scheduler == "cosine_with_restarts":

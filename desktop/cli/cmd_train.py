@@ -5,6 +5,7 @@
     likeness train --init OUT --trigger T --dataset DIR [--preset 16gb]
                                                  write a new config with good defaults
     likeness train --validate CONFIG             list every problem in a config
+    likeness train --from-aitk JOB --validate    the import report and problems, no training
     likeness train --export-aitk CONFIG OUT      write a config as an ai-toolkit job
 
 The trainer is ``python -m training run CONFIG`` (``docs/trainer-protocol.md``): JSON-line
@@ -45,7 +46,14 @@ def register(subparsers: Any) -> None:
     mode.add_argument(
         "--from-aitk", metavar="JOB", help="convert an ai-toolkit job (YAML/JSON) and train it"
     )
-    mode.add_argument("--validate", metavar="CONFIG", help="check a config and list every problem")
+    p.add_argument(
+        "--validate",
+        nargs="?",
+        const=True,
+        metavar="CONFIG",
+        help="check a config (or, with --from-aitk, the converted job) and list every problem; "
+        "nothing is written or trained",
+    )
     mode.add_argument("--init", metavar="OUT", help="write a new run config with good defaults")
     mode.add_argument(
         "--export-aitk",
@@ -85,9 +93,16 @@ def run_train(args: argparse.Namespace) -> int:
     if init_only and not args.init:
         _err(f"likeness train: {', '.join(init_only)} go with --init")
         return EXIT_CONFIG
+    if args.validate and (args.init or args.export_aitk):
+        _err("likeness train: --validate goes with CONFIG or --from-aitk JOB")
+        return EXIT_CONFIG
     try:
-        if args.validate:
-            return _validate(Path(args.validate))
+        if args.validate and not args.from_aitk:
+            target = args.validate if isinstance(args.validate, str) else args.config
+            if not target or (isinstance(args.validate, str) and args.config):
+                _err("likeness train: give one CONFIG to --validate")
+                return EXIT_CONFIG
+            return _validate(Path(target))
         if args.init:
             return _init(args)
         if args.export_aitk:
@@ -186,17 +201,22 @@ def _from_aitk(args: argparse.Namespace) -> int:
     from training.config_errors import ConfigError
 
     job = Path(args.from_aitk)
+    if isinstance(args.validate, str):
+        _err("likeness train: --validate takes no CONFIG with --from-aitk")
+        return EXIT_CONFIG
     cfg, report = import_aitk(job, trigger=args.trigger, base_dir=Path.cwd())
-    if report.clean:
-        print(f"{job}: every setting carried over")
-    else:
-        n = len(report.unmapped)
-        print(f"{job}: {n} setting{'s' if n != 1 else ''} not mapped, "
-              f"{len(report.approximated)} changed to fit")  # fmt: skip
+    print(report.summary())
     for line in report.lines():
         print(f"  {line}")
     for warning in config_warnings(cfg):
         print(f"note: {warning}")
+    if args.validate:
+        problems = check_paths(cfg)
+        if problems:
+            raise ConfigError(str(job), problems)
+        print(f"{job}: valid ({cfg.train.steps} steps, rank {cfg.network.rank}, "
+              f"resolutions {cfg.resolutions}, run folder {cfg.run_dir}); nothing written")  # fmt: skip
+        return 0
     target = cfg.run_dir / "config.yaml"
     if args.dry_run:
         print(f"# would write {target}")

@@ -243,7 +243,7 @@ def test_from_aitk_dry_run_writes_nothing(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(["train", "--from-aitk", str(AITK / "low_vram_8gb.yaml"), "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "1 setting not mapped, 2 changed to fit" in out
+    assert "1 setting not mapped, 2 changed to fit, 2 read as ai-toolkit reads them" in out
     assert "not mapped  config.process[0].train.noise_offset = 0.05" in out
     assert f"# would write {tmp_path / 'output' / 'k1ra_lowvram' / 'config.yaml'}" in out
     assert "trigger: k1ra" in out
@@ -282,10 +282,48 @@ def test_from_aitk_never_loses_the_job_it_reads(fake, tmp_path, capsys, monkeypa
     assert f"note: kept the ai-toolkit job as {kept}" in capsys.readouterr().out
     assert yaml.safe_load(job.read_text())["trigger"] == "k1ra"  # now Likeness's config
     # a config that was edited in between is kept too, never overwritten
-    job.write_text(job.read_text().replace("steps: 1500", "steps: 1600"))
+    assert "steps: 375" in job.read_text()  # 1500 batches with legacy accumulation of 4
+    job.write_text(job.read_text().replace("steps: 375", "steps: 400"))
     assert main(["train", "--from-aitk", str(kept)]) == 0
     assert (job.parent / "config.previous.yaml").exists()
-    assert "steps: 1600" in (job.parent / "config.previous.yaml").read_text()
+    assert "steps: 400" in (job.parent / "config.previous.yaml").read_text()
+
+
+def test_from_aitk_validate_prints_the_report_and_writes_nothing(
+    fake, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "datasets" / "10_k1ra").mkdir(parents=True)
+    before = sorted(tmp_path.rglob("*"))
+    job = str(AITK / "low_vram_8gb.yaml")
+    for argv in (["--from-aitk", job, "--validate"], ["--validate", "--from-aitk", job]):
+        assert main(["train", *argv]) == 0
+        out = capsys.readouterr().out
+        assert "1 setting not mapped, 2 changed to fit, 2 read as ai-toolkit reads them" in out
+        assert "as aitk     config.process[0].network.linear_alpha = 8: ai-toolkit" in out
+        assert "valid (375 steps, rank 16, resolutions [512, 768]" in out
+        assert out.rstrip().endswith("nothing written")
+    assert sorted(tmp_path.rglob("*")) == before and fake() == []  # nothing written, no trainer
+
+
+def test_from_aitk_validate_lists_the_problems(tmp_path, capsys, monkeypatch):
+    """The ai-toolkit UI's own Z-Image Turbo job: its dataset folder is not on this machine."""
+    monkeypatch.chdir(tmp_path)
+    ui_job = REPO.parent / "shared" / "fixtures" / "aitk" / "ui_zimage_turbo.job_config.json"
+    if not ui_job.is_file():
+        pytest.skip("needs ../shared/fixtures/aitk")
+    assert main(["train", "--from-aitk", str(ui_job), "--validate"]) == 2
+    out, err = capsys.readouterr()
+    assert "3 settings not mapped, 2 changed to fit, 0 read as ai-toolkit reads them" in out
+    assert "datasets[0].folder: folder not found: /home/user/ai-toolkit/datasets/leyla" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_validate_needs_one_config(config, capsys):
+    assert main(["train", str(config), "--validate"]) == 0  # CONFIG --validate works too
+    assert "valid (" in capsys.readouterr().out
+    assert main(["train", "--validate"]) == 2
+    assert main(["train", "--validate", str(config), "--init", "x.yaml"]) == 2
 
 
 def test_from_aitk_needs_a_trigger(tmp_path, capsys, monkeypatch):

@@ -44,7 +44,8 @@ def test_turbo_job_with_training_adapter():
     assert (cfg.save.dtype, cfg.save.every, cfg.save.keep_last) == ("bf16", 250, 12)
     ds = cfg.datasets[0]
     assert ds.folder == Path("/home/ana/datasets/m4ria") and ds.resolutions == [512, 768, 1024]
-    assert ds.cache_latents and ds.cache_text_embeddings and ds.repeats is None
+    assert ds.cache_latents and ds.cache_text_embeddings
+    assert ds.repeats == 1  # ai-toolkit's default; it reads no kohya folder names
     t = cfg.train
     assert (t.optimizer, t.lr, t.weight_decay, t.timestep_sampling) == (
         "adamw8bit", 1e-4, 1e-4, "weighted",
@@ -62,13 +63,20 @@ def test_low_vram_job():
     cfg, report = import_aitk(FIXTURES / "low_vram_8gb.yaml")
     assert report.unmapped_paths == [f"{P0}.train.noise_offset"]
     assert report.approximated_paths == [f"{P0}.model.qtype", f"{P0}.model.qtype_te"]
+    # linear_alpha has no effect in ai-toolkit; legacy accumulation counts batches as steps
+    assert report.as_aitk_paths == [
+        f"{P0}.network.linear_alpha", f"{P0}.train.gradient_accumulation_steps",
+    ]  # fmt: skip
     assert cfg.datasets[0].resolutions == [512, 768] and cfg.datasets[0].repeats == 10
     assert cfg.datasets[0].folder == Path("datasets/10_k1ra")  # kept as written
-    assert (cfg.network.rank, cfg.network.alpha, cfg.save.dtype) == (16, 8.0, "fp16")
+    assert (cfg.network.rank, cfg.network.alpha, cfg.save.dtype) == (16, 16.0, "fp16")
     t = cfg.train
+    # 1500 batches, every 4th updates the LoRA: 375 updates of one batch, saves every 50
     assert (t.gradient_accumulation, t.steps, t.scheduler, t.warmup_steps) == (
-        4, 1500, "constant_with_warmup", 100,
+        1, 375, "constant_with_warmup", 25,
     )  # fmt: skip
+    assert (cfg.save.every, cfg.sample.every) == (50, 50)
+    assert t.caption_source == "captions"  # cached embeddings: the captions train
     assert (t.lr, t.weight_decay, t.caption_dropout, t.max_grad_norm) == (1e-4, 1e-4, 0.1, 1.0)
     m = cfg.model
     assert m.quantize_transformer == "nf4" and m.offload_text_encoder and m.offload_vae
@@ -79,7 +87,7 @@ def test_low_vram_job():
 
 def test_guide_style_job_with_prompts_list_and_no_arch():
     cfg, report = import_aitk(FIXTURES / "guide_prompts.yaml")
-    assert report.unmapped_paths == []
+    assert report.unmapped_paths == [f"{P0}.train.weight_decay"]  # ai-toolkit ignores it
     assert report.approximated_paths == [
         f"{P0}.model.adapter_path",  # a repo id -> the adapter file in it
         f"{P0}.model.quantize",  # float8 by default -> NF4
@@ -93,7 +101,8 @@ def test_guide_style_job_with_prompts_list_and_no_arch():
         "a medium shot photo of l3yla tuning a violin backstage, wearing a velvet blazer",
         "a close-up photo of l3yla with a sly wink, wearing a knitted scarf, snowfall",
     ]
-    assert cfg.train.weight_decay == 1e-4 and cfg.datasets[0].repeats == 1
+    # no optimizer_params.weight_decay: bitsandbytes AdamW8bit's own default, as in ai-toolkit
+    assert cfg.train.weight_decay == 0.01 and cfg.datasets[0].repeats == 1
     assert not cfg.datasets[0].cache_latents and cfg.save.keep_last == 4
 
 
@@ -101,7 +110,6 @@ def test_json_job_base_model_with_prodigy_and_two_datasets():
     cfg, report = import_aitk(FIXTURES / "base_prodigy.json")
     assert report.unmapped_paths == [
         f"{P0}.datasets[1].caption_ext",
-        f"{P0}.train.optimizer_params.use_bias_correction",
         f"{P0}.train.do_differential_guidance",
         f"{P0}.train.differential_guidance_scale",
         "meta.author",
@@ -112,6 +120,8 @@ def test_json_job_base_model_with_prodigy_and_two_datasets():
     assert (cfg.model.quantize_transformer, cfg.model.quantize_text_encoder) == ("none", "none")
     t = cfg.train
     assert (t.optimizer, t.lr, t.weight_decay, t.optimizer_args.d0) == ("prodigy", 1.0, 0.01, 1e-4)
+    a = t.optimizer_args
+    assert (a.eps, a.use_bias_correction, a.safeguard_warmup) == (1e-6, True, False)
     assert (t.scheduler, t.timestep_sampling, t.batch_size) == ("cosine", "uniform", 2)
     assert (t.ema.enabled, t.ema.decay, t.caption_dropout) == (True, 0.999, 0.05)
     assert cfg.network.dropout == 0.05
@@ -146,17 +156,20 @@ def test_export_writes_ai_toolkit_vocabulary():
     assert job["job"] == "extension" and job["config"]["name"] == "k1ra_lowvram"
     proc = job["config"]["process"][0]
     assert proc["type"] == "diffusion_trainer" and proc["trigger_word"] == "k1ra"
-    assert proc["network"] == {"type": "lora", "linear": 16, "linear_alpha": 8}
-    assert proc["save"] == {"dtype": "fp16", "save_every": 200, "max_step_saves_to_keep": 10}
+    assert proc["network"] == {"type": "lora", "linear": 16, "linear_alpha": 16}
+    assert proc["save"] == {"dtype": "fp16", "save_every": 50, "max_step_saves_to_keep": 10}
     assert proc["datasets"][0]["resolution"] == [512, 768]
     assert proc["datasets"][0]["num_repeats"] == 10
-    assert proc["train"]["lr_scheduler_params"] == {"num_warmup_steps": 100}
+    assert proc["train"]["lr_scheduler_params"] == {"num_warmup_steps": 25}
     assert proc["model"]["arch"] == "zimage:turbo" and proc["model"]["quantize"] is True
     assert proc["sample"]["samples"][1] == {
         "prompt": "a close-up photo of k1ra squinting into the sun, wearing a straw hat"
     }
     assert "likeness" not in job["meta"]  # everything fits ai-toolkit's own keys
-    assert notes == ["NF4 quantisation: written as ai-toolkit's 4-bit 'uint4' (quanto)"]
+    assert proc["model"]["qtype"] == "qfloat8"  # ai-toolkit has no NF4: its own default
+    assert [n.split(":")[0] for n in notes] == [
+        "NF4 quantisation of the transformer", "NF4 quantisation of the text encoder",
+    ]  # fmt: skip
 
 
 def test_settings_ai_toolkit_lacks_travel_in_meta(tmp_path):
@@ -176,15 +189,23 @@ def test_settings_ai_toolkit_lacks_travel_in_meta(tmp_path):
     extras = job["meta"]["likeness"]
     assert extras == {
         "device": "auto",
-        "model.source": "single_file",
-        "model.transformer_file": "/m/zit.safetensors",
         "model.vae_file": "/m/ae.safetensors",
         "network.target_modules": r"^layers\.\d+\.attention\.to_[qkv]$",
         "train.timestep_shift": 2.0,
         "train.seed": 7,
         "datasets[0].cache_text_embeddings": False,
+        "datasets[0].repeats": None,  # kohya folder names: ai-toolkit reads none
+        "datasets[1].repeats": None,
+        "model.offload_text_encoder": False,  # memory only; ai-toolkit has no such key
+        "sample.add_trigger": True,  # the written prompts carry the trigger already
+        "train.caption_dropout_mode": "empty",  # ai-toolkit drops captions to the trigger
+        "train.optimizer_args.eps": None,  # 1e-8; ai-toolkit always uses 1e-6
     }
     assert any("target-module regex" in n for n in notes)
+    assert sum("kohya folder names" in n for n in notes) == 2
+    model = job["config"]["process"][0]["model"]  # ai-toolkit loads single files itself
+    assert model["name_or_path"] == "/m/zit.safetensors"
+    assert model["extras_name_or_path"] == "Tongyi-MAI/Z-Image-Turbo"
     back, report = import_aitk_dict(job)
     assert back == cfg and report.unmapped == []
 
@@ -275,7 +296,8 @@ def test_name_placeholder_and_trigger_argument():
         (lambda j: j.update(job="extract"), "job: must be 'extension'"),
         (
             lambda j: j["config"]["process"][0]["model"].update(arch="flux"),
-            f"{P0}.model.arch: Likeness trains Z-Image LoRAs only, got 'flux'",
+            f"{P0}.model.arch: Likeness trains Z-Image LoRAs only (zimage, zimage:turbo, "
+            "zimage:deturbo), got 'flux'",
         ),
         (
             lambda j: j["config"]["process"][0]["network"].update(type="lokr"),
@@ -321,7 +343,10 @@ def test_report_lines_read_well():
     assert report.lines()[0] == (
         f"not mapped  {P0}.train.noise_offset = 0.05: noise offset is not used with flow matching"
     )
-    assert report.lines()[1].startswith(f"changed     {P0}.model.qtype = 'qfloat8': qfloat8 -> NF4")
+    assert report.lines()[1].startswith(
+        f"changed     {P0}.model.qtype = 'qfloat8': qfloat8 (8-bit) -> NF4: Likeness has no 8-bit"
+    )
+    assert report.lines()[3].startswith(f"as aitk     {P0}.network.linear_alpha = 8: ai-toolkit")
     assert config_to_dict(import_aitk(FIXTURES / "low_vram_8gb.yaml")[0])["name"] == "k1ra_lowvram"
 
 
@@ -365,12 +390,27 @@ def test_every_setting_survives_export_and_import(variant):
             },
         }
     )  # fmt: skip
-    job, _ = export_aitk(cfg)
+    job, notes = export_aitk(cfg)
     back, report = import_aitk_dict(copy.deepcopy(job))
     assert back == cfg
     assert report.unmapped == []
-    # most of it travels in ai-toolkit's own keys, not in meta.likeness
-    assert len(job["meta"].get("likeness", {})) <= 6, job["meta"].get("likeness")
+    # only what ai-toolkit cannot express travels in meta.likeness, each with a note
+    extras = set(job["meta"]["likeness"])
+    expected = {
+        "model.revision", "model.offload_text_encoder", "network.alpha",
+        "network.target_modules", "train.optimizer_args.eps", "train.warmup_steps",
+        "train.num_cycles", "train.loss", "train.seed", "datasets[1].repeats",
+    }  # fmt: skip
+    if variant != "deturbo":
+        expected.add("model.training_adapter.path")  # adapter set, but off for this run
+    # the same in ai-toolkit: no caption dropout; the written prompts carry the trigger
+    # and Prodigy's d0 on lion8bit, the shift with uniform timesteps are unused in both
+    silent = {
+        "train.caption_dropout_mode", "sample.add_trigger", "train.optimizer_args.d0",
+        "train.timestep_shift", "train.max_grad_norm",  # no clipping: a norm of 1e9
+    }  # fmt: skip
+    assert extras == expected | silent
+    assert len(notes) == len(expected) + 1  # + NF4
 
 
 def test_a_minimal_job_says_which_defaults_it_got():
@@ -394,7 +434,6 @@ def test_a_minimal_job_says_which_defaults_it_got():
         f"{P0}.model: Turbo without a training adapter; long runs break the distillation "
         "(set model.training_adapter.enabled: true to use it)",
         f"{P0}.network.linear is not set: Likeness uses rank 32",
-        f"{P0}.network.linear_alpha is not set: Likeness uses alpha 32.0",
         f"{P0}.train.steps is not set: Likeness uses steps 3000",
         f"{P0}.train.lr is not set: Likeness uses lr 0.0001",
         f"{P0}.train.optimizer is not set: Likeness uses optimizer 'adamw8bit'",
@@ -440,7 +479,7 @@ def test_both_adapter_keys():
     job["config"]["process"][0]["model"]["assistant_lora_path"] = "/a/v2.safetensors"
     cfg, report = import_aitk_dict(job)
     assert cfg.model.training_adapter.path == "/a/v2.safetensors"
-    assert report.unmapped == []
+    assert report.unmapped_paths == [f"{P0}.train.weight_decay"]
     assert f"{P0}.model.adapter_path: assistant_lora_path is used instead" in report.notes
 
 

@@ -1,36 +1,31 @@
 """Section-by-section mapping of an ai-toolkit job onto a Likeness run config.
 
-Used by ``training.aitk.import_aitk``; every key read is marked on its ``_Node`` so that the
-importer can report the rest. See ``training/aitk.py`` for the report and the tables.
+Used by ``training.aitk.importer``; every key read is marked on its ``Node`` so that the
+importer can report the rest. The ``train`` section is in ``mapping_train``.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from training.aitk import (
+from training.aitk.job import Importer, Node, ReportItem
+from training.aitk.mapping_train import finish_train, map_train, number
+from training.aitk.tables import (
+    ARCHS,
     DTYPES,
     FOUR_BIT_QTYPES,
-    OPTIMIZERS,
-    SCHEDULERS,
-    TIMESTEPS,
+    LOW_BIT_QTYPES,
+    P0,
     TRAINER_TYPES,
-    ReportItem,
-    _Node,
 )
 from training.config import BASE_MODEL, DEFAULT_MODEL, DEFAULT_TRAINING_ADAPTER
 
 ADAPTER_REPO = DEFAULT_TRAINING_ADAPTER.rsplit("/", 1)[0]
 
-if TYPE_CHECKING:
-    from training.aitk import _Importer
 
-P0 = "config.process[0]"
-
-
-def map_job(imp: _Importer, job: Any, trigger: str | None) -> dict[str, Any]:
+def map_job(imp: Importer, job: Any, trigger: str | None) -> dict[str, Any]:
     """Fill ``imp.out``; returns the ``meta.likeness`` extras to apply last."""
     if not isinstance(job, dict):
         imp.problem("", "an ai-toolkit job is a mapping with 'job' and 'config'")
@@ -39,7 +34,7 @@ def map_job(imp: _Importer, job: Any, trigger: str | None) -> dict[str, Any]:
         imp.problem("", "this is a Likeness run config, not an ai-toolkit job: train it with "
                         "`likeness train FILE`")  # fmt: skip
         return {}
-    root = _Node(job, "", "root", imp)
+    root = Node(job, "", "root", imp)
     kind = root.get("job")
     if kind != "extension":
         imp.problem("job", f"must be 'extension' (an ai-toolkit training job), got {kind!r}")
@@ -73,12 +68,12 @@ def map_job(imp: _Importer, job: Any, trigger: str | None) -> dict[str, Any]:
         imp.report.unmapped.append(
             ReportItem(f"config.process[{i}]", extra, "Likeness runs one process per job")
         )
-    proc = _Node(processes[0], P0, "process", imp)
+    proc = Node(processes[0], P0, "process", imp)
     _map_process(imp, proc, trigger)
     return extras
 
 
-def _map_process(imp: _Importer, proc: _Node, trigger: str | None) -> None:
+def _map_process(imp: Importer, proc: Node, trigger: str | None) -> None:
     ptype = proc.get("type")
     if ptype not in TRAINER_TYPES:
         imp.problem(f"{P0}.type", f"must be a trainer ({', '.join(TRAINER_TYPES)}), got {ptype!r}")
@@ -103,12 +98,13 @@ def _map_process(imp: _Importer, proc: _Node, trigger: str | None) -> None:
     _map_save(imp, proc.child("save", "save"))
     train = proc.child("train", "train")
     _map_datasets(imp, proc, train)
-    _map_train(imp, train)
+    map_train(imp, train)
     _map_model(imp, proc.child("model", "model"))
     _map_sample(imp, proc.child("sample", "sample"), train)
+    finish_train(imp, train)
 
 
-def _map_network(imp: _Importer, node: _Node | None) -> None:
+def _map_network(imp: Importer, node: Node | None) -> None:
     if node is None:
         return
     ntype = node.get("type", "lora")
@@ -117,14 +113,23 @@ def _map_network(imp: _Importer, node: _Node | None) -> None:
     elif str(ntype).lower() == "locon":
         imp.approx(f"{node.path}.type", ntype, "LoCon -> LoRA (Z-Image has no conv layers)")
     imp.put(node, "linear", "network.rank")
-    imp.put(node, "linear_alpha", "network.alpha")
+    # ai-toolkit trains transformer LoRAs (Z-Image included) peft-style: alpha = rank, and
+    # linear_alpha has no effect. Likeness leaves alpha unset, which means the same.
+    alpha, rank = node.get("linear_alpha"), node.data.get("linear", 32)
+    if alpha is not None and alpha != rank:
+        imp.as_aitk(
+            f"{node.path}.linear_alpha", alpha,
+            f"ai-toolkit trains Z-Image LoRAs with alpha = rank ({rank}), so this has no effect "
+            f"there; Likeness uses alpha {rank} too (set network.alpha: {alpha} in Likeness to "
+            f"scale by alpha/rank)",
+        )  # fmt: skip
     imp.put(node, "dropout", "network.dropout")
     for key in ("conv", "conv_alpha"):  # meaningless for Z-Image unless set on a LoCon
         if node.has(key) and str(ntype).lower() == "lora":
             node.get(key)
 
 
-def _map_save(imp: _Importer, node: _Node | None) -> None:
+def _map_save(imp: Importer, node: Node | None) -> None:
     if node is None:
         return
     imp.put(node, "dtype", "save.dtype", lambda v: DTYPES.get(str(v).lower(), v))
@@ -132,19 +137,19 @@ def _map_save(imp: _Importer, node: _Node | None) -> None:
     imp.put(node, "max_step_saves_to_keep", "save.keep_last")
 
 
-def _map_datasets(imp: _Importer, proc: _Node, train: _Node | None) -> None:
+def _map_datasets(imp: Importer, proc: Node, train: Node | None) -> None:
     items = proc.get("datasets")
     if not isinstance(items, list) or not items:
         imp.problem(f"{P0}.datasets", "needs at least one dataset with a folder_path")
         return
     dropout_seen: list[tuple[str, Any]] = []
-    cache_te = train.get("cache_text_embeddings") if train is not None else None
+    cache_te = bool(train.get("cache_text_embeddings")) if train is not None else False
     for i, raw in enumerate(items):
         path = f"{P0}.datasets[{i}]"
         if not isinstance(raw, dict):
             imp.problem(path, "must be a mapping with folder_path")
             continue
-        node = _Node(raw, path, "dataset", imp)
+        node = Node(raw, path, "dataset", imp)
         target = f"datasets[{i}]"
         imp.set(target, {}, path)
         if node.has("folder_path"):
@@ -155,9 +160,14 @@ def _map_datasets(imp: _Importer, proc: _Node, train: _Node | None) -> None:
             node.get("folder_path")
             imp.problem(f"{path}.folder_path", "required, but missing")
         imp.put(node, "num_repeats", f"{target}.repeats")
+        if not node.has("num_repeats"):  # ai-toolkit: 1, it reads no kohya folder names
+            imp.set(f"{target}.repeats", 1, f"{path}.num_repeats")
         imp.put(node, "flip_x", f"{target}.flip_x")
-        for key in ("cache_latents_to_disk", "cache_latents"):
-            imp.put(node, key, f"{target}.cache_latents")
+        # ai-toolkit: cache_latents keeps them in memory (Likeness always does), _to_disk on
+        # disk (Likeness's cache_latents); without either it encodes every step (same result)
+        imp.put(node, "cache_latents_to_disk", f"{target}.cache_latents")
+        if not node.has("cache_latents_to_disk"):
+            imp.set(f"{target}.cache_latents", False, f"{path}.cache_latents_to_disk")
         if node.has("resolution"):
             res = node.get("resolution")
             res = res if isinstance(res, list) else [res]
@@ -167,105 +177,22 @@ def _map_datasets(imp: _Importer, proc: _Node, train: _Node | None) -> None:
             imp.set(f"{target}.resolutions", unique, f"{path}.resolution")
         else:
             node.get("resolution")
-        if cache_te is not None:
-            imp.set(
-                f"{target}.cache_text_embeddings", cache_te, f"{P0}.train.cache_text_embeddings"
-            )
-        if node.has("caption_dropout_rate"):
-            dropout_seen.append((f"{path}.caption_dropout_rate", node.get("caption_dropout_rate")))
+        # train.cache_text_embeddings turns it on for every dataset; without it ai-toolkit
+        # encodes captions every step, which trains the same as Likeness's in-memory cache
+        own = bool(node.get("cache_text_embeddings"))
+        where = f"{path}.cache_text_embeddings" if own else f"{P0}.train.cache_text_embeddings"
+        imp.set(f"{target}.cache_text_embeddings", cache_te or own, where)
+        # ai-toolkit's default is no caption dropout
+        rate = node.get("caption_dropout_rate", 0.0)
+        dropout_seen.append((f"{path}.caption_dropout_rate", rate))
+    # ai-toolkit: a dropped caption becomes the trigger word alone (also for cached embeddings)
+    imp.set("train.caption_dropout_mode", "trigger")
     if dropout_seen:
         first_path, first = dropout_seen[0]
         imp.set("train.caption_dropout", first, first_path)
         for where, value in dropout_seen[1:]:
             if value != first:
                 imp.approx(where, value, f"one caption dropout for all datasets: {first}")
-
-
-def _map_train(imp: _Importer, node: _Node | None) -> None:
-    if node is None:
-        return
-    imp.put(node, "batch_size", "train.batch_size")
-    imp.put(node, "steps", "train.steps")
-    for key in ("gradient_accumulation_steps", "gradient_accumulation"):
-        imp.put(node, key, "train.gradient_accumulation")
-    imp.put(node, "gradient_checkpointing", "train.gradient_checkpointing")
-    if node.has("optimizer"):
-        raw = node.get("optimizer")
-        mapped, why = OPTIMIZERS.get(str(raw).lower(), ("adamw8bit", f"{raw} -> adamw8bit"))
-        if str(raw).lower() not in OPTIMIZERS:
-            why = f"Likeness has no {raw!r} optimizer; uses adamw8bit"
-        imp.set("train.optimizer", mapped, f"{node.path}.optimizer")
-        if why:
-            imp.approx(f"{node.path}.optimizer", raw, why)
-    imp.put(node, "lr", "train.lr", _number)
-    imp.put(node, "weight_decay", "train.weight_decay", _number)
-    params = node.child("optimizer_params", "optimizer_params")
-    if params is not None:
-        imp.put(params, "weight_decay", "train.weight_decay", _number)
-        imp.put(params, "betas", "train.optimizer_args.betas")
-        imp.put(params, "eps", "train.optimizer_args.eps", _number)
-        imp.put(params, "d0", "train.optimizer_args.d0", _number)
-    if node.has("lr_scheduler"):
-        raw = node.get("lr_scheduler")
-        mapped = SCHEDULERS.get(str(raw).lower())
-        if mapped is None:
-            imp.approx(f"{node.path}.lr_scheduler", raw, "not available in Likeness; uses constant")
-            mapped = "constant"
-        imp.set("train.scheduler", mapped, f"{node.path}.lr_scheduler")
-    for key in ("lr_warmup_steps", "warmup_steps"):
-        imp.put(node, key, "train.warmup_steps")
-    sched = node.child("lr_scheduler_params", "lr_scheduler_params")
-    if sched is not None:
-        imp.put(sched, "num_warmup_steps", "train.warmup_steps")
-        imp.put(sched, "num_cycles", "train.num_cycles")
-    if node.has("timestep_type"):
-        raw = node.get("timestep_type")
-        mapped = TIMESTEPS.get(str(raw).lower())
-        if mapped is None:
-            mapped = "shift" if "shift" in str(raw).lower() else "sigmoid"
-            imp.approx(
-                f"{node.path}.timestep_type", raw, f"not available in Likeness; uses {mapped}"
-            )
-        imp.set("train.timestep_sampling", mapped, f"{node.path}.timestep_type")
-    if node.has("loss_type"):
-        raw = node.get("loss_type")
-        mapped = str(raw).lower() if str(raw).lower() in ("mse", "huber") else "mse"
-        if mapped != str(raw).lower():
-            imp.approx(f"{node.path}.loss_type", raw, "not available in Likeness; uses mse")
-        imp.set("train.loss", mapped, f"{node.path}.loss_type")
-    ema = node.child("ema_config", "ema_config")
-    if ema is not None:
-        imp.put(ema, "use_ema", "train.ema.enabled")
-        imp.put(ema, "ema_decay", "train.ema.decay", _number)
-    if node.has("dtype"):
-        raw = node.get("dtype")
-        mapped = DTYPES.get(str(raw).lower(), raw)
-        if mapped == "fp32":
-            imp.approx(f"{node.path}.dtype", raw, "Likeness trains in bf16 or fp16; uses bf16")
-            mapped = "bf16"
-        imp.set("train.precision", mapped, f"{node.path}.dtype")
-    imp.put(node, "max_grad_norm", "train.max_grad_norm", _number)
-    imp.put(node, "seed", "train.seed")
-    imp.put(node, "unload_text_encoder", "model.offload_text_encoder")
-    node.get("cache_text_embeddings")  # mapped per dataset in _map_datasets
-    dop = node.data.get("diff_output_preservation")
-    if not dop:  # the multiplier and class only matter when DOP is on
-        node.get("diff_output_preservation_multiplier")
-        node.get("diff_output_preservation_class")
-    if not node.data.get("blank_prompt_preservation"):
-        node.get("blank_prompt_preservation_multiplier")
-    if not node.data.get("do_differential_guidance"):
-        node.get("differential_guidance_scale")
-
-
-def _number(value: Any) -> Any:
-    """YAML 1.1 reads ``1e-4`` as text; ai-toolkit accepts it, so do we."""
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return value
-    return value
 
 
 def _looks_local(name: str) -> bool:
@@ -276,7 +203,7 @@ def _looks_local(name: str) -> bool:
     )
 
 
-def _map_model(imp: _Importer, node: _Node | None) -> str:
+def _map_model(imp: Importer, node: Node | None) -> str:
     """Model section; returns the variant."""
     if node is None:
         return "turbo"
@@ -290,8 +217,11 @@ def _map_model(imp: _Importer, node: _Node | None) -> str:
     name_s = str(name or DEFAULT_MODEL)
     low = name_s.lower().replace("_", "-")
     arch_s = str(arch or "").lower()
-    if arch is not None and not arch_s.startswith("zimage"):
-        imp.problem(f"{path}.arch", f"Likeness trains Z-Image LoRAs only, got {arch!r}")
+    if arch is not None and arch_s not in ARCHS:
+        imp.problem(
+            f"{path}.arch",
+            f"Likeness trains Z-Image LoRAs only ({', '.join(ARCHS)}), got {arch!r}",
+        )
     if arch is None and "z-image" not in low and "zimage" not in low:
         imp.problem(f"{path}.arch", "missing, and name_or_path does not name a Z-Image model")
     if arch_s in ("zimage:deturbo", "zimage:turbo"):  # an explicit arch wins over the name
@@ -307,11 +237,15 @@ def _map_model(imp: _Importer, node: _Node | None) -> str:
         imp.set("model.source", "single_file", f"{path}.name_or_path")
         imp.set("model.transformer_file", imp.path_value(name_s), f"{path}.name_or_path")
         configs = BASE_MODEL if variant == "base" else DEFAULT_MODEL
-        imp.set("model.name_or_path", configs)
+        extras = node.get("extras_name_or_path")
+        if extras and extras != name:  # ai-toolkit takes configs and tokenizer from here
+            configs = imp.path_value(extras) if _looks_local(str(extras)) else extras
+        imp.set("model.name_or_path", configs, f"{path}.extras_name_or_path")
         imp.report.notes.append(
             f"{path}.name_or_path: a single file; model configs and tokenizer come from {configs}"
         )
     elif name is not None:
+        _map_extras(imp, node, name_s)
         local = _looks_local(name_s)
         imp.set("model.source", "local" if local else "hub", f"{path}.name_or_path")
         imp.set(
@@ -348,7 +282,16 @@ def _map_model(imp: _Importer, node: _Node | None) -> str:
     return variant
 
 
-def _map_quant(imp: _Importer, node: _Node, flag: str, qkey: str, target: str) -> None:
+def _map_extras(imp: Importer, node: Node, name: str) -> None:
+    """``extras_name_or_path``: where the text encoder, VAE and tokenizer come from (De-Turbo)."""
+    extras = node.get("extras_name_or_path")
+    if not extras or extras == name:
+        return
+    value = imp.path_value(extras) if _looks_local(str(extras)) else extras
+    imp.set("model.extras_name_or_path", value, f"{node.path}.extras_name_or_path")
+
+
+def _map_quant(imp: Importer, node: Node, flag: str, qkey: str, target: str) -> None:
     on = node.get(flag)
     qtype = node.get(qkey)
     if flag not in node.data:
@@ -357,18 +300,28 @@ def _map_quant(imp: _Importer, node: _Node, flag: str, qkey: str, target: str) -
         imp.set(target, "none", f"{node.path}.{flag}")
         return
     imp.set(target, "nf4", f"{node.path}.{flag}")
-    q = str(qtype or "qfloat8")
+    where = f"{node.path}.{qkey}" if qtype is not None else f"{node.path}.{flag}"
+    value = qtype if qtype is not None else on
+    q, _, ara = str(qtype or "qfloat8").partition("|")  # "uint4|<accuracy recovery adapter>"
+    off = f"set model.{target.split('.')[1]}: none to train at full precision"
     if q.lower() in FOUR_BIT_QTYPES:
-        imp.approx(f"{node.path}.{qkey}", q, "4-bit quanto -> NF4 (bitsandbytes)")
-    else:
-        imp.approx(
-            f"{node.path}.{qkey}" if qtype is not None else f"{node.path}.{flag}",
-            q if qtype is not None else on,
-            f"{q} -> NF4: Likeness quantises with bitsandbytes NF4 (8-bit hurts Z-Image)",
+        why = f"4-bit {q} -> NF4 (bitsandbytes 4-bit): a different 4-bit format"
+    elif q.lower() in LOW_BIT_QTYPES:
+        why = (
+            f"{q} -> NF4: Likeness has no 3- or 2-bit quantisation; NF4 (4-bit) needs a "
+            "little more memory"
         )
+    else:
+        why = (
+            f"{q} (8-bit) -> NF4: Likeness has no 8-bit quantisation; NF4 (4-bit) needs "
+            "less memory and is a little less precise"
+        )
+    if ara:
+        why += f"; the accuracy recovery adapter {ara} is not used"
+    imp.approx(where, value, f"{why} ({off})")
 
 
-def _map_sample(imp: _Importer, node: _Node | None, train: _Node | None) -> None:
+def _map_sample(imp: Importer, node: Node | None, train: Node | None) -> None:
     for src in (train, node):  # ai-toolkit's UI keeps these in train, older jobs in sample
         if src is None:
             continue
@@ -389,7 +342,7 @@ def _map_sample(imp: _Importer, node: _Node | None, train: _Node | None) -> None
     imp.put(node, "neg", "sample.negative", lambda v: v or "")
     imp.put(node, "seed", "sample.seed")
     imp.put(node, "walk_seed", "sample.walk_seed")
-    imp.put(node, "guidance_scale", "sample.guidance", _number)
+    imp.put(node, "guidance_scale", "sample.guidance", number)
     imp.put(node, "sample_steps", "sample.steps")
     samples, prompts = node.get("samples"), node.get("prompts")
     texts: list[Any] = []
@@ -410,8 +363,15 @@ def _map_sample(imp: _Importer, node: _Node | None, train: _Node | None) -> None
             imp.report.unmapped.append(ReportItem(
                 f"{node.path}.prompts", prompts, "samples is used when both are given"
             ))  # fmt: skip
-        imp.set("sample.prompts", texts, f"{node.path}.samples")
     elif isinstance(prompts, list):
-        imp.set("sample.prompts", list(prompts), f"{node.path}.prompts")
+        texts = list(prompts)
     elif samples is not None or prompts is not None:
         imp.problem(f"{node.path}.samples", "must be a list of {prompt: ...} entries")
+        return
+    else:
+        return
+    where = f"{node.path}.samples" if isinstance(samples, list) else f"{node.path}.prompts"
+    # ai-toolkit replaces [trigger] and [name] with the trigger and never adds it
+    texts = [t.replace("[name]", "[trigger]") if isinstance(t, str) else t for t in texts]
+    imp.set("sample.prompts", texts, where)
+    imp.set("sample.add_trigger", False, where)

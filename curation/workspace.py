@@ -33,6 +33,7 @@ from curation.caption_io import (
     write_caption_atomic,
 )
 from curation.dataset import ImageItem, ScanResult, natural_key, scan_folder
+from curation.dataset_settings import DatasetSettings, read_settings, write_settings
 from curation.errors import CaptionWriteError
 from curation.jobs import CancelToken, ItemResult, ProgressFn
 from curation.state import (
@@ -121,6 +122,15 @@ class Workspace(DiskSyncMixin, MetaMixin, JournalMixin):
         self.recovered: list[str] = []  # messages about interrupted operations repaired
         self._recursive = True
         MetaMixin.__init__(self)
+
+    # -- dataset settings (their own table; see curation.dataset_settings) ---------------
+    def settings(self) -> DatasetSettings:
+        """The user's settings of this dataset (trigger, identity line, profile)."""
+        return read_settings(self)
+
+    def set_settings(self, settings: DatasetSettings) -> None:
+        """Store the dataset settings (raises ``sqlite3.Error`` when the state is read-only)."""
+        write_settings(self, settings)
 
     # -- opening --------------------------------------------------------------------------
     @classmethod

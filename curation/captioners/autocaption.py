@@ -26,6 +26,7 @@ from typing import Any
 from curation.captioners.base import Captioner, CaptionOutput
 from curation.captions import clean_caption
 from curation.captions.vocabulary import load_vocabulary
+from curation.errors import LikenessError
 from curation.jobs import CancelToken, ProgressFn
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ RAW_NS = "autocaption.raw"
 SUGGEST_NS = "autocaption.suggestions"
 
 
-class AutocaptionError(ValueError):
+class AutocaptionError(LikenessError, ValueError):
     """Bad options for an autocaption run (unknown mode, no trigger)."""
 
 

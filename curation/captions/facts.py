@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from curation.captions.lint import ImageFacts
+from curation.captions.issues import ImageFacts
 
 
 def facts_from_analysis(

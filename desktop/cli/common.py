@@ -57,19 +57,3 @@ def open_workspace(dir_: str, recursive: bool, create: bool, scan_progress: bool
     finally:
         if progress is not None:
             progress.close()
-
-
-SETTINGS_NS, SETTINGS_KEY = "dataset", "settings"
-
-
-def dataset_settings(ws) -> dict:
-    """The dataset settings the app stored in the workspace (trigger, identity line, caption
-    profile); {} when none or not a mapping."""
-    settings = ws.cache_get(SETTINGS_NS, SETTINGS_KEY) or {}
-    return settings if isinstance(settings, dict) else {}
-
-
-def stored_profile(settings: dict, default: str) -> str:
-    """The balance profile name stored in ``settings``, else ``default``."""
-    stored = settings.get("profile")
-    return stored if isinstance(stored, str) and stored else default

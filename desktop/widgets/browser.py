@@ -155,6 +155,12 @@ class DatasetBrowser(QWidget):
     def _on_grid_size(self, size: int) -> None:
         self.set_thumbnail_size(size)
 
+    def clear_filter(self) -> None:
+        """Show every image: no filter, no search text."""
+        self.filter_combo.setCurrentIndex(0)
+        self.search.clear()
+        self._apply_filter()
+
     def _apply_filter(self) -> None:
         self.proxy.set_filter(self.filter_combo.currentData(), self.search.text())
         self.grid.schedule_request()

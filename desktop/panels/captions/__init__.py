@@ -149,11 +149,11 @@ class CaptionsFeature(QObject):
 
     def _load_suggestions(self, *_args) -> None:
         """Suggestions a previous "suggest" run left in the workspace, ready to review."""
-        from desktop.panels.captions.core_api import pending_suggestions
+        from curation.captioners.review import pending_review
 
         ws = self.window.session.workspace
         try:
-            self.suggestions = pending_suggestions(ws) if ws is not None else []
+            self.suggestions = pending_review(ws) if ws is not None else []
         except Exception as exc:  # noqa: BLE001 - never block opening a folder
             log.warning("Cannot read stored suggestions: %s", exc)
             self.suggestions = []

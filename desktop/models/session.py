@@ -19,6 +19,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
+from curation.analysis.store import AnalysisStore
 from curation.jobs import ItemResult
 from desktop.models.thumbnail_model import TileRow
 from desktop.workers import Job, run_in_pool
@@ -61,6 +62,8 @@ class DatasetSession(QObject):
         self.scan_errors: list[ItemResult] = []
         self._job: Job | None = None
         self.loading = False
+        #: the latest face analysis (the faces panel writes it, the caption lint reads it)
+        self.analysis_store = AnalysisStore()
 
     # -- open / close ------------------------------------------------------------------
     def open(self, folder: str | os.PathLike[str], recursive: bool = True) -> None:
@@ -119,6 +122,7 @@ class DatasetSession(QObject):
                 log.warning("closing the workspace failed: %s", exc)
         self.workspace = None
         self.root = None
+        self.analysis_store.clear()
         if emit:
             self.closed.emit()
 

@@ -42,15 +42,6 @@ class CaptionsFeature(QObject):
         self.controller.jump_requested.connect(self._select_span)
         self.controller.settings_changed.connect(lambda _s: self.highlighter.relint())
         self.controller.report_changed.connect(self._on_report)
-        faces = getattr(window, "faces", None)
-        face_ctrl = getattr(faces, "controller", None)
-        if face_ctrl is not None and hasattr(face_ctrl, "images"):
-            self.controller.analysis_source = lambda: face_ctrl.images
-            self.controller.analysis_final = lambda: (
-                getattr(face_ctrl, "analysis", None) is not None
-            )
-            if hasattr(face_ctrl, "finished"):
-                face_ctrl.finished.connect(lambda *_: self.controller.schedule_relint())
         window.session.opened.connect(self._load_suggestions)
         self._build_actions()
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable
 from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Protocol
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -23,7 +23,32 @@ from curation.captions.workspace_lint import LintMemo, lint_config, lint_workspa
 from curation.dataset_settings import DatasetSettings, settings_or_guess
 from desktop.workers import Job, run_in_pool
 
+if TYPE_CHECKING:
+    from desktop.models.session import DatasetSession
+
 log = logging.getLogger(__name__)
+
+
+class CaptionEditorPort(Protocol):
+    """What the controller uses of the caption editor."""
+
+    rel: str
+
+    def save(self) -> bool: ...
+
+    def text(self) -> str: ...
+
+    def reload_text(self, text: str) -> None: ...
+
+
+class CaptionBrowser(Protocol):
+    """The browser as the caption panels see it (``DatasetBrowser`` in the app, a
+    ``Mock(spec=CaptionBrowser)`` in the controller's unit tests)."""
+
+    editor: CaptionEditorPort
+    counts_changed: Any  # a Qt signal: exclusions or counts changed
+
+    def reveal(self, rel: str) -> bool: ...
 
 
 class CaptionsController(QObject):
@@ -31,7 +56,9 @@ class CaptionsController(QObject):
     report_changed = Signal(object)  # curation.captions.issues.DatasetReport
     jump_requested = Signal(str, int, int)  # rel, start, end
 
-    def __init__(self, session, browser, parent: QObject | None = None) -> None:
+    def __init__(
+        self, session: DatasetSession, browser: CaptionBrowser, parent: QObject | None = None
+    ) -> None:
         super().__init__(parent)
         self.session = session
         self.browser = browser
@@ -39,10 +66,8 @@ class CaptionsController(QObject):
         self.report = _empty_report()
         self.last_lint_seconds = 0.0
         self._caption_rules = frozenset(k for k, v in rules().items() if v.scope == "caption")
-        #: rel -> ImageAnalysis from the faces panel (tier, pose, back view), when present
-        self.analysis_source: Callable[[], dict] | None = None
-        #: True once the faces panel's fresh analysis is complete (then it alone is used)
-        self.analysis_final: Callable[[], bool] | None = None
+        #: the latest face analysis (tier, pose, back view), shared through the session
+        self.store = session.analysis_store
         #: vocabulary, word budgets, the cached face analysis (read once per open, in the
         #: lint worker) and per-caption issues, reused by every lint of the open dataset
         self.memo = LintMemo()
@@ -55,9 +80,10 @@ class CaptionsController(QObject):
         session.opened.connect(self._on_opened)
         session.closed.connect(self._on_closed)
         session.captions_changed.connect(lambda _rels: self.schedule_relint())
-        browser.editor.saved.connect(lambda _rel: self.schedule_relint())
+        # a finished face analysis brings new facts (tiers, poses, back views)
+        self.store.subscribe(lambda kind: self.schedule_relint() if kind == "complete" else None)
         # exclusions (Ctrl+E) change what is linted; counts_changed follows them
-        browser.model.counts_changed.connect(self.schedule_relint)
+        browser.counts_changed.connect(self.schedule_relint)
 
     # -- settings ----------------------------------------------------------------------------
     def _on_opened(self, *_args) -> None:
@@ -133,7 +159,7 @@ class CaptionsController(QObject):
         }
         settings, memo = self.settings, self.memo
         analysis = self.analysis()
-        final = self._analysis_final()
+        final = self.store.complete
         self._generation += 1
         gen = self._generation
 
@@ -173,31 +199,12 @@ class CaptionsController(QObject):
         log.error("Caption lint failed: %s", message)
 
     def analysis(self) -> dict:
-        """rel -> the faces panel's ``ImageAnalysis`` (empty when it has not run)."""
-        if self.analysis_source is None:
-            return {}
-        try:
-            return dict(self.analysis_source() or {})
-        except Exception as exc:  # noqa: BLE001 - the facts are optional
-            log.debug("no face analysis: %s", exc)
-            return {}
-
-    def _analysis_final(self) -> bool:
-        try:
-            return bool(self.analysis_final and self.analysis_final())
-        except Exception as exc:  # noqa: BLE001 - the facts are optional
-            log.debug("no face analysis state: %s", exc)
-            return False
+        """rel -> the session's latest ``ImageAnalysis`` (empty when faces never ran)."""
+        return dict(self.store.images)
 
     def shots(self, rels: list[str]) -> dict[str, str]:
         """Shot tier per image from the face analysis, for the autocaption prefix."""
-        analysis = self.analysis()
-        out = {}
-        for rel in rels:
-            tier = getattr(analysis.get(rel), "tier", None)
-            if tier:
-                out[rel] = tier
-        return out
+        return self.store.tiers(rels)
 
     def lint_caption(self, rel: str, text: str) -> list[LintIssue]:
         """Live lint of the editor's text: per-caption rules now, plus the dataset-level
@@ -253,16 +260,8 @@ class CaptionsController(QObject):
 
     def jump_to(self, rel: str, start: int = 0, end: int = 0) -> bool:
         """Show ``rel`` in the grid and the detail view, selecting the span in the editor."""
-        grid = self.browser.grid
-        if not grid.select_rel(rel):
-            proxy = self.browser.proxy
-            proxy.set_extra_predicate("lint", None)
-            if hasattr(proxy, "set_rel_filter") and proxy.rel_filter is not None:
-                proxy.set_rel_filter(None)
-            if not grid.select_rel(rel):
-                self.browser.clear_filter()
-                if not grid.select_rel(rel):
-                    return False
+        if not self.browser.reveal(rel):
+            return False
         self.jump_requested.emit(rel, start, end)
         return True
 

@@ -425,7 +425,7 @@ class Workspace(DiskSyncMixin, MetaMixin, JournalMixin):
                 "INSERT INTO steps(time, label, origin, state, owner) VALUES(?,?,?,'applying',?)",
                 (time.time(), label, origin, owner()),
             )
-            step_id = int(cur.lastrowid)
+            step_id = int(cur.lastrowid or 0)  # an INSERT always sets it
             mark_live(self.db.path, step_id)  # before COMMIT: no other open can "recover" it
             conn.executemany(
                 "INSERT INTO step_changes VALUES(?,?,?,?)",

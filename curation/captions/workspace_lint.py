@@ -205,11 +205,11 @@ def lint_workspace(
     :func:`lint_config`; ``captions``: a snapshot taken by the caller (the GUI takes it on
     its own thread), else read here. The report's ``facts`` are the facts used."""
     memo = memo or LintMemo()
-    settings = settings if settings is not None else workspace.settings()
-    config = lint_config(settings, memo, max_words=max_words, disabled=disabled)
+    chosen: DatasetSettings = settings if settings is not None else workspace.settings()
+    config = lint_config(chosen, memo, max_words=max_words, disabled=disabled)
     captions = dict(captions) if captions is not None else workspace_captions(workspace)
     facts = workspace_facts(
-        workspace, settings.profile, analysis, complete=analysis_complete, memo=memo
+        workspace, chosen.profile, analysis, complete=analysis_complete, memo=memo
     )
     none = ImageFacts()
     per = {

@@ -14,12 +14,15 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from curation.captioners import autocaption as flow
-from curation.captioners.base import CaptionerError
+from curation.captioners.base import Captioner, CaptionerError
 from curation.dataset_settings import DatasetSettings
 from curation.jobs import Cancelled, CancelToken, ProgressFn
+
+if TYPE_CHECKING:
+    from curation.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -76,11 +79,11 @@ class ReviewItem:
         return self.cleaned if self.edited is None else self.edited
 
 
-def review_item(workspace: Any, suggestion: flow.Suggestion) -> ReviewItem:
+def review_item(workspace: Workspace, suggestion: flow.Suggestion) -> ReviewItem:
     return ReviewItem(suggestion, workspace.item(suggestion.rel).path)
 
 
-def pending_review(workspace: Any) -> list[ReviewItem]:
+def pending_review(workspace: Workspace) -> list[ReviewItem]:
     """The suggestions a "suggest" run stored in the workspace, still to review."""
     return [review_item(workspace, s) for s in flow.pending_suggestions(workspace)]
 
@@ -90,20 +93,20 @@ def accepted_suggestions(items: Iterable[ReviewItem]) -> list[flow.Suggestion]:
     return [replace(i.suggestion, cleaned=i.proposal.strip(), error=None) for i in items]
 
 
-def make_captioner(request: AutocaptionRequest) -> Any:
+def make_captioner(request: AutocaptionRequest) -> Captioner:
     from curation.captioners.florence2 import Florence2Captioner
 
     return Florence2Captioner(request.model, device=request.device)
 
 
 def run_for_review(
-    workspace: Any,
+    workspace: Workspace,
     request: AutocaptionRequest,
     *,
     on_progress: ProgressFn,
     cancel: CancelToken,
-    captioner: Any = None,
-    factory: Callable[[AutocaptionRequest], Any] = make_captioner,
+    captioner: Captioner | None = None,
+    factory: Callable[[AutocaptionRequest], Captioner] = make_captioner,
 ) -> list[ReviewItem]:
     """Load the captioner, caption ``request.rels``, clean every output, unload (when this
     call loaded it); nothing is written. Raises ``autocaption.AutocaptionError`` (a

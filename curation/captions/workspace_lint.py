@@ -15,7 +15,7 @@ import logging
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from curation.captions.facts import facts_from_analysis, facts_from_workspace, merge_facts
 from curation.captions.issues import DatasetReport, ImageFacts, LintConfig, LintIssue
@@ -23,6 +23,13 @@ from curation.captions.rules import run_caption_rules
 from curation.captions.rules.dataset_rules import run_dataset_rules
 from curation.captions.vocabulary import Vocabulary, load_vocabulary
 from curation.dataset_settings import DatasetSettings
+
+if TYPE_CHECKING:
+    from curation.analysis import DatasetAnalysis, ImageAnalysis
+    from curation.workspace import Workspace
+
+    #: a run's ``DatasetAnalysis``, or rel -> ``ImageAnalysis`` (the GUI's, maybe partial)
+    Analysis = DatasetAnalysis | Mapping[str, ImageAnalysis]
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +47,7 @@ class LintMemo:
         self._vocab = vocab
         self._budgets: dict[tuple[str, str, int | None], int | None] = {}
         self._issues: dict[tuple, tuple[LintIssue, ...]] = {}
-        self._cached: dict[str, Any] = {}
+        self._cached: dict[str, DatasetAnalysis | None] = {}
         self.cached_reads = 0
 
     def vocabulary(self) -> Vocabulary:
@@ -83,7 +90,7 @@ class LintMemo:
             self._budgets[key] = budget
         return budget
 
-    def cached_analysis(self, workspace: Any, profile: str) -> Any:
+    def cached_analysis(self, workspace: Workspace, profile: str) -> DatasetAnalysis | None:
         """The workspace's cached face analysis (no detection), read once per profile."""
         with self._lock:
             if profile not in self._cached:
@@ -143,7 +150,7 @@ def lint_config(
     )
 
 
-def workspace_captions(workspace: Any) -> dict[str, str | None]:
+def workspace_captions(workspace: Workspace) -> dict[str, str | None]:
     """rel -> caption (None: no caption file) of every image that is not excluded."""
     excluded = workspace.excluded()
     return {
@@ -154,9 +161,9 @@ def workspace_captions(workspace: Any) -> dict[str, str | None]:
 
 
 def workspace_facts(
-    workspace: Any,
+    workspace: Workspace,
     profile: str,
-    analysis: Any = None,
+    analysis: Analysis | None = None,
     *,
     complete: bool = True,
     memo: LintMemo | None = None,
@@ -185,15 +192,15 @@ def workspace_facts(
 class _Images:
     """A ``DatasetAnalysis``-shaped holder of ``images`` (what ``facts_from_analysis`` reads)."""
 
-    def __init__(self, images: list[Any]) -> None:
+    def __init__(self, images: list[ImageAnalysis]) -> None:
         self.images = images
 
 
 def lint_workspace(
-    workspace: Any,
+    workspace: Workspace,
     settings: DatasetSettings | None = None,
     *,
-    analysis: Any = None,
+    analysis: Analysis | None = None,
     analysis_complete: bool = True,
     max_words: int | None = -1,
     disabled: frozenset[str] = frozenset(),

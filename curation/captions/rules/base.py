@@ -6,8 +6,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from curation.captions.issues import Fix, ImageFacts, LintConfig, RuleInfo, Severity
+from curation.captions.vocabulary import Vocabulary
+
+if TYPE_CHECKING:
+    from curation.captions.identity import IdentityMatch
 
 E, W, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
 
@@ -78,7 +83,7 @@ class CaptionContext:
     facts: ImageFacts
 
     @cached_property
-    def vocab(self):
+    def vocab(self) -> Vocabulary:
         return self.config.vocabulary
 
     @cached_property
@@ -111,7 +116,7 @@ class CaptionContext:
         return tuple(out)
 
     @cached_property
-    def identity(self):
+    def identity(self) -> list[IdentityMatch]:
         from curation.captions.identity import find_identity
 
         return find_identity(self.text, self.vocab, allowed=self.identity_line_spans)

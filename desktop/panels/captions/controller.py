@@ -10,7 +10,6 @@ dataset-level findings (identity leak, duplicates) of that caption from the last
 from __future__ import annotations
 
 import logging
-import re
 import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
@@ -19,6 +18,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from curation.captions.issues import DatasetReport, Fix, LintIssue, fixes_for_rule
 from curation.captions.lint import lint_caption, rules
+from curation.captions.stats import count_token, count_verbatim
 from curation.captions.workspace_lint import LintMemo, lint_config, lint_workspace
 from curation.dataset_settings import DatasetSettings, settings_or_guess
 from desktop.workers import Job, run_in_pool
@@ -116,17 +116,15 @@ class CaptionsController(QObject):
 
     def count_token(self, token: str) -> int:
         """How many captions contain ``token`` as a word."""
-        if not token or self.session.workspace is None:
+        if self.session.workspace is None:
             return 0
-        rx = re.compile(rf"(?<![\w-]){re.escape(token)}(?![\w-])")
-        return sum(1 for t in self.session.workspace.captions().values() if t and rx.search(t))
+        return count_token(self.session.workspace.captions().values(), token)
 
     def count_identity_line(self, line: str) -> tuple[int, int]:
         """(captions containing ``line`` verbatim, captions with text)."""
         if self.session.workspace is None:
             return 0, 0
-        texts = [t for t in self.session.workspace.captions().values() if t and t.strip()]
-        return sum(1 for t in texts if line in t), len(texts)
+        return count_verbatim(self.session.workspace.captions().values(), line)
 
     def rename_trigger(self, old: str, new: str):
         from curation.bulk import plan_rename_trigger

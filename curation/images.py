@@ -309,7 +309,9 @@ def _cmyk_to_rgb(im: Image.Image) -> Image.Image:
 
             src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
             dst = ImageCms.createProfile("sRGB")
-            return ImageCms.profileToProfile(im, src, dst, outputMode="RGB")
+            out = ImageCms.profileToProfile(im, src, dst, outputMode="RGB")
+            if out is not None:  # None only with inPlace=True
+                return out
         except Exception as exc:  # noqa: BLE001 - fall back to the plain conversion
             log.debug("ICC conversion failed, using plain CMYK->RGB: %s", exc)
     return im.convert("RGB")

@@ -13,6 +13,8 @@ process never corrupts it). Tables:
   transitional state (applying / undoing / redoing) written *before* any file is touched: that
   is the journal that lets the next open reconcile an interrupted operation.
 - ``flags``, ``overrides``, ``cache``, ``pending`` (caption edits that could not be written).
+- ``settings``: the user's dataset settings (trigger, identity line, profile), one JSON value
+  per key; see :mod:`curation.dataset_settings`. Decisions, not a cache.
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ CREATE TABLE IF NOT EXISTS cache(
     namespace TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, time REAL NOT NULL,
     PRIMARY KEY(namespace, key)
 );
+CREATE TABLE IF NOT EXISTS settings(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS pending(
     rel TEXT PRIMARY KEY, text TEXT, base_text TEXT, base_exists INTEGER NOT NULL,
     time REAL NOT NULL, error TEXT NOT NULL

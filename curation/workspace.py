@@ -29,6 +29,7 @@ from curation.caption_io import (
     write_caption_atomic,
 )
 from curation.dataset import ImageItem, ScanResult, natural_key, scan_folder
+from curation.dataset_settings import DatasetSettings, read_settings, write_settings
 from curation.errors import CaptionReadError, CaptionWriteError
 from curation.fsio import WriteRefused, ensure_inside
 from curation.jobs import CancelToken, ItemResult, ProgressFn
@@ -111,6 +112,15 @@ class Workspace:
         made by other programs are taken and recorded (origin ``external``). Returns the
         rels that changed (see :meth:`CaptionSync.sync`)."""
         return self.disk_sync.sync(rels)
+
+    # -- dataset settings (their own table; see curation.dataset_settings) ---------------
+    def settings(self) -> DatasetSettings:
+        """The user's settings of this dataset (trigger, identity line, profile)."""
+        return read_settings(self)
+
+    def set_settings(self, settings: DatasetSettings) -> None:
+        """Store the dataset settings (raises ``sqlite3.Error`` when the state is read-only)."""
+        write_settings(self, settings)
 
     # -- opening --------------------------------------------------------------------------
     @classmethod

@@ -323,6 +323,8 @@ def _cached_info(text: str | None, limit: int, thorough: bool):  # -> ImageInfo 
         return None
     try:
         data = StateDB.loads(text)
+        if not isinstance(data, dict):
+            return None
         was_thorough = bool(data.pop("thorough", False))
         fields = {f.name for f in dataclasses.fields(ImageInfo)}
         info = ImageInfo(**{k: v for k, v in data.items() if k in fields})

@@ -150,7 +150,7 @@ class CaptionSync:
                     == (item.caption_size, item.caption_mtime_ns)
                 )
             )
-            if same:
+            if same and row is not None:
                 self.disk[rel] = row.cap_text if item.has_caption else None
                 if row.cap_warning and item.has_caption:
                     self.warnings[rel] = row.cap_warning

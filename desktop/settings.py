@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from curation import paths
+from curation.errors import LikenessError
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +26,7 @@ MAX_RECENT = 10
 THUMB_MIN, THUMB_MAX = 96, 384
 
 
-class PreferencesError(Exception):
+class PreferencesError(LikenessError):
     """The preferences file could not be read; defaults are used and the file is kept."""
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sets up .venv if needed and runs the whole test suite: ruff, import-linter, pytest.
+# Sets up .venv if needed and runs the whole test suite: ruff, import-linter, pyright, pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -9,4 +9,5 @@ export PYTHONDONTWRITEBYTECODE=1
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/lint-imports
+.venv/bin/pyright  # basic mode over curation/ (see [tool.pyright] in pyproject.toml)
 .venv/bin/python -m pytest -q "$@"

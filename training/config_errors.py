@@ -14,6 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from training.errors import ConfigInvalidError
+
 # ai-toolkit (and kohya) names people type by habit -> our name, for better suggestions.
 HABIT_NAMES = {
     "linear": "rank",
@@ -59,7 +61,7 @@ PATTERN_HINTS = {
 }
 
 
-class ConfigError(ValueError):
+class ConfigError(ConfigInvalidError, ValueError):
     """An invalid run config. ``problems`` holds (path, message) for every bad field."""
 
     def __init__(self, source: str, problems: list[tuple[str, str]]):

@@ -67,7 +67,7 @@ def duplicate_groups(
         dim = len(next(iter(emb.values())))
         mat = np.zeros((n, dim), dtype=np.float32)
         for i in np.flatnonzero(has_emb):
-            mat[i] = emb[keys[i]]
+            mat[i] = emb[keys[int(i)]]
     boxes = None
     if face_boxes is not None:
         boxes = np.array(

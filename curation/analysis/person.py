@@ -23,13 +23,15 @@ log = logging.getLogger(__name__)
 @lru_cache(maxsize=1)
 def _hog() -> cv2.HOGDescriptor:
     hog = cv2.HOGDescriptor()
-    hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
+    # opencv's stubs lack these two (present at run time in every supported opencv)
+    hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())  # pyright: ignore[reportAttributeAccessIssue]
     return hog
 
 
 @lru_cache(maxsize=1)
 def _upper_body() -> cv2.CascadeClassifier | None:
-    cascade = cv2.CascadeClassifier(str(Path(cv2.data.haarcascades) / "haarcascade_upperbody.xml"))
+    folder = Path(cv2.data.haarcascades)  # pyright: ignore[reportAttributeAccessIssue]
+    cascade = cv2.CascadeClassifier(str(folder / "haarcascade_upperbody.xml"))
     return None if cascade.empty() else cascade
 
 

@@ -365,14 +365,14 @@ def reclassify(
     """
     if profile is not None:
         result.profile = profile if isinstance(profile, Profile) else load_profile(profile)
-    has_state = source is not None and hasattr(source, "overrides")
+    state = source if source is not None and hasattr(source, "overrides") else None
     images = []
     for rel, raw in result.raw.items():
-        excluded = bool(source.is_excluded(rel)) if has_state else False
+        excluded = bool(state.is_excluded(rel)) if state is not None else False
         if isinstance(raw, str):
             images.append(error_image(rel, raw, excluded))
         else:
-            overrides = source.overrides(rel) if has_state else {}
+            overrides = state.overrides(rel) if state is not None else {}
             images.append(classify_image(rel, raw, result.profile, overrides, excluded))
     result.images = images
     finalize(result)

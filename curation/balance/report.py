@@ -21,7 +21,7 @@ POSE_KEYS = ("frontal", "three-quarter", "profile", "back", "unknown")
 
 
 def _pose_mix(images: list[ImageAnalysis]) -> dict[str, int]:
-    mix = dict.fromkeys(POSE_KEYS, 0)
+    mix: dict[str, int] = dict.fromkeys(POSE_KEYS, 0)
     for img in images:
         mix[img.pose if img.pose in mix else "unknown"] += 1
     return mix

@@ -21,12 +21,16 @@ import logging
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from curation.captioners.base import Captioner, CaptionOutput
 from curation.captions import clean_caption
 from curation.captions.vocabulary import load_vocabulary
+from curation.errors import LikenessError
 from curation.jobs import CancelToken, ProgressFn
+
+if TYPE_CHECKING:
+    from curation.workspace import SaveResult, Workspace
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +39,7 @@ RAW_NS = "autocaption.raw"
 SUGGEST_NS = "autocaption.suggestions"
 
 
-class AutocaptionError(ValueError):
+class AutocaptionError(LikenessError, ValueError):
     """Bad options for an autocaption run (unknown mode, no trigger)."""
 
 
@@ -75,7 +79,10 @@ class AutocaptionResult:
 
 
 def select_targets(
-    workspace, mode: str, selection: Iterable[str] | None = None, only_uncaptioned: bool = False
+    workspace: Workspace,
+    mode: str,
+    selection: Iterable[str] | None = None,
+    only_uncaptioned: bool = False,
 ) -> tuple[list[str], list[str]]:
     """(targets, skipped) among the selection (all images when None)."""
     if mode not in MODES:
@@ -92,7 +99,7 @@ def select_targets(
 
 
 def run_autocaption(
-    workspace,
+    workspace: Workspace,
     captioner: Captioner,
     *,
     trigger: str,
@@ -153,7 +160,7 @@ def run_autocaption(
         )
         result.suggestions.append(sug)
         record = out.to_dict() | {"time": now, "cleaned": cleaned.text, "accepted": False}
-        raw_records[rel] = list(workspace.cache_get(RAW_NS, rel) or []) + [record]
+        raw_records[rel] = _records(workspace.cache_get(RAW_NS, rel)) + [record]
     if raw_records:
         workspace.cache_put_many(RAW_NS, raw_records)
     good = [s for s in result.suggestions if not s.error]
@@ -165,7 +172,13 @@ def run_autocaption(
     return result
 
 
-def accept(workspace, suggestions: Iterable[Suggestion], *, mode: str = "replace", label=None):
+def accept(
+    workspace: Workspace,
+    suggestions: Iterable[Suggestion],
+    *,
+    mode: str = "replace",
+    label: str | None = None,
+) -> SaveResult:
     """Write suggestions as ONE undo step (origin ``auto``); returns the ``SaveResult``.
 
     In ``fill`` mode a caption written since the suggestion was made is left alone.
@@ -189,7 +202,7 @@ def accept(workspace, suggestions: Iterable[Suggestion], *, mode: str = "replace
     written = set(save.written)
     updates = {}
     for rel in written:
-        records = list(workspace.cache_get(RAW_NS, rel) or [])
+        records = _records(workspace.cache_get(RAW_NS, rel))
         if records:
             records[-1] = dict(records[-1]) | {"accepted": True}
             updates[rel] = records
@@ -200,37 +213,46 @@ def accept(workspace, suggestions: Iterable[Suggestion], *, mode: str = "replace
     return save
 
 
-def pending_suggestions(workspace) -> list[Suggestion]:
+def pending_suggestions(workspace: Workspace) -> list[Suggestion]:
     """Suggestions stored by a ``suggest`` run, not yet accepted or discarded."""
     rels = [i.rel for i in workspace.items]
     stored = workspace.cache_get_many(SUGGEST_NS, rels)
     out = []
     for rel in rels:
-        if rel in stored and isinstance(stored[rel], dict):
-            sug = Suggestion.from_dict(stored[rel])
+        value = stored.get(rel)
+        if isinstance(value, dict):
+            sug = Suggestion.from_dict(value)
             sug.current = workspace.caption(rel) if workspace.has_caption(rel) else None
             out.append(sug)
     return out
 
 
-def discard_suggestions(workspace, rels: Iterable[str]) -> None:
+def discard_suggestions(workspace: Workspace, rels: Iterable[str]) -> None:
     for rel in rels:
         workspace.cache_delete(SUGGEST_NS, rel)
 
 
-def raw_history(workspace, rel: str) -> list[dict[str, Any]]:
+def raw_history(workspace: Workspace, rel: str) -> list[dict[str, Any]]:
     """Every raw captioner output recorded for an image, oldest first."""
-    return list(workspace.cache_get(RAW_NS, rel) or [])
+    return _records(workspace.cache_get(RAW_NS, rel))
 
 
-def detected_objects(workspace) -> dict[str, tuple[str, ...]]:
+def _records(value: object) -> list[dict[str, Any]]:
+    """The raw-output records stored for one image (a damaged entry reads as none)."""
+    if not isinstance(value, list):
+        return []
+    return [r for r in value if isinstance(r, dict)]
+
+
+def detected_objects(workspace: Workspace) -> dict[str, tuple[str, ...]]:
     """Garments and accessories the autocaptioner saw per image (latest run): ``<OD>``
     labels plus the ones its raw caption names. Feeds the ``untagged-recurring`` rule."""
     vocab = load_vocabulary()
     rels = [i.rel for i in workspace.items]
     stored = workspace.cache_get_many(RAW_NS, rels)
     out: dict[str, tuple[str, ...]] = {}
-    for rel, records in stored.items():
+    for rel, value in stored.items():
+        records = _records(value)
         if not records:
             continue
         last = records[-1]

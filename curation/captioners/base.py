@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from curation.errors import LikenessError
 from curation.jobs import CancelToken, ItemResult, ProgressFn
 
 #: caption tasks every backend understands (Florence-2 task tokens)
@@ -15,7 +16,7 @@ TASKS = ("<CAPTION>", "<DETAILED_CAPTION>", "<MORE_DETAILED_CAPTION>")
 OD_TASK = "<OD>"
 
 
-class CaptionerError(RuntimeError):
+class CaptionerError(LikenessError, RuntimeError):
     """A captioner could not load or run; the message says what to do."""
 
 
@@ -68,6 +69,7 @@ class Captioner(Protocol):
         cancel: CancelToken | None = None,
     ) -> list[ItemResult]:
         """One :class:`ItemResult` per image (value: :class:`CaptionOutput`, or an error)."""
+        ...
 
     def unload(self) -> None:
         """Free the model's memory (CPU and GPU)."""

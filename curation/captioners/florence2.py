@@ -104,7 +104,7 @@ class Florence2Captioner:
                     "florence-community/Florence-2-base or -large instead."
                 )
             raise CaptionerError(f"cannot load Florence-2 from {folder}: {exc}.{hint}") from exc
-        model.to(device).eval()
+        model.to(device).eval()  # pyright: ignore[reportArgumentType] (transformers' stubs)
         self._model, self._processor = model, processor
         self.device, self.dtype, self.folder = device, dtype, folder
         report(on_progress, 1, 1, "Florence-2 loaded")

@@ -2,20 +2,32 @@
 
 Face analysis (tier, pose, back view) and autocaption detections are optional inputs: the
 lint works without them, and uses them for ``invisible-feature`` and ``untagged-recurring``.
-Duck-typed on purpose: the analysis and the captioners are imported only inside the
+Typed against protocols and imported lazily: the analysis and the captioners are read only inside the
 functions that read their caches.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Protocol
 
-from curation.captions.lint import ImageFacts
+from curation.captions.issues import ImageFacts
+
+if TYPE_CHECKING:
+    from curation.analysis import ImageAnalysis
+    from curation.balance.profiles import Profile
+    from curation.workspace import Workspace
+
+
+class HasImages(Protocol):
+    """A ``DatasetAnalysis``, or anything else holding per-image analyses."""
+
+    @property
+    def images(self) -> Sequence[ImageAnalysis]: ...
 
 
 def facts_from_analysis(
-    analysis: Any, detected: Mapping[str, tuple[str, ...]] | None = None
+    analysis: HasImages, detected: Mapping[str, tuple[str, ...]] | None = None
 ) -> dict[str, ImageFacts]:
     """From a ``curation.analysis`` ``DatasetAnalysis`` (``.images`` of ``ImageAnalysis``).
 
@@ -39,7 +51,7 @@ def facts_from_analysis(
     return out
 
 
-def facts_from_workspace(workspace: Any) -> dict[str, ImageFacts]:
+def facts_from_workspace(workspace: Workspace) -> dict[str, ImageFacts]:
     """Cheap facts with no model run: the user's overrides (tier, pose, back view) and the
     objects the autocaptioner saw (from the workspace cache)."""
     from curation.captioners.autocaption import detected_objects
@@ -48,10 +60,10 @@ def facts_from_workspace(workspace: Any) -> dict[str, ImageFacts]:
     out: dict[str, ImageFacts] = {}
     for item in workspace.items:
         ov = workspace.overrides(item.rel) or {}
-        pose = ov.get("pose")
+        tier, pose = ov.get("tier"), ov.get("pose")
         out[item.rel] = ImageFacts(
-            tier=ov.get("tier"),
-            pose=pose,
+            tier=tier if isinstance(tier, str) else None,
+            pose=pose if isinstance(pose, str) else None,
             back_view=ov.get("back_view") is True or pose == "back",
             detected=tuple(detected.get(item.rel, ())),
         )
@@ -76,7 +88,9 @@ def merge_facts(
     return out
 
 
-def lint_facts(workspace: Any, analysis: Any = None, profile: Any = None) -> dict[str, ImageFacts]:
+def lint_facts(
+    workspace: Workspace, analysis: HasImages | None = None, profile: Profile | str | None = None
+) -> dict[str, ImageFacts]:
     """Every fact the lint can get without running a model: the user's overrides and the
     autocaptioner's detections, over the face analysis. ``analysis``: a ``DatasetAnalysis``
     the caller just ran; when None, the cached one is read (no detection) if it exists,

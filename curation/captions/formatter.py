@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from curation.errors import LikenessError
+
 SLOTS = ("hair", "pose", "expression", "outfit", "accessories", "other", "background", "lighting")
 
 _SHOT_PREFIX = {
@@ -37,7 +39,7 @@ _SHOT_ALIASES = {
 }
 
 
-class CaptionFormatError(ValueError):
+class CaptionFormatError(LikenessError, ValueError):
     """An argument to the formatter cannot be used (unknown shot tier, empty trigger)."""
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from curation.captions.vocabulary import Vocabulary, _alternation, load_vocabulary
+from curation.captions.vocabulary import Category, Vocabulary, _alternation, load_vocabulary
 
 _TOKEN_RE = re.compile(r"[a-z]+|\d+")
 #: characters searched before / after a keyword (longest descriptor seen: ~60)
@@ -19,7 +19,7 @@ def _keyword_regex(vocab: Vocabulary) -> re.Pattern[str] | None:
         rx = None
         if all(k is not None for _, _, k in vocab.category_matchers):
             for _, _, k in vocab.category_matchers:
-                keys |= k
+                keys |= k or frozenset()
             number = "<number>" in keys
             words = _alternation(sorted(keys - {"<number>"}))
             rx = re.compile(rf"(?<![a-z])(?:{words})(?![a-z])" + (r"|\d" if number else ""))
@@ -56,7 +56,7 @@ def find_identity(
     for m in _TOKEN_RE.finditer(lower):
         tok = m.group(0)
         where.setdefault("<number>" if tok.isdigit() else tok, []).append(m.span())
-    found: list[tuple[int, int, int, object]] = []
+    found: list[tuple[int, int, int, Category]] = []
     n = len(text)
     for order, (cat, rx, keys) in enumerate(vocab.category_matchers):
         if keys is None:

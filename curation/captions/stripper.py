@@ -99,14 +99,15 @@ class _Stripper:
         self.removed: list[Removal] = []
         self.slots = Slots()
         self._trigger_re = _trigger_regex(self.trigger)
-        self._subject_re = vocab.derived.get("subject_re")
-        if self._subject_re is None:
-            self._subject_re = vocab.derived["subject_re"] = re.compile(
+        subject_re: re.Pattern[str] | None = vocab.derived.get("subject_re")
+        if subject_re is None:
+            subject_re = vocab.derived["subject_re"] = re.compile(
                 r"^(?:(?:a|an|the|one)\s+)?((?:[\w-]+\s+){0,3}?)"
                 rf"(?:{vocab._expand('{PERSON}')})(?:['’]s(?:\s+(?:face|head|portrait))?)?"
                 r"(?![\w-])",
                 re.I,
             )
+        self._subject_re = subject_re
 
     def remove(self, phrase: str, reason: str) -> None:
         phrase = re.sub(r"\s+", " ", phrase).strip(" ,.;")
@@ -373,7 +374,12 @@ class _Stripper:
         if v.expression_regex.search(item):
             pose = v.pose_regex.search(item)
             expr = v.expression_regex.search(item)
-            if pose and pose.start() < expr.start() and not item.lower().startswith("smil"):
+            if (
+                pose
+                and expr
+                and pose.start() < expr.start()
+                and not item.lower().startswith("smil")
+            ):
                 return "pose"
             return "expression"
         if v.pose_regex.search(item):

@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from curation.errors import LikenessError
 from resources import resource_path
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ _COMMON_PARTS = frozenset(
 _BUNDLED = ("identity.yaml", "clothing.yaml", "scene.yaml")
 
 
-class VocabularyError(ValueError):
+class VocabularyError(LikenessError, ValueError):
     """A lexicon file is unreadable or has an unknown key."""
 
 
@@ -127,7 +128,8 @@ class Vocabulary:
                 words = self.sets.get(m.group(1), []) if m else [kw]
                 for w in words:
                     parts = [t for t in re.split(r"[\s-]+", w.lower()) if t]
-                    keys.update(t for t in parts if len(parts) == 1 or t not in _COMMON_PARTS)
+                    if keys is not None:
+                        keys.update(t for t in parts if len(parts) == 1 or t not in _COMMON_PARTS)
             out.append((cat, rx, frozenset(keys) if keys is not None else None))
         return out
 

@@ -120,9 +120,16 @@ def normalise(vector: np.ndarray) -> np.ndarray:
 class FaceDetector(Protocol):
     """What the analysis needs from a backend."""
 
-    name: str  # "insightface", "yunet", "yunet+sface" or "haar"
-    has_landmarks: bool
-    has_embeddings: bool
+    # read-only: a backend may answer with a class attribute or a property
+    @property
+    def name(self) -> str:  # "insightface", "yunet", "yunet+sface" or "haar"
+        ...
+
+    @property
+    def has_landmarks(self) -> bool: ...
+
+    @property
+    def has_embeddings(self) -> bool: ...
 
     def detect(self, image: np.ndarray) -> list[Face]:
         """Faces in an RGB uint8 image of shape (H, W, 3), best first is not required."""

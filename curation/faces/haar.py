@@ -42,7 +42,7 @@ class HaarDetector:
     has_embeddings = False
 
     def __init__(self, *, input_max: int = 384, min_neighbors: int = 6) -> None:
-        base = Path(cv2.data.haarcascades)
+        base = Path(cv2.data.haarcascades)  # pyright: ignore[reportAttributeAccessIssue] (stubs)
         self._frontal = self._load(base / "haarcascade_frontalface_default.xml")
         self._profile = self._load(base / "haarcascade_profileface.xml")
         self.input_max = int(input_max)

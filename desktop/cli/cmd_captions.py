@@ -16,11 +16,9 @@ from typing import Any
 from desktop.cli.common import (
     Progress,
     add_json_and_recursive,
-    dataset_settings,
     err,
     open_workspace,
     report_file_problems,
-    stored_profile,
 )
 
 EXIT_OK, EXIT_ISSUES, EXIT_UNUSABLE = 0, 1, 2
@@ -107,31 +105,33 @@ def register(subparsers: Any) -> None:
     auto.set_defaults(func=cmd_autocaption)
 
 
-def _lint_profile(ws, name: str | None):
-    """The ``--profile`` given, else the one the app stored in the dataset settings, else the
-    default; None (after printing why) when it cannot be loaded."""
-    from curation.balance.profiles import DEFAULT_PROFILE, ProfileError, load_profile
+def _lint_profile(ws, name: str | None) -> str | None:
+    """The ``--profile`` given, else the one the app stored in the dataset settings; None
+    (after printing why) when it cannot be loaded."""
+    from curation.balance.profiles import ProfileError, load_profile
 
     if name is None:
-        name = stored_profile(dataset_settings(ws), DEFAULT_PROFILE)
+        name = ws.settings().profile
     try:
-        return load_profile(name)
+        load_profile(name)
     except ProfileError as exc:
         err(str(exc))
         return None
+    return name
 
 
 def cmd_lint(args: argparse.Namespace) -> int:
-    from curation.captions.facts import lint_facts
-    from curation.captions.lint import LintConfig, Severity, lint_dataset, rules
+    from curation.captions.lint import Severity, rules
     from curation.captions.vocabulary import VocabularyError, load_vocabulary
+    from curation.captions.workspace_lint import LintMemo, lint_workspace
+    from curation.dataset_settings import DatasetSettings
 
     unknown = [r for r in args.disable if r not in rules()]
     if unknown:
         err(f"unknown rule id(s) {unknown}; known: {', '.join(rules())}")
         return EXIT_UNUSABLE
     try:
-        vocab = load_vocabulary()
+        memo = LintMemo(load_vocabulary())
     except VocabularyError as exc:
         err(str(exc))
         return EXIT_UNUSABLE
@@ -143,18 +143,15 @@ def cmd_lint(args: argparse.Namespace) -> int:
         profile = _lint_profile(ws, args.profile)
         if profile is None:
             return EXIT_UNUSABLE
-        rels = [i.rel for i in ws.items if not ws.is_excluded(i.rel)]
-        captions = {rel: (ws.caption(rel) if ws.has_caption(rel) else None) for rel in rels}
-        facts = lint_facts(ws, profile=profile)  # the cached face analysis, if any; no detection
-    max_words = profile.captions.max_words if args.max_words is None else args.max_words
-    config = LintConfig(
-        trigger=args.trigger,
-        identity_line=args.identity_line,
-        max_words=max_words or None,
-        vocab=vocab,
-        disabled=frozenset(args.disable),
-    )
-    report = lint_dataset(captions, config, facts)
+        settings = DatasetSettings(args.trigger, args.identity_line or "", profile)
+        # the cached face analysis, if any (no detection); the same lint as the GUI's
+        report = lint_workspace(
+            ws,
+            settings,
+            max_words=-1 if args.max_words is None else args.max_words,
+            disabled=frozenset(args.disable),
+            memo=memo,
+        )
     has_error = report.count(Severity.ERROR) > 0
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False))
@@ -165,7 +162,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
         for d in report.dataset:
             print(f"dataset: {d.severity.value} [{d.rule}] {d.message}")
         n = report.count()
-        print(f"{len(captions)} captions, {n} issues, {len(report.dataset)} dataset issues")
+        print(f"{len(report.captions)} captions, {n} issues, {len(report.dataset)} dataset issues")
     return EXIT_ISSUES if has_error else EXIT_OK
 
 

@@ -59,22 +59,6 @@ def open_workspace(dir_: str, recursive: bool, create: bool, scan_progress: bool
             progress.close()
 
 
-SETTINGS_NS, SETTINGS_KEY = "dataset", "settings"
-
-
-def dataset_settings(ws) -> dict:
-    """The dataset settings the app stored in the workspace (trigger, identity line, caption
-    profile); {} when none or not a mapping."""
-    settings = ws.cache_get(SETTINGS_NS, SETTINGS_KEY) or {}
-    return settings if isinstance(settings, dict) else {}
-
-
-def stored_profile(settings: dict, default: str) -> str:
-    """The balance profile name stored in ``settings``, else ``default``."""
-    stored = settings.get("profile")
-    return stored if isinstance(stored, str) and stored else default
-
-
 def report_file_problems(ws) -> None:
     """One stderr line per file the dataset cannot use as is (the messages of ``likeness
     scan``: skipped links, loops, FIFOs, undecodable names, unreadable captions)."""

@@ -10,22 +10,18 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
-from desktop.cli.common import (
-    Progress,
-    dataset_settings,
-    err,
-    report_file_problems,
-    stored_profile,
-)
+from curation.dataset_settings import DatasetSettings
+from desktop.cli.common import Progress, err, report_file_problems
 
 
 def run_headless(folder: str, backend: str = "auto", profile: str | None = None) -> int:
     """``profile``: a balance profile name or file; None: the one saved in the dataset
     settings by the app, else the default (``character``)."""
     from curation.analysis import analyze_dataset
-    from curation.balance.profiles import DEFAULT_PROFILE, load_profile
+    from curation.balance.profiles import load_profile
     from curation.balance.report import build_report
     from curation.errors import LikenessError
     from curation.fsio import write_atomic_text
@@ -44,9 +40,9 @@ def run_headless(folder: str, backend: str = "auto", profile: str | None = None)
         for message in ws.recovered:
             print(f"  recovered: {message}")
         report_file_problems(ws)
-        settings = dataset_settings(ws)
+        settings = ws.settings()
         if profile is None:
-            profile = stored_profile(settings, DEFAULT_PROFILE)
+            profile = settings.profile
         progress = Progress("analysing faces")
         try:
             analysis = analyze_dataset(
@@ -74,7 +70,7 @@ def run_headless(folder: str, backend: str = "auto", profile: str | None = None)
         except OSError as exc:
             err(f"cannot write the report in {out_dir}: {exc.strerror or exc}")
             return 2
-        lint_summary = _lint(ws, settings, analysis)
+        lint_summary = _lint(ws, replace(settings, profile=profile), analysis)
 
     print(f"face backend: {report['backend']['name']}")
     for tier, info in report["tiers"].items():
@@ -88,27 +84,17 @@ def run_headless(folder: str, backend: str = "auto", profile: str | None = None)
     return 0
 
 
-def _lint(ws, settings: dict, analysis) -> str:
-    """The caption lint with the face analysis just run (tiers, poses, back views; the user's
-    overrides win) and the word budget of the analysis' profile."""
-    trigger = (settings or {}).get("trigger")
-    if not trigger:
+def _lint(ws, settings: DatasetSettings, analysis) -> str:
+    """The caption lint (the CLI's and the GUI's) with the face analysis just run (tiers,
+    poses, back views; the user's overrides win) and the word budget of its profile."""
+    if not settings.trigger:
         return "captions: no trigger set for this dataset; run `likeness lint DIR --trigger T`"
-    from curation.captions.facts import lint_facts
-    from curation.captions.lint import LintConfig, Severity, lint_dataset
-    from curation.captions.vocabulary import load_vocabulary
+    from curation.captions.lint import Severity
+    from curation.captions.workspace_lint import lint_workspace
 
-    rels = [i.rel for i in ws.items if not ws.is_excluded(i.rel)]
-    captions = {rel: (ws.caption(rel) if ws.has_caption(rel) else None) for rel in rels}
-    config = LintConfig(
-        trigger=trigger,
-        identity_line=settings.get("identity_line"),
-        max_words=analysis.profile.captions.max_words or None,
-        vocab=load_vocabulary(),
-    )
-    report = lint_dataset(captions, config, lint_facts(ws, analysis))
+    report = lint_workspace(ws, settings, analysis=analysis)
     return (
-        f"captions (trigger {trigger}): {report.count(Severity.ERROR)} errors, "
+        f"captions (trigger {settings.trigger}): {report.count(Severity.ERROR)} errors, "
         f"{report.count()} issues in all, {len(report.dataset)} dataset issues"
     )
 

@@ -3,17 +3,24 @@
 Opening (scan + state reconcile + reading captions) runs off the GUI thread; saves, undo
 and bulk apply run on the GUI thread (small atomic writes) and report through signals. The
 workspace is thread-safe (one lock), so a worker may read it while the GUI writes.
+
+The session is THE caption writer of the GUI: typing (:meth:`save_caption`), quick fixes,
+"Fix all", bulk edits (:meth:`apply_changes`), accepted autocaptions
+(:meth:`accept_suggestions`) and undo / redo all go through it, and every change is told
+by one signal, ``captions_changed``. No panel writes captions through the workspace.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QGuiApplication
 
+from curation.analysis.store import AnalysisStore
 from curation.jobs import ItemResult
 from desktop.models.thumbnail_model import TileRow
 from desktop.workers import Job, run_in_pool
@@ -45,7 +52,7 @@ class DatasetSession(QObject):
     opened = Signal(str, list)  # root, rows
     open_failed = Signal(str, str)  # path, message
     closed = Signal()
-    captions_changed = Signal(list)  # rels whose caption changed (undo, redo, bulk)
+    captions_changed = Signal(list)  # rels whose caption changed (any writer, see above)
     history_changed = Signal()  # undo/redo availability or labels changed
     meta_changed = Signal(list)  # rels whose exclusion or overrides changed (undo, redo)
     step_images = Signal(list)  # rels the step just moved (or about to be) touches
@@ -59,6 +66,8 @@ class DatasetSession(QObject):
         self._job: Job | None = None
         self.loading = False
         self._armed: tuple[bool, int] | None = None  # (undo?, step id) announced, not moved
+        #: the latest face analysis (the faces panel writes it, the caption lint reads it)
+        self.analysis_store = AnalysisStore()
         app = QGuiApplication.instance()
         if app is not None:  # back to the app: captions edited elsewhere meanwhile are shown
             app.applicationStateChanged.connect(self._on_app_state)
@@ -149,6 +158,7 @@ class DatasetSession(QObject):
                 log.warning("closing the workspace failed: %s", exc)
         self.workspace = None
         self.root = None
+        self.analysis_store.clear()
         if emit:
             self.closed.emit()
 
@@ -172,6 +182,9 @@ class DatasetSession(QObject):
             log.error("Saving the caption of %s failed: %s", rel, exc)
             return str(exc)
         self.history_changed.emit()
+        changed = list(result.written) + [i.path for i in result.pending]
+        if changed:
+            self.captions_changed.emit(changed)
         for item in result.pending:
             if item.path == rel:
                 log.info("Caption of %s not saved: %s", rel, item.error)
@@ -185,9 +198,27 @@ class DatasetSession(QObject):
         """Why ``rel``'s edit is still pending ("" when it is not)."""
         return self.workspace.pending().get(rel, "") if self.workspace else ""
 
-    def apply_changes(self, changes, label: str):
-        """Apply planned bulk changes as one undo step; returns the core's ``SaveResult``."""
-        result = self.workspace.apply_changes(changes, origin="bulk", label=label)
+    def apply_changes(
+        self, changes: Mapping[str, str] | Iterable, label: str, origin: str = "bulk"
+    ):
+        """Write ``{rel: new_text}`` (or a planner's ``BulkChange``s) as ONE undo step: bulk
+        edits, quick fixes, "Fix all"; returns the core's ``SaveResult``, None when no
+        dataset is open or there is nothing to change."""
+        if self.workspace is None or not changes:
+            return None
+        result = self.workspace.apply_changes(changes, origin=origin, label=label)
+        self._after_step(result, "Applied")
+        return result
+
+    def accept_suggestions(self, suggestions: list, label: str, mode: str = "replace"):
+        """Write reviewed autocaption suggestions (``curation.captioners.autocaption``
+        ``Suggestion``s carrying the user's edits) as ONE undo step; the core flow marks the
+        raw outputs accepted. Returns the ``SaveResult`` (None: nothing to write)."""
+        if self.workspace is None or not suggestions:
+            return None
+        from curation.captioners.autocaption import accept
+
+        result = accept(self.workspace, suggestions, mode=mode, label=label)
         self._after_step(result, "Applied")
         return result
 

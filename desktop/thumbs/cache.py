@@ -21,7 +21,7 @@ from pathlib import Path
 from PIL import Image
 
 from curation import paths
-from curation.errors import ImageLoadError
+from curation.errors import ImageLoadError, LikenessError
 from curation.images import load_image
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ JPEG_QUALITY = 85
 _MAX_INDEX_LINES = 200_000
 
 
-class ThumbnailError(Exception):
+class ThumbnailError(LikenessError):
     """An image that cannot be shown as a thumbnail; ``str()`` is the text for the tile."""
 
 

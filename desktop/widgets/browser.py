@@ -34,8 +34,15 @@ log = logging.getLogger(__name__)
 
 
 class DatasetBrowser(QWidget):
+    """The grid, the detail view and the caption editor of the open dataset.
+
+    Panels talk to it through a small public surface (see
+    ``desktop.panels.captions.controller.CaptionBrowser``): ``editor``, ``reveal``,
+    ``clear_filter``, ``counts_changed``; never through its private methods."""
+
     selection_changed = Signal(int)
     size_changed = Signal(int)
+    counts_changed = Signal()  # captioned / excluded counts changed (exclusions, edits)
 
     def __init__(
         self, session: DatasetSession, loader: ThumbnailLoader, parent: QWidget | None = None
@@ -49,6 +56,7 @@ class DatasetBrowser(QWidget):
         self.editor = self.detail.editor
         self.editor.save_fn = self._save_caption
         self._shown_rel = ""
+        self.model.counts_changed.connect(self.counts_changed)
 
         self.filter_combo = QComboBox()
         for mode in FilterMode:
@@ -154,6 +162,25 @@ class DatasetBrowser(QWidget):
 
     def _on_grid_size(self, size: int) -> None:
         self.set_thumbnail_size(size)
+
+    def reveal(self, rel: str) -> bool:
+        """Select ``rel`` in the grid, lifting the panels' filters, then the user's filter
+        and search when they hide it; False when the dataset has no such image."""
+        if self.grid.select_rel(rel):
+            return True
+        self.proxy.set_extra_predicate("lint", None)
+        if self.proxy.rel_filter is not None:
+            self.proxy.set_rel_filter(None)
+        if self.grid.select_rel(rel):
+            return True
+        self.clear_filter()
+        return self.grid.select_rel(rel)
+
+    def clear_filter(self) -> None:
+        """Show every image: no filter, no search text."""
+        self.filter_combo.setCurrentIndex(0)
+        self.search.clear()
+        self._apply_filter()
 
     def _apply_filter(self) -> None:
         self.proxy.set_filter(self.filter_combo.currentData(), self.search.text())

@@ -139,9 +139,9 @@ def test_offline_hub_model_is_shown(qtbot, window, captions, screenshot_dir):  #
 
 
 def test_no_trigger_blocks_the_run(qtbot, window, captions):  # noqa: F811
-    from desktop.panels.captions.core_api import CaptionSettings
+    from curation.dataset_settings import DatasetSettings
 
-    captions.controller.set_settings(CaptionSettings(trigger=""))
+    captions.controller.set_settings(DatasetSettings(trigger=""))
     dlg = captions.open_autocaption()
     assert "No trigger set" in dlg.trigger_note.text()
     assert not dlg.start()
@@ -164,8 +164,9 @@ def test_cancel_stops_the_run(qtbot, window, captions, tiny_florence):  # noqa: 
 
 # -- review screen (no model needed) -----------------------------------------------------------
 def _suggestions(window, rels):  # noqa: F811
+    from curation.captioners.autocaption import Suggestion
+    from curation.captioners.review import ReviewItem
     from curation.captions import clean_caption
-    from desktop.panels.captions.review_screen import Suggestion
 
     raw = (
         "The image shows a young woman with long dark hair and brown eyes. She is wearing "
@@ -176,8 +177,15 @@ def _suggestions(window, rels):  # noqa: F811
     for rel in rels:
         c = clean_caption(raw, "l3yla")
         out.append(
-            Suggestion(
-                rel, ws.item(rel).path, raw, c.text, [(r.phrase, r.reason) for r in c.removed]
+            ReviewItem(
+                Suggestion(
+                    rel,
+                    raw,
+                    c.text,
+                    None,
+                    [{"phrase": r.phrase, "reason": r.reason} for r in c.removed],
+                ),
+                ws.item(rel).path,
             )
         )
     return out

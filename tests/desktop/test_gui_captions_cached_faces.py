@@ -43,7 +43,7 @@ def no_auto_analysis():
 
 
 def _invisible(report) -> list[str]:
-    return [m.rel for m in report.all_marks() if m.rule == "invisible-feature"]
+    return [m.rel for m in report.all_issues() if m.rule == "invisible-feature"]
 
 
 @pytest.fixture
@@ -68,9 +68,9 @@ def test_cached_face_facts_lint_at_once_without_the_faces_panel(qtbot, gui, anal
     assert not gui.faces.controller.running and gui.faces.controller.analysis is None
     assert _invisible(ctrl.report) == ["camera.png"]
     assert ctrl.report.facts["camera.png"].pose == "profile"
-    assert ctrl._cached.reads == 1
+    assert ctrl.memo.cached_reads == 1
     ctrl.relint_now(wait=True)  # a later lint of the same open: no second read
-    assert ctrl._cached.reads == 1 and _invisible(ctrl.report) == ["camera.png"]
+    assert ctrl.memo.cached_reads == 1 and _invisible(ctrl.report) == ["camera.png"]
 
 
 def test_fresh_analysis_replaces_the_cached_facts(qtbot, gui, analysed):

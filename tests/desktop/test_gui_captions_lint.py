@@ -340,7 +340,9 @@ def test_face_analysis_facts_reach_the_lint(qtbot, window, captions):  # noqa: F
     candidate = SimpleNamespace(
         rel="img_04.jpg", tier="medium", pose=None, back_view_candidate=True, overrides={}
     )
-    ctrl.analysis_source = lambda: {"img_05.jpg": profile, "img_04.jpg": candidate}
+    store = window.session.analysis_store  # what the faces panel writes, read by the lint
+    store.add_image("img_05.jpg", profile)
+    store.add_image("img_04.jpg", candidate)
     ctrl.relint_now(wait=True)
     assert "invisible-feature" in {m.rule for m in ctrl.report.by_rel["img_05.jpg"]}
     # a back-view candidate is not a back view: ask, do not guess

@@ -27,21 +27,24 @@ def _write_tight(words: int):
 
 
 def test_lint_config_takes_the_budget_from_the_profile_yaml():
-    from desktop.panels.captions import core_api
+    from curation.captions.workspace_lint import LintMemo, lint_config, profile_choices
+    from curation.dataset_settings import DatasetSettings
 
-    assert core_api.lint_config(core_api.CaptionSettings("l3yla", "", "character")).max_words == 75
-    assert core_api.lint_config(core_api.CaptionSettings("l3yla", "", "face")).max_words == 40
-    assert core_api.profile_max_words("nosuch") is None  # unknown: no budget, logged
+    memo = LintMemo()
+    assert lint_config(DatasetSettings("l3yla", "", "character"), memo).max_words == 75
+    assert lint_config(DatasetSettings("l3yla", "", "face"), memo).max_words == 40
+    assert lint_config(DatasetSettings("l3yla", "", "face"), memo, max_words=0).max_words is None
+    assert memo.max_words("nosuch") is None  # unknown: no budget, logged
     path = _write_tight(12)
-    assert core_api.profile_max_words("tight") == 12
+    assert memo.max_words("tight") == 12
     path.write_text(TIGHT % 0, encoding="utf-8")
     st = path.stat()
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
-    assert core_api.profile_max_words("tight") is None  # edited file read again; 0 is off
+    assert memo.max_words("tight") is None  # edited file read again; 0 is off
     path.write_text(TIGHT.replace("max_words", "max_wrds") % 3, encoding="utf-8")
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 2 * 10**9))
-    assert core_api.profile_max_words("tight") is None  # invalid: no budget
-    assert "tight" not in dict(core_api.profile_choices())  # and not offered
+    assert memo.max_words("tight") is None  # invalid: no budget
+    assert "tight" not in dict(profile_choices())  # and not offered
 
 
 def _too_long(captions) -> set[str]:  # noqa: F811
@@ -65,7 +68,7 @@ def test_settings_profile_drives_the_word_budget(qtbot, window, captions):  # no
     dlg.accept()
     assert captions.controller.settings.profile == "tight"
     ws = window.session.workspace
-    assert ws.cache_get("dataset", "settings")["profile"] == "tight"
+    assert ws.settings().profile == "tight"
     # 15, 8, -, 14, 13 and 13 words: all but img_01 (and the uncaptioned img_02) over 10
     assert _too_long(captions) == {"img_00.jpg", "img_03.jpg", "img_04.jpg", "img_05.jpg"}
     path.write_text(TIGHT % 13, encoding="utf-8")

@@ -47,7 +47,6 @@ def test_trigger_verdict_updates_as_you_type(qtbot, window, captions, screenshot
 
 def test_settings_are_stored_and_drive_the_lint(qtbot, window, captions):  # noqa: F811
     from curation.workspace import Workspace
-    from desktop.panels.captions import core_api
 
     ws = window.session.workspace
     dlg = captions.open_settings()
@@ -55,14 +54,14 @@ def test_settings_are_stored_and_drive_the_lint(qtbot, window, captions):  # noq
     assert "verbatim in 1 of 5" in dlg.identity_hint.text()
     dlg.accept()
     assert captions.controller.settings.identity_line == "a woman with blue eyes"
-    assert ws.cache_get("dataset", "settings")["identity_line"] == "a woman with blue eyes"
+    assert ws.settings().identity_line == "a woman with blue eyes"
     # blue eyes is inside the declared identity line now: no longer flagged on img_00
     captions.controller.relint_now(wait=True)
     rules = [m.rule for m in captions.controller.report.by_rel["img_00.jpg"]]
     assert "identity-descriptor" not in rules
     window.close()
     with Workspace.open(captions.dataset) as again:
-        assert core_api.load_settings(again).identity_line == "a woman with blue eyes"
+        assert again.settings().identity_line == "a woman with blue eyes"
 
 
 def test_changing_the_trigger_renames_it_in_one_step(qtbot, window, captions):  # noqa: F811

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from curation.captions.lint import LintIssue, Severity
-from curation.captions.rules import WORD_RE, CaptionContext, Fix
+from curation.captions.issues import Fix, LintIssue, Severity
+from curation.captions.rules.base import WORD_RE, CaptionContext
 
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a"})
 _MATERIALS = {

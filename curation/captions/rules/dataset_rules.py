@@ -7,8 +7,15 @@ import re
 from collections import defaultdict
 from collections.abc import Mapping
 
-from curation.captions.lint import DatasetIssue, ImageFacts, LintConfig, LintIssue, Severity
-from curation.captions.rules import SHOT_PREFIX_RE, Fix, removal_fix
+from curation.captions.issues import (
+    DatasetIssue,
+    Fix,
+    ImageFacts,
+    LintConfig,
+    LintIssue,
+    Severity,
+)
+from curation.captions.rules.base import SHOT_PREFIX_RE, removal_fix
 
 _STOP = frozenset(
     "a an the her his their she he they it its is are with and of wearing in on".split()

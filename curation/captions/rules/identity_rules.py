@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from curation.captions.lint import LintIssue, Severity
-from curation.captions.rules import CaptionContext, Fix, removal_fix
+from curation.captions.issues import Fix, LintIssue, Severity
+from curation.captions.rules.base import CaptionContext, removal_fix
 
 _STOP = {"a", "an", "the", "with", "and", "of", "her", "his", "their", "in", "is"}
 _BACK_CUE = re.compile(

@@ -42,15 +42,6 @@ class CaptionsFeature(QObject):
         self.controller.jump_requested.connect(self._select_span)
         self.controller.settings_changed.connect(lambda _s: self.highlighter.relint())
         self.controller.report_changed.connect(self._on_report)
-        faces = getattr(window, "faces", None)
-        face_ctrl = getattr(faces, "controller", None)
-        if face_ctrl is not None and hasattr(face_ctrl, "images"):
-            self.controller.analysis_source = lambda: face_ctrl.images
-            self.controller.analysis_final = lambda: (
-                getattr(face_ctrl, "analysis", None) is not None
-            )
-            if hasattr(face_ctrl, "finished"):
-                face_ctrl.finished.connect(lambda *_: self.controller.schedule_relint())
         window.session.opened.connect(self._load_suggestions)
         self._build_actions()
 
@@ -149,11 +140,11 @@ class CaptionsFeature(QObject):
 
     def _load_suggestions(self, *_args) -> None:
         """Suggestions a previous "suggest" run left in the workspace, ready to review."""
-        from desktop.panels.captions.core_api import pending_suggestions
+        from curation.captioners.review import pending_review
 
         ws = self.window.session.workspace
         try:
-            self.suggestions = pending_suggestions(ws) if ws is not None else []
+            self.suggestions = pending_review(ws) if ws is not None else []
         except Exception as exc:  # noqa: BLE001 - never block opening a folder
             log.warning("Cannot read stored suggestions: %s", exc)
             self.suggestions = []

@@ -32,7 +32,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.panels.captions import core_api
+from curation.captioners.autocaption import AutocaptionError
+from curation.captioners.review import AutocaptionRequest, accepted_suggestions, run_for_review
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ class AutocaptionWorker(QObject):
     finished = Signal(list, bool)  # suggestions, cancelled
     failed = Signal(str)  # the run could not start (model missing, offline...)
 
-    def __init__(self, workspace, request: core_api.AutocaptionRequest) -> None:
+    def __init__(self, workspace, request: AutocaptionRequest) -> None:
         super().__init__()
         from curation.jobs import CancelToken
 
@@ -72,13 +73,13 @@ class AutocaptionWorker(QObject):
     @Slot()
     def run(self) -> None:
         try:
-            suggestions = core_api.run_autocaption(
+            suggestions = run_for_review(
                 self.workspace,
                 self.request,
                 on_progress=lambda d, t, m: self.progress.emit(int(d), int(t), str(m or "")),
                 cancel=self.cancel_token,
             )
-        except core_api.AutocaptionError as exc:
+        except AutocaptionError as exc:
             self.failed.emit(str(exc))
             return
         except Exception as exc:  # noqa: BLE001 - reported in the dialog, never a crash
@@ -92,7 +93,7 @@ class AutocaptionWorker(QObject):
 
 
 class AutocaptionDialog(QDialog):
-    review_requested = Signal(list)  # list[Suggestion]
+    review_requested = Signal(list)  # list[ReviewItem]
 
     def __init__(self, controller, selection: list[str], parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -259,12 +260,12 @@ class AutocaptionDialog(QDialog):
         if folder:
             self.folder.setText(folder)
 
-    def request(self) -> core_api.AutocaptionRequest:
+    def request(self) -> AutocaptionRequest:
         rels = self.scope_rels()
         model = self.model.currentData()
         if model == "local":
             model = self.folder.text().strip()
-        return core_api.AutocaptionRequest(
+        return AutocaptionRequest(
             rels=rels,
             settings=self.controller.settings,
             model=model,
@@ -374,7 +375,7 @@ class AutocaptionDialog(QDialog):
             return 0
         self.controller.browser.editor.save()  # typing in progress is its own undo step
         label = f"autocaption: {mode} {len(ok)} captions"
-        result = core_api.accept_suggestions(self.session, ok, label, mode=mode)
+        result = self.session.accept_suggestions(accepted_suggestions(ok), label, mode=mode)
         if result is None:
             return 0
         for s in ok:

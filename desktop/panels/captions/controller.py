@@ -10,39 +10,67 @@ dataset-level findings (identity leak, duplicates) of that caption from the last
 from __future__ import annotations
 
 import logging
-import re
-import threading
 import time
-from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Protocol
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from desktop.panels.captions import core_api
-from desktop.panels.captions.common import Mark, apply_fixes, apply_step
+from curation.captions.issues import DatasetReport, Fix, LintIssue, fixes_for_rule
+from curation.captions.lint import lint_caption, rules
+from curation.captions.stats import count_token, count_verbatim
+from curation.captions.workspace_lint import LintMemo, lint_config, lint_workspace
+from curation.dataset_settings import DatasetSettings, settings_or_guess
 from desktop.workers import Job, run_in_pool
+
+if TYPE_CHECKING:
+    from desktop.models.session import DatasetSession
 
 log = logging.getLogger(__name__)
 
 
+class CaptionEditorPort(Protocol):
+    """What the controller uses of the caption editor."""
+
+    rel: str
+
+    def save(self) -> bool: ...
+
+    def text(self) -> str: ...
+
+    def reload_text(self, text: str) -> None: ...
+
+
+class CaptionBrowser(Protocol):
+    """The browser as the caption panels see it (``DatasetBrowser`` in the app, a
+    ``Mock(spec=CaptionBrowser)`` in the controller's unit tests)."""
+
+    editor: CaptionEditorPort
+    counts_changed: Any  # a Qt signal: exclusions or counts changed
+
+    def reveal(self, rel: str) -> bool: ...
+
+
 class CaptionsController(QObject):
-    settings_changed = Signal(object)  # CaptionSettings
-    report_changed = Signal(object)  # LintReport
+    settings_changed = Signal(object)  # DatasetSettings
+    report_changed = Signal(object)  # curation.captions.issues.DatasetReport
     jump_requested = Signal(str, int, int)  # rel, start, end
 
-    def __init__(self, session, browser, parent: QObject | None = None) -> None:
+    def __init__(
+        self, session: DatasetSession, browser: CaptionBrowser, parent: QObject | None = None
+    ) -> None:
         super().__init__(parent)
         self.session = session
         self.browser = browser
-        self.settings = core_api.CaptionSettings()
-        self.report = core_api.LintReport()
+        self.settings = DatasetSettings()
+        self.report = _empty_report()
         self.last_lint_seconds = 0.0
-        self._caption_rules = core_api.caption_rules()
-        #: rel -> ImageAnalysis from the faces panel (tier, pose, back view), when present
-        self.analysis_source: Callable[[], dict] | None = None
-        #: True once the faces panel's fresh analysis is complete (then it alone is used)
-        self.analysis_final: Callable[[], bool] | None = None
-        #: the cached face analysis of the open dataset, read once per open in the lint worker
-        self._cached = _CachedFaces()
+        self._caption_rules = frozenset(k for k, v in rules().items() if v.scope == "caption")
+        #: the latest face analysis (tier, pose, back view), shared through the session
+        self.store = session.analysis_store
+        #: vocabulary, word budgets, the cached face analysis (read once per open, in the
+        #: lint worker) and per-caption issues, reused by every lint of the open dataset
+        self.memo = LintMemo()
         self._job: Job | None = None
         self._generation = 0
         self.timer = QTimer(self)
@@ -52,31 +80,32 @@ class CaptionsController(QObject):
         session.opened.connect(self._on_opened)
         session.closed.connect(self._on_closed)
         session.captions_changed.connect(lambda _rels: self.schedule_relint())
-        browser.editor.saved.connect(lambda _rel: self.schedule_relint())
+        # a finished face analysis brings new facts (tiers, poses, back views)
+        self.store.subscribe(lambda kind: self.schedule_relint() if kind == "complete" else None)
         # exclusions (Ctrl+E) change what is linted; counts_changed follows them
-        browser.model.counts_changed.connect(self.schedule_relint)
+        browser.counts_changed.connect(self.schedule_relint)
 
     # -- settings ----------------------------------------------------------------------------
     def _on_opened(self, *_args) -> None:
-        self._cached = _CachedFaces()
+        self.memo.forget_workspace()
         ws = self.session.workspace
-        self.settings = core_api.load_settings(ws) if ws else core_api.CaptionSettings()
+        self.settings = settings_or_guess(ws) if ws else DatasetSettings()
         self.settings_changed.emit(self.settings)
         self.relint_now()
 
     def _on_closed(self) -> None:
         self._generation += 1
-        self._cached = _CachedFaces()
-        self.settings = core_api.CaptionSettings()
-        self.report = core_api.LintReport()
+        self.memo.forget_workspace()
+        self.settings = DatasetSettings()
+        self.report = _empty_report()
         self.report_changed.emit(self.report)
 
-    def set_settings(self, settings: core_api.CaptionSettings) -> None:
+    def set_settings(self, settings: DatasetSettings) -> None:
         ws = self.session.workspace
         if ws is None:
             return
         try:
-            core_api.save_settings(ws, settings)
+            ws.set_settings(settings)
         except Exception as exc:  # noqa: BLE001 - shown, never a crash
             log.error("Cannot save the dataset settings: %s", exc)
             self.session.notify.emit("error", f"Cannot save the dataset settings: {exc}")
@@ -87,17 +116,15 @@ class CaptionsController(QObject):
 
     def count_token(self, token: str) -> int:
         """How many captions contain ``token`` as a word."""
-        if not token or self.session.workspace is None:
+        if self.session.workspace is None:
             return 0
-        rx = re.compile(rf"(?<![\w-]){re.escape(token)}(?![\w-])")
-        return sum(1 for t in self.session.workspace.captions().values() if t and rx.search(t))
+        return count_token(self.session.workspace.captions().values(), token)
 
     def count_identity_line(self, line: str) -> tuple[int, int]:
         """(captions containing ``line`` verbatim, captions with text)."""
         if self.session.workspace is None:
             return 0, 0
-        texts = [t for t in self.session.workspace.captions().values() if t and t.strip()]
-        return sum(1 for t in texts if line in t), len(texts)
+        return count_verbatim(self.session.workspace.captions().values(), line)
 
     def rename_trigger(self, old: str, new: str):
         from curation.bulk import plan_rename_trigger
@@ -121,27 +148,31 @@ class CaptionsController(QObject):
         ws = self.session.workspace
         if ws is None:
             return
+        # a snapshot on this thread: the editor may save while the worker lints
         excluded = ws.excluded()  # not trained, so not linted (as the CLI)
         captions = {
             item.rel: (ws.caption(item.rel) if ws.has_caption(item.rel) else None)
             for item in ws.items
             if item.rel not in excluded
         }
-        settings = self.settings
+        settings, memo = self.settings, self.memo
         analysis = self.analysis()
-        final = self._analysis_final()
-        cached = self._cached
+        final = self.store.complete
         self._generation += 1
         gen = self._generation
 
         def work():
             t0 = time.perf_counter()
             # until the faces panel's own analysis is complete, its results (maybe none yet)
-            # are laid over the last cached analysis, read here off the GUI thread
-            facts_from = analysis if final else {**cached.images(ws), **analysis}
-            facts = core_api.image_facts(ws, facts_from)
-            report = core_api.lint_dataset(captions, settings, facts)
-            report.facts = facts
+            # are laid over the last cached analysis (read once, here off the GUI thread)
+            report = lint_workspace(
+                ws,
+                settings,
+                analysis=analysis if (final or analysis) else None,
+                analysis_complete=final,
+                memo=memo,
+                captions=captions,
+            )
             return gen, report, time.perf_counter() - t0
 
         if wait:
@@ -158,7 +189,7 @@ class CaptionsController(QObject):
         self._job = None
         self.report = report
         self.last_lint_seconds = seconds
-        log.debug("Linted %d captions in %.3f s", len(report.by_rel), seconds)
+        log.debug("Linted %d captions in %.3f s", len(report.captions), seconds)
         self.report_changed.emit(report)
 
     def _on_lint_error(self, message: str, _exc: BaseException) -> None:
@@ -166,42 +197,21 @@ class CaptionsController(QObject):
         log.error("Caption lint failed: %s", message)
 
     def analysis(self) -> dict:
-        """rel -> the faces panel's ``ImageAnalysis`` (empty when it has not run)."""
-        if self.analysis_source is None:
-            return {}
-        try:
-            return dict(self.analysis_source() or {})
-        except Exception as exc:  # noqa: BLE001 - the facts are optional
-            log.debug("no face analysis: %s", exc)
-            return {}
-
-    def _analysis_final(self) -> bool:
-        try:
-            return bool(self.analysis_final and self.analysis_final())
-        except Exception as exc:  # noqa: BLE001 - the facts are optional
-            log.debug("no face analysis state: %s", exc)
-            return False
+        """rel -> the session's latest ``ImageAnalysis`` (empty when faces never ran)."""
+        return dict(self.store.images)
 
     def shots(self, rels: list[str]) -> dict[str, str]:
         """Shot tier per image from the face analysis, for the autocaption prefix."""
-        analysis = self.analysis()
-        out = {}
-        for rel in rels:
-            tier = getattr(analysis.get(rel), "tier", None)
-            if tier:
-                out[rel] = tier
-        return out
+        return self.store.tiers(rels)
 
-    def lint_caption(self, rel: str, text: str) -> list[Mark]:
+    def lint_caption(self, rel: str, text: str) -> list[LintIssue]:
         """Live lint of the editor's text: per-caption rules now, plus the dataset-level
         findings of the last report for ``rel`` whose text is still where it was."""
         ws = self.session.workspace
         has = bool(text.strip()) or (ws is not None and ws.has_caption(rel))
         facts = self.report.facts.get(rel)
-        marks = [
-            Mark(m.rule, m.severity, m.message, m.start, m.end, m.fix, rel)
-            for m in core_api.lint_caption(text if has else None, self.settings, facts)
-        ]
+        config = lint_config(self.settings, self.memo)
+        marks = [replace(m, rel=rel) for m in lint_caption(text if has else None, config, facts)]
         local_rules = {m.rule for m in marks} | self._caption_rules
         saved = self.session.caption(rel)
         for m in self.report.by_rel.get(rel, []):
@@ -218,7 +228,7 @@ class CaptionsController(QObject):
         editor = self.browser.editor
         if editor.rel == rel:
             editor.save()
-        apply_step(self.session, {rel: new_text}, label, origin="user")
+        self.session.apply_changes({rel: new_text}, label=label, origin="user")
         if editor.rel == rel and editor.text() != self.session.caption(rel):
             editor.reload_text(self.session.caption(rel))
 
@@ -228,68 +238,37 @@ class CaptionsController(QObject):
         if self.timer.isActive() or self._job is not None:
             self.relint_now(wait=True)
 
-    def marks_for_rule(self, rule: str) -> list[Mark]:
-        return [m for m in self.report.all_marks() if m.rule == rule]
+    def marks_for_rule(self, rule: str) -> list[LintIssue]:
+        return [m for m in self.report.all_issues() if m.rule == rule]
 
     def fix_all(self, rule: str):
-        """Apply every fix of ``rule`` across the dataset as ONE undo step."""
+        """Apply every fix of ``rule`` across the dataset with the core's fixer (the CLI's),
+        as ONE undo step, then re-lint once."""
         self.browser.editor.save()
         self.ensure_fresh()
-        by_rel: dict[str, list] = {}
-        for m in self.marks_for_rule(rule):
-            if m.fix is not None and m.rel:
-                by_rel.setdefault(m.rel, []).append(m.fix)
-        changes = {}
-        for rel, fixes in by_rel.items():
-            old = self.session.caption(rel)
-            new = apply_fixes(old, fixes)
-            if new != old:
-                changes[rel] = new
+        captions = {rel: self.session.caption(rel) for rel in self.report.captions}
+        changes = fixes_for_rule(captions, self.report, rule)
         if not changes:
             return None
-        result = apply_step(self.session, changes, f"fix all {rule} ({len(changes)} captions)")
+        result = self.session.apply_changes(
+            changes, label=f"fix all {rule} ({len(changes)} captions)"
+        )
         self.relint_now()
         return result
 
     def jump_to(self, rel: str, start: int = 0, end: int = 0) -> bool:
         """Show ``rel`` in the grid and the detail view, selecting the span in the editor."""
-        grid = self.browser.grid
-        if not grid.select_rel(rel):
-            proxy = self.browser.proxy
-            proxy.set_extra_predicate("lint", None)
-            if hasattr(proxy, "set_rel_filter") and proxy.rel_filter is not None:
-                proxy.set_rel_filter(None)
-            if not grid.select_rel(rel):
-                self.browser.filter_combo.setCurrentIndex(0)
-                self.browser.search.clear()
-                self.browser._apply_filter()
-                if not grid.select_rel(rel):
-                    return False
+        if not self.browser.reveal(rel):
+            return False
         self.jump_requested.emit(rel, start, end)
         return True
 
 
-class _CachedFaces:
-    """rel -> ImageAnalysis of the last cached face analysis, read at most once (thread-safe;
-    ``curation.analysis.cached.cached_analysis`` runs no detection)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._images: dict | None = None
-        self.reads = 0
-
-    def images(self, workspace) -> dict:
-        with self._lock:
-            if self._images is None:
-                from curation.analysis.cached import cached_analysis
-
-                self.reads += 1
-                result = cached_analysis(workspace)
-                self._images = result.by_rel() if result is not None else {}
-            return self._images
+def _empty_report() -> DatasetReport:
+    return DatasetReport({}, [])
 
 
-def _relocate(mark: Mark, saved: str, text: str) -> Mark | None:
+def _relocate(mark: LintIssue, saved: str, text: str) -> LintIssue | None:
     """``mark`` (found on ``saved``) moved onto the edited ``text``, or None if it is gone."""
     fragment = saved[mark.start : mark.end]
     if text == saved or not fragment:
@@ -302,7 +281,5 @@ def _relocate(mark: Mark, saved: str, text: str) -> Mark | None:
     shift = at - mark.start
     fix = mark.fix
     if fix is not None:
-        from desktop.panels.captions.common import Fix
-
-        fix = Fix(fix.label, fix.start + shift, fix.end + shift, fix.replacement)
-    return Mark(mark.rule, mark.severity, mark.message, at, at + len(fragment), fix, mark.rel)
+        fix = Fix(fix.start + shift, fix.end + shift, fix.replacement, fix.label)
+    return replace(mark, start=at, end=at + len(fragment), fix=fix)

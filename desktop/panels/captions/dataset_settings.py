@@ -1,6 +1,6 @@
 """Dataset settings: the trigger token (with the checker's verdict, live) and the identity line.
 
-The settings are stored per dataset in the workspace state (``core_api.save_settings``), so
+The settings are stored per dataset in the workspace state (``Workspace.set_settings``), so
 lint, autocaption and training read the same trigger. Changing the trigger offers to rename
 the old one in every caption (one undo step).
 """
@@ -26,7 +26,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.panels.captions import core_api
+from curation.captions.trigger import TriggerReport, check_trigger
+from curation.captions.workspace_lint import profile_choices
+from curation.dataset_settings import DatasetSettings
 from desktop.panels.captions.common import VERDICT_COLOURS
 
 log = logging.getLogger(__name__)
@@ -82,7 +84,7 @@ class TriggerField(QWidget):
         lay.addLayout(chips)
         self.setStyleSheet(CHIP_STYLE)
         self.verdict = ""
-        self.result: core_api.TriggerVerdict | None = None
+        self.result: TriggerReport | None = None
         self.timer = QTimer(self)
         self.timer.setSingleShot(True)
         self.timer.setInterval(delay_ms)
@@ -101,7 +103,7 @@ class TriggerField(QWidget):
         """Run the checker on the current text (normally called after a short typing pause)."""
         self.timer.stop()
         token = self.text()
-        result = core_api.check_trigger(token) if token else None
+        result = check_trigger(token) if token else None
         self.result = result
         verdict = result.verdict if result else ""
         self.pill.setText(verdict.upper() if verdict else "")
@@ -179,7 +181,7 @@ class DatasetSettingsDialog(QDialog):
         self.identity_hint.setObjectName("hint")
         self.identity_hint.setWordWrap(True)
         self.profile = QComboBox()
-        for name, title in core_api.profile_choices():
+        for name, title in profile_choices():
             self.profile.addItem(title, name)
         i = self.profile.findData(self.original.profile)
         self.profile.setCurrentIndex(max(0, i))
@@ -217,8 +219,8 @@ class DatasetSettingsDialog(QDialog):
         self._update_identity_hint()
         self.trigger.edit.setFocus()
 
-    def settings(self) -> core_api.CaptionSettings:
-        return core_api.CaptionSettings(
+    def settings(self) -> DatasetSettings:
+        return DatasetSettings(
             trigger=self.trigger.text(),
             identity_line=" ".join(self.identity.text().split()),
             profile=str(self.profile.currentData() or "character"),

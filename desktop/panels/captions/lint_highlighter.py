@@ -26,11 +26,12 @@ from PySide6.QtWidgets import (
     QToolTip,
 )
 
-from desktop.panels.captions.common import SEVERITY_COLOURS, Fix, Mark
+from curation.captions.issues import Fix, LintIssue, apply_fixes
+from desktop.panels.captions.common import SEVERITY_COLOURS
 
 log = logging.getLogger(__name__)
 
-LintFn = Callable[[str, str], list[Mark]]  # (rel, text) -> marks
+LintFn = Callable[[str, str], list[LintIssue]]  # (rel, text) -> marks
 ApplyFn = Callable[[str, str, str], None]  # (rel, new_text, label)
 MAX_LISTED = 2
 
@@ -38,7 +39,7 @@ MAX_LISTED = 2
 class LintHighlighter(QObject):
     """Underlines, tooltips and quick fixes for one ``CaptionEditor``."""
 
-    marks_changed = Signal(list)  # list[Mark] for the text now in the editor
+    marks_changed = Signal(list)  # list[LintIssue] for the text now in the editor
 
     def __init__(self, editor, lint_fn: LintFn, apply_fn: ApplyFn, delay_ms: int = 200) -> None:
         super().__init__(editor)
@@ -46,7 +47,7 @@ class LintHighlighter(QObject):
         self.edit: QPlainTextEdit = editor.edit
         self.lint_fn = lint_fn
         self.apply_fn = apply_fn
-        self._marks: list[Mark] = []
+        self._marks: list[LintIssue] = []
         self._linted_text: str | None = None
         self._linted_rel = ""
         self.timer = QTimer(self)
@@ -95,7 +96,7 @@ class LintHighlighter(QObject):
 
     # -- linting -----------------------------------------------------------------------------
     @property
-    def marks(self) -> list[Mark]:
+    def marks(self) -> list[LintIssue]:
         return list(self._marks)
 
     def _schedule(self) -> None:
@@ -104,7 +105,7 @@ class LintHighlighter(QObject):
         else:
             self.timer.start()
 
-    def relint(self) -> list[Mark]:
+    def relint(self) -> list[LintIssue]:
         """Lint the editor's text now (normally called by the debounce timer)."""
         self.timer.stop()
         rel, text = self.editor.rel, self.edit.toPlainText()
@@ -121,7 +122,7 @@ class LintHighlighter(QObject):
         self.marks_changed.emit(self.marks)
         return self.marks
 
-    def _fresh(self) -> list[Mark]:
+    def _fresh(self) -> list[LintIssue]:
         if self.timer.isActive() or self._linted_text != self.edit.toPlainText():
             return self.relint()
         return self._marks
@@ -171,7 +172,7 @@ class LintHighlighter(QObject):
             if m.fix is not None:
                 row += (
                     f" &nbsp;<a href='fix:{idx}' style='color:#7fb0ff'>"
-                    f"Fix: {html.escape(_elide(m.fix.label, 36))}</a>"
+                    f"Fix: {html.escape(_elide(m.fix.title, 36))}</a>"
                 )
             rows.append(row)
         self.issues.setText("<br>".join(rows))
@@ -179,7 +180,7 @@ class LintHighlighter(QObject):
         self.issues.show()
 
     # -- lookup --------------------------------------------------------------------------------
-    def marks_at(self, pos: int) -> list[Mark]:
+    def marks_at(self, pos: int) -> list[LintIssue]:
         text = self.edit.toPlainText()
         out = []
         for m in self._marks:
@@ -198,7 +199,7 @@ class LintHighlighter(QObject):
             return None
         return pos
 
-    def _fix_marks(self, pos: int | None = None) -> list[Mark]:
+    def _fix_marks(self, pos: int | None = None) -> list[LintIssue]:
         """Fixable marks at the cursor, else every fixable mark of the caption."""
         marks = self._fresh()
         pos = self.edit.textCursor().position() if pos is None else pos
@@ -208,12 +209,12 @@ class LintHighlighter(QObject):
         return [m for m in marks if m.fix is not None]
 
     # -- quick fixes -----------------------------------------------------------------------
-    def _add_fix_actions(self, menu: QMenu, marks: list[Mark]) -> int:
+    def _add_fix_actions(self, menu: QMenu, marks: list[LintIssue]) -> int:
         n = 0
         for m in marks:
             if m.fix is None:
                 continue
-            act = menu.addAction(f"Fix: {m.fix.label}")
+            act = menu.addAction(f"Fix: {m.fix.title}")
             act.setToolTip(m.message)
             act.setData(m.rule)
             act.triggered.connect(lambda _c=False, mark=m: self.apply(mark))
@@ -259,7 +260,7 @@ class LintHighlighter(QObject):
         menu.addActions(standard.actions())
         return menu
 
-    def apply(self, mark: Mark) -> None:
+    def apply(self, mark: LintIssue) -> None:
         """Apply ``mark``'s fix to the editor's text as one undoable step."""
         if mark.fix is None or not self.editor.rel:
             return
@@ -267,7 +268,7 @@ class LintHighlighter(QObject):
         new = apply_fix(text, mark.fix)
         if new == text:
             return
-        self.apply_fn(self.editor.rel, new, f"fix {mark.rule}: {mark.fix.label}")
+        self.apply_fn(self.editor.rel, new, f"fix {mark.rule}: {mark.fix.title}")
         self.relint()
 
     def _on_link(self, link: str) -> None:
@@ -353,12 +354,11 @@ def _elide(text: str, n: int) -> str:
 
 
 def apply_fix(text: str, fix: Fix) -> str:
-    from desktop.panels.captions.common import apply_fixes
-
+    """The core fixer on one fix (the CLI's, and "Fix all"'s)."""
     return apply_fixes(text, [fix])
 
 
-def tooltip_html(marks: list[Mark]) -> str:
+def tooltip_html(marks: list[LintIssue]) -> str:
     parts = []
     for m in marks:
         colour = SEVERITY_COLOURS.get(m.severity, "#9aa3af")
@@ -369,14 +369,14 @@ def tooltip_html(marks: list[Mark]) -> str:
         )
         if m.fix is not None:
             part += (
-                f"<br><span style='color:#7fb0ff'>Quick fix: {html.escape(m.fix.label)}"
+                f"<br><span style='color:#7fb0ff'>Quick fix: {html.escape(m.fix.title)}"
                 "</span> <span style='color:#8b93a0'>(Ctrl+. or right-click)</span>"
             )
         parts.append(part)
     return "<hr>".join(parts)
 
 
-def _visible_span(text: str, mark: Mark) -> tuple[int, int]:
+def _visible_span(text: str, mark: LintIssue) -> tuple[int, int]:
     """The span to underline: a zero-width mark widens to the word at its position."""
     start, end = max(0, mark.start), min(len(text), max(mark.end, mark.start))
     if end > start:

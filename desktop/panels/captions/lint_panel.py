@@ -25,7 +25,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.panels.captions.common import SEVERITY_COLOURS, Mark, severity_icon
+from curation.captions.issues import LintIssue
+from desktop.panels.captions.common import SEVERITY_COLOURS, severity_icon
 from desktop.panels.captions.lint_highlighter import short_message
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ class LintPanel(QWidget):
         lay.addWidget(self.only)
         lay.addWidget(self.tree, 1)
         lay.addLayout(row)
-        self._groups: dict[str, list[Mark]] = {}
+        self._groups: dict[str, list[LintIssue]] = {}
         self.tree.itemExpanded.connect(self._fill_group)
         self.tree.itemActivated.connect(self._activate)
         self.tree.itemClicked.connect(self._activate)
@@ -100,17 +101,17 @@ class LintPanel(QWidget):
     # -- content -----------------------------------------------------------------------------
     def show_report(self, report) -> None:
         if not self.descriptions:
-            from desktop.panels.captions.core_api import rule_info
+            from curation.captions.lint import rules
 
-            self.descriptions = rule_info()
+            self.descriptions = {k: v.description for k, v in rules().items()}
         expanded = {
             self.tree.topLevelItem(i).data(0, RuleRole)
             for i in range(self.tree.topLevelItemCount())
             if self.tree.topLevelItem(i).isExpanded()
         }
         current = self.current_rule()
-        groups: dict[str, list[Mark]] = defaultdict(list)
-        for mark in report.all_marks():
+        groups: dict[str, list[LintIssue]] = defaultdict(list)
+        for mark in report.all_issues():
             groups[mark.rule].append(mark)
         self._groups = {}
         self.tree.setUpdatesEnabled(False)
@@ -164,7 +165,7 @@ class LintPanel(QWidget):
             )
             child.setData(0, RuleRole, rule)
             child.setData(0, MarkRole, m)
-            child.setToolTip(0, m.message + (f"\nFix: {m.fix.label}" if m.fix else ""))
+            child.setToolTip(0, m.message + (f"\nFix: {m.fix.title}" if m.fix else ""))
             child.setToolTip(1, m.rel or "the whole dataset")
             child.setForeground(1, QColor("#8b93a0"))
             children.append(child)
@@ -205,7 +206,7 @@ class LintPanel(QWidget):
         item = self.tree.currentItem()
         return str(item.data(0, RuleRole)) if item is not None else ""
 
-    def current_mark(self) -> Mark | None:
+    def current_mark(self) -> LintIssue | None:
         item = self.tree.currentItem()
         return item.data(0, MarkRole) if item is not None else None
 
@@ -244,7 +245,7 @@ class LintPanel(QWidget):
         mark = self.current_mark()
         if mark is None or mark.fix is None or not mark.rel:
             return
-        from desktop.panels.captions.common import apply_fixes
+        from curation.captions.issues import apply_fixes
 
         self.controller.browser.editor.save()
         self.controller.ensure_fresh()  # the spans must match today's text
@@ -259,7 +260,7 @@ class LintPanel(QWidget):
         old = self.controller.session.caption(mark.rel)
         new = apply_fixes(old, [mark.fix])
         if new != old:
-            self.controller.apply_caption_text(mark.rel, new, f"fix {mark.rule}: {mark.fix.label}")
+            self.controller.apply_caption_text(mark.rel, new, f"fix {mark.rule}: {mark.fix.title}")
             self.controller.relint_now()
 
     def fix_all(self, rule: str) -> int:

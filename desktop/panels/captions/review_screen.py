@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import html
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QPointF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QIcon, QImage, QKeySequence, QPainter, QPen, QPixmap, QShortcut
@@ -31,7 +29,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.panels.captions.core_api import accept_suggestions, discard_suggestions
+from curation.captioners.autocaption import discard_suggestions
+from curation.captioners.review import ReviewItem, accepted_suggestions
 from desktop.panels.captions.diff_html import raw_html, removed_legend_html, word_diff_html
 from desktop.workers import Job, run_in_pool
 
@@ -44,26 +43,6 @@ STATUS_COLOURS = {
     "error": "#d64545",
 }
 PREVIEW_PIXELS = 640
-
-
-@dataclass
-class Suggestion:
-    """One autocaption result awaiting review (plain data)."""
-
-    rel: str
-    path: Path
-    raw: str
-    cleaned: str
-    removed: list[tuple[str, str]] = field(default_factory=list)  # (phrase, reason)
-    error: str = ""
-    status: str = "pending"  # pending / accepted / skipped
-    edited: str | None = None  # the user's edit of ``cleaned`` before accepting
-    accepted_text: str = ""
-    source: Any = None  # the core flow's Suggestion (keeps model, task, objects)
-
-    @property
-    def proposal(self) -> str:
-        return self.cleaned if self.edited is None else self.edited
 
 
 def _load_preview(path: Path) -> QImage:
@@ -149,7 +128,7 @@ class ReviewScreen(QDialog):
     def __init__(
         self,
         session,
-        suggestions: list[Suggestion],
+        suggestions: list[ReviewItem],
         parent: QWidget | None = None,
         before_write=None,
         lint_fn=None,
@@ -165,7 +144,7 @@ class ReviewScreen(QDialog):
         self.session = session
         self.suggestions = [s for s in suggestions]
         self._job: Job | None = None
-        self._current: Suggestion | None = None
+        self._current: ReviewItem | None = None
 
         self.list = QListWidget()
         self.list.setObjectName("suggestionList")
@@ -359,7 +338,7 @@ class ReviewScreen(QDialog):
             else ""
         )
 
-    def _update_lint(self, s: Suggestion) -> None:
+    def _update_lint(self, s: ReviewItem) -> None:
         """The lint's verdict on the caption about to be written (one line)."""
         if self.lint_fn is None or s.error:
             self.lint_line.setText("")
@@ -402,7 +381,9 @@ class ReviewScreen(QDialog):
         s.edited = None if text == s.cleaned else text
         if self.before_write is not None:
             self.before_write()
-        result = accept_suggestions(self.session, [s], f"accept autocaption {s.rel}")
+        result = self.session.accept_suggestions(
+            accepted_suggestions([s]), f"accept autocaption {s.rel}"
+        )
         if result is None or s.rel not in result.written:
             return
         s.status, s.accepted_text = "accepted", text
@@ -415,7 +396,9 @@ class ReviewScreen(QDialog):
             return
         if self.before_write is not None:
             self.before_write()
-        result = accept_suggestions(self.session, todo, f"accept {len(todo)} autocaptions")
+        result = self.session.accept_suggestions(
+            accepted_suggestions(todo), f"accept {len(todo)} autocaptions"
+        )
         if result is None:
             return
         for s in todo:
@@ -457,7 +440,7 @@ class ReviewScreen(QDialog):
         self._update_diff()
         self._update_buttons()
 
-    def pending(self) -> list[Suggestion]:
+    def pending(self) -> list[ReviewItem]:
         return [s for s in self.suggestions if s.status == "pending" and not s.error]
 
     def closeEvent(self, event) -> None:  # noqa: N802

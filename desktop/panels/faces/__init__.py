@@ -16,10 +16,8 @@ log = logging.getLogger(__name__)
 
 def install(window):
     """Add the face features to ``window``; returns the ``FacesPanel``."""
-    from desktop.panels.faces.compat import pin_singletons
     from desktop.panels.faces.panel import FacesPanel
 
-    pin_singletons()
     panel = FacesPanel(window)
     window.faces = panel
     window.installEventFilter(_CloseWatcher(panel, window))

@@ -166,9 +166,8 @@ class FaceAnalysisController(QObject):
         self.profile = "character"
         self.accept_licence = False
         self.detector_factory: Callable[[], Any] | None = None  # tests: a stand-in detector
-        self.analysis = None
-        self.report: dict[str, Any] | None = None
-        self.images: dict[str, Any] = {}  # rel -> ImageAnalysis (live, per image)
+        #: the session's store holds the results (analysis, report, images) for every panel
+        self.store = session.analysis_store
         self.error: str | None = None
         self._gen = 0
         self._cancel: CancelToken | None = None
@@ -190,6 +189,20 @@ class FaceAnalysisController(QObject):
         self._recl_timer.setSingleShot(True)
         self._recl_timer.setInterval(150)
         self._recl_timer.timeout.connect(self._do_reclassify)
+
+    # -- results, kept in the session's AnalysisStore ----------------------------------
+    @property
+    def analysis(self):  # -> DatasetAnalysis | None: the last complete run
+        return self.store.analysis
+
+    @property
+    def report(self) -> dict[str, Any] | None:
+        return self.store.report
+
+    @property
+    def images(self) -> dict[str, Any]:
+        """rel -> ImageAnalysis (live, per image while a run goes on)."""
+        return self.store.images
 
     # -- requests ----------------------------------------------------------------------
     @property
@@ -215,7 +228,7 @@ class FaceAnalysisController(QObject):
         req = self._request()
         if req is None:
             return False
-        self.images = {}
+        self.store.start()
         self.error = None
         self._forget_requested.emit()
         self._set_running(True)
@@ -246,7 +259,8 @@ class FaceAnalysisController(QObject):
         self.cancel()
         self._gen += 1
         self._recl_timer.stop()
-        self.analysis, self.report, self.images, self.error = None, None, {}, None
+        self.store.clear()
+        self.error = None
         self._forget_requested.emit()
         self._set_running(False)
 
@@ -266,7 +280,7 @@ class FaceAnalysisController(QObject):
 
     def _on_item(self, gen: int, rel: str, img: Any) -> None:
         if gen == self._gen:
-            self.images[rel] = img
+            self.store.add_image(rel, img)
             self.image_analysed.emit(rel, img)
 
     def _on_progress(self, gen: int, done: int, total: int, message: str) -> None:
@@ -276,8 +290,7 @@ class FaceAnalysisController(QObject):
     def _on_finished(self, gen: int, analysis: Any, report: dict[str, Any]) -> None:
         if gen != self._gen:
             return
-        self.analysis, self.report = analysis, report
-        self.images = analysis.by_rel()
+        self.store.set_complete(analysis, report)
         self._set_running(False)
         self.finished.emit(analysis, report)
 

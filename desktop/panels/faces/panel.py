@@ -75,9 +75,7 @@ class FacesPanel(DialogsMixin, QObject):
         self._thumbs_timer.setSingleShot(True)
         self._thumbs_timer.setInterval(THUMBS_FIRST_MS)
         self._thumbs_timer.timeout.connect(self._start_after_thumbs)
-        loader = getattr(window, "loader", None)
-        if loader is not None and hasattr(loader, "visible_drained"):
-            loader.visible_drained.connect(lambda _gen: self._start_after_thumbs())
+        window.loader.visible_drained.connect(lambda _gen: self._start_after_thumbs())
 
         self.dashboard = BalanceDashboard(_profiles())
         if self.prefs.profile not in _profiles():
@@ -107,7 +105,7 @@ class FacesPanel(DialogsMixin, QObject):
         )
         self.overlay.enabled = self.prefs.show_face_boxes
         self._build_actions()
-        self.overrides.install(self.grid, getattr(window, "act_exclude", None))
+        self.overrides.install(self.grid, window.act_exclude)
         self._connect()
 
     # -- construction ------------------------------------------------------------------
@@ -236,7 +234,7 @@ class FacesPanel(DialogsMixin, QObject):
         self._raise_on_finish = True
         self.show_dashboard()
         if self.prefs.analyze_on_open:
-            if self.model.rowCount() == 0 or getattr(self.window, "loader", None) is None:
+            if self.model.rowCount() == 0:
                 self.start()
             else:  # the visible thumbnails first: both compete for the same cores
                 self._waiting_for_thumbs = True

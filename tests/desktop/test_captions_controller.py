@@ -1,0 +1,166 @@
+"""The caption and face controllers tested against a mock browser, without a ``MainWindow``
+(as ndv tests its controllers): the session is real (it owns the workspace and the analysis
+store), the views are ``Mock``s with the browser's small interface.
+
+They also pin the seams of issue 9: the GUI's lint is the CLI's (same report for the same
+dataset), and "Fix all" is the core fixer's result, written as ONE undo step.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+from unittest.mock import Mock
+
+import pytest
+from test_gui_fixtures import make_image
+
+from curation.captions.issues import fixes_for_rule
+from curation.captions.workspace_lint import lint_workspace
+from curation.dataset_settings import DatasetSettings
+from desktop.cli import main
+
+pytestmark = pytest.mark.gui
+
+CAPTIONS = {
+    "img_00": "a photo of l3yla, a woman with blue eyes, wearing a casual outfit, sunny beach",
+    "img_01": "smiling L3yla, wearing a red dress, city park",
+    "img_02": None,
+    "img_03": "a close-up photo of l3yla, smiling with freckles and blue eyes, wearing a coat",
+    "img_04": "a photo of l3yla, brown eyes, wearing a green wool coat, snowy forest",
+    "img_05": "a full body photo of l3yla, brown eyes, wearing a yellow sundress, beach",
+}
+
+
+@pytest.fixture
+def ds(tmp_path: Path) -> Path:
+    folder = tmp_path / "10_l3yla"
+    folder.mkdir()
+    for i, (stem, text) in enumerate(CAPTIONS.items()):
+        make_image(folder / f"{stem}.jpg", i, size=(64, 48))
+        if text is not None:
+            (folder / f"{stem}.txt").write_text(text, "utf-8")
+    return folder
+
+
+@pytest.fixture
+def session(qapp, ds: Path):
+    from desktop.models.session import DatasetSession
+
+    s = DatasetSession()
+    s.open_sync(ds)
+    assert s.is_open
+    yield s
+    s.close()
+
+
+def _browser() -> Mock:
+    browser = Mock(spec=["editor", "counts_changed", "reveal"])
+    browser.editor = Mock(spec=["rel", "save", "text", "reload_text"])
+    browser.editor.rel = ""
+    browser.editor.save.return_value = True
+    return browser
+
+
+@pytest.fixture
+def ctrl(qtbot, session):
+    from desktop.panels.captions.controller import CaptionsController
+
+    browser = _browser()
+    c = CaptionsController(session, browser)
+    browser.counts_changed.connect.assert_called_once()  # exclusions re-lint
+    c._on_opened()  # the folder opened before the controller existed
+    c.relint_now(wait=True)
+    return c
+
+
+def test_open_reads_the_stored_settings_or_the_kohya_guess(ctrl, session) -> None:
+    assert ctrl.settings == DatasetSettings("l3yla", "", "character")  # from 10_l3yla
+    session.workspace.set_settings(DatasetSettings("l3yla", "a woman with blue eyes", "face"))
+    ctrl._on_opened()
+    assert ctrl.settings.identity_line == "a woman with blue eyes"
+
+
+def test_the_gui_lint_is_the_cli_lint(ctrl, session, ds: Path, capsys) -> None:
+    code = main(["lint", str(ds), "--trigger", "l3yla", "--json"])
+    cli = json.loads(capsys.readouterr().out)
+    assert code == 1  # img_02 has no caption: an error
+    assert ctrl.report.to_dict() == cli
+    assert ctrl.report.to_dict() == lint_workspace(session.workspace, ctrl.settings).to_dict()
+    rels = {rel for rel, issues in ctrl.report.by_rel.items() if issues}
+    assert "img_02.jpg" in rels and ctrl.report.by_rel["img_02.jpg"][0].rel == "img_02.jpg"
+
+
+def test_fix_all_is_the_core_fixer_in_one_undo_step(ctrl, session, ds: Path) -> None:
+    ws = session.workspace
+    before = {rel: ws.caption(rel) for rel in ctrl.report.captions}
+    expected = fixes_for_rule(before, ctrl.report, "identity-descriptor")
+    assert len(expected) >= 3
+    steps = len(ws.steps())
+    seen: list[list[str]] = []
+    session.captions_changed.connect(seen.append)
+    result = ctrl.fix_all("identity-descriptor")
+    assert sorted(result.written) == sorted(expected)
+    for rel, text in expected.items():
+        assert (ds / rel).with_suffix(".txt").read_text("utf-8") == text
+    # the GUI's own fixer (before issue 9) skipped the overlapping "freckles" removal and
+    # left it in the caption; the core merges overlapping removals
+    assert ws.caption("img_03.jpg") == "a close-up photo of l3yla, smiling, wearing a coat"
+    assert len(ws.steps()) == steps + 1
+    assert [sorted(rels) for rels in seen] == [sorted(expected)]  # one signal, every caption
+    ctrl.browser.editor.save.assert_called()  # typing in progress saved first
+    ctrl.relint_now(wait=True)
+    assert not ctrl.marks_for_rule("identity-descriptor")
+    session.undo()  # the whole batch is one step
+    assert {rel: ws.caption(rel) for rel in before} == before
+
+
+def test_settings_are_stored_and_relint(ctrl, session) -> None:
+    ctrl.set_settings(DatasetSettings("l3yla", "a woman with blue eyes", "character"))
+    assert session.workspace.settings().identity_line == "a woman with blue eyes"
+    ctrl.relint_now(wait=True)
+    assert "identity-descriptor" not in {m.rule for m in ctrl.report.by_rel["img_00.jpg"]}
+
+
+def test_a_finished_face_analysis_relints_with_its_facts(ctrl, session) -> None:
+    store = session.analysis_store
+    profile = SimpleNamespace(rel="img_05.jpg", tier="full-body", pose="profile", overrides={})
+    assert not ctrl.timer.isActive()
+    store.set_complete(SimpleNamespace(by_rel=lambda: {"img_05.jpg": profile}), None)
+    assert ctrl.timer.isActive()  # scheduled, not run on the spot
+    ctrl.relint_now(wait=True)
+    assert ctrl.report.facts["img_05.jpg"].pose == "profile"
+    assert ctrl.shots(["img_05.jpg", "img_00.jpg"]) == {"img_05.jpg": "full-body"}
+
+
+def test_jump_goes_through_the_browser_interface(qtbot, ctrl) -> None:
+    ctrl.browser.reveal.return_value = False
+    assert not ctrl.jump_to("nope.jpg")
+    ctrl.browser.reveal.return_value = True
+    with qtbot.waitSignal(ctrl.jump_requested) as sig:
+        assert ctrl.jump_to("img_00.jpg", 3, 7)
+    assert sig.args == ["img_00.jpg", 3, 7]
+
+
+def test_face_controller_results_land_in_the_session_store(qtbot, session) -> None:
+    from desktop.panels.faces.controller import FaceAnalysisController
+
+    faces = FaceAnalysisController(session)
+    try:
+        kinds: list[str] = []
+        session.analysis_store.subscribe(kinds.append)
+        img = SimpleNamespace(rel="img_00.jpg", tier="medium")
+        faces._on_item(faces._gen, "img_00.jpg", img)
+        assert session.analysis_store.images == {"img_00.jpg": img} and faces.images is not None
+        faces._on_item(faces._gen - 1, "img_01.jpg", img)  # a stale run's result is dropped
+        assert "img_01.jpg" not in session.analysis_store.images
+        done = SimpleNamespace(by_rel=lambda: {"img_00.jpg": img})
+        with qtbot.waitSignal(faces.finished):
+            faces._on_finished(faces._gen, done, {"verdict": {}})
+        assert faces.analysis is done and session.analysis_store.complete
+        session.close()  # closing the dataset empties the shared store
+        assert faces.images == {} and faces.report is None
+        assert kinds == ["image", "complete", "cleared"]
+    finally:
+        faces.shutdown()

@@ -164,3 +164,20 @@ def test_face_controller_results_land_in_the_session_store(qtbot, session) -> No
         assert kinds == ["image", "complete", "cleared"]
     finally:
         faces.shutdown()
+
+
+def test_every_caption_write_goes_through_the_session_and_emits_once(session, ds) -> None:
+    from curation.captioners.autocaption import Suggestion
+
+    seen: list[list[str]] = []
+    session.captions_changed.connect(seen.append)
+    assert session.save_caption("img_02.jpg", "a photo of l3yla, typed") is None
+    assert session.apply_changes({"img_01.jpg": "a photo of l3yla, fixed"}, "quick fix", "user")
+    session.accept_suggestions(
+        [Suggestion("img_04.jpg", "raw", "a photo of l3yla, accepted", None)], "accept"
+    )
+    session.undo()
+    assert seen == [["img_02.jpg"], ["img_01.jpg"], ["img_04.jpg"], ["img_04.jpg"]]
+    assert session.save_caption("img_02.jpg", "a photo of l3yla, typed") is None  # unchanged
+    assert len(seen) == 4  # nothing written, nothing told
+    assert (ds / "img_02.txt").read_text("utf-8") == "a photo of l3yla, typed"

@@ -92,7 +92,11 @@ def test_the_gui_lint_is_the_cli_lint(ctrl, session, ds: Path, capsys) -> None:
     assert "img_02.jpg" in rels and ctrl.report.by_rel["img_02.jpg"][0].rel == "img_02.jpg"
 
 
-def test_fix_all_is_the_core_fixer_in_one_undo_step(ctrl, session, ds: Path) -> None:
+def test_fix_all_is_the_core_fixer_in_one_undo_step(
+    qtbot, ctrl, session, ds: Path, monkeypatch
+) -> None:
+    import desktop.panels.captions.controller as module
+
     ws = session.workspace
     before = {rel: ws.caption(rel) for rel in ctrl.report.captions}
     expected = fixes_for_rule(before, ctrl.report, "identity-descriptor")
@@ -100,7 +104,16 @@ def test_fix_all_is_the_core_fixer_in_one_undo_step(ctrl, session, ds: Path) -> 
     steps = len(ws.steps())
     seen: list[list[str]] = []
     session.captions_changed.connect(seen.append)
+    lints: list[int] = []
+
+    def counting(*args, **kwargs):
+        lints.append(1)
+        return lint_workspace(*args, **kwargs)
+
+    monkeypatch.setattr(module, "lint_workspace", counting)
     result = ctrl.fix_all("identity-descriptor")
+    qtbot.waitUntil(lambda: ctrl._job is None, timeout=30_000)
+    assert len(lints) == 1 and not ctrl.timer.isActive()  # re-linted once, nothing queued
     assert sorted(result.written) == sorted(expected)
     for rel, text in expected.items():
         assert (ds / rel).with_suffix(".txt").read_text("utf-8") == text

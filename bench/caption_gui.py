@@ -93,7 +93,7 @@ def main() -> None:
             json.dumps(
                 {
                     "n": args.n,
-                    "marks": len(ctrl.report.all_marks()),
+                    "marks": len(ctrl.report.all_issues()),
                     "cold_s": round(cold, 3),
                     "full_s": round(med(full), 3),
                     "after_edit_s": round(med(after_edit), 3),

@@ -14,6 +14,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from curation.analysis.flag_info import is_problem
+
 __all__ = ["render_html", "write_html"]
 
 log = logging.getLogger(__name__)
@@ -74,8 +76,7 @@ def _card(root: Path, entry: dict[str, Any], with_thumb: bool) -> str:
             f'<text x="10" y="{h // 2}" fill="#777">{_e(entry.get("error") or "no preview")}</text>'
         )
     flags = "".join(
-        f'<span class="flag{" bad" if f in ("identity-outlier", "unreadable", "blurry") else ""}">'
-        f"{_e(f)}</span>"
+        f'<span class="flag{" bad" if is_problem(f) else ""}">{_e(f)}</span>'
         for f in entry.get("flags", [])
     )
     ratio = entry.get("face_height_ratio")

@@ -92,7 +92,11 @@ def test_the_gui_lint_is_the_cli_lint(ctrl, session, ds: Path, capsys) -> None:
     assert "img_02.jpg" in rels and ctrl.report.by_rel["img_02.jpg"][0].rel == "img_02.jpg"
 
 
-def test_fix_all_is_the_core_fixer_in_one_undo_step(ctrl, session, ds: Path) -> None:
+def test_fix_all_is_the_core_fixer_in_one_undo_step(
+    qtbot, ctrl, session, ds: Path, monkeypatch
+) -> None:
+    import desktop.panels.captions.controller as module
+
     ws = session.workspace
     before = {rel: ws.caption(rel) for rel in ctrl.report.captions}
     expected = fixes_for_rule(before, ctrl.report, "identity-descriptor")
@@ -100,7 +104,16 @@ def test_fix_all_is_the_core_fixer_in_one_undo_step(ctrl, session, ds: Path) -> 
     steps = len(ws.steps())
     seen: list[list[str]] = []
     session.captions_changed.connect(seen.append)
+    lints: list[int] = []
+
+    def counting(*args, **kwargs):
+        lints.append(1)
+        return lint_workspace(*args, **kwargs)
+
+    monkeypatch.setattr(module, "lint_workspace", counting)
     result = ctrl.fix_all("identity-descriptor")
+    qtbot.waitUntil(lambda: ctrl._job is None, timeout=30_000)
+    assert len(lints) == 1 and not ctrl.timer.isActive()  # re-linted once, nothing queued
     assert sorted(result.written) == sorted(expected)
     for rel, text in expected.items():
         assert (ds / rel).with_suffix(".txt").read_text("utf-8") == text
@@ -164,3 +177,20 @@ def test_face_controller_results_land_in_the_session_store(qtbot, session) -> No
         assert kinds == ["image", "complete", "cleared"]
     finally:
         faces.shutdown()
+
+
+def test_every_caption_write_goes_through_the_session_and_emits_once(session, ds) -> None:
+    from curation.captioners.autocaption import Suggestion
+
+    seen: list[list[str]] = []
+    session.captions_changed.connect(seen.append)
+    assert session.save_caption("img_02.jpg", "a photo of l3yla, typed") is None
+    assert session.apply_changes({"img_01.jpg": "a photo of l3yla, fixed"}, "quick fix", "user")
+    session.accept_suggestions(
+        [Suggestion("img_04.jpg", "raw", "a photo of l3yla, accepted", None)], "accept"
+    )
+    session.undo()
+    assert seen == [["img_02.jpg"], ["img_01.jpg"], ["img_04.jpg"], ["img_04.jpg"]]
+    assert session.save_caption("img_02.jpg", "a photo of l3yla, typed") is None  # unchanged
+    assert len(seen) == 4  # nothing written, nothing told
+    assert (ds / "img_02.txt").read_text("utf-8") == "a photo of l3yla, typed"

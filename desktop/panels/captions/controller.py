@@ -173,6 +173,7 @@ class CaptionsController(QObject):
                 memo=memo,
                 captions=captions,
             )
+            _ = report.by_rel, report.general  # built here, not on the GUI thread
             return gen, report, time.perf_counter() - t0
 
         if wait:

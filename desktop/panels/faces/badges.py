@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from curation.analysis.flag_info import FLAG_INFO
 from desktop.models.thumbnail_model import Badge
 
 SOURCE = "faces"
@@ -25,34 +26,15 @@ POSE_BADGE = {
     "profile": ("profile", "#8a5a2f"),
     "back": ("back", "#8a5a2f"),
 }
-AMBER, RED = "#b7791f", "#c0392b"
+AMBER, RED, GREY = "#b7791f", "#c0392b", "#6b7280"
+LEVEL_COLOUR = {"problem": RED, "warning": AMBER, "note": GREY}
+# badge text and colour of every flag, from the core's one table of flag meanings
 FLAG_BADGE = {
-    "identity-outlier": ("other person?", RED),
-    "unreadable": ("unreadable", RED),
-    "multiple-faces": None,  # shown as the face count
-    "no-face": None,  # idem
-    "identity-review": ("check identity", AMBER),
-    "duplicate": ("duplicate", AMBER),
-    "blurry": ("blurry", AMBER),
-    "small-face": ("small face", AMBER),
-    "low-resolution": ("low-res", AMBER),
-    "borderline-tier": ("borderline", "#6b7280"),
-    "unusable-aspect": ("strip?", RED),
+    flag: (info.badge, LEVEL_COLOUR[info.level]) if info.badge else None
+    for flag, info in FLAG_INFO.items()
 }
 # Human words for every flag, for filters and tooltips.
-FLAG_LABELS = {
-    "no-face": "No face",
-    "multiple-faces": "More than one face",
-    "small-face": "Small face",
-    "blurry": "Blurry face",
-    "low-resolution": "Low resolution",
-    "borderline-tier": "Between two tiers",
-    "duplicate": "Near-duplicate",
-    "identity-outlier": "Probably another person",
-    "identity-review": "Identity to check",
-    "unusable-aspect": "Extreme aspect ratio (over 8:1)",
-    "unreadable": "Unreadable",
-}
+FLAG_LABELS = {flag: info.label for flag, info in FLAG_INFO.items()}
 
 
 def badges_for(img: Any) -> list[Badge]:

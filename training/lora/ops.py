@@ -165,8 +165,6 @@ def delta_difference(a: LoraModule, b: LoraModule) -> float:
 def compare_loras(a: LoraFile, b: LoraFile) -> tuple[float, list[str]]:
     """(largest relative delta difference over the modules both hold, modules only one holds).
     Identical factors are recognised without arithmetic; others go through ``delta_difference``."""
-    import torch
-
     only = sorted(set(a.modules) ^ set(b.modules))
     worst = 0.0
     for name in sorted(set(a.modules) & set(b.modules)):
@@ -175,9 +173,17 @@ def compare_loras(a: LoraFile, b: LoraFile) -> tuple[float, list[str]]:
             x.scale == y.scale
             and x.down.shape == y.down.shape
             and x.up.shape == y.up.shape
-            and torch.equal(x.down.float(), y.down.float())
-            and torch.equal(x.up.float(), y.up.float())
+            and _equal(x.down, y.down)
+            and _equal(x.up, y.up)
         )
         if not same:
             worst = max(worst, delta_difference(x, y))
     return worst, only
+
+
+def _equal(x, y) -> bool:
+    import torch
+
+    if x.dtype == y.dtype:
+        return torch.equal(x, y)
+    return torch.equal(x.float(), y.float())

@@ -241,3 +241,22 @@ def test_outputs_never_replace_inputs_or_follow_symlinks(tmp_path):
         "b.safetensors",
         "link.safetensors",
     ]  # no temporary files left
+
+
+@pytest.mark.parametrize("fmt", ["likeness", "musubi", "diffusers"])
+def test_diffusers_reads_our_files_as_the_same_deltas(tmp_path, fmt):
+    """diffusers' own Z-Image LoRA reader (``ZImageLoraLoaderMixin.lora_state_dict``, which
+    ``load_lora_weights`` uses) turns each written layout into the same B @ A * scale, with no
+    key left over. (The ``comfyui`` layout is for ComfyUI: diffusers has no fused qkv module.)"""
+    from diffusers.loaders.lora_pipeline import ZImageLoraLoaderMixin
+
+    from training.lora.io import save_lora
+
+    lora = small_lora(layers=2, refiners=True, scale=0.5, dtype="fp32")
+    path = save_lora(lora, tmp_path / f"{fmt}.safetensors", fmt=fmt)
+    state = ZImageLoraLoaderMixin.lora_state_dict(str(path))
+    assert len(state) == 2 * len(lora.modules)
+    for name, mod in lora.modules.items():
+        down = state[f"transformer.{name}.lora_A.weight"].double()
+        up = state[f"transformer.{name}.lora_B.weight"].double()
+        assert torch.allclose(up @ down, _direct(mod), rtol=1e-5, atol=1e-9), name

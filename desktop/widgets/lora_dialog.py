@@ -306,9 +306,9 @@ class LoraDialog(QDialog):
 
         def done(result) -> None:
             self.busy = False
-            self._set_enabled(self.path is not None)
             self.last_result = result
-            on_done(result)
+            on_done(result)  # may set self.path (opening a file): enable the buttons after it
+            self._set_enabled(self.path is not None)
 
         def failed(message: str, _exc) -> None:
             self.busy = False

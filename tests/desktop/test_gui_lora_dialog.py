@@ -27,6 +27,8 @@ def _wait(qtbot, dlg):
 
 def test_dialog_inspects_reweights_merges_resizes_converts(qtbot, lora_files, tmp_path,
                                                             screenshot_dir):  # fmt: skip
+    from PySide6.QtCore import Qt
+
     from desktop.widgets.lora_dialog import LoraDialog
     from training.lora.io import history, load_lora
 
@@ -36,6 +38,7 @@ def test_dialog_inspects_reweights_merges_resizes_converts(qtbot, lora_files, tm
     dlg.show()
     _wait(qtbot, dlg)
     assert dlg.report is not None and len(dlg.chart.items) == 30
+    assert dlg.scale_btn.isEnabled() and dlg.send_btn.isEnabled()
     assert "l3yla" in dlg.summary.toPlainText()
     assert dlg.prompt.text() == "a photo of l3yla"
     dlg.grab().save(str(screenshot_dir / "lora_dialog_inspect.png"))
@@ -52,7 +55,7 @@ def test_dialog_inspects_reweights_merges_resizes_converts(qtbot, lora_files, tm
     dlg.component_sliders["v"].set_value(1.5)
     dlg.layer_sliders["0-9"].set_value(0.5)
     dlg.grab().save(str(screenshot_dir / "lora_dialog_weights.png"))
-    dlg.save_scaled()
+    qtbot.mouseClick(dlg.scale_btn, Qt.MouseButton.LeftButton)
     _wait(qtbot, dlg)
     assert "Wrote" in dlg.status.text(), dlg.status.text()
     w = load_lora(tmp_path / "w.safetensors")

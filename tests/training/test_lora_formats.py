@@ -190,13 +190,31 @@ def test_other_trainers_layouts_are_read(tmp_path):
             },
             ["do not fit"],
         ),
+        (
+            {
+                "diffusion_model.layers.0.attention.to_q.lora_A.weight": (0, 8),
+                "diffusion_model.layers.0.attention.to_q.lora_B.weight": (8, 0),
+            },
+            ["rank 0"],
+        ),
+        (
+            {
+                "diffusion_model.layers.2.attention.to_q.lora_A.weight": (4, 8),
+                "diffusion_model.layers.2.attention.to_q.lora_B.weight": (8, 4, "nan"),
+            },
+            ["layers.2.attention.to_q", "NaN"],
+        ),
     ],
 )
 def test_unsupported_and_broken_files_name_the_keys(tmp_path, keys, words):
     from training.lora.io import load_lora
     from training.lora.model import LoraError
 
-    path = _write(tmp_path, "x.safetensors", {k: torch.zeros(s) for k, s in keys.items()})
+    tensors = {
+        k: torch.full(s[:2], float("nan")) if s[2:] == ("nan",) else torch.zeros(s)
+        for k, s in keys.items()
+    }
+    path = _write(tmp_path, "x.safetensors", tensors)
     with pytest.raises(LoraError) as info:
         load_lora(path)
     for word in words:

@@ -150,6 +150,12 @@ def _build_modules(parts: dict[str, dict[str, Any]]) -> tuple[dict[str, LoraModu
             )
             continue
         rank = int(down.shape[0])
+        if rank == 0:
+            problems.append(f"{name}: rank 0")
+            continue
+        if not (bool(down.float().isfinite().all()) and bool(up.float().isfinite().all())):
+            problems.append(f"{name}: holds NaN or infinite values (a diverged training run?)")
+            continue
         scale = float(got["alpha"].float().item()) / rank if "alpha" in got else 1.0
         block, component = split_name(name)
         if component == "attention.qkv":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +71,9 @@ def history(lora: LoraFile) -> list[dict[str, Any]]:
     return value if isinstance(value, list) else []
 
 
-def check_output(out: str | Path, inputs: list[str | Path] = (), overwrite: bool = False) -> Path:
+def check_output(
+    out: str | Path, inputs: Sequence[str | Path] = (), overwrite: bool = False
+) -> Path:
     """``out`` as a Path after refusing an input, a symlink, a folder, or an existing file
     (unless ``overwrite``); ``LoraError`` says which."""
     out = Path(out)
@@ -97,7 +100,7 @@ def save_lora(
     fmt: str | None = None,
     dtype: str | None = None,
     operation: dict[str, Any] | None = None,
-    inputs: list[str | Path] = (),
+    inputs: Sequence[str | Path] = (),
     overwrite: bool = False,
 ) -> Path:
     """Write ``lora`` to ``out`` in ``fmt`` (default: its source format, else likeness) and

@@ -22,9 +22,12 @@ from training.lora.model import (
 )
 
 _RANGE = re.compile(r"^(\d+)(?:\s*-\s*(\d+))?$")
-_KINDS = {"layers": ("layers",), "noise_refiner": ("noise_refiner",)}
-_KINDS["context_refiner"] = ("context_refiner",)
-_KINDS["refiners"] = ("noise_refiner", "context_refiner")
+_KINDS: dict[str, tuple[str, ...]] = {
+    "layers": ("layers",),
+    "noise_refiner": ("noise_refiner",),
+    "context_refiner": ("context_refiner",),
+    "refiners": ("noise_refiner", "context_refiner"),
+}
 _PRESET_KEYS = {"description", "strength", "layers", "components"}
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 from desktop.cli.common import err
@@ -145,41 +144,24 @@ def cmd_inspect(args) -> int:
     return _run(go, args)
 
 
-def _save(args, lora, operation: dict[str, Any], inputs: list[str]) -> Path:
-    from training.lora.io import save_lora
-
-    return save_lora(
-        lora,
-        args.out,
-        fmt=args.to,
-        dtype=args.dtype,
-        operation=operation,
-        inputs=inputs,
-        overwrite=args.force,
-    )
+def _outputs(args) -> dict[str, Any]:
+    return {"fmt": args.to, "dtype": args.dtype, "overwrite": args.force}
 
 
-def _warn_unmatched(weights, names: list[str]) -> list[str]:
-    notes = [f"{rule} matches no module of this LoRA" for rule in weights.unmatched(names)]
+def _warn(notes: list[str]) -> None:
     for note in notes:
         print(f"likeness: warning: {note}", file=sys.stderr)
-    return notes
 
 
 def cmd_scale(args) -> int:
     def go(args) -> int:
-        from training.lora.io import load_lora
-        from training.lora.ops import scale_lora
+        from training.lora.tools import describe, scale_file
 
-        lora = load_lora(args.file)
-        weights = _weights(args)
-        notes = _warn_unmatched(weights, list(lora.modules))
-        out = scale_lora(lora, weights)
-        op = {"operation": "scale", "source": Path(args.file).name, "weights": weights.to_dict()}
-        path = _save(args, out, op, [args.file])
-        dropped = len(lora.modules) - len(out.modules)
-        data = {"out": str(path), "modules": len(out.modules), "dropped": dropped, "notes": notes}
-        _emit(args, data, [f"wrote {path} ({len(out.modules)} modules, {dropped} dropped)"])
+        result = scale_file(args.file, args.out, _weights(args), **_outputs(args))
+        _warn(result.notes)
+        data = describe(result)
+        _emit(args, data, [f"wrote {result.out} ({data['modules']} modules, "
+                           f"{data['dropped']} dropped)"])  # fmt: skip
         return 0
 
     return _run(go, args)
@@ -197,38 +179,27 @@ def split_weighted(text: str) -> tuple[str, float]:
     return text, 1.0
 
 
+def _energy_line(energy) -> str:
+    name, low = energy.worst
+    return f"energy kept: mean {energy.mean:.1%}, lowest {low:.1%} ({name})"
+
+
 def cmd_merge(args) -> int:
     def go(args) -> int:
-        from training.lora.io import load_lora
         from training.lora.model import LoraError
-        from training.lora.ops import MergeInput, merge_loras
+        from training.lora.tools import describe, merge_files
 
         if len(args.inputs) < 3:
             raise LoraError("merge needs at least two LoRAs and an output: A B OUT")
         *specs, args.out = args.inputs
-        weights = _weights(args)
-        items, described = [], []
-        for spec in specs:
-            path, w = split_weighted(spec)
-            items.append(MergeInput(load_lora(path), w, weights))
-            described.append({"file": Path(path).name, "weight": w})
-        names = sorted({n for item in items for n in item.lora.modules})
-        notes = _warn_unmatched(weights, names)
-        merged, fac = merge_loras(items, rank=args.rank)
-        op = {
-            "operation": "merge",
-            "inputs": described,
-            "rank": args.rank,
-            "weights": weights.to_dict(),
-        }
-        path = _save(args, merged, op, [split_weighted(s)[0] for s in specs])
-        data: dict[str, Any] = {"out": str(path), "ranks": merged.ranks(), "notes": notes}
-        lines = [f"wrote {path} (rank {', '.join(map(str, merged.ranks()))})"]
-        if fac is not None:
-            data["energy"] = fac.to_dict()
-            name, low = fac.worst
-            lines.append(f"energy kept: mean {fac.mean:.1%}, lowest {low:.1%} ({name})")
-        _emit(args, data, lines)
+        inputs = [split_weighted(s) for s in specs]
+        result = merge_files(inputs, args.out, _weights(args), rank=args.rank, **_outputs(args))
+        _warn(result.notes)
+        ranks = ", ".join(map(str, result.lora.ranks()))
+        lines = [f"wrote {result.out} (rank {ranks})"]
+        if result.energy is not None:
+            lines.append(_energy_line(result.energy))
+        _emit(args, describe(result), lines)
         return 0
 
     return _run(go, args)
@@ -236,20 +207,14 @@ def cmd_merge(args) -> int:
 
 def cmd_resize(args) -> int:
     def go(args) -> int:
-        from training.lora.io import load_lora
-        from training.lora.ops import resize_lora
+        from training.lora.tools import describe, resize_file
 
-        lora = load_lora(args.file)
-        out, fac = resize_lora(lora, args.rank)
-        op = {"operation": "resize", "source": Path(args.file).name, "rank": args.rank}
-        path = _save(args, out, op, [args.file])
-        name, low = fac.worst
-        data = {"out": str(path), "from_ranks": lora.ranks(), "energy": fac.to_dict()}
-        lines = [
-            f"wrote {path}: rank {', '.join(map(str, lora.ranks()))} -> {args.rank}",
-            f"energy kept: mean {fac.mean:.1%}, lowest {low:.1%} ({name})",
-        ]
-        _emit(args, data, lines)
+        result = resize_file(args.file, args.out, args.rank, **_outputs(args))
+        before = ", ".join(map(str, result.source.ranks())) if result.source else "?"
+        lines = [f"wrote {result.out}: rank {before} -> {args.rank}"]
+        if result.energy is not None:
+            lines.append(_energy_line(result.energy))
+        _emit(args, describe(result), lines)
         return 0
 
     return _run(go, args)
@@ -257,31 +222,20 @@ def cmd_resize(args) -> int:
 
 def cmd_convert(args) -> int:
     def go(args) -> int:
-        from training.lora.io import load_lora, save_lora
         from training.lora.model import LoraError
-        from training.lora.ops import compare_loras
+        from training.lora.tools import convert_file, describe
 
         if not args.to:
             raise LoraError("convert needs --to likeness|comfyui|diffusers|musubi")
-        lora = load_lora(args.file)
-        op = {"operation": "convert", "source": Path(args.file).name, "from": lora.source_format}
-        path = save_lora(
-            lora, args.out, fmt=args.to, dtype=args.dtype, operation=op, overwrite=args.force
-        )
-        worst, only = compare_loras(lora, load_lora(path))
-        tolerance = 1e-2 if (args.dtype or lora.dtype) != "fp32" else 1e-4
-        data = {
-            "out": str(path),
-            "from": lora.source_format,
-            "to": args.to,
-            "max_relative_delta_difference": worst,
-            "missing_modules": only,
-        }
-        _emit(args, data, [f"wrote {path} ({lora.source_format} -> {args.to}); "
-                           f"largest delta difference {worst:.2e}"])  # fmt: skip
-        if only or worst > tolerance:
-            err(f"the written file does not reproduce the input (difference {worst:.2e}, "
-                f"modules missing: {only[:4]})")  # fmt: skip
+        result = convert_file(args.file, args.out, args.to, dtype=args.dtype, overwrite=args.force)
+        data = describe(result)
+        data.update(to=args.to, max_relative_delta_difference=result.max_difference,
+                    missing_modules=result.missing)  # fmt: skip
+        _emit(args, data, [f"wrote {result.out} ({data['from_format']} -> {args.to}); "
+                           f"largest delta difference {result.max_difference:.2e}"])  # fmt: skip
+        if not result.identical:
+            err(f"the written file does not reproduce the input (difference "
+                f"{result.max_difference:.2e}, modules missing: {result.missing[:4]})")  # fmt: skip
             return 1
         return 0
 

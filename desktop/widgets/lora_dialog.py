@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -30,7 +29,6 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
-    QSlider,
     QSpinBox,
     QTabWidget,
     QVBoxLayout,
@@ -38,45 +36,13 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.widgets.bar_chart import BarChart
+from desktop.widgets.lora_weights import WeightsPanel
 from desktop.workers import run_in_pool
 
 log = logging.getLogger(__name__)
 
 FILTER = "LoRA (*.safetensors)"
-COMPONENT_SLIDERS = (
-    ("adaLN", "adaLN (light, colour, contrast)"),
-    ("q", "q (composition)"),
-    ("k", "k (layout, prompt following)"),
-    ("v", "v (subject, texture)"),
-    ("out", "out (integration)"),
-    ("ffn", "FFN (micro-detail, clothing)"),
-)
-LAYER_SLIDERS = (("0-9", "layers 0-9"), ("10-19", "layers 10-19"), ("20-29", "layers 20-29"))
-LAYER_SLIDERS += (("refiners", "refiners"),)
 FORMATS = ("likeness", "comfyui", "diffusers", "musubi")
-
-
-class PercentSlider(QWidget):
-    """A 0-200 % slider with its value shown; ``value()`` is the multiplier (1.0 = 100 %)."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.slider = QSlider(Qt.Orientation.Horizontal)
-        self.slider.setRange(0, 200)
-        self.slider.setValue(100)
-        self.label = QLabel("100 %")
-        self.label.setMinimumWidth(48)
-        row = QHBoxLayout(self)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.slider, 1)
-        row.addWidget(self.label)
-        self.slider.valueChanged.connect(lambda v: self.label.setText(f"{v} %"))
-
-    def value(self) -> float:
-        return self.slider.value() / 100.0
-
-    def set_value(self, mult: float) -> None:
-        self.slider.setValue(round(mult * 100))
 
 
 class LoraDialog(QDialog):
@@ -102,7 +68,10 @@ class LoraDialog(QDialog):
 
         self.tabs = QTabWidget()
         self.tabs.addTab(self._inspect_tab(), "Inspect")
-        self.tabs.addTab(self._weights_tab(), "Re-weight")
+        self.weights_panel = WeightsPanel()
+        self.scale_btn = self.weights_panel.scale_btn
+        self.scale_btn.clicked.connect(self.save_scaled)
+        self.tabs.addTab(self.weights_panel, "Re-weight")
         self.tabs.addTab(self._merge_tab(), "Merge")
         self.tabs.addTab(self._resize_tab(), "Resize")
         self.tabs.addTab(self._export_tab(), "Export")
@@ -132,56 +101,6 @@ class LoraDialog(QDialog):
         box.addWidget(self.summary)
         box.addWidget(QLabel("Weight-delta norm per block"))
         box.addWidget(scroll, 1)
-        return page
-
-    def _weights_tab(self) -> QWidget:
-        from training.lora.weights import load_presets
-
-        self.presets = load_presets()
-        self.preset = QComboBox()
-        self.preset.addItem("(none)", "")
-        for name, spec in self.presets.items():
-            self.preset.addItem(name, name)
-            self.preset.setItemData(
-                self.preset.count() - 1, spec["description"], Qt.ItemDataRole.ToolTipRole
-            )
-        self.preset_note = QLabel("")
-        self.preset_note.setWordWrap(True)
-        self.preset.currentIndexChanged.connect(self._preset_changed)
-        self.strength = PercentSlider()
-        self.component_sliders = {key: PercentSlider() for key, _ in COMPONENT_SLIDERS}
-        self.layer_sliders = {key: PercentSlider() for key, _ in LAYER_SLIDERS}
-        grid = QGridLayout()
-        row = 0
-        for label, widget in [
-            ("Preset", self.preset),
-            ("", self.preset_note),
-            ("Strength", self.strength),
-        ]:
-            grid.addWidget(QLabel(label), row, 0)
-            grid.addWidget(widget, row, 1)
-            row += 1
-        for key, label in COMPONENT_SLIDERS:
-            grid.addWidget(QLabel(label), row, 0)
-            grid.addWidget(self.component_sliders[key], row, 1)
-            row += 1
-        for key, label in LAYER_SLIDERS:
-            grid.addWidget(QLabel(label), row, 0)
-            grid.addWidget(self.layer_sliders[key], row, 1)
-            row += 1
-        reset = QPushButton("Reset")
-        reset.clicked.connect(self.reset_weights)
-        self.scale_btn = QPushButton("Save re-weighted LoRA…")
-        self.scale_btn.clicked.connect(self.save_scaled)
-        buttons = QHBoxLayout()
-        buttons.addWidget(reset)
-        buttons.addStretch(1)
-        buttons.addWidget(self.scale_btn)
-        page = QWidget()
-        box = QVBoxLayout(page)
-        box.addLayout(grid)
-        box.addStretch(1)
-        box.addLayout(buttons)
         return page
 
     def _merge_tab(self) -> QWidget:
@@ -338,44 +257,19 @@ class LoraDialog(QDialog):
 
         self._run(f"Reading {Path(path).name}", work, done)
 
-    def _preset_changed(self) -> None:
-        name = self.preset.currentData()
-        self.preset_note.setText(self.presets[name]["description"] if name else "")
-
-    def reset_weights(self) -> None:
-        self.preset.setCurrentIndex(0)
-        for slider in [
-            self.strength,
-            *self.component_sliders.values(),
-            *self.layer_sliders.values(),
-        ]:
-            slider.set_value(1.0)
-
-    def weights(self):
-        """The Weights the Re-weight tab describes (the preset first, the sliders after)."""
-        from training.lora.weights import Weights
-
-        comps = [(k, s.value()) for k, s in self.component_sliders.items() if s.value() != 1.0]
-        layers = [(k, s.value()) for k, s in self.layer_sliders.items() if s.value() != 1.0]
-        mine = Weights(self.strength.value(), layers, comps)
-        name = self.preset.currentData()
-        return self.presets[name]["weights"].then(mine) if name else mine
-
-    def _saved(self, path) -> None:
-        self.status.setText(f"Wrote {path}")
+    def _saved(self, result) -> None:
+        self.status.setText(f"Wrote {getattr(result, 'out', result)}")
 
     def save_scaled(self) -> None:
         out = self.ask_save(self._suggest("reweighted"))
         if not out:
             return
-        src, weights = self.path, self.weights()
+        src, weights = self.path, self.weights_panel.weights()
 
         def work():
-            from training.lora.io import load_lora, save_lora
-            from training.lora.ops import scale_lora
+            from training.lora.tools import scale_file
 
-            op = {"operation": "scale", "source": Path(src).name, "weights": weights.to_dict()}
-            return save_lora(scale_lora(load_lora(src), weights), out, operation=op, overwrite=True)
+            return scale_file(src, out, weights, overwrite=True)
 
         self._run("Re-weighting", work, self._saved)
 
@@ -400,23 +294,16 @@ class LoraDialog(QDialog):
         out = self.ask_save(self._suggest("merged"))
         if not out:
             return
-        weights, rank = self.weights(), self.merge_rank.value() or None
+        weights, rank = self.weights_panel.weights(), self.merge_rank.value() or None
 
         def work():
-            from training.lora.io import load_lora, save_lora
-            from training.lora.ops import MergeInput, merge_loras
+            from training.lora.tools import merge_files
 
-            items = [MergeInput(load_lora(p), w, weights) for p, w in inputs]
-            merged, fac = merge_loras(items, rank=rank)
-            op = {"operation": "merge", "rank": rank, "weights": weights.to_dict(),
-                  "inputs": [{"file": Path(p).name, "weight": w} for p, w in inputs]}  # fmt: skip
-            paths = [p for p, _ in inputs]
-            return save_lora(merged, out, operation=op, inputs=paths, overwrite=True), fac
+            return merge_files(inputs, out, weights, rank=rank, overwrite=True)
 
         def done(result) -> None:
-            path, fac = result
-            extra = f"; energy kept {fac.mean:.1%} on average" if fac else ""
-            self.status.setText(f"Wrote {path}{extra}")
+            extra = f"; energy kept {result.energy.mean:.1%} on average" if result.energy else ""
+            self.status.setText(f"Wrote {result.out}{extra}")
 
         self._run("Merging", work, done)
 
@@ -428,18 +315,15 @@ class LoraDialog(QDialog):
         src = self.path
 
         def work():
-            from training.lora.io import load_lora, save_lora
-            from training.lora.ops import resize_lora
+            from training.lora.tools import resize_file
 
-            lora, fac = resize_lora(load_lora(src), rank)
-            op = {"operation": "resize", "source": Path(src).name, "rank": rank}
-            return save_lora(lora, out, operation=op, overwrite=True), fac
+            return resize_file(src, out, rank, overwrite=True)
 
         def done(result) -> None:
-            path, fac = result
-            name, low = fac.worst
+            name, low = result.energy.worst
             self.status.setText(
-                f"Wrote {path}: energy kept {fac.mean:.1%} on average, lowest {low:.1%} ({name})"
+                f"Wrote {result.out}: energy kept {result.energy.mean:.1%} on average, "
+                f"lowest {low:.1%} ({name})"
             )
 
         self._run("Resizing", work, done)
@@ -453,18 +337,15 @@ class LoraDialog(QDialog):
         src = self.path
 
         def work():
-            from training.lora.io import load_lora, save_lora
-            from training.lora.ops import compare_loras
+            from training.lora.tools import convert_file
 
-            lora = load_lora(src)
-            op = {"operation": "convert", "source": Path(src).name, "from": lora.source_format}
-            path = save_lora(lora, out, fmt=fmt, dtype=dtype, operation=op, overwrite=True)
-            return path, compare_loras(lora, load_lora(path))
+            return convert_file(src, out, fmt, dtype=dtype, overwrite=True)
 
         def done(result) -> None:
-            path, (worst, only) = result
-            verdict = "identical deltas" if not only and worst < 1e-2 else "NOT identical"
-            self.status.setText(f"Wrote {path} ({verdict}, largest difference {worst:.1e})")
+            verdict = "identical deltas" if result.identical else "NOT identical"
+            self.status.setText(
+                f"Wrote {result.out} ({verdict}, largest difference {result.max_difference:.1e})"
+            )
 
         self._run("Converting", work, done)
 

@@ -51,9 +51,10 @@ def test_dialog_inspects_reweights_merges_resizes_converts(qtbot, lora_files, tm
     dlg.ask_open = lambda: str(b)
 
     dlg.tabs.setCurrentIndex(1)
-    dlg.preset.setCurrentIndex(dlg.preset.findData("drop-adaln"))
-    dlg.component_sliders["v"].set_value(1.5)
-    dlg.layer_sliders["0-9"].set_value(0.5)
+    panel = dlg.weights_panel
+    panel.preset.setCurrentIndex(panel.preset.findData("drop-adaln"))
+    panel.component_sliders["v"].set_value(1.5)
+    panel.layer_sliders["0-9"].set_value(0.5)
     dlg.grab().save(str(screenshot_dir / "lora_dialog_weights.png"))
     qtbot.mouseClick(dlg.scale_btn, Qt.MouseButton.LeftButton)
     _wait(qtbot, dlg)
@@ -63,7 +64,8 @@ def test_dialog_inspects_reweights_merges_resizes_converts(qtbot, lora_files, tm
     assert w.modules["layers.3.attention.to_v"].scale == pytest.approx(0.75)
     assert w.modules["layers.12.attention.to_q"].scale == pytest.approx(1.0)
 
-    dlg.reset_weights()
+    panel.reset()
+    assert panel.weights().is_identity()
     dlg.merge_weight.setValue(0.5)
     dlg.add_merge_input()
     dlg.merge_rank.setValue(8)

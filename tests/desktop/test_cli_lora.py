@@ -180,3 +180,27 @@ def test_tools_on_a_lora_the_tiny_trainer_wrote(capsys, tmp_path_factory, tmp_pa
     )
     got = m.up.double() @ m.down.double() * m.scale
     assert m.rank == 8 and float((want - got).norm()) <= 1e-2 * float(want.norm())
+
+
+def test_lora_help_and_presets_import_no_torch():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    code = (
+        "import sys; from desktop.cli import main, build_parser; build_parser();"
+        "rc = main(['lora', 'presets', '--json']);"
+        "assert 'torch' not in sys.modules and 'PySide6' not in sys.modules; sys.exit(rc)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(repo)},
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "drop-adaln" in json.loads(proc.stdout)

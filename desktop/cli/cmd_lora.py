@@ -24,7 +24,7 @@ from typing import Any
 
 from desktop.cli.common import err
 
-FORMATS = ("likeness", "comfyui", "diffusers", "musubi")
+FORMATS = ("likeness", "comfyui", "diffusers", "musubi", "musubi-fused")
 
 
 def _add_output_options(p: argparse.ArgumentParser) -> None:
@@ -226,7 +226,7 @@ def cmd_convert(args) -> int:
         from training.lora.tools import convert_file, describe
 
         if not args.to:
-            raise LoraError("convert needs --to likeness|comfyui|diffusers|musubi")
+            raise LoraError("convert needs --to likeness|comfyui|diffusers|musubi|musubi-fused")
         result = convert_file(args.file, args.out, args.to, dtype=args.dtype, overwrite=args.force)
         data = describe(result)
         data.update(to=args.to, max_relative_delta_difference=result.max_difference,

@@ -42,7 +42,7 @@ from desktop.workers import run_in_pool
 log = logging.getLogger(__name__)
 
 FILTER = "LoRA (*.safetensors)"
-FORMATS = ("likeness", "comfyui", "diffusers", "musubi")
+FORMATS = ("likeness", "comfyui", "diffusers", "musubi", "musubi-fused")
 
 
 class LoraDialog(QDialog):

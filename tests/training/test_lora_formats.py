@@ -88,7 +88,7 @@ def test_refiners_modulation_and_alpha_in_every_format(tmp_path):
     lora = small_lora(layers=3, refiners=True, scale=0.5)  # alpha 4 at rank 8
     lora.modules["layers.1.attention.to_k"].scale = 0.25  # q/k/v scales differ in one block
     del lora.modules["layers.2.attention.to_v"]  # and one block lacks v
-    for fmt in ("likeness", "comfyui", "diffusers", "musubi"):
+    for fmt in ("likeness", "comfyui", "diffusers", "musubi", "musubi-fused"):
         back = load_lora(save_lora(lora, tmp_path / f"{fmt}.safetensors", fmt=fmt, dtype="fp32"))
         assert sorted(back.modules) == sorted(lora.modules), fmt
         worst, only = compare_loras(lora, back)
@@ -96,6 +96,26 @@ def test_refiners_modulation_and_alpha_in_every_format(tmp_path):
         for name in ("noise_refiner.1.adaLN_modulation.0", "layers.1.attention.to_k"):
             _assert_same_delta(lora.modules[name], back.modules[name], rel=1e-6)
     assert "context_refiner.0.adaLN_modulation.0" not in lora.modules
+
+
+def test_musubi_fused_keys_are_what_comfyui_maps(tmp_path):
+    """kohya-style keys on ComfyUI's own module names (``lora_unet_`` + its state-dict name with
+    dots as underscores): fused qkv at rank 3r, ``attention_out``; the format is kept."""
+    from safetensors import safe_open
+
+    from training.lora.io import load_lora, save_lora
+
+    lora = small_lora(layers=2, rank=4)
+    out = save_lora(lora, tmp_path / "f.safetensors", fmt="musubi-fused")
+    with safe_open(str(out), framework="pt") as fh:
+        keys = set(fh.keys())
+        assert fh.get_tensor("lora_unet_layers_1_attention_qkv.lora_up.weight").shape == (384, 12)
+        assert float(fh.get_tensor("lora_unet_layers_1_attention_qkv.alpha")) == 12.0
+    assert "lora_unet_layers_0_attention_out.lora_down.weight" in keys
+    assert "lora_unet_layers_0_adaLN_modulation_0.lora_up.weight" in keys
+    assert not any("to_q" in k or "to_out" in k for k in keys)
+    back = load_lora(out)
+    assert back.source_format == "musubi-fused" and sorted(back.modules) == sorted(lora.modules)
 
 
 def _write(tmp_path, name, tensors, metadata=None):

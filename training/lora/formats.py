@@ -11,8 +11,9 @@ Formats (``FORMATS``):
   ``base_model.model.`` prefix or none); no alpha in the file, so the scale is folded into
   ``lora_B`` when writing.
 * ``musubi``: musubi-tuner / kohya ``lora_unet_layers_N_attention_to_q.lora_down.weight`` /
-  ``.lora_up.weight`` / ``.alpha`` (``lora_transformer_`` is read too, and the fused
-  ``..._attention_qkv``).
+  ``.lora_up.weight`` / ``.alpha`` (``lora_transformer_`` is read too).
+* ``musubi-fused``: the same key style on ComfyUI's module names (``..._attention_qkv`` with
+  the ranks added up, ``..._attention_out``): what ComfyUI needs from a kohya-style file.
 
 Reading checks every key: LoKr / LoHa / DoRA and keys of other models give a ``LoraError``
 that names them.
@@ -25,7 +26,7 @@ from typing import Any
 
 from training.lora.model import COMPONENTS, QKV, LoraError, LoraModule, split_name
 
-FORMATS = ("likeness", "comfyui", "diffusers", "musubi")
+FORMATS = ("likeness", "comfyui", "diffusers", "musubi", "musubi-fused")
 
 _PREFIXES = ("diffusion_model.", "transformer.", "base_model.model.", "model.diffusion_model.")
 _KOHYA_PREFIXES = ("lora_unet_", "lora_transformer_")
@@ -124,9 +125,10 @@ def detect_and_read(
     if len(styles) > 1:
         raise LoraError(f"the file mixes key layouts ({', '.join(sorted(styles))})")
     style = styles.pop()
-    fmt = {"kohya": "musubi", "diffusion_model.": "comfyui" if fused else "likeness"}.get(
-        style, "diffusers"
-    )
+    fmt = {
+        "kohya": "musubi-fused" if fused else "musubi",
+        "diffusion_model.": "comfyui" if fused else "likeness",
+    }.get(style, "diffusers")
     modules, notes = _build_modules(parts)
     if fmt == "likeness" and metadata and not any(k.startswith("likeness.") for k in metadata):
         notes.append("written by another trainer in the ai-toolkit / ComfyUI layout")
@@ -221,31 +223,34 @@ def to_state_dict(modules: dict[str, LoraModule], fmt: str, dtype) -> dict[str, 
         if always_alpha or scale != 1.0:
             out[f"{key_base}.alpha"] = alpha(scale * down.shape[0])
 
-    groups = _fuse_groups(modules) if fmt == "comfyui" else {}
+    fused = fmt in ("comfyui", "musubi-fused")
+    kohya = fmt in ("musubi", "musubi-fused")
+    groups = _fuse_groups(modules) if fused else {}
     done: set[str] = set()
+
+    def write(name: str, down, up, scale: float) -> None:
+        if kohya:
+            base = "lora_unet_" + name.replace(".", "_")
+            put(base, down, up, scale, "lora_down", "lora_up", True)
+        else:
+            put(f"diffusion_model.{name}", down, up, scale, "lora_A", "lora_B", False)
+
     for name in sorted(modules):
         if name in done:
             continue
         mod = modules[name]
         block, component = split_name(name)
-        if fmt == "likeness":
-            put(f"diffusion_model.{name}", mod.down, mod.up, mod.scale, "lora_A", "lora_B", False)
-        elif fmt == "diffusers":
+        if fmt == "diffusers":  # peft files carry no alpha: the scale goes into lora_B
             up = mod.up.float() * mod.scale
             put(f"transformer.{name}", mod.down, up, 1.0, "lora_A", "lora_B", False)
-        elif fmt == "musubi":
-            key = "lora_unet_" + name.replace(".", "_")
-            put(key, mod.down, mod.up, mod.scale, "lora_down", "lora_up", True)
-        elif component in QKV and block in groups:
+        elif fused and component in QKV and block in groups:
             down, up, scale = groups[block]
-            put(
-                f"diffusion_model.{block}.attention.qkv", down, up, scale, "lora_A", "lora_B", False
-            )
+            write(f"{block}.attention.qkv", down, up, scale)
             done.update(f"{block}.{c}" for c in QKV)
+        elif fused and component == "attention.to_out.0":
+            write(f"{block}.attention.out", mod.down, mod.up, mod.scale)
         else:
-            comfy = "attention.out" if component == "attention.to_out.0" else component
-            key = f"diffusion_model.{block}.{comfy}"
-            put(key, mod.down, mod.up, mod.scale, "lora_A", "lora_B", False)
+            write(name, mod.down, mod.up, mod.scale)
     return out
 
 

@@ -115,7 +115,11 @@ def test_comfyui_folder_models_and_send(tmp_path):
     assert any("vae" in note for note in sent.notes)
 
     again = send_to_comfyui(lora, comfy, WorkflowOptions("x"))  # same file: nothing copied
-    assert not again.copied
+    assert not again.copied and again.workflow == sent.workflow
+    sent.workflow.write_text('{"edited": "by the user"}')
+    third = send_to_comfyui(lora, comfy, WorkflowOptions("x", strength=0.5))
+    assert third.workflow.name == "leyla (2).json"
+    assert json.loads(sent.workflow.read_text()) == {"edited": "by the user"}
     lora.write_bytes(b"another training run")
     with pytest.raises(LoraError, match="different file"):
         send_to_comfyui(lora, comfy, WorkflowOptions("x"))

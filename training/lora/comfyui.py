@@ -235,11 +235,28 @@ class SendResult:
     notes: list[str]
 
 
+def _free_workflow_name(folder: Path, stem: str, workflow: dict[str, Any]) -> Path:
+    """``<stem>.json``, unless a different workflow (perhaps edited by the user) or a link holds
+    that name: then ``<stem> (2).json``, ``<stem> (3).json``... (an identical one is reused)."""
+    for n in range(1, 1000):
+        path = folder / (f"{stem}.json" if n == 1 else f"{stem} ({n}).json")
+        if path.is_symlink():
+            continue
+        if not path.exists():
+            return path
+        try:
+            if json.loads(path.read_text(encoding="utf-8")) == workflow:
+                return path
+        except (OSError, ValueError):
+            pass
+    raise LoraError(f"too many workflows named {stem} in {folder}")
+
+
 def send_to_comfyui(
     lora_path: str | Path, comfy: ComfyFolders, options: WorkflowOptions
 ) -> SendResult:
     """Copy the LoRA into ``models/loras`` (never over a different file of the same name) and
-    write the UI workflow into the user's workflows folder."""
+    write the UI workflow into the user's workflows folder (never over a different one)."""
     src = Path(lora_path)
     if not src.is_file():
         raise LoraError(f"{src} is not a file")
@@ -265,10 +282,9 @@ def send_to_comfyui(
             raise LoraError(f"cannot copy the LoRA to {dest}: {exc.strerror or exc}") from exc
     options.lora_name = dest.name
     options.unet, options.clip, options.vae = comfy.unet, comfy.clip, comfy.vae
-    workflow = comfy.workflows / f"{src.stem}.json"
-    if workflow.is_symlink():
-        raise LoraError(f"{workflow} is a symbolic link: not written")
-    write_json_atomic(ui_workflow(options), workflow)
+    text = ui_workflow(options)
+    workflow = _free_workflow_name(comfy.workflows, src.stem, text)
+    write_json_atomic(text, workflow)
     missing = [k for k in ("unet", "clip", "vae") if k not in comfy.found]
     notes = [f"no {k} model found in {comfy.root}: the workflow names the default" for k in missing]
     return SendResult(dest, workflow, copied, notes)

@@ -271,7 +271,9 @@ def test_outputs_never_replace_inputs_or_follow_symlinks(tmp_path):
     save_lora(lora, tmp_path / "b.safetensors")
     with pytest.raises(LoraError, match="exists"):
         save_lora(lora, tmp_path / "b.safetensors")
+    src.chmod(0o640)
     save_lora(lora, tmp_path / "b.safetensors", overwrite=True)
+    assert (tmp_path / "b.safetensors").stat().st_mode & 0o777 == 0o640  # like its input
     assert src.read_bytes() == before
     assert not (tmp_path / "elsewhere.safetensors").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == [

@@ -131,6 +131,24 @@ def save_lora(
         if "likeness.alpha" in metadata:
             metadata["likeness.alpha"] = alpha
     try:
-        return atomic_save_safetensors(tensors, out, metadata)
+        path = atomic_save_safetensors(tensors, out, metadata)
     except TrainingError as exc:
         raise LoraError(exc.message) from exc
+    _readable_like(path, [*inputs, lora.source_path])
+    return path
+
+
+def _readable_like(path: Path, sources: Sequence[str | Path]) -> None:
+    """The temporary file was created 0600: give the output the first input's permissions
+    (else rw-r--r--), so ComfyUI or another user can read it like the original."""
+    for src in sources:
+        try:
+            if src and Path(src).is_file():
+                os.chmod(path, Path(src).stat().st_mode & 0o777)
+                return
+        except OSError:
+            continue
+    try:
+        os.chmod(path, 0o644)
+    except OSError:
+        pass

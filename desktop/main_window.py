@@ -112,6 +112,10 @@ class MainWindow(QMainWindow):
         if not self.act_prefs.shortcuts():
             self.act_prefs.setShortcut(QKeySequence("Ctrl+,"))
         self.act_log = A(self, "Show &log", "log", "Ctrl+L", self.show_log)
+        self.act_lora = A(
+            self, "&LoRA tools…", None, None, lambda: self.open_lora_tools(),
+            tip="Inspect, re-weight, merge, resize or convert a LoRA; send it to ComfyUI",
+        )  # fmt: skip
         self.recent_menu = QMenu("Open &recent", self)
         mb = self.menuBar()
         m = mb.addMenu("&File")
@@ -130,6 +134,7 @@ class MainWindow(QMainWindow):
         m.addActions([self.act_zoom_in, self.act_zoom_out, self.act_fit, self.act_actual])
         m.addSeparator()
         m.addAction(self.act_log)
+        mb.addMenu("&Tools").addAction(self.act_lora)
         tb = self.addToolBar("Main")
         tb.setObjectName("mainToolbar")
         tb.setMovable(False)
@@ -246,6 +251,19 @@ class MainWindow(QMainWindow):
             return None
         self.browser.editor.save()
         dlg = BulkEditDialog(self.session, self.browser.grid.selected_rels(), self)
+        dlg.setModal(False)
+        dlg.show()
+        return dlg
+
+    def open_lora_tools(self, path: str | None = None):
+        """The LoRA dialog for ``path`` (asked for when None); returns it, or None."""
+        from desktop.widgets.lora_dialog import FILTER, LoraDialog
+
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self, "Open a LoRA", "", FILTER)
+            if not path:
+                return None
+        dlg = LoraDialog(path, self, prefs=self.prefs)
         dlg.setModal(False)
         dlg.show()
         return dlg

@@ -42,6 +42,7 @@ class Preferences(BaseModel):
     max_image_megapixels: float = Field(178.0, gt=0, le=2000)
     recursive_scan: bool = True
     recent_folders: list[str] = Field(default_factory=list)
+    comfyui_dir: str = ""  # the user's ComfyUI folder ("Send to ComfyUI"; "" = not set)
 
     def add_recent(self, folder: str | os.PathLike[str]) -> None:
         """Move ``folder`` to the top of the recent list (deduplicated, at most 10)."""

@@ -20,6 +20,8 @@ COMMAND_MODULES = [
     "desktop.cli.cmd_faces",
     "desktop.cli.cmd_captions",
     "desktop.cli.cmd_train",
+    "desktop.cli.cmd_lora",
+    "desktop.cli.cmd_comfyui",
 ]
 
 

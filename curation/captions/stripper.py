@@ -86,6 +86,14 @@ def clean_caption(
     return _Stripper(vocab or load_vocabulary(), trigger, identity_line).run(text or "", shot)
 
 
+#: words that cannot stand between an article and the subject noun: "a street with people",
+#: "a poster of a man", "a group of people" name something else, not the person
+_NOT_ADJ = (
+    r"(?:with|of|and|or|in|on|at|behind|near|next|to|by|from|for|beside|under|over|into"
+    r"|holding|wearing|is|are|was|were|has|have|who|which|that|group|crowd|couple|pair"
+    r"|poster|painting|photo|picture|statue|drawing|portrait|mannequin|shop|street|window)"
+)
+
 _EYE_TAIL_RE = re.compile(
     r"^\s+(?:sparkling|shining|glistening|gleaming|twinkling|glowing|bright)\b", re.I
 )
@@ -99,10 +107,11 @@ class _Stripper:
         self.removed: list[Removal] = []
         self.slots = Slots()
         self._trigger_re = _trigger_regex(self.trigger)
+        self._subject_done = False
         self._subject_re = vocab.derived.get("subject_re")
         if self._subject_re is None:
             self._subject_re = vocab.derived["subject_re"] = re.compile(
-                r"^(?:(?:a|an|the|one)\s+)?((?:[\w-]+\s+){0,3}?)"
+                rf"^(?:(?:a|an|the|one)\s+)?((?:(?!{_NOT_ADJ}\b)[\w-]+\s+){{0,3}}?)"
                 rf"(?:{vocab._expand('{PERSON}')})(?:['’]s(?:\s+(?:face|head|portrait))?)?"
                 r"(?![\w-])",
                 re.I,
@@ -215,6 +224,9 @@ class _Stripper:
         m = self._subject_re.match(p)
         if not m:
             return None
+        if self._subject_done and re.match(r"(?:a|an|one)\s", m.group(0), re.I):
+            return None  # the subject was replaced already: "a man walking by" is content
+        self._subject_done = True
         between = m.group(1) or ""
         kept = [w for w in between.split() if self.v.expression_regex.fullmatch(w)]
         kept += [w for w in between.split() if self.v.pose_regex.fullmatch(w)]
@@ -240,7 +252,7 @@ class _Stripper:
                 tail = _EYE_TAIL_RE.match(p[pos:])
                 if tail:
                     pos += tail.end()
-            if mt.category == "hair":
+            if mt.category == "hair" and mt.text.lower().endswith("hair"):
                 tail = _HAIR_TAIL_RE.match(p[pos:])
                 if styled:
                     out.append("hair")

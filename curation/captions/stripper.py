@@ -35,6 +35,7 @@ from curation.captions.phrases import (
     _LIGHTING_SENT_RE,
     _MOOD_SENTENCE_RE,
     _ON_FACE_RE,
+    _OTHER_CLAUSE_RE,
     _POSSESSIVE_IS_RE,
     _PRONOUN_RE,
     _SHOT_PREFIX_RE,
@@ -43,6 +44,7 @@ from curation.captions.phrases import (
     _split_items,
     _split_pieces,
     _trigger_regex,
+    present_to_ing,
 )
 from curation.captions.vocabulary import Vocabulary, load_vocabulary
 
@@ -128,7 +130,7 @@ class _Stripper:
         t = text.replace("\u2019", "'").replace("_", " ")
         t = re.sub(r"\(([^():]+):[\d.]+\)", r"\1", t)  # prompt weights "(smile:1.2)"
         t = re.sub(r"[\r\n]+", ". ", t)
-        t = re.sub(r"\s+", " ", t).strip()
+        t = present_to_ing(re.sub(r"\s+", " ", t).strip())
         if self.identity_line:
             t = re.sub(re.escape(self.identity_line), ", ", t, flags=re.I)
         if self.trigger:
@@ -209,6 +211,11 @@ class _Stripper:
         m = self.subject(p)
         if m is not None:
             p = m.strip()
+        elif not _PRONOUN_RE.match(p) and (other := _OTHER_CLAUSE_RE.match(p)):
+            p = tidy(other.group(1) + p[other.end() :])  # somebody else: one phrase
+            if p:
+                self._add(self.classify(p), p)
+            return
         m = _PRONOUN_RE.match(p) or _LEAD_VERB_RE.match(p)
         if m and m.end() > 0:
             p = p[m.end() :]
@@ -241,7 +248,6 @@ class _Stripper:
         if not matches:
             return p
         out, pos = [], 0
-        styled = bool(self.v.hair_styling_regex.search(p))
         for mt in matches:
             if mt.start < pos:
                 continue
@@ -254,7 +260,9 @@ class _Stripper:
                     pos += tail.end()
             if mt.category == "hair" and mt.text.lower().endswith("hair"):
                 tail = _HAIR_TAIL_RE.match(p[pos:])
-                if styled:
+                # "long blonde hair in a ponytail" -> "hair in a ponytail"; a lone "long hair"
+                # tag next to a "ponytail" tag leaves nothing behind
+                if self.v.hair_styling_regex.search("hair" + p[pos:].split(",", 1)[0]):
                     out.append("hair")
                 elif tail:
                     self.remove(tail.group(0), mt.reason)
@@ -353,7 +361,9 @@ class _Stripper:
         return out
 
     def _add(self, slot: str, item: str) -> None:
-        item = re.sub(r"^wearing\s+", "", item, flags=re.I) if slot == "outfit" else item
+        if slot in ("outfit", "accessories"):
+            item = re.sub(r"^(?:wearing\s+)?(?:her|his|their)\s+", "", item, flags=re.I)
+            item = re.sub(r"^wearing\s+", "", item, flags=re.I)
         if not self.slots.add(slot, item) and tidy(item):
             self.remove(item, R_DUPLICATE)
 

@@ -101,7 +101,7 @@ def score_case(case: dict, out: str) -> Score:
 
 
 def evaluate(cases: list[dict] | None = None) -> dict[str, Score]:
-    """Scores keyed "total", "family:<name>" and "source:<name>"."""
+    """Scores keyed "total", "split:<main|holdout>", "family:<name>", "source:<name>"."""
     from curation.captions import clean_caption
 
     out: dict[str, Score] = defaultdict(Score)
@@ -113,7 +113,9 @@ def evaluate(cases: list[dict] | None = None) -> dict[str, Score]:
             identity_line=case.get("identity_line"),
         )
         s = score_case(case, result.text)
-        for key in ("total", f"family:{case['family']}", f"source:{case['source']}"):
+        split = case.get("split", "main")
+        keys = ("total", f"split:{split}", f"family:{case['family']}", f"source:{case['source']}")
+        for key in keys:
             out[key].add(s)
     return dict(out)
 

@@ -12,9 +12,11 @@ deletes them).
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import errno
 import logging
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +28,7 @@ __all__ = [
     "CaptionText",
     "CaptionWriteError",
     "decode_caption",
+    "normalize_caption",
     "read_caption",
     "remove_stale_temp_files",
     "write_caption_atomic",
@@ -104,9 +107,29 @@ def _guess_bomless_utf16(data: bytes) -> str | None:
     return None
 
 
+def normalize_caption(text: str) -> str:
+    """The caption as one line, the way every trainer will read the same text.
+
+    kohya-style trainers read only the first line (stripped), ai-toolkit the whole file with
+    its line breaks: a caption of several lines is two different captions. Lines are joined
+    with ", " (commas and blanks at the joins dropped, empty lines skipped), runs of blanks
+    (tabs, no-break spaces) become one space, and the ends are trimmed.
+    """
+    lines = [_BLANKS_RE.sub(" ", line).strip() for line in text.splitlines()]
+    lines = [line for line in lines if line.strip(" ,")]
+    if len(lines) > 1:
+        lines = [line.strip(" ,") if i else line.rstrip(" ,") for i, line in enumerate(lines)]
+    return ", ".join(lines)
+
+
+_BLANKS_RE = re.compile(r"[^\S\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+")
+_FINAL_BREAKS_RE = re.compile(r"[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+\Z")
+
+
 def read_caption(path: str | os.PathLike[str]) -> CaptionText:
     """Read a caption. A missing file gives ``CaptionText("", "", exists=False)``; an
-    unreadable one raises :class:`CaptionReadError`."""
+    unreadable one raises :class:`CaptionReadError`. A final line break is not part of the
+    text (editors add one; no trainer reads it), so it never shows as an empty second line."""
     path = Path(path)
     try:
         size = os.stat(path).st_size
@@ -126,7 +149,9 @@ def read_caption(path: str | os.PathLike[str]) -> CaptionText:
         raise CaptionReadError(f"cannot read caption {path.name}: it is a folder") from exc
     except OSError as exc:
         raise CaptionReadError(f"cannot read caption {path.name}: {exc.strerror or exc}") from exc
-    return decode_caption(data)
+    cap = decode_caption(data)
+    text = _FINAL_BREAKS_RE.sub("", cap.text)
+    return cap if text == cap.text else dataclasses.replace(cap, text=text)
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -182,8 +182,10 @@ def apply_fixes(text: str, fixes: list[Fix]) -> str:
 def _tidy_after_fix(text: str) -> str:
     import re
 
-    text = re.sub(r"\s*,\s*(?:,\s*)+", ", ", text)
-    text = re.sub(r"\s+(?:with|and)\s*(?=,|$)", "", text)
+    for _ in range(2):  # "x, with , y" -> "x, , y" -> "x, y"
+        text = re.sub(r"(?:^|(?<=,))\s*(?:with|and)\s*(?=,|$)", "", text)
+        text = re.sub(r"\s+(?:with|and)\s*(?=,|$)", "", text)
+        text = re.sub(r"\s*,\s*(?:,\s*)+", ", ", text)
     text = re.sub(r"\s{2,}", " ", text)
     return text.strip().strip(",").strip()
 
@@ -218,13 +220,25 @@ def lint_dataset(
 
 
 def fixes_for_rule(
-    captions: Mapping[str, str | None], report: DatasetReport, rule: str
+    captions: Mapping[str, str | None],
+    report: DatasetReport,
+    rule: str,
+    config: LintConfig | None = None,
+    facts: Mapping[str, ImageFacts] | None = None,
 ) -> dict[str, str]:
-    """New caption text per image after applying every fix of ``rule`` ("fix all" in the GUI).
+    """New caption text per image after applying every fix of ``rule`` ("fix all" in the GUI
+    and ``likeness captions lint --fix``): one call fixes every finding of the rule in every
+    caption, never one per caption per click.
 
-    Pass the result to ``Workspace.apply_changes(..., label=f"fix all: {rule}")`` so the
-    whole batch is one undo step.
+    With ``config`` (the one the report was made with), a per-caption rule is linted again
+    on each fixed caption and its new fixes applied, until none is left (at most
+    ``_FIX_ROUNDS`` rounds): fixes that overlapped in the first pass are applied too. Pass
+    the result to ``Workspace.apply_changes(..., label=f"fix all: {rule}")`` so the whole
+    batch is one undo step, then lint once.
     """
+    from curation.captions.rules import RULES, run_caption_rules
+
+    again = config is not None and rule in RULES and RULES[rule].scope == "caption"
     out: dict[str, str] = {}
     for rel, issues in report.captions.items():
         text = captions.get(rel)
@@ -232,9 +246,21 @@ def fixes_for_rule(
         if text is None or not fixes:
             continue
         new = apply_fixes(text, fixes)
+        for _ in range(_FIX_ROUNDS - 1):
+            if not again or not new.strip():
+                break
+            found = run_caption_rules(new, config, (facts or {}).get(rel) or ImageFacts())
+            more = [i.fix for i in found if i.rule == rule and i.fix is not None]
+            newer = apply_fixes(new, more) if more else new
+            if newer == new:
+                break
+            new = newer
         if new != text:
             out[rel] = new
     return out
+
+
+_FIX_ROUNDS = 4
 
 
 def rules() -> dict[str, RuleInfo]:

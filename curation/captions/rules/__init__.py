@@ -22,6 +22,13 @@ RULES: dict[str, RuleInfo] = {
         RuleInfo(
             "trigger-variant", W, "caption", "the trigger is misspelt, re-cased or possessive"
         ),
+        RuleInfo("trigger-duplicate", W, "caption", "the trigger is written more than once"),
+        RuleInfo(
+            "multi-line",
+            W,
+            "caption",
+            "the caption has several lines (trainers read them differently): join them",
+        ),
         RuleInfo(
             "identity-descriptor", W, "caption", "the caption describes identity (eyes, skin...)"
         ),

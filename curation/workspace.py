@@ -29,6 +29,7 @@ from pathlib import Path
 
 from curation.caption_io import (
     delete_caption,
+    normalize_caption,
     remove_stale_temp_files,
     write_caption_atomic,
 )
@@ -368,7 +369,8 @@ class Workspace(DiskSyncMixin, MetaMixin, JournalMixin):
             wanted = [(rel, None, new) for rel, new in changes.items()]
         else:
             wanted = [(c.rel, c.old, c.new) for c in changes]
-        wanted = [(rel, old, _storable(new)) for rel, old, new in wanted]
+        # one line, as every trainer reads it (curation.caption_io.normalize_caption)
+        wanted = [(rel, old, normalize_caption(_storable(new))) for rel, old, new in wanted]
         with self._lock:
             result = SaveResult(label=label or f"{origin} edit of {len(wanted)} captions")
             if self._pending:

@@ -127,16 +127,17 @@ def removal_fix(text: str, start: int, end: int, label: str) -> Fix:
     """A fix deleting ``text[start:end]`` and the separator it leaves behind."""
     from curation.captions.lint import Fix
 
-    # a whole comma fragment (maybe with an article): drop it with one comma
-    frag_start = text.rfind(",", 0, start) + 1
-    frag_end_c = text.find(",", end)
+    # a whole comma (or sentence) fragment, maybe with "with a": drop it with one separator
+    frag_start = max(text.rfind(sep, 0, start) for sep in ",.;") + 1
+    ends = [i for i in (text.find(sep, end) for sep in ",.;") if i >= 0]
+    frag_end_c = min(ends) if ends else -1
     frag_end = len(text) if frag_end_c < 0 else frag_end_c
     fragment = text[frag_start:frag_end].strip()
-    core = re.sub(r"^(?:a|an|the|with|and)\s+", "", fragment, flags=re.I)
+    core = re.sub(r"^(?:(?:a|an|the|with|and|her|his|their)\s+)+", "", fragment, flags=re.I)
     if core.lower() == text[start:end].lower() or fragment.lower() == text[start:end].lower():
         if frag_end_c >= 0:  # "x, <frag>, y" -> "x, y"
             return Fix(frag_start, frag_end_c + 1, "" if frag_start == 0 else "", label)
-        s = text.rfind(",", 0, start)
+        s = max(text.rfind(sep, 0, start) for sep in ",.;")
         return Fix(max(s, 0), len(text), "", label)
     before = text[:start]
     after = text[end:]

@@ -2,6 +2,7 @@
 
     python bench/stripper_quality.py                 # totals, per family, per source
     python bench/stripper_quality.py --failures      # every leaked descriptor / lost phrase
+    python bench/stripper_quality.py --speed 20      # also captions/s over the set, 20 passes
 
 The set is ``tests/curation/data/stripper_eval.yaml`` (written for Likeness, see its header).
 A descriptor counts as removed when none of its telling words is left in the cleaned line
@@ -123,6 +124,7 @@ def evaluate(cases: list[dict] | None = None) -> dict[str, Score]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--failures", action="store_true", help="print every miss")
+    ap.add_argument("--speed", type=int, default=0, metavar="N", help="time N passes")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     scores = evaluate()
@@ -136,7 +138,24 @@ def main(argv: list[str] | None = None) -> int:
         for text, phrase, out in total.lost:
             print(f"LOST  {phrase!r}\n  in:  {text}\n  out: {out}")
     print(json.dumps({"cases": len(load_cases()), "seconds": round(elapsed, 2)}))
+    if args.speed:
+        print(json.dumps(_speed(args.speed)))
     return 0
+
+
+def _speed(passes: int) -> dict:
+    """clean_caption over every caption of the set ``passes`` times: wall and CPU rates."""
+    from curation.captions import clean_caption
+
+    cases = load_cases()
+    clean_caption(cases[0]["text"], "l3yla")  # compile the lexicon first
+    w0, c0 = time.perf_counter(), time.process_time()
+    for _ in range(passes):
+        for case in cases:
+            clean_caption(case["text"], "l3yla", shot=case.get("shot"))
+    wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+    n = passes * len(cases)
+    return {"speed_captions": n, "per_s_wall": round(n / wall), "per_s_cpu": round(n / cpu)}
 
 
 if __name__ == "__main__":

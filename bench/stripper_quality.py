@@ -24,7 +24,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-EVAL_SET = Path(__file__).resolve().parents[1] / "tests" / "curation" / "data" / "stripper_eval.yaml"
+EVAL_SET = (
+    Path(__file__).resolve().parents[1] / "tests" / "curation" / "data" / "stripper_eval.yaml"
+)
 #: words that carry no identity on their own (the noun a descriptor is about)
 _GENERIC = frozenset(
     "a an the and with of in her his their she he is are has have its it that which very "

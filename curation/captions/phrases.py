@@ -18,7 +18,9 @@ _SHOT_PREFIX_RE = re.compile(
     r"|illustration|headshot)(?:\s+of\b)?\s*",
     re.I,
 )
-_FRAMING_TAG_RE = re.compile(rf"^(?!studio$)(?:(?:{_FRAMING_WORDS})(?:\s+(?:shot|view|photo))?\s*)+$", re.I)
+_FRAMING_TAG_RE = re.compile(
+    rf"^(?!studio$)(?:(?:{_FRAMING_WORDS})(?:\s+(?:shot|view|photo))?\s*)+$", re.I
+)
 _BOILER_RES = [
     re.compile(
         r"^(?:the|this)\s+(?:image|photo|photograph|picture|shot|scene|illustration)\s+"

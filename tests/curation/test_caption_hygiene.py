@@ -110,7 +110,9 @@ BODY = [
 
 @pytest.mark.parametrize(("text", "phrase"), BODY)
 def test_body_and_build_are_identity_in_lint(text, phrase):
-    found = [text[i.start : i.end] for i in lint_caption(text, CFG) if i.rule == "identity-descriptor"]
+    found = [
+        text[i.start : i.end] for i in lint_caption(text, CFG) if i.rule == "identity-descriptor"
+    ]
     assert found == [phrase]
 
 
@@ -132,7 +134,9 @@ def test_body_words_in_the_declared_identity_line_are_accepted():
     line = "a tall slim woman with short red hair"
     cfg = LintConfig("l3yla", identity_line=line)
     text = f"l3yla, {line}, smiling, curvy"
-    found = [text[i.start : i.end] for i in lint_caption(text, cfg) if i.rule == "identity-descriptor"]
+    found = [
+        text[i.start : i.end] for i in lint_caption(text, cfg) if i.rule == "identity-descriptor"
+    ]
     assert found == ["curvy"]  # the line is accepted word for word; anything beyond is not
 
 
@@ -146,7 +150,9 @@ def test_fix_all_applies_every_fix_of_the_rule_in_one_call():
         "d": "l3yla, black tied up hair, brown ponytail, smiling",
     }
     report = lint_dataset(caps, CFG)
-    counts = {rel: sum(i.rule == "identity-descriptor" for i in v) for rel, v in report.captions.items()}
+    counts = {
+        rel: sum(i.rule == "identity-descriptor" for i in v) for rel, v in report.captions.items()
+    }
     assert counts == {"a": 9, "b": 3, "c": 3, "d": 2}
     fixed = fixes_for_rule(caps, report, "identity-descriptor", CFG)
     assert fixed == {

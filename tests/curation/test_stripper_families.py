@@ -119,8 +119,7 @@ FAMILIES = [
         "l3yla, a tall slim woman with short red hair, petite, smiling, wearing a blue raincoat",
         None,
         "a tall slim woman with short red hair",
-        "a photo of l3yla, a tall slim woman with short red hair, smiling, wearing a blue "
-        "raincoat",
+        "a photo of l3yla, a tall slim woman with short red hair, smiling, wearing a blue raincoat",
     ),
 ]
 
@@ -137,12 +136,21 @@ def test_miss_families(text, shot, identity_line, expected):
         ("l3yla, smiling, purple eyes", "purple eyes", "eye colour"),
         ("l3yla, smiling, heterochromia", "heterochromia", "eye colour"),
         ("l3yla, smiling, large breasts, wide hips", "wide hips", "body type"),
-        ("l3yla, smiling. Her eyes are large and expressive.", "Her eyes are large and "
-         "expressive", "face shape"),  # fmt: skip
-        ("l3yla, smiling. Her lips are full and naturally pink.", "Her lips are full and "
-         "naturally pink", "face shape"),  # fmt: skip
-        ("l3yla, smiling. Her skin has a warm golden undertone.", "Her skin has a warm golden "
-         "undertone", "skin tone"),  # fmt: skip
+        (
+            "l3yla, smiling. Her eyes are large and expressive.",
+            "Her eyes are large and expressive",
+            "face shape",
+        ),
+        (
+            "l3yla, smiling. Her lips are full and naturally pink.",
+            "Her lips are full and naturally pink",
+            "face shape",
+        ),
+        (
+            "l3yla, smiling. Her skin has a warm golden undertone.",
+            "Her skin has a warm golden undertone",
+            "skin tone",
+        ),
         ("l3yla, smiling. Her skin is smooth and fair.", "Her skin is smooth and fair", "skin"),
         ("l3yla, smiling, black tied up hair", "black", "hair colour"),
         ("l3yla, smiling, tall and slim", "tall and slim", "body type"),

@@ -91,7 +91,8 @@ def test_trigger_written_twice_is_a_finding_with_a_fix():
     fixed = fixes_for_rule({"a": text}, lint_dataset({"a": text}, CFG), "trigger-duplicate")
     assert fixed == {"a": "a photo of l3yla, smiling, wearing a red coat, in a park"}
     assert not [i for i in lint_caption(fixed["a"], CFG) if i.rule.startswith("trigger")]
-    assert not [i for i in lint_caption("l3yla's jacket, l3yla", CFG) if i.rule == "x"]
+    possessive = "l3yla, wearing l3yla's jacket"  # the trigger-variant rule's business
+    assert not [i for i in lint_caption(possessive, CFG) if i.rule == "trigger-duplicate"]
 
 
 BODY = [
@@ -193,3 +194,11 @@ def test_fix_all_with_the_config_lints_again_until_nothing_is_left():
     full = fixes_for_rule(caps, report, "identity-descriptor", CFG)
     assert lint_dataset(once, CFG).issues("identity-descriptor")  # one pass is not enough
     assert not lint_dataset(full, CFG).issues("identity-descriptor")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["l3yla, black hair clip, smiling", "l3yla, white fringe jacket", "l3yla, red hair tie"],
+)
+def test_accessories_named_after_hair_are_not_hair_colour(text):
+    assert not [i for i in lint_caption(text, CFG) if i.rule == "identity-descriptor"]

@@ -333,9 +333,12 @@ class _Stripper:
                 }
             )
             not_prep = r"(?:(?!(?:in|on|at|with|and)\b)[\w-]+\s+)"
+            # "an older man in a suit" is somebody else's outfit, not "wearing a suit"
+            people = sorted(w for w in self.v.sets.get("PERSON", []) if w.isalpha())
+            not_person = "".join(rf"(?<!\b{re.escape(w)})" for w in people)
             cached = self.v.derived["split_re"] = re.compile(
                 rf"\s*\b(wearing|wears|dressed\s+in|while|{_BG_PREP_RE}|with)\s+"
-                rf"|(?:^|\s+)(in)\s+(?=(?:a|an)\s+{not_prep}{{0,3}}?{garment})"
+                rf"|(?:^|{not_person}\s+)(in)\s+(?=(?:a|an)\s+{not_prep}{{0,3}}?{garment})"
                 r"|\s+(?!in\s+the\s+background)"
                 rf"(?=(?:in|on|at|inside|outside|near|by|beside|under)\s+(?:a|an|the)\s+"
                 rf"{not_prep}{{0,3}}?{place})"

@@ -280,7 +280,10 @@ class _Stripper:
         splitter = self._splitter()
         parts: list[tuple[str, str]] = []
         pos, key = 0, ""
+        people = self._people()
         for m in splitter.finditer(p):
+            if m.group(2) and p[: m.start()].rsplit(" ", 1)[-1].lower() in people:
+                continue  # "an older man in a suit": somebody else's outfit, not "wearing"
             parts.append((key, p[pos : m.start()]))
             key = re.sub(r"\s+", " ", (m.group(1) or m.group(2) or "").lower())
             key = "wearing" if key in ("in", "wears") else key
@@ -333,12 +336,9 @@ class _Stripper:
                 }
             )
             not_prep = r"(?:(?!(?:in|on|at|with|and)\b)[\w-]+\s+)"
-            # "an older man in a suit" is somebody else's outfit, not "wearing a suit"
-            people = sorted(w for w in self.v.sets.get("PERSON", []) if w.isalpha())
-            not_person = "".join(rf"(?<!\b{re.escape(w)})" for w in people)
             cached = self.v.derived["split_re"] = re.compile(
                 rf"\s*\b(wearing|wears|dressed\s+in|while|{_BG_PREP_RE}|with)\s+"
-                rf"|(?:^|{not_person}\s+)(in)\s+(?=(?:a|an)\s+{not_prep}{{0,3}}?{garment})"
+                rf"|(?:^|\s+)(in)\s+(?=(?:a|an)\s+{not_prep}{{0,3}}?{garment})"
                 r"|\s+(?!in\s+the\s+background)"
                 rf"(?=(?:in|on|at|inside|outside|near|by|beside|under)\s+(?:a|an|the)\s+"
                 rf"{not_prep}{{0,3}}?{place})"
@@ -347,6 +347,13 @@ class _Stripper:
                 re.I,
             )
         return cached
+
+    def _people(self) -> frozenset[str]:
+        people = self.v.derived.get("people")
+        if people is None:
+            words = self.v.sets.get("PERSON", [])
+            people = self.v.derived["people"] = frozenset(w.lower() for w in words)
+        return people
 
     def _split_head(self, body: str) -> list[str]:
         """Split a clause on "and" only between actions ("standing and smiling")."""

@@ -96,6 +96,11 @@ _NOT_ADJ = (
     r"|poster|painting|photo|picture|statue|drawing|portrait|mannequin|shop|street|window)"
 )
 
+#: plural people: "with people walking" describes them, not the subject
+_OTHERS = frozenset(
+    "people men women children kids crowd crowds pedestrians friends tourists others".split()
+)
+
 _EYE_TAIL_RE = re.compile(
     r"^\s+(?:sparkling|shining|glistening|gleaming|twinkling|glowing|bright)\b", re.I
 )
@@ -282,8 +287,11 @@ class _Stripper:
         pos, key = 0, ""
         people = self._people()
         for m in splitter.finditer(p):
-            if m.group(2) and p[: m.start()].rsplit(" ", 1)[-1].lower() in people:
-                continue  # "an older man in a suit": somebody else's outfit, not "wearing"
+            before = p[: m.start()].rsplit(" ", 1)[-1].lower()
+            if (m.group(2) and before in people) or (
+                not m.group(1) and not m.group(2) and before in _OTHERS
+            ):
+                continue  # "an older man in a suit", "people walking": somebody else's
             parts.append((key, p[pos : m.start()]))
             key = re.sub(r"\s+", " ", (m.group(1) or m.group(2) or "").lower())
             key = "wearing" if key in ("in", "wears") else key
@@ -311,6 +319,9 @@ class _Stripper:
                     if not item:
                         continue
                     slot = self.classify(item)
+                    head, _, rest = item.partition(" ")
+                    if rest and head.lower() in _OTHERS:
+                        slot = "background"  # "a street with people walking": not her pose
                     if slot == last_slot == "pose" and self.slots.items["pose"]:
                         self.slots.items["pose"][-1] += f" with {item}"
                     else:

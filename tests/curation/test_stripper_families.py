@@ -94,6 +94,22 @@ FAMILIES = [
         "a medium shot photo of l3yla, holding a glass of champagne, at a party, a group of "
         "people dancing in the background",
     ),
+    (
+        "The image shows a busy street with people walking. In the middle of the street, a "
+        "young woman with short blonde hair is riding a bicycle.",
+        "full-body",
+        None,
+        "a full-body photo of l3yla, riding a bicycle, a busy street, people walking, in the "
+        "middle of the street",
+    ),
+    (
+        "A photograph of a young woman with auburn hair sitting across the table from an older "
+        "man in a suit. She is wearing a blue blouse.",
+        "medium",
+        None,
+        "a medium shot photo of l3yla, sitting across the table from an older man in a suit, "
+        "wearing a blue blouse",
+    ),
     # -- body and build (short human captions and prose)
     (
         "l3yla, tall and slim, standing by the sea, wearing a white linen dress",

@@ -411,6 +411,9 @@ class _Stripper:
             return "hair"
         if self._is_accessory(item):
             return "accessories"
+        first = v.pose_regex.match(item)
+        if first and first.group(0).lower().endswith("ing") and " " in item:
+            return "pose"  # "sitting across from a man in a suit" is a pose, not an outfit
         if v.garment_regex.search(item):
             return "outfit"
         if v.expression_regex.search(item):

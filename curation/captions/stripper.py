@@ -267,7 +267,10 @@ class _Stripper:
                 tail = _HAIR_TAIL_RE.match(p[pos:])
                 # "long blonde hair in a ponytail" -> "hair in a ponytail"; a lone "long hair"
                 # tag next to a "ponytail" tag leaves nothing behind
-                if self.v.hair_styling_regex.search("hair" + p[pos:].split(",", 1)[0]):
+                rest = p[pos:].split(",", 1)[0]
+                if not re.match(r"\s+with\b", rest) and self.v.hair_styling_regex.search(
+                    "hair" + rest
+                ):
                     out.append("hair")
                 elif tail:
                     self.remove(tail.group(0), mt.reason)

@@ -247,7 +247,7 @@ def fixes_for_rule(
             continue
         new = apply_fixes(text, fixes)
         for _ in range(_FIX_ROUNDS - 1):
-            if not again or not new.strip():
+            if not again or config is None or not new.strip():
                 break
             found = run_caption_rules(new, config, (facts or {}).get(rel) or ImageFacts())
             more = [i.fix for i in found if i.rule == rule and i.fix is not None]

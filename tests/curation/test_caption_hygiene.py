@@ -202,3 +202,21 @@ def test_fix_all_with_the_config_lints_again_until_nothing_is_left():
 )
 def test_accessories_named_after_hair_are_not_hair_colour(text):
     assert not [i for i in lint_caption(text, CFG) if i.rule == "identity-descriptor"]
+
+
+@pytest.mark.parametrize("unit", ["pale, fair, ", "wide hips ", "freckles ", "tall slim "])
+def test_a_huge_caption_is_linted_and_cleaned_in_linear_time(unit):
+    """Hostile input: a 64 KB caption (a pasted log, a broken tagger) must not hang the GUI.
+    Before, a run of skin words took ~60 s (regex scans from every word) and thousands of
+    findings made the fixes quadratic; now about 1 s on the shared 2-core machine."""
+    import time
+
+    from curation.captions import clean_caption
+
+    text = "l3yla, " + unit * (64_000 // len(unit))
+    lint_caption("l3yla, smiling", CFG)  # the lexicon is compiled outside the timing
+    start = time.process_time()
+    issues = lint_caption(text, CFG)
+    clean_caption(text, "l3yla")
+    assert time.process_time() - start < 8, unit
+    assert issues  # it did find them

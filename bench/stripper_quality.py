@@ -3,6 +3,7 @@
     python bench/stripper_quality.py                 # totals, per family, per source
     python bench/stripper_quality.py --failures      # every leaked descriptor / lost phrase
     python bench/stripper_quality.py --speed 20      # also captions/s over the set, 20 passes
+    python bench/stripper_quality.py --stress 32000  # lint/clean one huge caption per word run
 
 The set is ``tests/curation/data/stripper_eval.yaml`` (written for Likeness, see its header).
 A descriptor counts as removed when none of its telling words is left in the cleaned line
@@ -127,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--failures", action="store_true", help="print every miss")
     ap.add_argument("--speed", type=int, default=0, metavar="N", help="time N passes")
+    ap.add_argument("--stress", type=int, default=0, metavar="CHARS", help="huge captions")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     scores = evaluate()
@@ -142,7 +144,44 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps({"cases": len(load_cases()), "seconds": round(elapsed, 2)}))
     if args.speed:
         print(json.dumps(_speed(args.speed)))
+    if args.stress:
+        for row in _stress(args.stress):
+            print(json.dumps(row))
     return 0
+
+
+STRESS_UNITS = (
+    "tall slim ", "tall, slim, ", "brown ", "long black ", "pale fair ", "pale, fair, ",
+    "young ", "asian ", "full thin ", "her eyes are large and ", "wide hips ", "freckles ",
+    "blonde ponytail ", "smiling ",
+)  # fmt: skip
+
+
+def _stress(chars: int) -> list[dict]:
+    """Hostile input: one caption of ``chars`` characters repeating one run of words; wall
+    seconds for ``lint_caption`` and ``clean_caption`` (both must stay linear)."""
+    from curation.captions import clean_caption
+    from curation.captions.lint import LintConfig, lint_caption
+
+    cfg = LintConfig("l3yla")
+    lint_caption("l3yla, smiling", cfg)  # compile the lexicon first
+    rows = []
+    for unit in STRESS_UNITS:
+        text = "l3yla, " + unit * (chars // len(unit))
+        t0 = time.perf_counter()
+        lint_caption(text, cfg)
+        t1 = time.perf_counter()
+        clean_caption(text, "l3yla")
+        t2 = time.perf_counter()
+        rows.append(
+            {
+                "run": unit,
+                "chars": len(text),
+                "lint_s": round(t1 - t0, 2),
+                "clean_s": round(t2 - t1, 2),
+            }
+        )
+    return rows
 
 
 def _speed(passes: int) -> dict:

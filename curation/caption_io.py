@@ -14,6 +14,7 @@ import codecs
 import errno
 import logging
 import os
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -32,6 +33,7 @@ __all__ = [
     "CaptionText",
     "CaptionWriteError",
     "decode_caption",
+    "normalize_caption",
     "read_caption",
     "remove_stale_temp_files",
     "TEMP_MARK",
@@ -112,6 +114,25 @@ def _guess_bomless_utf16(data: bytes) -> str | None:
     return None
 
 
+def normalize_caption(text: str) -> str:
+    """The caption as one line, the way every trainer will read the same text.
+
+    kohya-style trainers read only the first line (stripped), ai-toolkit the whole file with
+    its line breaks: a caption of several lines is two different captions. Lines are joined
+    with ", " (commas and blanks at the joins dropped, empty lines skipped), runs of blanks
+    (tabs, no-break spaces) become one space, and the ends are trimmed.
+    """
+    lines = [_BLANKS_RE.sub(" ", line).strip() for line in text.splitlines()]
+    lines = [line for line in lines if line.strip(" ,")]
+    if len(lines) > 1:
+        lines = [line.strip(" ,") if i else line.rstrip(" ,") for i, line in enumerate(lines)]
+    return ", ".join(lines)
+
+
+_BLANKS_RE = re.compile(r"[^\S\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+")
+_FINAL_BREAKS_RE = re.compile(r"[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+\Z")
+
+
 def read_caption(
     path: str | os.PathLike[str], root: str | os.PathLike[str] | None = None
 ) -> CaptionText:
@@ -119,7 +140,9 @@ def read_caption(
     unreadable one raises :class:`CaptionReadError`: a folder, FIFO, socket or device named
     like a caption (never opened for a blocking read), a dangling link, a link loop, a link
     leading outside ``root``, a file over :data:`MAX_CAPTION_BYTES`. A caption that is a
-    link (inside ``root``) is read and marked ``read_only``: Likeness never writes through it."""
+    link (inside ``root``) is read and marked ``read_only``: Likeness never writes through it.
+    A final line break is not part of the text (editors add one; no trainer reads it), so it
+    never shows as an empty second line."""
     path = Path(path)
     try:
         data, is_link = read_limited(path, MAX_CAPTION_BYTES, root=root)
@@ -139,6 +162,9 @@ def read_caption(
     if data is None:
         return CaptionText("", "", None, exists=False)
     cap = decode_caption(data)
+    text = _FINAL_BREAKS_RE.sub("", cap.text)
+    if text != cap.text:
+        cap = replace(cap, text=text)
     if is_link:
         cap = replace(cap, read_only=True, warning=cap.warning or LINK_WARNING)
     return cap

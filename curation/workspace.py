@@ -24,6 +24,7 @@ from pathlib import Path
 
 from curation.caption_io import (
     delete_caption,
+    normalize_caption,
     read_caption,
     remove_stale_temp_files,
     write_caption_atomic,
@@ -416,7 +417,8 @@ class Workspace:
             wanted = [(rel, None, new) for rel, new in changes.items()]
         else:
             wanted = [(c.rel, c.old, c.new) for c in changes]
-        wanted = [(rel, old, storable_text(new)) for rel, old, new in wanted]
+        # one line, as every trainer reads it (curation.caption_io.normalize_caption)
+        wanted = [(rel, old, normalize_caption(storable_text(new))) for rel, old, new in wanted]
         with self._writer.hold(), self._lock:
             result = SaveResult(label=label or f"{origin} edit of {len(wanted)} captions")
             if self._pending:

@@ -102,7 +102,7 @@ def tidy(phrase: str) -> str:
     if p.lower() in {"a", "an", "the", "and", "with", "her", "his", "their", "is", "are", "has",
                      "have", "was", "were", "of", "in", "on"}:  # fmt: skip
         return ""
-    if p and p[0].isupper() and not p[:2].isupper():
+    if p and p[0].isupper() and not (len(p) > 1 and p[1].isupper()):
         p = p[0].lower() + p[1:]
     return p
 

@@ -6,13 +6,14 @@ without importing each other. No Qt, no torch.
 
 A :class:`Fix` replaces ``text[start:end]`` with ``replacement``; a fix that rewrites the
 whole caption has ``start == 0`` and ``end == len(text)``. :func:`apply_fixes` is THE fixer:
-the CLI, the editor's quick fix and the GUI's "Fix all" all apply fixes through it.
+the CLI, the editor's quick fix and the GUI's "Fix all" (``captions.lint.fixes_for_rule``)
+all apply fixes through it.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import cached_property
@@ -231,27 +232,9 @@ def apply_fixes(text: str, fixes: Iterable[Fix]) -> str:
 
 
 def _tidy_after_fix(text: str) -> str:
-    text = re.sub(r"\s*,\s*(?:,\s*)+", ", ", text)
-    text = re.sub(r"\s+(?:with|and)\s*(?=,|$)", "", text)
+    for _ in range(2):  # "x, with , y" -> "x, , y" -> "x, y"
+        text = re.sub(r"(?:^|(?<=,))\s*(?:with|and)\s*(?=,|$)", "", text)
+        text = re.sub(r"\s+(?:with|and)\s*(?=,|$)", "", text)
+        text = re.sub(r"\s*,\s*(?:,\s*)+", ", ", text)
     text = re.sub(r"\s{2,}", " ", text)
     return text.strip().strip(",").strip()
-
-
-def fixes_for_rule(
-    captions: Mapping[str, str | None], report: DatasetReport, rule: str
-) -> dict[str, str]:
-    """New caption text per image after applying every fix of ``rule`` ("fix all" in the GUI).
-
-    The ONE fixer of the CLI and the GUI: pass the result to the session's (or the
-    workspace's) ``apply_changes`` so the whole batch is one undo step.
-    """
-    out: dict[str, str] = {}
-    for rel, issues in report.captions.items():
-        text = captions.get(rel)
-        fixes = [i.fix for i in issues if i.rule == rule and i.fix is not None]
-        if text is None or not fixes:
-            continue
-        new = apply_fixes(text, fixes)
-        if new != text:
-            out[rel] = new
-    return out

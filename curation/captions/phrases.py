@@ -18,7 +18,9 @@ _SHOT_PREFIX_RE = re.compile(
     r"|illustration|headshot)(?:\s+of\b)?\s*",
     re.I,
 )
-_FRAMING_TAG_RE = re.compile(rf"^(?:(?:{_FRAMING_WORDS})(?:\s+(?:shot|view|photo))?\s*)+$", re.I)
+_FRAMING_TAG_RE = re.compile(
+    rf"^(?!studio$)(?:(?:{_FRAMING_WORDS})(?:\s+(?:shot|view|photo))?\s*)+$", re.I
+)
 _BOILER_RES = [
     re.compile(
         r"^(?:the|this)\s+(?:image|photo|photograph|picture|shot|scene|illustration)\s+"
@@ -29,6 +31,11 @@ _BOILER_RES = [
     re.compile(
         r"^in\s+(?:this|the)\s+(?:image|photo|picture)\s*,?\s*(?:we\s+(?:can\s+)?see|"
         r"there\s+(?:is|are)|you\s+can\s+see)?\s*",
+        re.I,
+    ),
+    re.compile(
+        r"^(?:this|it)\s+is\s+(?:a|an)\s+(?:[\w-]+\s+){0,3}?(?:photo(?:graph)?|image|picture"
+        r"|portrait|shot|close-up|selfie|snapshot)\s+(?:of|showing|that\s+shows|depicting)\s+",
         re.I,
     ),
     re.compile(r"^(?:there\s+(?:is|are)|we\s+(?:can\s+)?see|it\s+(?:is|shows))\s+", re.I),
@@ -112,7 +119,36 @@ def _split_items(text: str) -> list[str]:
     return out
 
 
-_SOLO_RE = re.compile(r"^(?:solo|1girl|1boy|1woman|1man|single|alone|one\s+person)$", re.I)
+_SOLO_RE = re.compile(
+    r"^(?:solo|1girl|1boy|1woman|1man|single|alone|one\s+person|(?:male|female|solo)\s+focus)$",
+    re.I,
+)
+#: JoyCaption writes the present simple ("she stands with ..."): the slots want "standing"
+_PRESENT_VERB_RE = re.compile(
+    r"\b((?:she|he|and|who)\s+)(stands|sits|leans|looks|holds|smiles|poses|walks|lies|kneels"
+    r"|gazes|rests|crouches|laughs|grins|runs|reads|sips|carries|stares|glances|faces|reaches)\b",
+    re.I,
+)
+_ING = {"lies": "lying", "poses": "posing", "smiles": "smiling", "gazes": "gazing",
+        "stares": "staring", "faces": "facing", "runs": "running", "sits": "sitting"}  # fmt: skip
+
+
+def present_to_ing(text: str) -> str:
+    """ "she stands with one hand on her hip" -> "she standing with ..." (then "standing")."""
+
+    def sub(m: re.Match[str]) -> str:
+        verb = m.group(2).lower()
+        return m.group(1) + (_ING.get(verb) or re.sub(r"e?s$", "", verb) + "ing")
+
+    return _PRESENT_VERB_RE.sub(sub, text)
+
+
+#: a clause about somebody else: "a group of people is dancing in the background"
+_OTHER_CLAUSE_RE = re.compile(
+    r"^((?:a|an|two|three|several|some|many|other)\s+(?:[\w-]+\s+){0,4}?)(?:is|are)\s+"
+    r"(?=[\w-]+ing\b)",
+    re.I,
+)
 
 
 _AN_RE = re.compile(r"\ban\s+(?=[b-df-hj-np-tv-z]\w)", re.I)

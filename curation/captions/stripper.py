@@ -35,6 +35,7 @@ from curation.captions.phrases import (
     _LIGHTING_SENT_RE,
     _MOOD_SENTENCE_RE,
     _ON_FACE_RE,
+    _OTHER_CLAUSE_RE,
     _POSSESSIVE_IS_RE,
     _PRONOUN_RE,
     _SHOT_PREFIX_RE,
@@ -43,6 +44,7 @@ from curation.captions.phrases import (
     _split_items,
     _split_pieces,
     _trigger_regex,
+    present_to_ing,
 )
 from curation.captions.vocabulary import Vocabulary, load_vocabulary
 
@@ -86,6 +88,19 @@ def clean_caption(
     return _Stripper(vocab or load_vocabulary(), trigger, identity_line).run(text or "", shot)
 
 
+#: words that cannot stand between an article and the subject noun: "a street with people",
+#: "a poster of a man", "a group of people" name something else, not the person
+_NOT_ADJ = (
+    r"(?:with|of|and|or|in|on|at|behind|near|next|to|by|from|for|beside|under|over|into"
+    r"|holding|wearing|is|are|was|were|has|have|who|which|that|group|crowd|couple|pair"
+    r"|poster|painting|photo|picture|statue|drawing|portrait|mannequin|shop|street|window)"
+)
+
+#: plural people: "with people walking" describes them, not the subject
+_OTHERS = frozenset(
+    "people men women children kids crowd crowds pedestrians friends tourists others".split()
+)
+
 _EYE_TAIL_RE = re.compile(
     r"^\s+(?:sparkling|shining|glistening|gleaming|twinkling|glowing|bright)\b", re.I
 )
@@ -99,10 +114,11 @@ class _Stripper:
         self.removed: list[Removal] = []
         self.slots = Slots()
         self._trigger_re = _trigger_regex(self.trigger)
+        self._subject_done = False
         subject_re: re.Pattern[str] | None = vocab.derived.get("subject_re")
         if subject_re is None:
             subject_re = vocab.derived["subject_re"] = re.compile(
-                r"^(?:(?:a|an|the|one)\s+)?((?:[\w-]+\s+){0,3}?)"
+                rf"^(?:(?:a|an|the|one)\s+)?((?:(?!{_NOT_ADJ}\b)[\w-]+\s+){{0,3}}?)"
                 rf"(?:{vocab._expand('{PERSON}')})(?:['’]s(?:\s+(?:face|head|portrait))?)?"
                 r"(?![\w-])",
                 re.I,
@@ -120,7 +136,7 @@ class _Stripper:
         t = text.replace("\u2019", "'").replace("_", " ")
         t = re.sub(r"\(([^():]+):[\d.]+\)", r"\1", t)  # prompt weights "(smile:1.2)"
         t = re.sub(r"[\r\n]+", ". ", t)
-        t = re.sub(r"\s+", " ", t).strip()
+        t = present_to_ing(re.sub(r"\s+", " ", t).strip())
         if self.identity_line:
             t = re.sub(re.escape(self.identity_line), ", ", t, flags=re.I)
         if self.trigger:
@@ -201,6 +217,11 @@ class _Stripper:
         m = self.subject(p)
         if m is not None:
             p = m.strip()
+        elif not _PRONOUN_RE.match(p) and (other := _OTHER_CLAUSE_RE.match(p)):
+            p = tidy(other.group(1) + p[other.end() :])  # somebody else: one phrase
+            if p:
+                self._add(self.classify(p), p)
+            return
         m = _PRONOUN_RE.match(p) or _LEAD_VERB_RE.match(p)
         if m and m.end() > 0:
             p = p[m.end() :]
@@ -216,6 +237,9 @@ class _Stripper:
         m = self._subject_re.match(p)
         if not m:
             return None
+        if self._subject_done and re.match(r"(?:a|an|one)\s", m.group(0), re.I):
+            return None  # the subject was replaced already: "a man walking by" is content
+        self._subject_done = True
         between = m.group(1) or ""
         kept = [w for w in between.split() if self.v.expression_regex.fullmatch(w)]
         kept += [w for w in between.split() if self.v.pose_regex.fullmatch(w)]
@@ -230,7 +254,6 @@ class _Stripper:
         if not matches:
             return p
         out, pos = [], 0
-        styled = bool(self.v.hair_styling_regex.search(p))
         for mt in matches:
             if mt.start < pos:
                 continue
@@ -241,9 +264,14 @@ class _Stripper:
                 tail = _EYE_TAIL_RE.match(p[pos:])
                 if tail:
                     pos += tail.end()
-            if mt.category == "hair":
+            if mt.category == "hair" and mt.text.lower().endswith("hair"):
                 tail = _HAIR_TAIL_RE.match(p[pos:])
-                if styled:
+                # "long blonde hair in a ponytail" -> "hair in a ponytail"; a lone "long hair"
+                # tag next to a "ponytail" tag leaves nothing behind
+                rest = p[pos:].split(",", 1)[0]
+                if not re.match(r"\s+with\b", rest) and self.v.hair_styling_regex.search(
+                    "hair" + rest
+                ):
                     out.append("hair")
                 elif tail:
                     self.remove(tail.group(0), mt.reason)
@@ -261,7 +289,13 @@ class _Stripper:
         splitter = self._splitter()
         parts: list[tuple[str, str]] = []
         pos, key = 0, ""
+        people = self._people()
         for m in splitter.finditer(p):
+            before = p[: m.start()].rsplit(" ", 1)[-1].lower()
+            if (m.group(2) and before in people) or (
+                not m.group(1) and not m.group(2) and before in _OTHERS
+            ):
+                continue  # "an older man in a suit", "people walking": somebody else's
             parts.append((key, p[pos : m.start()]))
             key = re.sub(r"\s+", " ", (m.group(1) or m.group(2) or "").lower())
             key = "wearing" if key in ("in", "wears") else key
@@ -289,6 +323,9 @@ class _Stripper:
                     if not item:
                         continue
                     slot = self.classify(item)
+                    head, _, rest = item.partition(" ")
+                    if rest and head.lower() in _OTHERS:
+                        slot = "background"  # "a street with people walking": not her pose
                     if slot == last_slot == "pose" and self.slots.items["pose"]:
                         self.slots.items["pose"][-1] += f" with {item}"
                     else:
@@ -326,6 +363,13 @@ class _Stripper:
             )
         return cached
 
+    def _people(self) -> frozenset[str]:
+        people = self.v.derived.get("people")
+        if people is None:
+            words = self.v.sets.get("PERSON", [])
+            people = self.v.derived["people"] = frozenset(w.lower() for w in words)
+        return people
+
     def _split_head(self, body: str) -> list[str]:
         """Split a clause on "and" only between actions ("standing and smiling")."""
         out = [body]
@@ -342,7 +386,9 @@ class _Stripper:
         return out
 
     def _add(self, slot: str, item: str) -> None:
-        item = re.sub(r"^wearing\s+", "", item, flags=re.I) if slot == "outfit" else item
+        if slot in ("outfit", "accessories"):
+            item = re.sub(r"^(?:wearing\s+)?(?:her|his|their)\s+", "", item, flags=re.I)
+            item = re.sub(r"^wearing\s+", "", item, flags=re.I)
         if not self.slots.add(slot, item) and tidy(item):
             self.remove(item, R_DUPLICATE)
 
@@ -369,6 +415,9 @@ class _Stripper:
             return "hair"
         if self._is_accessory(item):
             return "accessories"
+        first = v.pose_regex.match(item)
+        if first and first.group(0).lower().endswith("ing") and " " in item:
+            return "pose"  # "sitting across from a man in a suit" is a pose, not an outfit
         if v.garment_regex.search(item):
             return "outfit"
         if v.expression_regex.search(item):

@@ -1,7 +1,8 @@
 """``likeness lint``, ``clean-caption``, ``check-trigger``, ``autocaption``.
 
-Exit codes: ``lint`` 0 when no caption has an error-severity issue, 1 when at least one
-does (warnings alone keep 0, like most linters), 2 unusable folder or bad arguments.
+Exit codes: ``lint`` 0 clean, 1 findings (an error or a warning, on a caption or on the
+dataset; ``--fail-on error`` counts errors only, ``--fail-on info`` counts notes too), 2
+unusable input (no such folder, bad arguments, unknown rule, unreadable lexicon or profile).
 ``check-trigger`` 0 for good, 1 for weak or bad. ``autocaption`` 0 done, 1 some images
 failed, 2 unusable folder / model not available / bad arguments.
 """
@@ -30,7 +31,10 @@ def register(subparsers: Any) -> None:
         help="check every caption against the caption rules",
         description="Lint the captions of DIR: trigger first and identical, no identity "
         "descriptors, no identity leaks, no vague outfits, duplicates, untagged recurring "
-        "objects. Exit 1 when a caption has an error (missing/empty caption, no trigger).",
+        "objects, one line per caption. With --fix RULE, every fix of that rule is applied "
+        "(one undo step: likeness undo DIR) and the captions are linted again.",
+        epilog="exit status: 0 clean, 1 findings (errors or warnings; see --fail-on), "
+        "2 unusable input (no such folder, bad arguments, unknown rule, bad lexicon/profile)",
     )
     lint.add_argument("dir", metavar="DIR")
     lint.add_argument("--trigger", required=True, help="the dataset's trigger token")
@@ -50,6 +54,19 @@ def register(subparsers: Any) -> None:
     )
     lint.add_argument(
         "--disable", action="append", default=[], metavar="RULE", help="skip a rule id"
+    )
+    lint.add_argument(
+        "--fail-on",
+        choices=["error", "warning", "info"],
+        default="warning",
+        help="lowest severity that makes the exit status 1 (default: warning)",
+    )
+    lint.add_argument(
+        "--fix",
+        action="append",
+        default=[],
+        metavar="RULE",
+        help="apply every fix of RULE to every caption (repeatable; one undo step), then lint",
     )
     add_json_and_recursive(lint)
     lint.set_defaults(func=cmd_lint)
@@ -123,10 +140,10 @@ def _lint_profile(ws, name: str | None) -> str | None:
 def cmd_lint(args: argparse.Namespace) -> int:
     from curation.captions.lint import Severity, rules
     from curation.captions.vocabulary import VocabularyError, load_vocabulary
-    from curation.captions.workspace_lint import LintMemo, lint_workspace
+    from curation.captions.workspace_lint import LintMemo, lint_config, lint_workspace
     from curation.dataset_settings import DatasetSettings
 
-    unknown = [r for r in args.disable if r not in rules()]
+    unknown = [r for r in args.disable + args.fix if r not in rules()]
     if unknown:
         err(f"unknown rule id(s) {unknown}; known: {', '.join(rules())}")
         return EXIT_UNUSABLE
@@ -135,24 +152,32 @@ def cmd_lint(args: argparse.Namespace) -> int:
     except VocabularyError as exc:
         err(str(exc))
         return EXIT_UNUSABLE
-    ws = open_workspace(args.dir, args.recursive, create=False)
+    ws = open_workspace(args.dir, args.recursive, create=bool(args.fix))
     if ws is None:
         return EXIT_UNUSABLE
     report_file_problems(ws)
+    fixed: dict[str, str] = {}
     with ws:
         profile = _lint_profile(ws, args.profile)
         if profile is None:
             return EXIT_UNUSABLE
         settings = DatasetSettings(args.trigger, args.identity_line or "", profile)
+        max_words = -1 if args.max_words is None else args.max_words
+        disabled = frozenset(args.disable)
         # the cached face analysis, if any (no detection); the same lint as the GUI's
-        report = lint_workspace(
-            ws,
-            settings,
-            max_words=-1 if args.max_words is None else args.max_words,
-            disabled=frozenset(args.disable),
-            memo=memo,
-        )
-    has_error = report.count(Severity.ERROR) > 0
+        report = lint_workspace(ws, settings, max_words=max_words, disabled=disabled, memo=memo)
+        if args.fix:
+            config = lint_config(settings, memo, max_words=max_words, disabled=disabled)
+            fixed = _apply_fix_all(ws, report, config, args.fix)
+            if fixed:  # lint once more, after the fixes
+                report = lint_workspace(
+                    ws, settings, max_words=max_words, disabled=disabled, memo=memo
+                )
+    order = [Severity.ERROR, Severity.WARNING, Severity.INFO]
+    failing = order[: order.index(Severity(args.fail_on)) + 1]
+    has_findings = any(i.severity in failing for _, i in report.issues()) or any(
+        d.severity in failing for d in report.dataset
+    )
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False))
     else:
@@ -162,8 +187,32 @@ def cmd_lint(args: argparse.Namespace) -> int:
         for d in report.dataset:
             print(f"dataset: {d.severity.value} [{d.rule}] {d.message}")
         n = report.count()
+        if args.fix:
+            print(f"fixed {len(fixed)} captions ({', '.join(args.fix)}); undo: likeness undo")
         print(f"{len(report.captions)} captions, {n} issues, {len(report.dataset)} dataset issues")
-    return EXIT_ISSUES if has_error else EXIT_OK
+    return EXIT_ISSUES if has_findings else EXIT_OK
+
+
+def _apply_fix_all(ws, report, config, rules_to_fix) -> dict[str, str]:
+    """Every fix of each rule in ``rules_to_fix`` (the core ``fixes_for_rule``, the same the
+    GUI's "Fix all" uses), written as ONE undo step. Returns {rel: new text} written."""
+    from curation.captions.lint import fixes_for_rule, lint_dataset
+
+    current = {rel: (ws.caption(rel) if ws.has_caption(rel) else None) for rel in report.captions}
+    changes: dict[str, str] = {}
+    for i, rule in enumerate(rules_to_fix):
+        if i:  # the previous rule changed captions: its spans are stale
+            report = lint_dataset(current, config, report.facts)
+        new = fixes_for_rule(current, report, rule, config)
+        current.update(new)
+        changes.update(new)
+    if not changes:
+        return {}
+    result = ws.apply_changes(changes, origin="bulk", label=f"fix all: {', '.join(rules_to_fix)}")
+    for item in result.pending + result.skipped:
+        err(f"{item.path}: {item.error}")
+    failed = {item.path for item in result.pending + result.skipped}
+    return {rel: text for rel, text in changes.items() if rel not in failed}
 
 
 def cmd_clean(args: argparse.Namespace) -> int:

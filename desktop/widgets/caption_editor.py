@@ -4,6 +4,12 @@ Undo/redo (Ctrl+Z / Ctrl+Shift+Z, Ctrl+Y) go through the workspace history, whic
 across restarts, not through the text widget's own stack: pending typing is saved first so
 the undo step is exactly "the last saved edit". A failed save (read-only caption) is shown
 in a non-blocking banner and the edit stays pending; the next save retries it.
+
+A caption is one line (trainers read a multi-line caption differently, see
+``curation.caption_io.normalize_caption``): a final line break is never shown (no phantom
+second line to type into), Enter saves instead of starting a line, pasted lines are joined
+with ", ". A caption file that already has several lines is shown as it is (the lint's
+``multi-line`` finding offers the fix) and saved as one line.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import re
 from collections.abc import Callable
 from functools import lru_cache
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QMimeData, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -26,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from curation import paths
+from curation.caption_io import normalize_caption
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +63,11 @@ def _tokenizer():
         return None
 
 
+def _without_final_break(text: str) -> str:
+    """The text without line breaks at its end: no empty last line to type into."""
+    return text.rstrip("\r\n\u2028\u2029")
+
+
 def count_text(text: str) -> tuple[int, int, bool]:
     """(words, tokens, exact): exact is True when a real tokenizer counted."""
     words = len(text.split())
@@ -72,6 +84,7 @@ class CaptionTextEdit(QPlainTextEdit):
     redo_requested = Signal()
     navigate = Signal(int)  # -1 previous, +1 next
     save_and_next = Signal()
+    save_requested = Signal()  # Enter: a caption is one line, so Enter commits it
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -94,6 +107,8 @@ class CaptionTextEdit(QPlainTextEdit):
             and mods & Qt.KeyboardModifier.ControlModifier
         ):
             return "save_next"
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            return "save"
         if key == Qt.Key.Key_PageDown or (
             mods & Qt.KeyboardModifier.AltModifier and key == Qt.Key.Key_Right
         ):
@@ -119,12 +134,22 @@ class CaptionTextEdit(QPlainTextEdit):
             self.redo_requested.emit()
         elif intent == "save_next":
             self.save_and_next.emit()
+        elif intent == "save":
+            self.save_requested.emit()
         elif intent == "next":
             self.navigate.emit(1)
         elif intent == "prev":
             self.navigate.emit(-1)
         else:
             super().keyPressEvent(event)
+
+    def insertFromMimeData(self, source: QMimeData) -> None:  # noqa: N802
+        """Pasted lines (a caption copied from a multi-line file) are joined with ", "."""
+        text = source.text() if source.hasText() else ""
+        if len(text.splitlines()) > 1 or text != _without_final_break(text):
+            self.insertPlainText(normalize_caption(text))
+            return
+        super().insertFromMimeData(source)
 
 
 class CaptionEditor(QWidget):
@@ -180,6 +205,7 @@ class CaptionEditor(QWidget):
         self.timer.setInterval(600)
         self.timer.timeout.connect(self.save)
         self.edit.textChanged.connect(self._on_text_changed)
+        self.edit.save_requested.connect(self.save)
 
     # -- state -------------------------------------------------------------------------
     @property
@@ -198,6 +224,7 @@ class CaptionEditor(QWidget):
     def load(self, rel: str, text: str, title: str = "") -> None:
         """Show ``rel``'s caption (call ``save()`` first to keep the previous one)."""
         self.timer.stop()
+        text = _without_final_break(text)
         self._rel = rel
         self._saved_text = text
         self._loading = True
@@ -220,7 +247,15 @@ class CaptionEditor(QWidget):
         self._set_dirty(self.text() != text)
 
     def reload_text(self, text: str) -> None:
-        """The caption changed underneath (undo, bulk edit): show it, keep the cursor."""
+        """The caption changed underneath (undo, bulk edit): show it, keep the cursor.
+
+        The echo of our own save (saved one-line: "smiling, " -> "smiling,") does not
+        replace what is shown, or a pause after a comma would eat the space being typed."""
+        shown = self.text()
+        if "\n" not in shown and normalize_caption(shown) == text:
+            self._saved_text = shown
+            self._set_dirty(False)
+            return
         cursor = self.edit.textCursor().position()
         self.load(self._rel, text, self.title.text())
         c = self.edit.textCursor()
@@ -243,6 +278,8 @@ class CaptionEditor(QWidget):
             return False
         self._saved_text = text
         self._set_dirty(False)
+        if len(text.splitlines()) > 1:  # saved as one line: show what the file now holds
+            self.reload_text(normalize_caption(text))
         self.banner.hide()
         self.state.setText("Saved")
         self.state.setProperty("level", "ok")

@@ -42,6 +42,8 @@ def test_every_rule_id_is_registered():
         "trigger-missing",
         "trigger-not-first",
         "trigger-variant",
+        "trigger-duplicate",
+        "multi-line",
         "identity-descriptor",
         "identity-line-mismatch",
         "invisible-feature",

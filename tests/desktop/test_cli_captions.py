@@ -56,10 +56,48 @@ def test_lint_json(capsys, dataset):
     assert by_path["c.png"] == []
 
 
-def test_lint_exit_0_with_warnings_only(capsys, dataset):
+def test_lint_exit_codes_0_clean_1_findings(capsys, dataset):
+    """0 clean, 1 findings (warnings too, like ruff / flake8), --fail-on picks the floor."""
     (dataset / "d.txt").write_text("a photo of l3yla, sad expression, wearing a blue scarf, cafe")
     code, out, _ = run(capsys, "lint", str(dataset), "--trigger", "l3yla")
-    assert code == 0 and "[identity-descriptor]" in out and "4 captions" in out
+    assert code == 1 and "[identity-descriptor]" in out and "4 captions" in out
+    code, _, _ = run(capsys, "lint", str(dataset), "--trigger", "l3yla", "--fail-on", "error")
+    assert code == 0  # warnings only
+    for stem in "ab":
+        (dataset / f"{stem}.txt").write_text("a photo of l3yla, smiling, wearing a red coat, park")
+    code, out, _ = run(capsys, "lint", str(dataset), "--trigger", "l3yla")
+    assert code == 1 and "duplicate-caption" in out  # a dataset finding counts
+    (dataset / "b.txt").write_text("a photo of l3yla, serious expression, wearing a grey coat")
+    code, out, _ = run(capsys, "lint", str(dataset), "--trigger", "l3yla")
+    assert code == 0 and "0 issues, 0 dataset issues" in out, out
+    code, out, _ = run(capsys, "lint", str(dataset), "--trigger", "l3yla", "--max-words", "3")
+    assert code == 0 and "[too-long]" in out  # an info note alone is not a finding ...
+    code, _, _ = run(
+        capsys, "lint", str(dataset), "--trigger", "l3yla", "--max-words", "3", "--fail-on", "info"
+    )
+    assert code == 1  # ... unless asked
+
+
+def test_lint_fix_applies_every_fix_of_a_rule_as_one_undo_step(capsys, dataset):
+    (dataset / "a.txt").write_text(
+        "a photo of l3yla, young, brown eyes, full lips, tall and slim, freckles, olive skin,\n"
+        "smiling, l3yla, wearing a red coat, park\n",
+        encoding="utf-8",
+    )
+    code, out, _ = run(
+        capsys, "lint", str(dataset), "--trigger", "l3yla", "--fix", "identity-descriptor",
+        "--fix", "multi-line", "--fix", "trigger-duplicate", "--json",
+    )  # fmt: skip
+    fixed = (dataset / "a.txt").read_text(encoding="utf-8")
+    assert fixed == "a photo of l3yla, smiling, wearing a red coat, park"
+    by_path = {c["path"]: c["issues"] for c in json.loads(out)["captions"]}
+    assert by_path["a.png"] == []  # linted again after the fixes
+    assert code == 1  # b.png and d.png still have findings
+    code, out, _ = run(capsys, "undo", str(dataset))
+    assert code == 0
+    assert (dataset / "a.txt").read_text(encoding="utf-8").startswith("a photo of l3yla, young")
+    code, _, err = run(capsys, "lint", str(dataset), "--trigger", "l3yla", "--fix", "nope")
+    assert code == 2 and "unknown rule" in err
 
 
 def test_lint_identity_line_and_bad_arguments(capsys, dataset, tmp_path):
@@ -68,7 +106,8 @@ def test_lint_identity_line_and_bad_arguments(capsys, dataset, tmp_path):
         "--identity-line", "brown eyes", "--json",
     )  # fmt: skip
     by_path = {c["path"]: c["issues"] for c in json.loads(out)["captions"]}
-    assert code == 0 and not [i for i in by_path["a.png"] if i["rule"] == "identity-descriptor"]
+    assert not [i for i in by_path["a.png"] if i["rule"] == "identity-descriptor"]
+    assert code == 1 and by_path["b.png"]  # b.png's warnings are still findings
     code, _, err = run(capsys, "lint", str(dataset), "--trigger", "x", "--disable", "nope")
     assert code == 2 and "unknown rule" in err
     code, _, err = run(capsys, "lint", str(tmp_path / "missing"), "--trigger", "l3yla")

@@ -94,7 +94,7 @@ def test_lint_uses_the_cached_face_analysis(capsys, faces_ds, yunet_model):
     from curation.workspace import Workspace
 
     code, before = lint(capsys, faces_ds)
-    assert code == 0  # no analysis cached: the lint still runs
+    assert code == 1  # no analysis cached: the lint still runs (eye colour: a finding)
     assert "invisible-feature" not in before["camera.png"] + before["astronaut.png"]
     with Workspace.open(faces_ds) as ws:
         analyze_dataset(ws, backend="yunet", workers=1)

@@ -28,6 +28,13 @@ RULES: dict[str, RuleInfo] = {
         RuleInfo(
             "trigger-variant", W, "caption", "the trigger is misspelt, re-cased or possessive"
         ),
+        RuleInfo("trigger-duplicate", W, "caption", "the trigger is written more than once"),
+        RuleInfo(
+            "multi-line",
+            W,
+            "caption",
+            "the caption has several lines (trainers read them differently): join them",
+        ),
         RuleInfo(
             "identity-descriptor", W, "caption", "the caption describes identity (eyes, skin...)"
         ),
@@ -123,30 +130,41 @@ class CaptionContext:
 
 
 def removal_fix(text: str, start: int, end: int, label: str) -> Fix:
-    """A fix deleting ``text[start:end]`` and the separator it leaves behind."""
-    # a whole comma fragment (maybe with an article): drop it with one comma
-    frag_start = text.rfind(",", 0, start) + 1
-    frag_end_c = text.find(",", end)
-    frag_end = len(text) if frag_end_c < 0 else frag_end_c
-    fragment = text[frag_start:frag_end].strip()
-    core = re.sub(r"^(?:a|an|the|with|and)\s+", "", fragment, flags=re.I)
-    if core.lower() == text[start:end].lower() or fragment.lower() == text[start:end].lower():
-        if frag_end_c >= 0:  # "x, <frag>, y" -> "x, y"
-            return Fix(frag_start, frag_end_c + 1, "" if frag_start == 0 else "", label)
-        s = text.rfind(",", 0, start)
-        return Fix(max(s, 0), len(text), "", label)
-    before = text[:start]
-    after = text[end:]
+    """A fix deleting ``text[start:end]`` and the separator it leaves behind.
+
+    Only the neighbourhood (``_NEAR`` characters each side) is looked at, so a huge caption
+    with thousands of findings costs linear time, not quadratic."""
+    lo, hi = max(0, start - _NEAR), min(len(text), end + _NEAR)
+    # a whole comma (or sentence) fragment, maybe with "with a": drop it with one separator
+    sep_before = max(text.rfind(sep, lo, start) for sep in ",.;")
+    ends = [i for i in (text.find(sep, end, hi) for sep in ",.;") if i >= 0]
+    frag_end_c = min(ends) if ends else -1
+    whole = (sep_before >= 0 or lo == 0) and (ends or hi == len(text))
+    if whole:
+        frag_start = sep_before + 1
+        frag_end = len(text) if frag_end_c < 0 else frag_end_c
+        fragment = text[frag_start:frag_end].strip()
+        core = re.sub(r"^(?:(?:a|an|the|with|and|her|his|their)\s+)+", "", fragment, flags=re.I)
+        phrase = text[start:end].lower()
+        if core.lower() == phrase or fragment.lower() == phrase:
+            if frag_end_c >= 0:  # "x, <frag>, y" -> "x, y"
+                return Fix(frag_start, frag_end_c + 1, "", label)
+            return Fix(max(sep_before, 0), len(text), "", label)
+    before = text[lo:start]
+    after = text[end:hi]
     m_before = re.search(r"\s+(?:with|and)\s+$", before, re.I)
     m_after = re.match(r"\s+and\s+", after, re.I)
     if m_after and (m_before or re.search(r"\bwith\s+$", before, re.I)):
         return Fix(start, end + m_after.end(), "", label)
     if m_before and (after[:1] in ("", ",", ".") or after.startswith(" in ")):
-        return Fix(m_before.start(), end, "", label)
+        return Fix(lo + m_before.start(), end, "", label)
     if m_before and re.search(r"\band\s+$", before, re.I):
-        return Fix(m_before.start(), end, "", label)
+        return Fix(lo + m_before.start(), end, "", label)
     if after.startswith(" "):
         return Fix(start, end + 1, "", label)
     if before.endswith(" "):
         return Fix(start - 1, end, "", label)
     return Fix(start, end, "", label)
+
+
+_NEAR = 300

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from curation.caption_io import normalize_caption
 from curation.captions.issues import Fix, LintIssue, Severity
-from curation.captions.rules.base import WORD_RE, CaptionContext
+from curation.captions.rules.base import WORD_RE, CaptionContext, removal_fix
 
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a"})
 _MATERIALS = {
@@ -203,4 +204,43 @@ def too_long(ctx: CaptionContext) -> Iterator[LintIssue]:
     )
 
 
-RULE_FUNCS = [trigger_rules, vague_outfit, too_long]
+def trigger_duplicate(ctx: CaptionContext) -> Iterator[LintIssue]:
+    """The trigger written twice ("l3yla, ..., l3yla smiling"): one mention binds it."""
+    spans = ctx.trigger_spans
+    if len(spans) < 2:
+        return
+    trig = ctx.config.trigger
+    text = ctx.text
+    for start, end in spans[1:]:
+        yield LintIssue(
+            "trigger-duplicate",
+            Severity.WARNING,
+            f"the trigger '{trig}' is written {len(spans)} times: once, first, is enough "
+            "(a repeated trigger weighs the token differently in this caption)",
+            start,
+            end,
+            removal_fix(text, start, end, f"remove the repeated '{trig}'"),
+        )
+
+
+def multi_line(ctx: CaptionContext) -> Iterator[LintIssue]:
+    """Line breaks inside a caption: kohya-style trainers read only the first line,
+    ai-toolkit the whole file, so the trainer would not see what the user sees."""
+    text = ctx.text
+    body = text.rstrip()
+    lines = [line for line in body.splitlines() if line.strip()]
+    if len(body.splitlines()) < 2:
+        return
+    first_break = len(body.splitlines()[0])
+    yield LintIssue(
+        "multi-line",
+        Severity.WARNING,
+        f"the caption has {len(lines)} lines: kohya-style trainers read only the first, "
+        "ai-toolkit reads them all; join them into one line",
+        first_break,
+        len(body),
+        Fix(0, len(text), normalize_caption(text), "join the lines with ', '"),
+    )
+
+
+RULE_FUNCS = [trigger_rules, trigger_duplicate, multi_line, vague_outfit, too_long]

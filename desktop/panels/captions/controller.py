@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from curation.captions.issues import DatasetReport, Fix, LintIssue, fixes_for_rule
-from curation.captions.lint import lint_caption, rules
+from curation.captions.issues import DatasetReport, Fix, LintIssue
+from curation.captions.lint import fixes_for_rule, lint_caption, rules
 from curation.captions.stats import count_token, count_verbatim
 from curation.captions.workspace_lint import LintMemo, lint_config, lint_workspace
 from curation.dataset_settings import DatasetSettings, settings_or_guess
@@ -243,12 +243,15 @@ class CaptionsController(QObject):
         return [m for m in self.report.all_issues() if m.rule == rule]
 
     def fix_all(self, rule: str):
-        """Apply every fix of ``rule`` across the dataset with the core's fixer (the CLI's),
-        as ONE undo step, then re-lint once."""
+        """Apply every fix of ``rule`` across the dataset with the core's fixer (the CLI's
+        ``likeness lint --fix``), as ONE undo step, then re-lint once. The fixer is given the
+        lint's config, so it lints each fixed caption again and applies the fixes that
+        overlapped: one click leaves no finding of the rule behind."""
         self.browser.editor.save()
         self.ensure_fresh()
         captions = {rel: self.session.caption(rel) for rel in self.report.captions}
-        changes = fixes_for_rule(captions, self.report, rule)
+        config = lint_config(self.settings, self.memo)
+        changes = fixes_for_rule(captions, self.report, rule, config)
         if not changes:
             return None
         result = self.session.apply_changes(

@@ -95,7 +95,7 @@ def config_to_dict(cfg: RunConfig) -> dict[str, Any]:
 
 def save_config(cfg: RunConfig, path: str | Path) -> Path:
     """Write ``cfg`` as YAML (or JSON for a ``.json`` path) atomically; returns the path."""
-    from training.checkpoints import atomic_write_text
+    from training.fileio import atomic_write_text
     from training.config_docs import commented_yaml
 
     path = Path(path)

@@ -29,6 +29,7 @@ from training.errors import (
     is_cuda_oom,
 )
 from training.events import EventSink
+from training.fileio import save_error
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +152,7 @@ def guard_fresh_start(cfg, *, overwrite: bool, sink: EventSink) -> None:
     try:
         moved = ckpt.move_previous_run(cfg.run_dir, cfg.name)
     except OSError as exc:
-        raise ckpt._save_error(exc, cfg.run_dir) from exc
+        raise save_error(exc, cfg.run_dir) from exc
     sink.warning(
         f"the previous run of {cfg.name} was moved to {moved} (--overwrite)",
         code="previous_run_moved",
@@ -189,9 +190,7 @@ def run(
             if not resume or not (run_dir / "config.yaml").exists():
                 save_config(cfg, run_dir / "config.yaml")
         except OSError as exc:
-            from training.checkpoints import _save_error
-
-            raise _save_error(exc, run_dir) from exc
+            raise save_error(exc, run_dir) from exc
         handler = _attach_file_log(run_dir)
         from training.config import config_warnings
         from training.loop import RunContext, train

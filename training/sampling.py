@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from training.checkpoints import atomic_write_text
+from training.fileio import atomic_write_text
 from training.model import TRAINING_ADAPTER, USER_ADAPTER
 
 log = logging.getLogger(__name__)

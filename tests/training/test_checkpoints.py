@@ -63,17 +63,18 @@ def test_saved_lora_loads_with_the_right_scale_through_diffusers_conversion():
 def test_atomic_save_on_full_disk_leaves_previous_file_and_no_temp(tmp_path, monkeypatch):
     from safetensors.torch import load_file
 
-    from training import checkpoints
+    from training import checkpoints, fileio
     from training.errors import DiskFullError
 
     target = tmp_path / "lora.safetensors"
     checkpoints.atomic_save_safetensors({"x": torch.ones(3)}, target)
+    real = fileio._write_all
 
-    def full(tensors, path, metadata):
-        path.write_bytes(b"partial")
+    def full(fd, data):
+        real(fd, bytes(data)[:7])  # a part lands in the temporary file, then the disk is full
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(checkpoints, "_write_safetensors", full)
+    monkeypatch.setattr(fileio, "_write_all", full)
     with pytest.raises(DiskFullError):
         checkpoints.atomic_save_safetensors({"x": torch.zeros(3)}, target)
     assert torch.equal(load_file(str(target))["x"], torch.ones(3))
@@ -81,13 +82,15 @@ def test_atomic_save_on_full_disk_leaves_previous_file_and_no_temp(tmp_path, mon
 
 
 def test_other_os_errors_are_save_errors(tmp_path, monkeypatch):
-    from training import checkpoints
+    from training import fileio
     from training.errors import SaveError
 
-    def denied(tensors, path, metadata):
+    def denied(fd, data):
         raise OSError(errno.EACCES, "Permission denied")
 
-    monkeypatch.setattr(checkpoints, "_write_safetensors", denied)
+    monkeypatch.setattr(fileio, "_write_all", denied)
+    from training import checkpoints
+
     with pytest.raises(SaveError, match="Permission denied"):
         checkpoints.atomic_save_safetensors({"x": torch.ones(1)}, tmp_path / "a.safetensors")
 

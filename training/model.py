@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from training.errors import ModelLoadError
+from training.errors import ModelLoadError, is_cuda_oom
 
 log = logging.getLogger(__name__)
 
@@ -74,12 +74,17 @@ def describe_device(device: Any) -> str:
 def _load(what: str, source: str, fn, *args, **kwargs):
     try:
         return fn(*args, **kwargs)
-    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - every loader raises its own types (SafetensorError, ...)
+        if is_cuda_oom(exc):
+            raise
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelLoadError(
-            f"cannot load the {what} from '{source}': {first}. Check model.name_or_path (a "
-            f"Hugging Face id already downloaded, or a diffusers folder with model_index.json)"
-        ) from exc
+        hint = (
+            "it must be a .safetensors file of that component (no pickled .ckpt / .bin)"
+            if Path(source).is_file()
+            else "Check model.name_or_path (a Hugging Face id already downloaded, or a "
+            "diffusers folder with model_index.json)"
+        )
+        raise ModelLoadError(f"cannot load the {what} from '{source}': {first}. {hint}") from exc
 
 
 def _check_source(model_cfg: Any) -> str:

@@ -100,7 +100,7 @@ def _decode(obj: Any, tensors: dict) -> Any:
     if isinstance(obj, dict):
         if len(obj) != 1:
             raise ValueError(f"unexpected object with keys {sorted(obj)[:5]}")
-        (tag, value), = obj.items()
+        ((tag, value),) = obj.items()
         if tag == "__tensor__":
             return tensors[value]
         if tag == "__ndarray__":
@@ -251,7 +251,9 @@ def load_state(path: Path, run_dir: Path | None = None, name: str | None = None)
     try:
         tensors = load(fileio.read_bytes(path / TENSOR_FILE))
     except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types
-        raise resume_error(path / TENSOR_FILE, str(exc) or type(exc).__name__, run_dir, name)
+        raise resume_error(
+            path / TENSOR_FILE, str(exc) or type(exc).__name__, run_dir, name
+        ) from None
     try:
         state = _decode(meta["tree"], tensors)
         if not isinstance(state, dict):

@@ -40,6 +40,7 @@ from training.train_state import (
 log = logging.getLogger(__name__)
 
 KEY_PREFIX = "diffusion_model."
+KEEP_STATES = 2
 __all__ = [  # the state functions live in training.train_state; re-exported for callers
     "STATE_DIR",
     "atomic_write_text",
@@ -142,17 +143,18 @@ def list_checkpoints(run_dir: Path, name: str) -> list[tuple[int, Path]]:
 
 
 def prune(run_dir: Path, name: str, keep_last: int) -> list[Path]:
-    """Keep the newest ``keep_last`` checkpoints (never removing the newest) and only the newest
-    resumable state. Returns what was removed."""
+    """Keep the newest ``keep_last`` checkpoints (never removing the newest) and the two newest
+    complete resumable states (a damaged newest state leaves the previous one to resume
+    from). Returns what was removed."""
     removed: list[Path] = []
     ckpts = list_checkpoints(run_dir, name)
     for _, path in ckpts[: max(0, len(ckpts) - max(1, keep_last))]:
         path.unlink(missing_ok=True)
         removed.append(path)
     complete = complete_states(run_dir, name)
-    newest = complete[-1][0] if complete else None
+    oldest_kept = complete[-KEEP_STATES][0] if len(complete) >= KEEP_STATES else None
     for step, path in _steps_of(run_dir / STATE_DIR, name, "", True):
-        if newest is not None and step < newest:  # never the newest complete state
+        if oldest_kept is not None and step < oldest_kept:
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
     return removed

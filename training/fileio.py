@@ -44,7 +44,7 @@ def save_error(exc: OSError, what: Path) -> Exception:
             f"no space left on the disk while writing {Path(what).name}: free some space, then "
             f"run again with --resume (the newest complete checkpoint and state are intact)"
         )
-    return SaveError(f"cannot write {what}: {exc.strerror or exc}")
+    return SaveError(f"cannot write {exc.filename or what}: {exc.strerror or exc}")
 
 
 def _write_all(fd: int, data: bytes | memoryview) -> None:

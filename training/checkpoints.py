@@ -28,11 +28,13 @@ from training.errors import ResumeError, SaveError
 from training.fileio import atomic_write_text
 from training.train_state import (
     STATE_DIR,
+    capture_rng,
     checkpoint_name,
     complete_states,
     latest_state,
     load_state,
     peek_resume_step,
+    restore_rng,
     save_state,
     state_dir,
 )
@@ -44,11 +46,13 @@ KEEP_STATES = 2
 __all__ = [  # the state functions live in training.train_state; re-exported for callers
     "STATE_DIR",
     "atomic_write_text",
+    "capture_rng",
     "checkpoint_name",
     "complete_states",
     "latest_state",
     "load_state",
     "peek_resume_step",
+    "restore_rng",
     "save_state",
     "state_dir",
 ]
@@ -191,34 +195,7 @@ def move_previous_run(run_dir: Path, name: str) -> Path:
     return target
 
 
-# ---- RNG and compatibility of a saved state ------------------------------------------------
-
-
-def capture_rng() -> dict[str, Any]:
-    import random
-
-    import numpy as np
-    import torch
-
-    return {
-        "python": random.getstate(),
-        "numpy": np.random.get_state(),
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-    }
-
-
-def restore_rng(rng: dict[str, Any]) -> None:
-    import random
-
-    import numpy as np
-    import torch
-
-    random.setstate(rng["python"])
-    np.random.set_state(rng["numpy"])
-    torch.set_rng_state(rng["torch"])
-    if rng.get("cuda") is not None and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(rng["cuda"])
+# ---- compatibility of a saved state ------------------------------------------------------
 
 
 STRICT_KEYS = ("rank", "alpha", "target_modules", "optimizer")

@@ -121,6 +121,36 @@ def _hashable(key: Any) -> Any:
     return key
 
 
+# ---- RNG states ---------------------------------------------------------------------------
+
+
+def capture_rng() -> dict[str, Any]:
+    import random
+
+    import numpy as np
+    import torch
+
+    return {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+    }
+
+
+def restore_rng(rng: dict[str, Any]) -> None:
+    import random
+
+    import numpy as np
+    import torch
+
+    random.setstate(rng["python"])
+    np.random.set_state(rng["numpy"])
+    torch.set_rng_state(rng["torch"])
+    if rng.get("cuda") is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(rng["cuda"])
+
+
 # ---- saving --------------------------------------------------------------------------------
 
 
@@ -279,8 +309,6 @@ def restore(
     """Put a loaded state into the model, optimizer, scheduler, EMA and RNGs, checking every
     value first. Returns (step, epoch, pos); ResumeError naming ``path`` on any problem."""
     import torch
-
-    from training.checkpoints import restore_rng
 
     def fail(why: str) -> ResumeError:
         return resume_error(path / JSON_FILE, why, run_dir, name)

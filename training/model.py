@@ -239,10 +239,13 @@ def _text_encoder_from_file(src: str, path: Path, dtype: Any):
     model = AutoModel.from_config(config, dtype=dtype)
     state = _load("text encoder", str(path), load_file, str(path))
     state = {k.removeprefix("model."): v for k, v in state.items() if not k.startswith("lm_head.")}
-    missing, unexpected = model.load_state_dict(state, strict=False)
+    # a weight of the wrong shape raises inside load_state_dict: model_not_found too
+    missing, unexpected = _load(
+        "text encoder", str(path), model.load_state_dict, state, strict=False
+    )
     if missing:
         raise ModelLoadError(
-            f"{path.name} does not match the text encoder ({len(missing)} weights missing, e.g. "
+            f"{path} does not match the text encoder ({len(missing)} weights missing, e.g. "
             f"{missing[0]}): use the Qwen3 file that belongs to Z-Image"
         )
     if unexpected:

@@ -224,11 +224,21 @@ def test_events_are_appended_to_events_jsonl(tmp_path, model_dir):
     assert [json.loads(line) for line in lines] == sink.events
 
 
-def test_pickled_text_encoder_file_is_model_not_found(tmp_path, model_dir):
+@pytest.mark.parametrize("kind", ["pickled", "wrong-shape"])
+def test_bad_text_encoder_file_is_model_not_found(tmp_path, model_dir, kind):
     import pickle
 
+    from safetensors.torch import load_file, save_file
+
     bad = tmp_path / "te.safetensors"
-    bad.write_bytes(pickle.dumps({"weight": [1, 2, 3]}))
+    if kind == "pickled":
+        bad.write_bytes(pickle.dumps({"weight": [1, 2, 3]}))
+    else:  # the right names, one weight of the wrong shape
+        [real] = (model_dir / "text_encoder").glob("*.safetensors")
+        weights = load_file(str(real))
+        key = next(k for k in weights if k.endswith("gate_proj.weight"))
+        weights[key] = torch.zeros(3, 3)
+        save_file(weights, str(bad))
     cfg = tiny_config(tmp_path, model_dir, sample={"enabled": False})
     from tests.training.tiny_zimage import save_comfy_transformer
 

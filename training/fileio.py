@@ -115,7 +115,8 @@ def read_bytes(path: Path, *, limit: int | None = None, own: bool = False) -> by
     ``limit``: refuse files larger than that many bytes."""
     if not NOFOLLOW and Path(path).is_symlink():  # pragma: no cover - Windows
         raise UnsafePathError(errno.ELOOP, "is a symlink (not followed)", str(path))
-    fd = _open_nofollow(path, os.O_RDONLY)
+    # O_NONBLOCK: a FIFO planted under the name must not hang the trainer in open()
+    fd = _open_nofollow(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     try:
         st = _check_regular(fd, path, own=own)
         if limit is not None and st.st_size > limit:

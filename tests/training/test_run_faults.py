@@ -191,6 +191,16 @@ def test_symlinks_in_the_run_folder_are_never_followed(tmp_path, model_dir):
     assert "symlink" in err["message"] and elsewhere.read_text() == ""
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX FIFOs")
+def test_a_fifo_as_control_file_is_ignored_without_hanging(tmp_path):
+    from training.runner import CommandInbox
+
+    inbox = CommandInbox(tmp_path)
+    os.mkfifo(tmp_path / "control")
+    assert inbox.poll() == []  # returns: no writer is waited for
+    assert not os.path.lexists(tmp_path / "control")
+
+
 @pytest.mark.skipif(os.name == "nt", reason="POSIX permissions")
 def test_run_folder_is_private(tmp_path, model_dir):
     path = _cfg(tmp_path, model_dir, steps=1)

@@ -39,6 +39,7 @@ BACKEND_LABELS = [
     ("auto", "Auto (best available)"),
     ("insightface", "insightface (best; non-commercial models)"),
     ("yunet", "YuNet (+ SFace)"),
+    ("dlib", "dlib identity (installed, no download)"),
     ("haar", "Haar cascades (basic)"),
 ]
 PathsRole = int(Qt.ItemDataRole.UserRole) + 1

@@ -19,7 +19,7 @@ from desktop.settings import load_yaml_model, save_yaml_model
 log = logging.getLogger(__name__)
 
 FACES_PREFS_FILE = "faces.yaml"
-Backend = Literal["auto", "insightface", "yunet", "haar"]
+Backend = Literal["auto", "insightface", "yunet", "dlib", "haar"]
 LicenceAnswer = Literal["unasked", "accepted", "declined"]
 
 

@@ -137,3 +137,34 @@ def test_hog_boxes_match_yunet_heights_for_shot_tiers(faces_dir, yunet_model):
         assert 0.8 < hog.height / yn.height < 1.2, name
         assert abs(hog.center[1] - yn.center[1]) < 0.15 * yn.height, name
         assert abs(hog.center[0] - yn.center[0]) < 0.15 * yn.width, name
+
+
+def test_embed_faces_api_one_cached_model(faces_dir, tmp_path):
+    """The core API other parts reuse (checkpoint ranking): a fresh install (no model folder
+    content) embeds with dlib, one model per process, paths or arrays."""
+    from curation.faces import dlib_backend
+    from curation.faces.embed import (
+        detect_faces,
+        embed_faces,
+        embedder_name,
+        get_face_embedder,
+        similarity,
+    )
+
+    empty = tmp_path / "models"
+    empty.mkdir()
+    fr = faces_dir / "face_recognition"
+    assert embedder_name(model_dir=empty) == "hog+dlib"
+    assert get_face_embedder(model_dir=empty) is get_face_embedder(model_dir=empty)
+    assert dlib_backend.get_embedder(empty) is dlib_backend.get_embedder(empty)
+    two = embed_faces(fr / "two_people.jpg", model_dir=empty)
+    assert len(two) == 2 and all(v.shape == (128,) for v in two)
+    (obama,) = embed_faces(np.asarray(Image.open(fr / "obama.jpg").convert("RGB")), model_dir=empty)
+    (obama2,) = embed_faces(fr / "obama2.jpg", model_dir=empty)
+    (biden,) = embed_faces(fr / "biden.jpg", model_dir=empty)
+    name = embedder_name(model_dir=empty)
+    assert similarity(obama, obama2, name) > 0.45  # same person: no flag
+    assert similarity(obama, biden, name) < 0.30  # another person: an outlier
+    boxes = [f.box for f in detect_faces(fr / "two_people.jpg", model_dir=empty)]
+    assert boxes[0][3] >= boxes[1][3]  # largest first
+    assert embed_faces(faces_dir / "scikit-image" / "chelsea.png", model_dir=empty) == []

@@ -74,16 +74,24 @@ def download_insightface_models(
     import tempfile
     import zipfile
 
-    from curation.faces.models import ModelDownloadError, stream_download
+    from curation.faces.models import (
+        ModelDownloadError,
+        NoNetworkError,
+        offline_message,
+        stream_download,
+    )
 
     folder = (Path(root).expanduser() if root else default_root()) / "models"
     target = folder / pack
     if models_present(folder.parent, pack):
         return target
-    tmp, _digest, _done = stream_download(
-        url or PACK_URL.format(pack=pack), folder, name=f"{pack}.zip", size=PACK_SIZE,
-        fetch=fetch, on_progress=on_progress, cancel=cancel,
-    )  # fmt: skip
+    try:
+        tmp, _digest, _done = stream_download(
+            url or PACK_URL.format(pack=pack), folder, name=f"{pack}.zip", size=PACK_SIZE,
+            fetch=fetch, on_progress=on_progress, cancel=cancel,
+        )  # fmt: skip
+    except NoNetworkError as exc:
+        raise NoNetworkError(offline_message(target, [f"the .onnx files of {pack}.zip"])) from exc
     staging = Path(tempfile.mkdtemp(prefix=f".{pack}.", dir=folder))
     try:
         try:

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSizePolicy,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -94,6 +95,11 @@ class BalanceDashboard(QWidget):
                 QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
             )
             combo.setMinimumContentsLength(14)
+        self.models_btn = QToolButton()
+        self.models_btn.setText("Models")
+        self.models_btn.setObjectName("faceModelsButton")
+        self.models_btn.setToolTip("Face model folder and optional model downloads")
+        self.models_btn.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.reanalyse_btn = QPushButton("Re-analyse")
         self.cancel_btn = QPushButton("Cancel")
         self.cancel_btn.hide()
@@ -137,6 +143,7 @@ class BalanceDashboard(QWidget):
         form.addWidget(self.profile_combo, 0, 1)
         form.addWidget(QLabel("Faces"), 1, 0)
         form.addWidget(self.backend_combo, 1, 1)
+        form.addWidget(self.models_btn, 1, 2)
         self.filter_row = 2  # the panel puts its grid filter here
         self.form = form
         form.setColumnStretch(1, 1)

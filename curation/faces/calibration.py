@@ -3,11 +3,13 @@
 The profile's identity thresholds (outlier < 0.30, review < 0.45, near-duplicate >= 0.92) are
 ArcFace cosines (insightface); SFace's cosines sit on about the same scale (OpenCV's own
 same-person threshold is 0.363). dlib's ResNet descriptor is trained for Euclidean distance
-(same person < 0.6 on raw vectors of norm ~1.4), so its cosines are compressed near 1: on the
-shared photos (tests/curation/test_faces_dlib.py), an image's cosine to the mean of the other
-images of the same person was 0.966-0.991 (crops, mirrored copies, a three-quarter view and a
-full-body shot included), and 0.817-0.888 for images of four other people (a profile view
-included). Pairwise: mirrored copy or re-encode 0.994-0.9996.
+(same person < 0.6 on raw vectors of norm ~1.4), so its cosines are compressed near 1. Measured
+on the shared photos with ``.venv/bin/python bench/face_identity.py`` (the set of
+tests/curation/test_faces_dlib.py; YuNet boxes, HOG boxes within 0.01): an image's cosine to the
+mean of the same person's other images was 0.970-0.991 (crops, mirrored copies, a three-quarter
+view and a full-body shot included), and 0.808-0.863 for images of four other people (the
+highest: a profile view). Pairwise: same person 0.946-0.9998, different people 0.790-0.876,
+a mirrored copy 0.987-0.995, the same photo re-cropped 0.996-0.9999.
 
 `Calibration.to_score` maps an embedder's raw cosine onto the ArcFace-like score the profile
 and the UI use (piecewise linear through measured anchors, monotonic); `to_raw` is its
@@ -37,9 +39,10 @@ class Calibration:
 
 
 IDENTITY = Calibration("cosine", (-1.0, 1.0), (-1.0, 1.0))
-# Anchors (raw cosine -> score): 0.90 -> 0.30 (outlier below: the others measured <= 0.888),
-# 0.93 -> 0.45 (review below: the same person measured >= 0.966), 0.995 -> 0.92 (near-duplicate:
-# mirrored copies and re-encodes measured 0.994-0.9996), 0.70 -> 0.0.
+# Anchors (raw cosine -> score): 0.90 -> 0.30 (outlier below: other people measured <= 0.863 to
+# the mean), 0.93 -> 0.45 (review below: the same person measured >= 0.970), 0.995 -> 0.92
+# (near-duplicate: the same photo re-cropped measured >= 0.996, a mirrored copy <= 0.995),
+# 0.70 -> 0.0.
 DLIB = Calibration(
     "dlib-resnet",
     (-1.0, 0.70, 0.90, 0.93, 0.995, 1.0),

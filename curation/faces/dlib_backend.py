@@ -148,18 +148,17 @@ class DlibEmbedder:
         with self._lock:
             return self._predictor(rgb, rect)
 
+    def descriptor(self, rgb: np.ndarray, shape) -> np.ndarray:
+        """The raw 128-D descriptor (Euclidean metric) of the face ``shape`` aligns."""
+        with self._lock:
+            return np.asarray(self._descriptor.compute_face_descriptor(rgb, shape, 0))
+
     def embed(
         self, rgb: np.ndarray, boxes: list[tuple[float, float, float, float]]
     ) -> list[np.ndarray]:
         """One L2-normalised 128-D vector per box (x, y, w, h in ``rgb``'s pixels)."""
         rgb = np.ascontiguousarray(rgb)
-        out = []
-        for box in boxes:
-            shape = self.shape(rgb, box)
-            with self._lock:
-                vec = np.asarray(self._descriptor.compute_face_descriptor(rgb, shape, 0))
-            out.append(normalise(vec))
-        return out
+        return [normalise(self.descriptor(rgb, self.shape(rgb, box))) for box in boxes]
 
     @staticmethod
     def eye_nose(shape) -> list[tuple[float, float]]:

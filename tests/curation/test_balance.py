@@ -98,6 +98,10 @@ def test_no_embeddings_says_what_is_needed():
     assert warning["severity"] == "warning"  # a verdict without identity is not plain "ready"
     assert report["verdict"]["status"] != "ready"
     assert warning["message"] in report["verdict"]["reasons"]
+    from curation.report_html import render_html
+
+    html = render_html(report, thumbnails=False)
+    assert "warning</span> identity not checked: the test backend" in html
 
 
 def test_no_embedder_installed_says_why_and_how_to_fix(monkeypatch):

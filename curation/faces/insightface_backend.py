@@ -154,6 +154,11 @@ class InsightFaceDetector:
                 "downloaded under a non-commercial research licence: accept it first "
                 "(CLI: --accept-model-license), or pick --backend yunet"
             )
+        if not models_present(self.root, pack):
+            # Our own download (plain "no internet connection: copy ... into <folder>" error,
+            # no half-unpacked folder) instead of insightface's, which prints and raises raw
+            # connection errors.
+            download_insightface_models(self.root, pack)
         try:
             from insightface.app import FaceAnalysis
         except ImportError as exc:

@@ -160,10 +160,13 @@ def test_auto_picks_best_available(tmp_path, shared_dir, monkeypatch):
 def test_auto_falls_back_when_insightface_download_fails(tmp_path, shared_dir, monkeypatch):
     import insightface.utils.storage as storage
 
-    def offline(*args, **kwargs):
-        raise OSError("network unreachable")
+    import curation.faces.models as models
 
-    monkeypatch.setattr(storage, "download_file", offline)
+    def offline(*args, **kwargs):
+        raise OSError(101, "Network is unreachable")
+
+    monkeypatch.setattr(storage, "download_file", offline)  # never reached: ours runs first
+    monkeypatch.setattr(models, "_urllib_fetch", offline)
     det = create_detector(
         "auto", model_dir=shared_dir / "models", accept_license=True, insightface_root=tmp_path
     )

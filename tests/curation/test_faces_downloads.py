@@ -125,3 +125,16 @@ def test_insightface_pack_offline_or_broken_leaves_no_folder(tmp_path):
         download_insightface_models(root, fetch=lambda url: iter([b"not a zip"]))
     assert not models_present(root)
     assert list((root / "models").iterdir()) == []
+
+
+def test_cli_style_accepted_licence_offline_gives_the_plain_message(tmp_path, monkeypatch):
+    """``--backend insightface --accept-model-license`` without a network: one sentence."""
+    pytest.importorskip("insightface")
+    import curation.faces.models as models
+    from curation.faces import create_detector
+
+    monkeypatch.setattr(models, "_urllib_fetch", offline_fetch)
+    with pytest.raises(NoNetworkError) as info:
+        create_detector("insightface", accept_license=True, insightface_root=tmp_path / "if")
+    assert str(info.value).startswith("no internet connection: copy the files into")
+    assert "HTTPSConnectionPool" not in str(info.value)

@@ -63,7 +63,9 @@ def test_download_runs_off_the_gui_thread_and_cancels(qtbot, window, tmp_path, m
     dlg.close_btn.click()
 
 
-def test_no_network_one_plain_message_and_folder_button(qtbot, window, tmp_path, monkeypatch):
+def test_no_network_one_plain_message_and_folder_button(
+    qtbot, window, tmp_path, monkeypatch, screenshot_dir
+):
     import curation.faces.models as models
     from desktop.panels.faces import downloads
 
@@ -84,6 +86,7 @@ def test_no_network_one_plain_message_and_folder_button(qtbot, window, tmp_path,
     for raw in ("URLError", "gaierror", "HTTPSConnectionPool", "Traceback"):
         assert raw not in text
     assert dlg.open_btn.isVisible()
+    dlg.grab().save(str(screenshot_dir / "faces_download_offline.png"))
     qtbot.mouseClick(dlg.open_btn, Qt.MouseButton.LeftButton)
     assert opened and opened[0].toLocalFile() == str(folder)
     assert failures and failures[0][0] == "sface"
@@ -91,7 +94,7 @@ def test_no_network_one_plain_message_and_folder_button(qtbot, window, tmp_path,
 
 
 def test_insightface_offline_keeps_the_dock_working_and_never_retries(
-    qtbot, window, small_set, monkeypatch, tmp_path
+    qtbot, window, small_set, monkeypatch, tmp_path, screenshot_dir
 ):
     import curation.faces.models as models
     import desktop.panels.faces.license_dialog as lic
@@ -115,7 +118,7 @@ def test_insightface_offline_keeps_the_dock_working_and_never_retries(
     assert panel.controller.backend == "auto" and panel.prefs.backend == "auto"
     assert panel.dashboard.backend_combo.currentData() == "auto"
     assert "insightface models not downloaded" in panel.dashboard.backend_info.text()
-    _, report = wait_reanalysed(qtbot, window, panel.start)
+    _, report = wait_reanalysed(qtbot, window, panel.start, 90_000)
     assert report["identity"]["outliers"] == ["biden.jpg"]
     assert panel.dashboard.reanalyse_btn.isEnabled()
     # An old preference naming insightface (models missing) at the next launch: nothing is
@@ -124,9 +127,10 @@ def test_insightface_offline_keeps_the_dock_working_and_never_retries(
     monkeypatch.setattr(models, "stream_download", lambda *a, **k: calls.append(a))
     assert panel.controller.accept_licence is False
     panel.controller.backend = "insightface"
-    _, report = wait_reanalysed(qtbot, window, panel.start)
+    _, report = wait_reanalysed(qtbot, window, panel.start, 90_000)
     assert calls == [] and report["backend"]["name"] == "yunet+dlib"
     info = panel.dashboard.backend_info.text()
+    window.faces.dock.grab().save(str(screenshot_dir / "faces_dashboard_fallback.png"))
     assert "Insightface could not run (its models are not downloaded" in info
     assert "--accept-model-license" not in info
 
@@ -138,7 +142,7 @@ def test_model_folder_setting(qtbot, window, small_set, yunet_model, tmp_path):
     panel = window.faces
     mine = tmp_path / "mine"
     mine.mkdir()
-    _, report = wait_reanalysed(qtbot, window, lambda: panel.models.set_folder(str(mine)))
+    _, report = wait_reanalysed(qtbot, window, lambda: panel.models.set_folder(str(mine)), 90_000)
     assert report["backend"]["name"] == "hog+dlib"  # no YuNet file there: dlib's own detector
     assert panel.controller.model_dir == str(mine)
     assert yaml.safe_load(faces_prefs_path().read_text())["model_dir"] == str(mine)
@@ -146,5 +150,5 @@ def test_model_folder_setting(qtbot, window, small_set, yunet_model, tmp_path):
     shutil.copy(yunet_model, mine)
     panel.models.refresh()
     assert not panel.models.actions["yunet"].isEnabled()  # nothing to download any more
-    _, report = wait_reanalysed(qtbot, window, panel.start)
+    _, report = wait_reanalysed(qtbot, window, panel.start, 90_000)
     assert report["backend"]["name"] == "yunet+dlib"

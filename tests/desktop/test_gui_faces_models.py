@@ -130,6 +130,7 @@ def test_insightface_offline_keeps_the_dock_working_and_never_retries(
     _, report = wait_reanalysed(qtbot, window, panel.start, 90_000)
     assert calls == [] and report["backend"]["name"] == "yunet+dlib"
     info = panel.dashboard.backend_info.text()
+    qtbot.wait(300)  # let the layout take the new text
     window.faces.dock.grab().save(str(screenshot_dir / "faces_dashboard_fallback.png"))
     assert "Insightface could not run (its models are not downloaded" in info
     assert "--accept-model-license" not in info

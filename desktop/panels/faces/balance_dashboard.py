@@ -108,7 +108,10 @@ class BalanceDashboard(QWidget):
         self.backend_info = QLabel("")
         self.backend_info.setObjectName("backendInfo")
         self.backend_info.setWordWrap(True)
-        self.insightface_btn = QPushButton("Use insightface for identity checks…")
+        # grows with its text (a fallback notice + the identity warning) instead of being
+        # squeezed under the form
+        self.backend_info.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+        self.insightface_btn = QPushButton("Use insightface (optional download)…")
         self.insightface_btn.setObjectName("linkButton")
         self.insightface_btn.hide()
         self.verdict = QLabel("No analysis yet")

@@ -176,5 +176,6 @@ class ModelDownloadDialog(QDialog):
 
     def _on_failed(self, message: str, cancelled: bool) -> None:
         self._finish("cancelled" if cancelled else "failed", message[:1].upper() + message[1:])
+        self.bar.hide()
         self.open_btn.setVisible(not cancelled)
         self.failed.emit(message)

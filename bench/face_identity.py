@@ -7,9 +7,12 @@ embeds every primary face with the dlib backend (YuNet boxes, and dlib's HOG box
 * each image's raw cosine to the mean of the same person's other images, and the calibrated
   identity score the analysis shows;
 * pairwise Euclidean distances of the raw (unnormalised) dlib descriptors;
-* ms per face for the descriptor (alignment + ResNet), median over the set.
+* ms per face for the descriptor (alignment + ResNet), median over the set;
+* CPU ms of each step on a 640-px decode (``--costs``): the descriptor from the image or from a
+  pre-cut 150x150 chip, the 5-point alignment, dlib's HOG detector on RGB and on grey, and how
+  much a pure-Python thread slows down while the descriptor runs (does dlib hold the GIL?).
 
-    .venv/bin/python bench/face_identity.py
+    .venv/bin/python bench/face_identity.py [--costs]
 """
 
 from __future__ import annotations
@@ -29,7 +32,62 @@ sys.path.insert(0, str(REPO))
 SHARED = Path(os.environ.get("LIKENESS_SHARED", REPO.parent / "shared"))
 
 
+def costs() -> None:
+    import threading
+
+    import cv2
+
+    from curation.faces.dlib_backend import get_embedder
+
+    e = get_embedder()
+    dlib = e.dlib
+    print(f"dlib {dlib.__version__}, BLAS {dlib.DLIB_USE_BLAS}, load {os.getloadavg()[0]:.1f}")
+
+    def cpu_ms(fn, n: int = 6) -> float:
+        fn()
+        t0 = time.process_time()
+        for _ in range(n):
+            fn()
+        return 1000 * (time.process_time() - t0) / n
+
+    hog = dlib.get_frontal_face_detector()
+
+    def one(name: str):
+        im = Image.open(SHARED / "data/faces/face_recognition" / name).convert("RGB")
+        k = 640 / max(im.size)
+        rgb = np.asarray(im.resize((round(im.width * k), round(im.height * k))))
+        grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        rect = hog(grey, 0)[0]
+        box = (rect.left(), rect.top(), rect.width(), rect.height())
+        shape = e.shape(rgb, box)
+        chip = dlib.get_face_chip(rgb, shape, size=150, padding=0.25)
+        print(f"{name}: descriptor {cpu_ms(lambda: e.descriptor(rgb, shape)):.1f}, from the chip "
+              f"{cpu_ms(lambda: e._descriptor.compute_face_descriptor(chip)):.1f}, alignment "
+              f"{cpu_ms(lambda: e.shape(rgb, box)):.2f}, HOG rgb {cpu_ms(lambda: hog(rgb, 0)):.1f}"
+              f" / grey {cpu_ms(lambda: hog(grey, 0)):.1f} CPU ms")  # fmt: skip
+        return rgb, shape
+
+    for name in ("obama.jpg", "obama3.jpg", "biden.jpg"):
+        rgb, shape = one(name)
+
+    def spin(seconds: float) -> int:
+        t0, n = time.perf_counter(), 0
+        while time.perf_counter() - t0 < seconds:
+            n += 1
+        return n
+
+    alone = spin(0.5)
+    worker = threading.Thread(target=lambda: [e.descriptor(rgb, shape) for _ in range(12)])
+    worker.start()
+    shared = spin(0.5)
+    worker.join()
+    print(f"a Python thread ran at {100 * shared / alone:.0f} % of its speed meanwhile")
+
+
 def main() -> int:
+    if "--costs" in sys.argv:
+        costs()
+        return 0
     from curation.faces.calibration import DLIB
     from curation.faces.dlib_backend import DlibDetector
     from tests.curation.test_faces_dlib import SAME, build_set

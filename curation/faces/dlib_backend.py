@@ -209,7 +209,10 @@ class DlibDetector:
         if yunet_path is not None:
             from curation.faces.yunet import YuNetDetector
 
-            self._yunet = YuNetDetector(model_path=yunet_path, use_sface=False)
+            try:
+                self._yunet = YuNetDetector(model_path=yunet_path, use_sface=False)
+            except FaceBackendError as exc:  # a damaged file must not cost the identity check
+                log.warning("YuNet unusable (%s); dlib's own detector finds the faces", exc)
         self._hog = (
             None if self._yunet is not None else self.embedder.dlib.get_frontal_face_detector()
         )

@@ -168,3 +168,10 @@ def test_embed_faces_api_one_cached_model(faces_dir, tmp_path):
     boxes = [f.box for f in detect_faces(fr / "two_people.jpg", model_dir=empty)]
     assert boxes[0][3] >= boxes[1][3]  # largest first
     assert embed_faces(faces_dir / "scikit-image" / "chelsea.png", model_dir=empty) == []
+
+
+def test_damaged_yunet_file_keeps_the_identity_check(tmp_path):
+    broken = tmp_path / "face_detection_yunet_2023mar.onnx"
+    broken.write_bytes(b"not an onnx model")
+    det = DlibDetector(tmp_path)
+    assert det.name == "hog+dlib" and det.has_embeddings

@@ -102,31 +102,42 @@ def test_export_face_crop(dataset, capsys, tmp_path, yunet_model):
 
 
 def test_insightface_download_after_licence_acceptance(dataset, capsys, tmp_path, monkeypatch):
-    """--accept-model-license lets insightface fetch buffalo_l (here: a zip of tiny models
-    served by a patched download) into its own cache; stdout stays one JSON object."""
-    import os
+    """--accept-model-license lets Likeness fetch buffalo_l (here: a zip of tiny models served
+    by a patched fetch) into insightface's own cache; stdout stays one JSON object. Without a
+    network the error is one plain sentence."""
+    import io
+    import socket
+    import urllib.error
     import zipfile
 
-    import insightface.utils.storage as storage
-
+    from curation.faces import models as model_files
     from tests.curation.tiny_insightface import build_buffalo
 
     models = build_buffalo(tmp_path / "src")
     home = tmp_path / "if-home"
     monkeypatch.setenv("INSIGHTFACE_HOME", str(home))
     fetched = []
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for f in models.iterdir():
+            zf.write(f, f.name)
 
-    def fake_download(url, path=None, overwrite=False, sha1_hash=None):
+    def offline(url):
+        raise urllib.error.URLError(socket.gaierror(-3, "Temporary failure in name resolution"))
+        yield b""  # pragma: no cover
+
+    def fake_fetch(url):
         fetched.append(url)
-        os.makedirs(os.path.dirname(path), exist_ok=True)  # as the real download_file does
-        with zipfile.ZipFile(path, "w") as zf:
-            for f in models.iterdir():
-                zf.write(f, f.name)
-        return path
+        yield buf.getvalue()
 
-    monkeypatch.setattr(storage, "download_file", fake_download)
     assert main(["analyze", str(dataset), "--backend", "insightface"]) == 2
     assert "--accept-model-license" in capsys.readouterr().err and not fetched
+    monkeypatch.setattr(model_files, "_urllib_fetch", offline)
+    code = main(["analyze", str(dataset), "--backend", "insightface", "--accept-model-license"])
+    err = capsys.readouterr().err
+    assert code == 2 and "likeness: no internet connection: copy the files into" in err
+    assert "URLError" not in err and "gaierror" not in err
+    monkeypatch.setattr(model_files, "_urllib_fetch", fake_fetch)
     code, data = run_json(capsys, "analyze", str(dataset), "--backend", "insightface",
                           "--accept-model-license", "--json")  # fmt: skip
     assert code == 0 and data["backend"] == "insightface"

@@ -175,3 +175,58 @@ def test_damaged_yunet_file_keeps_the_identity_check(tmp_path):
     broken.write_bytes(b"not an onnx model")
     det = DlibDetector(tmp_path)
     assert det.name == "hog+dlib" and det.has_embeddings
+
+
+def test_descriptor_process_same_vectors_and_gil_free(faces_dir):
+    """The descriptor runs in a child process: the same vectors as in-process, and a Python
+    thread keeps running meanwhile (in-process, dlib holds the GIL for the whole network)."""
+    import threading
+    import time
+
+    from curation.faces.dlib_backend import DlibEmbedder
+
+    rgb = np.asarray(Image.open(faces_dir / "face_recognition" / "two_people.jpg").convert("RGB"))
+    boxes = [f.box for f in DlibDetector(use_yunet=False).detect(rgb)]
+    remote = DlibEmbedder(use_process=True)
+    local = DlibEmbedder(use_process=False)
+    a = remote.embed(rgb, boxes)
+    assert remote._remote and remote._remote.alive  # it really ran in the child
+    b = local.embed(rgb, boxes)
+    assert len(a) == 2 and all(np.allclose(x, y, atol=1e-6) for x, y in zip(a, b, strict=True))
+
+    def spin_rate(embedder) -> float:
+        count = [0]
+        stop = threading.Event()
+
+        def spin():
+            while not stop.is_set():
+                count[0] += 1
+
+        t = threading.Thread(target=spin)
+        t.start()
+        t0 = time.perf_counter()
+        for _ in range(3):
+            embedder.embed(rgb, boxes)
+        elapsed = time.perf_counter() - t0
+        stop.set()
+        t.join()
+        return count[0] / elapsed
+
+    assert spin_rate(remote) > 3 * spin_rate(local)
+    remote._remote.close()
+    assert not remote._remote.alive
+    # A dead child: the next call falls back to the in-process descriptor, same vectors.
+    c = remote.embed(rgb, boxes)
+    assert remote._remote is False and all(
+        np.allclose(x, y, atol=1e-6) for x, y in zip(b, c, strict=True)
+    )
+
+
+def test_descriptor_process_that_cannot_load_falls_back(tmp_path, faces_dir):
+    from curation.faces.base import FaceBackendError
+    from curation.faces.dlib_process import DescriptorProcess
+
+    bad = tmp_path / "dlib_face_recognition_resnet_model_v1.dat"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(FaceBackendError, match="failed to load"):
+        DescriptorProcess(bad)

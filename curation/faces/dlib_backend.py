@@ -146,9 +146,7 @@ class DlibEmbedder:
         self._lock = threading.Lock()  # dlib objects are not documented as thread-safe
         # The descriptor runs in a child process (it holds the GIL for 50-100 ms per face);
         # None: not started yet, False: unavailable here, so in-process.
-        # LIKENESS_DLIB_INPROCESS=1 keeps it in-process (debugging, benchmarks).
-        in_process = getattr(sys, "frozen", False) or os.environ.get("LIKENESS_DLIB_INPROCESS")
-        self._remote: Any = None if use_process and not in_process else False
+        self._remote: Any = None if use_process and not getattr(sys, "frozen", False) else False
 
     def shape(self, rgb: np.ndarray, box: tuple[float, float, float, float]):
         x, y, w, h = box

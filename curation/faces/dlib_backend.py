@@ -23,9 +23,8 @@ backend's; `curation.faces.calibration` maps its cosines onto the profile's thre
 
 Model files are looked up first in the model folder under their official names (for an install
 without the package), then in the ``face_recognition_models`` package. One embedder is loaded
-per process (`get_embedder`); the descriptor network holds the GIL for 50-100 ms per face, so
-it runs in a child process (`curation.faces.dlib_process`), in-process only where that cannot
-start.
+per process (`get_embedder`); the descriptor network holds the GIL, so it runs on the caller's
+thread.
 """
 
 from __future__ import annotations
@@ -33,10 +32,8 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
-import sys
 import threading
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -118,9 +115,7 @@ def dlib_available(model_dir: str | os.PathLike[str] | None = None) -> str | Non
 class DlibEmbedder:
     """The 5-point predictor and the ResNet descriptor, loaded once (see `get_embedder`)."""
 
-    def __init__(
-        self, model_dir: str | os.PathLike[str] | None = None, *, use_process: bool = True
-    ) -> None:
+    def __init__(self, model_dir: str | os.PathLike[str] | None = None) -> None:
         try:
             import dlib
         except ImportError as exc:
@@ -144,9 +139,6 @@ class DlibEmbedder:
         self.dlib = dlib
         self.files = files
         self._lock = threading.Lock()  # dlib objects are not documented as thread-safe
-        # The descriptor runs in a child process (it holds the GIL for 50-100 ms per face);
-        # None: not started yet, False: unavailable here, so in-process.
-        self._remote: Any = None if use_process and not getattr(sys, "frozen", False) else False
 
     def shape(self, rgb: np.ndarray, box: tuple[float, float, float, float]):
         x, y, w, h = box
@@ -161,32 +153,12 @@ class DlibEmbedder:
         with self._lock:
             return np.asarray(self._descriptor.compute_face_descriptor(rgb, shape, 0))
 
-    def _process(self):
-        if self._remote is None:
-            from curation.faces.dlib_process import DescriptorProcess
-
-            try:
-                self._remote = DescriptorProcess(self.files[DESCRIPTOR])
-            except FaceBackendError as exc:
-                log.warning("%s; the descriptor runs in this process", exc)
-                self._remote = False
-        return self._remote or None
-
     def embed(
         self, rgb: np.ndarray, boxes: list[tuple[float, float, float, float]]
     ) -> list[np.ndarray]:
         """One L2-normalised 128-D vector per box (x, y, w, h in ``rgb``'s pixels)."""
         rgb = np.ascontiguousarray(rgb)
-        shapes = [self.shape(rgb, box) for box in boxes]
-        remote = self._process() if shapes else None
-        if remote is not None:
-            chips = [self.dlib.get_face_chip(rgb, sh, size=150, padding=0.25) for sh in shapes]
-            try:
-                return [normalise(vec) for vec in remote.compute(chips)]
-            except FaceBackendError as exc:
-                log.warning("%s; the descriptor runs in this process from now on", exc)
-                self._remote = False
-        return [normalise(self.descriptor(rgb, sh)) for sh in shapes]
+        return [normalise(self.descriptor(rgb, self.shape(rgb, box))) for box in boxes]
 
     @staticmethod
     def eye_nose(shape) -> list[tuple[float, float]]:

@@ -23,7 +23,7 @@ __all__ = [
     "IDENTITY_NEEDS",
 ]
 
-IDENTITY_NEEDS = "identity check needs insightface or SFace"
+IDENTITY_NEEDS = "identity check needs a face embedder (dlib, SFace or insightface)"
 
 
 class FaceBackendError(LikenessError):
@@ -122,7 +122,9 @@ class FaceDetector(Protocol):
 
     # read-only: a backend may answer with a class attribute or a property
     @property
-    def name(self) -> str:  # "insightface", "yunet", "yunet+sface" or "haar"
+    def name(
+        self,
+    ) -> str:  # "insightface", "yunet", "yunet+sface", "yunet+dlib", "hog+dlib" or "haar"
         ...
 
     @property

@@ -102,31 +102,42 @@ def test_export_face_crop(dataset, capsys, tmp_path, yunet_model):
 
 
 def test_insightface_download_after_licence_acceptance(dataset, capsys, tmp_path, monkeypatch):
-    """--accept-model-license lets insightface fetch buffalo_l (here: a zip of tiny models
-    served by a patched download) into its own cache; stdout stays one JSON object."""
-    import os
+    """--accept-model-license lets Likeness fetch buffalo_l (here: a zip of tiny models served
+    by a patched fetch) into insightface's own cache; stdout stays one JSON object. Without a
+    network the error is one plain sentence."""
+    import io
+    import socket
+    import urllib.error
     import zipfile
 
-    import insightface.utils.storage as storage
-
+    from curation.faces import models as model_files
     from tests.curation.tiny_insightface import build_buffalo
 
     models = build_buffalo(tmp_path / "src")
     home = tmp_path / "if-home"
     monkeypatch.setenv("INSIGHTFACE_HOME", str(home))
     fetched = []
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for f in models.iterdir():
+            zf.write(f, f.name)
 
-    def fake_download(url, path=None, overwrite=False, sha1_hash=None):
+    def offline(url):
+        raise urllib.error.URLError(socket.gaierror(-3, "Temporary failure in name resolution"))
+        yield b""  # pragma: no cover
+
+    def fake_fetch(url):
         fetched.append(url)
-        os.makedirs(os.path.dirname(path), exist_ok=True)  # as the real download_file does
-        with zipfile.ZipFile(path, "w") as zf:
-            for f in models.iterdir():
-                zf.write(f, f.name)
-        return path
+        yield buf.getvalue()
 
-    monkeypatch.setattr(storage, "download_file", fake_download)
     assert main(["analyze", str(dataset), "--backend", "insightface"]) == 2
     assert "--accept-model-license" in capsys.readouterr().err and not fetched
+    monkeypatch.setattr(model_files, "_urllib_fetch", offline)
+    code = main(["analyze", str(dataset), "--backend", "insightface", "--accept-model-license"])
+    err = capsys.readouterr().err
+    assert code == 2 and "likeness: no internet connection: copy the files into" in err
+    assert "URLError" not in err and "gaierror" not in err
+    monkeypatch.setattr(model_files, "_urllib_fetch", fake_fetch)
     code, data = run_json(capsys, "analyze", str(dataset), "--backend", "insightface",
                           "--accept-model-license", "--json")  # fmt: skip
     assert code == 0 and data["backend"] == "insightface"
@@ -152,3 +163,29 @@ def test_face_models_lists_and_downloads(capsys, tmp_path, yunet_model, monkeypa
     monkeypatch.setattr(models, "_urllib_fetch", lambda url: iter([b"html error page"]))
     assert main(["face-models", "--model-dir", str(tmp_path), "--download", "sface"]) == 2
     assert "sha256" in capsys.readouterr().err
+
+
+def test_cli_says_identity_not_checked_and_checks_it_out_of_the_box(
+    dataset, capsys, tmp_path, faces_dir
+):
+    """Detection only: a warning with the reason and the fix; auto on a fresh install (empty
+    model folder): dlib checks identity and flags the other person."""
+    code = main(["analyze", str(dataset), "--backend", "yunet", "--model-dir",
+                 str(faces_dir.parents[1] / "models")])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "warning: identity not checked: the yunet backend computes no face embeddings" in out
+    assert "Fix: analyse again with the auto or dlib backend" in out
+    shutil.copy(faces_dir / "face_recognition/obama2.jpg", dataset / "obama2.jpg")
+    shutil.copy(faces_dir / "face_recognition/biden.jpg", dataset / "biden.jpg")
+    empty = tmp_path / "fresh-models"
+    empty.mkdir()
+    code, report = run_json(capsys, "report", str(dataset), "--model-dir", str(empty), "--json")
+    assert code == 0 and report["backend"]["name"] == "hog+dlib"
+    outliers = report["identity"]["outliers"]
+    assert report["identity"]["available"] and "biden.jpg" in outliers
+    assert not any(rel.startswith(("obama", "more/")) for rel in outliers)
+    code = main(["report", str(dataset), "--backend", "haar"])
+    out = capsys.readouterr().out
+    assert "Verdict: NOT READY" in out
+    assert "[warning] Identity not checked: the haar backend" in out

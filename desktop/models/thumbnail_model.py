@@ -270,7 +270,7 @@ class ThumbnailModel(QAbstractListModel):
     def has_pixmap(self, rel: str) -> bool:
         return rel in self._pixmaps
 
-    def _on_ready(self, generation: int, rel: str, image: QImage, _digest: str) -> None:
+    def _on_ready(self, generation: int, rel: str, image: QImage, _key: str) -> None:
         if generation != self._generation:
             return
         i = self._index.get(rel)

@@ -44,7 +44,7 @@ class _Worker(QRunnable):
 class ThumbnailLoader(QObject):
     """Queue of thumbnail requests served by a few worker threads."""
 
-    # generation, key, image, content hash
+    # generation, key, image, cache key of the thumbnail (path + size + mtime)
     thumbnail_ready = Signal(int, str, QImage, str)
     # generation, key, error text
     thumbnail_failed = Signal(int, str, str)
@@ -165,7 +165,7 @@ class ThumbnailLoader(QObject):
                 self._finish(gen, key, visible)
                 if visible and thumb is not None and gen == self._generation:
                     image = pil_to_qimage(thumb.image)
-                    self.thumbnail_ready.emit(gen, key, image, thumb.content_hash)
+                    self.thumbnail_ready.emit(gen, key, image, thumb.key)
             if visible and self._visible_served(gen):  # after its image was sent
                 self.visible_drained.emit(gen)
 

@@ -1,10 +1,12 @@
-"""Thumbnail cache and loader: disk cache keyed by content hash and size, off-thread
+"""Thumbnail cache and loader: disk cache keyed by path, file size, mtime and bucket, off-thread
 decoding of only the visible tiles, stale results dropped, background fill, bad files."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -12,35 +14,98 @@ from PIL import Image
 from test_gui_fixtures import make_image
 
 from curation import paths
-from desktop.thumbs.cache import ThumbnailCache, ThumbnailError, bucket_for
+from desktop.thumbs.cache import ThumbnailCache, ThumbnailError, bucket_for, cache_key
 
 pytestmark = pytest.mark.gui
 
 
-def test_cache_keyed_by_content_and_size(tmp_path):
+def _count_decodes(monkeypatch) -> list[str]:
+    from desktop.thumbs import cache as cache_mod
+
+    seen: list[str] = []
+    real = cache_mod.decode_thumbnail
+
+    def spy(path, *a, **k):
+        seen.append(path.name)
+        return real(path, *a, **k)
+
+    monkeypatch.setattr(cache_mod, "decode_thumbnail", spy)
+    return seen
+
+
+def test_cache_keyed_by_path_size_mtime_and_bucket(tmp_path, monkeypatch):
+    decoded = _count_decodes(monkeypatch)
     img = tmp_path / "a.jpg"
     make_image(img, 1, (900, 600))
     cache = ThumbnailCache()
-    assert cache.root == paths.cache_dir() / "thumbs"
+    assert cache.root == paths.cache_dir() / "thumbs" / "v2"
     t1 = cache.get(img, 256)
     assert not t1.from_cache and max(t1.image.size) == 256 and t1.image.size[0] == 256
-    assert cache.file_for(t1.content_hash, 256).is_file()
+    assert cache.file_for(t1.key, 256).is_file() and t1.key == cache_key(img)
     assert cache.get(img, 256).from_cache
     assert max(cache.get(img, 512).image.size) == 512  # another size, another file
+    assert decoded == ["a.jpg", "a.jpg"]
+    # a background prefetch of a cached image neither decodes nor returns an image
+    assert cache.get(img, 256, want_image=False) is None and len(decoded) == 2
+    # a copy under another name is its own entry (decoded once, then cached)
     copy = tmp_path / "renamed.jpg"
     shutil.copy(img, copy)
-    before = sorted(cache.root.rglob("*.jpg"))
-    assert cache.get(copy, 256).content_hash == t1.content_hash  # same bytes: same file
-    assert sorted(cache.root.rglob("*.jpg")) == before
-    assert cache.get(copy, 256).from_cache
-    make_image(img, 2, (900, 600))  # edited image: new hash, new thumbnail
+    assert not cache.get(copy, 256).from_cache and cache.get(copy, 256).from_cache
+    # an image edited in place (new bytes, new mtime) never shows the old thumbnail
+    old_pixels = np.asarray(t1.image)
+    make_image(img, 2, (900, 600))
     t2 = cache.get(img, 256)
-    assert t2.content_hash != t1.content_hash and not t2.from_cache
-    # a new cache instance reads the path -> hash index and does not re-read the image
+    assert t2.key != t1.key and not t2.from_cache
+    assert not np.array_equal(np.asarray(t2.image), old_pixels)
+    # the same size but a new mtime (touch, or a same-size re-export) is a new key too
+    st = img.stat()
+    os.utime(img, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    assert cache_key(img) != t2.key and not cache.get(img, 256).from_cache
+    # a new cache instance (the next app start) finds every thumbnail without decoding
+    n = len(decoded)
     again = ThumbnailCache()
-    assert again.known_hash(img) == t2.content_hash
-    assert again.get(img, 256).from_cache
+    assert again.is_cached(img, 256) and again.get(img, 256).from_cache
+    assert again.get(copy, 256).from_cache and len(decoded) == n
     assert bucket_for(100) == 256 and bucket_for(300) == 512 and bucket_for(5000) == 512
+
+
+def test_damaged_cache_file_is_rebuilt_and_old_layout_removed(tmp_path):
+    base = paths.cache_dir() / "thumbs"
+    (base / "256" / "ab").mkdir(parents=True)  # the content-hash layout of earlier versions
+    (base / "256" / "ab" / ("ab" * 16 + ".jpg")).write_bytes(b"old")
+    (base / "index.tsv").write_text("x|1|2\t" + "ab" * 16 + "\n", "utf-8")
+    img = tmp_path / "a.jpg"
+    make_image(img, 4)
+    cache = ThumbnailCache()
+    first = cache.get(img, 256)
+    target = cache.file_for(first.key, 256)
+    target.write_bytes(b"not a jpeg")  # a damaged cache file (disk error, killed writer)
+    again = cache.get(img, 256)
+    assert not again.from_cache and np.array_equal(np.asarray(again.image), np.asarray(first.image))
+    assert cache.get(img, 256).from_cache
+    for _ in range(200):  # the old layout is removed in the background
+        if not (base / "256").exists() and not (base / "index.tsv").exists():
+            break
+        time.sleep(0.01)
+    assert not (base / "256").exists() and not (base / "index.tsv").exists()
+    assert target.is_file()  # the new layout is untouched
+    leftovers = [p.name for p in cache.root.rglob("*.tmp")]
+    assert leftovers == []
+
+
+def test_unwritable_cache_still_shows_thumbnails(tmp_path, monkeypatch):
+    img = tmp_path / "a.jpg"
+    make_image(img, 5)
+    cache = ThumbnailCache()
+
+    def refuse(*_a, **_k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("desktop.thumbs.cache.os.replace", refuse)
+    thumb = cache.get(img, 256)
+    assert thumb is not None and max(thumb.image.size) == 256
+    assert not cache.is_cached(img, 256)
+    assert list(cache.root.rglob("*.tmp")) == []  # the temp file is cleaned up
 
 
 def test_bad_files_give_clear_errors(tmp_path):
@@ -157,5 +222,5 @@ def test_stale_results_are_dropped_and_background_fill(qtbot, tmp_path):
     ):
         model.prefetch_all()
     cache = loader.cache
-    assert all(cache.file_for(cache.known_hash(r.path), 256).is_file() for r in rows)
+    assert all(cache.is_cached(r.path, 256) for r in rows)
     assert not any(model.has_pixmap(r.rel) for r in rows)  # background keeps no pixmaps

@@ -1,19 +1,19 @@
 """Disk cache of thumbnails in ``curation.paths.cache_dir()/thumbs``.
 
-A thumbnail file is named by a hash of the image's path, size and modification time (the
-size + mtime test the workspace already uses for captions) and the size bucket
-(``thumbs/v2/256/ab/abcdef....jpg``). Finding a cached thumbnail costs one ``stat`` of the
-image and one open of the cache file: no content hashing and no index to keep. An image
-edited in place gets a new key (its mtime changes), so a stale thumbnail is never shown; a
-renamed or copied image is decoded once more under its new path.
+A thumbnail is stored under a hash of the image's path, size and modification time (the
+size + mtime test the workspace already uses for captions) and its size bucket, as JPEG
+bytes in one SQLite file written in batches (``store.ThumbnailStore``). Finding a cached
+thumbnail costs one ``stat`` of the image and one indexed read: no content hashing, no index
+to keep, no file to create per thumbnail. An image edited in place gets a new key (its mtime
+changes), so a stale thumbnail is never shown; a renamed or copied image is decoded once
+more under its new path.
 
-Why not key by content (as the first version did): hashing every file and appending to a
-path -> hash index cost ~0.5 ms of CPU per thumbnail on top of a ~3 ms draft decode, and
-nothing in the app needs the content hash of a thumbnail (the analysis caches hash the files
-themselves). See docs/benchmarks.md.
+Why not key by content and write one file per thumbnail (as the first version did): hashing
+every image, appending to a path -> hash index and creating a file cost ~1.5 ms of CPU per
+thumbnail on top of a ~3 ms draft decode, and nothing in the app needs the content hash of a
+thumbnail (the analysis caches hash the files themselves). See docs/benchmarks.md.
 
-Thread-safe: many decoding workers share one instance; two app instances may share the
-folder (each file is written to a temp name and renamed into place).
+Thread-safe: many decoding workers share one instance.
 """
 
 from __future__ import annotations
@@ -32,11 +32,12 @@ from PIL import Image
 from curation import paths
 from curation.errors import ImageLoadError
 from curation.images import load_image
+from desktop.thumbs.store import ThumbnailStore
 
 log = logging.getLogger(__name__)
 
 BUCKETS = (256, 512)
-LAYOUT = "v2"  # thumbs/v2/<bucket>/<key[:2]>/<key>.jpg
+STORE_FILE = "thumbs-v2.sqlite"
 JPEG_QUALITY = 85
 _OLD_LAYOUT = ("index.tsv", "256", "512")  # the content-hash layout, removed on first use
 
@@ -78,16 +79,15 @@ class ThumbnailCache:
     """Get-or-build thumbnails; safe to call from several threads at once."""
 
     def __init__(self, root: Path | None = None) -> None:
-        self.base = Path(root) if root else paths.cache_dir() / "thumbs"
-        self.root = self.base / LAYOUT
-        self.root.mkdir(parents=True, exist_ok=True)
-        self._dirs: set[Path] = set()  # bucket/xx folders known to exist
+        self.root = Path(root) if root else paths.cache_dir() / "thumbs"
+        self.store = ThumbnailStore(self.root / STORE_FILE)
         self._remove_old_layout()
 
     def _remove_old_layout(self) -> None:
-        """Drop the thumbnails of the content-hash layout (a cache: nothing is lost), in the
-        background so that opening the app does not wait for thousands of unlinks."""
-        old = [self.base / name for name in _OLD_LAYOUT if (self.base / name).exists()]
+        """Drop the one-file-per-thumbnail layout of earlier versions (a cache: nothing is
+        lost), in the background so that opening the app does not wait for the unlinks."""
+        old = [self.root / name for name in _OLD_LAYOUT]
+        old = [p for p in old if p.exists() or p.is_symlink()]
         if not old:
             return
 
@@ -100,15 +100,19 @@ class ThumbnailCache:
 
         threading.Thread(target=remove, name="thumbs-cleanup", daemon=True).start()
 
-    def file_for(self, key: str, bucket: int) -> Path:
-        return self.root / str(bucket) / key[:2] / f"{key}.jpg"
-
     def is_cached(self, path: Path, bucket: int) -> bool:
-        """True when a thumbnail of ``path`` as it is now is on disk (no decoding)."""
+        """True when a thumbnail of ``path`` as it is now is stored (no decoding)."""
         try:
-            return self.file_for(cache_key(path), bucket).is_file()
+            return self.store.has(cache_key(path), bucket)
         except ThumbnailError:
             return False
+
+    def flush(self) -> None:
+        """Write the thumbnails still queued in memory (the loader calls this when idle)."""
+        self.store.flush()
+
+    def close(self) -> None:
+        self.store.close()
 
     # -- get or build -------------------------------------------------------------------
     def get(
@@ -117,57 +121,33 @@ class ThumbnailCache:
         """The thumbnail of ``path`` (built and stored if missing).
 
         With ``want_image=False`` (background prefetch) a cached thumbnail is not decoded and
-        ``None`` is returned once the file is on disk. Raises ``ThumbnailError``.
+        ``None`` is returned once it is stored. Raises ``ThumbnailError``.
         """
         key = cache_key(path)
-        target = self.file_for(key, bucket)
         if want_image:
-            cached = self._read_cached(target)
+            cached = self._read_cached(key, bucket)
             if cached is not None:
                 return Thumb(cached, key, True)
-        elif os.path.isfile(target):
+        elif self.store.has(key, bucket):
             return None
         image = decode_thumbnail(Path(path), bucket, max_pixels)
-        self._store(target, image)
-        return Thumb(image, key, False) if want_image else None
-
-    @staticmethod
-    def _read_cached(target: Path) -> Image.Image | None:
-        try:
-            with Image.open(target) as im:
-                im.load()
-                return im.convert("RGB") if im.mode != "RGB" else im.copy()
-        except FileNotFoundError:
-            return None
-        except (OSError, SyntaxError, ValueError) as exc:  # a damaged cache file: rebuild it
-            log.debug("dropping unreadable cached thumbnail %s: %s", target, exc)
-            target.unlink(missing_ok=True)
-            return None
-
-    def _store(self, target: Path, image: Image.Image) -> None:
-        """Write ``image`` to ``target`` atomically (temp name + rename: a reader never sees
-        half a file). No fsync: a thumbnail lost in a crash is simply decoded again."""
         buf = io.BytesIO()
         image.save(buf, "JPEG", quality=JPEG_QUALITY)
-        tmp = target.with_name(f"{target.stem}.{os.getpid()}.{threading.get_ident()}.tmp")
+        self.store.put(key, bucket, buf.getvalue())
+        return Thumb(image, key, False) if want_image else None
+
+    def _read_cached(self, key: str, bucket: int) -> Image.Image | None:
+        data = self.store.get(key, bucket)
+        if data is None:
+            return None
         try:
-            folder = target.parent
-            if folder not in self._dirs:
-                folder.mkdir(parents=True, exist_ok=True)
-                self._dirs.add(folder)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
-            try:
-                os.write(fd, buf.getbuffer())
-            finally:
-                os.close(fd)
-            os.replace(tmp, target)
-        except OSError as exc:  # a full or read-only cache only costs speed
-            log.debug("cannot store thumbnail %s: %s", target, exc)
-            self._dirs.discard(target.parent)
-            try:
-                tmp.unlink(missing_ok=True)
-            except OSError:
-                pass
+            im = Image.open(io.BytesIO(data))  # in memory: nothing to close
+            im.load()
+            return im if im.mode == "RGB" else im.convert("RGB")
+        except (OSError, SyntaxError, ValueError) as exc:  # a damaged row: rebuild it
+            log.debug("dropping unreadable cached thumbnail %s: %s", key, exc)
+            self.store.delete(key, bucket)
+            return None
 
 
 def decode_thumbnail(path: Path, bucket: int, max_pixels: int | None = None) -> Image.Image:

@@ -115,6 +115,7 @@ class ThumbnailLoader(QObject):
     def shutdown(self) -> None:
         self.reset()
         self.pool.waitForDone(5000)
+        self.cache.flush()
 
     # -- worker side --------------------------------------------------------------------
     def _spawn(self) -> None:
@@ -150,6 +151,7 @@ class ThumbnailLoader(QObject):
         while True:
             job = self._next()
             if job is None:
+                self.cache.flush()  # idle: the batch still in memory goes to disk
                 return
             gen, bucket, key, path, visible = job
             try:

@@ -49,6 +49,7 @@ class DatasetBrowser(QWidget):
         self.editor = self.detail.editor
         self.editor.save_fn = self._save_caption
         self._shown_rel = ""
+        self._captions_loaded = True  # False between a folder's scan and its opened state
 
         self.filter_combo = QComboBox()
         for mode in FilterMode:
@@ -130,7 +131,10 @@ class DatasetBrowser(QWidget):
         self.splitter.setSizes([int(w * 0.56), w - int(w * 0.56)])
 
     # -- data --------------------------------------------------------------------------
-    def set_rows(self, rows: list[TileRow]) -> None:
+    def set_rows(self, rows: list[TileRow], captions_loaded: bool = True) -> None:
+        """Show a dataset. ``captions_loaded=False``: rows from the scan alone (the state is
+        still opening); ``update_rows`` brings the captions without restarting the grid."""
+        self._captions_loaded = captions_loaded
         self.editor.save()
         self.editor.load("", "")
         self.detail.viewer.show_image(None)
@@ -142,6 +146,19 @@ class DatasetBrowser(QWidget):
             self.grid.step(0)
         self.grid.schedule_request()
         self.model.prefetch_all()
+
+    def update_rows(self, rows: list[TileRow]) -> None:
+        """The captions and flags of the folder on screen, read after its scan: the grid, its
+        thumbnails, the loader's queue, the selection and the scroll position stay."""
+        if not self.model.update_rows(rows):
+            self.set_rows(rows)
+            return
+        self._captions_loaded = True
+        self.proxy.refresh()
+        rel = self.grid.current_rel()
+        if rel and rel == self._shown_rel and not self.editor.is_dirty():
+            self._load_caption(rel)
+        self.grid.schedule_request()
 
     def set_thumbnail_size(self, size: int) -> None:
         if self.slider.value() != size:
@@ -185,7 +202,7 @@ class DatasetBrowser(QWidget):
             self.editor.load("", "")
             self.detail.viewer.show_image(None)
             return
-        self.editor.load(rel, self.session.caption(rel), title=rel)
+        self._load_caption(rel)
         self.detail.viewer.show_image(
             Path(row.path),
             self.model.data(
@@ -194,6 +211,13 @@ class DatasetBrowser(QWidget):
         )
         if row.error:
             self.detail.info.setText(row.error)
+
+    def _load_caption(self, rel: str) -> None:
+        if self._captions_loaded:
+            self.editor.load(rel, self.session.caption(rel), title=rel)
+        else:  # the folder is still opening: show the tile, edit once its caption is read
+            self.editor.load(rel, "", title=f"{rel} (reading captions…)")
+            self.editor.edit.setEnabled(False)
 
     def navigate(self, delta: int) -> bool:
         self._save_leaving()

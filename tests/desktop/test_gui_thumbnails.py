@@ -38,12 +38,12 @@ def test_cache_keyed_by_path_size_mtime_and_bucket(tmp_path, monkeypatch):
     img = tmp_path / "a.jpg"
     make_image(img, 1, (900, 600))
     cache = ThumbnailCache()
-    assert cache.root == paths.cache_dir() / "thumbs" / "v2"
+    assert cache.root == paths.cache_dir() / "thumbs"
     t1 = cache.get(img, 256)
     assert not t1.from_cache and max(t1.image.size) == 256 and t1.image.size[0] == 256
-    assert cache.file_for(t1.key, 256).is_file() and t1.key == cache_key(img)
+    assert t1.key == cache_key(img) and cache.is_cached(img, 256)
     assert cache.get(img, 256).from_cache
-    assert max(cache.get(img, 512).image.size) == 512  # another size, another file
+    assert max(cache.get(img, 512).image.size) == 512  # another size, another entry
     assert decoded == ["a.jpg", "a.jpg"]
     # a background prefetch of a cached image neither decodes nor returns an image
     assert cache.get(img, 256, want_image=False) is None and len(decoded) == 2
@@ -61,7 +61,8 @@ def test_cache_keyed_by_path_size_mtime_and_bucket(tmp_path, monkeypatch):
     st = img.stat()
     os.utime(img, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
     assert cache_key(img) != t2.key and not cache.get(img, 256).from_cache
-    # a new cache instance (the next app start) finds every thumbnail without decoding
+    # the next app start finds every thumbnail on disk without decoding
+    cache.close()
     n = len(decoded)
     again = ThumbnailCache()
     assert again.is_cached(img, 256) and again.get(img, 256).from_cache
@@ -69,43 +70,74 @@ def test_cache_keyed_by_path_size_mtime_and_bucket(tmp_path, monkeypatch):
     assert bucket_for(100) == 256 and bucket_for(300) == 512 and bucket_for(5000) == 512
 
 
-def test_damaged_cache_file_is_rebuilt_and_old_layout_removed(tmp_path):
+def test_writes_are_batched_and_reach_disk(tmp_path):
+    """Thumbnails go to disk BATCH at a time (one transaction, no file per thumbnail);
+    ``flush`` writes the rest, and what a writer queued is visible before it is flushed."""
+    from desktop.thumbs import store as store_mod
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    n = store_mod.BATCH + 6
+    for i in range(n):
+        make_image(folder / f"i{i:03d}.jpg", i, (96, 64))
+    cache = ThumbnailCache()
+    for i in range(n):
+        cache.get(folder / f"i{i:03d}.jpg", 256, want_image=False)
+    db = cache.store.path
+    assert db.is_file() and cache.store.pending() == 6  # one batch written, 6 in memory
+    assert all(cache.is_cached(folder / f"i{i:03d}.jpg", 256) for i in range(n))
+    assert sorted(p.name for p in cache.root.iterdir() if not p.name.startswith(db.name)) == []
+    other = ThumbnailCache()  # another app instance sees only what is on disk
+    assert sum(other.is_cached(folder / f"i{i:03d}.jpg", 256) for i in range(n)) == n - 6
+    cache.flush()
+    assert all(other.is_cached(folder / f"i{i:03d}.jpg", 256) for i in range(n))
+
+
+def test_damaged_store_is_rebuilt_and_old_layout_removed(tmp_path):
     base = paths.cache_dir() / "thumbs"
-    (base / "256" / "ab").mkdir(parents=True)  # the content-hash layout of earlier versions
+    (base / "256" / "ab").mkdir(parents=True)  # the one-file-per-thumbnail layout of old
     (base / "256" / "ab" / ("ab" * 16 + ".jpg")).write_bytes(b"old")
     (base / "index.tsv").write_text("x|1|2\t" + "ab" * 16 + "\n", "utf-8")
     img = tmp_path / "a.jpg"
     make_image(img, 4)
     cache = ThumbnailCache()
     first = cache.get(img, 256)
-    target = cache.file_for(first.key, 256)
-    target.write_bytes(b"not a jpeg")  # a damaged cache file (disk error, killed writer)
+    cache.store.put(first.key, 256, b"not a jpeg")  # a damaged row
     again = cache.get(img, 256)
-    assert not again.from_cache and np.array_equal(np.asarray(again.image), np.asarray(first.image))
+    assert not again.from_cache
+    assert np.array_equal(np.asarray(again.image), np.asarray(first.image))
     assert cache.get(img, 256).from_cache
-    for _ in range(200):  # the old layout is removed in the background
+    for _ in range(300):  # the old layout is removed in the background
         if not (base / "256").exists() and not (base / "index.tsv").exists():
             break
         time.sleep(0.01)
     assert not (base / "256").exists() and not (base / "index.tsv").exists()
-    assert target.is_file()  # the new layout is untouched
-    leftovers = [p.name for p in cache.root.rglob("*.tmp")]
-    assert leftovers == []
+    cache.close()
+    # a cache file that is not a database is set aside and the cache starts afresh
+    db = base / "thumbs-v2.sqlite"
+    for suffix in ("-wal", "-shm"):
+        db.with_name(db.name + suffix).unlink(missing_ok=True)
+    db.write_bytes(b"garbage, not sqlite" * 100)
+    fresh = ThumbnailCache()
+    assert not fresh.get(img, 256).from_cache and fresh.get(img, 256).from_cache
+    assert (base / "thumbs-v2.sqlite.damaged").is_file()
 
 
-def test_unwritable_cache_still_shows_thumbnails(tmp_path, monkeypatch):
+def test_unusable_store_still_shows_thumbnails(tmp_path):
+    """A cache folder that cannot hold the database (here: the file is a symlink, which is
+    never followed) costs speed, never a thumbnail."""
+    root = tmp_path / "thumbs"
+    root.mkdir()
+    outside = tmp_path / "elsewhere.sqlite"
+    (root / "thumbs-v2.sqlite").symlink_to(outside)
     img = tmp_path / "a.jpg"
     make_image(img, 5)
-    cache = ThumbnailCache()
-
-    def refuse(*_a, **_k):
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr("desktop.thumbs.cache.os.replace", refuse)
+    cache = ThumbnailCache(root)
     thumb = cache.get(img, 256)
     assert thumb is not None and max(thumb.image.size) == 256
-    assert not cache.is_cached(img, 256)
-    assert list(cache.root.rglob("*.tmp")) == []  # the temp file is cleaned up
+    cache.flush()
+    assert not cache.is_cached(img, 256) and not outside.exists()
+    assert cache.get(img, 256) is not None
 
 
 def test_bad_files_give_clear_errors(tmp_path):

@@ -401,8 +401,8 @@ def load_image(
             if method is not None:
                 out = out.transpose(method)
             out = _flatten(out, keep_alpha, notes)
-            if out is im:
-                out = im.copy()
+            # ``out`` may be ``im`` itself: leaving ``with`` only drops its file pointer (a
+            # BytesIO here), the decoded pixels stay usable (Pillow >= 10), so no copy
         except ImageLoadError:
             raise
         except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError) as exc:

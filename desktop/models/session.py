@@ -93,6 +93,7 @@ class DatasetSession(QObject):
         # listeners save what they were editing in the previous dataset, then it is closed
         self.scanned.emit(str(scan.root), _scan_rows(scan))
         self.close(emit=False)
+        self.loading = True
         self.history_changed.emit()
         self._job = run_in_pool(
             lambda: _open_workspace(path, recursive, scan),
@@ -137,7 +138,7 @@ class DatasetSession(QObject):
         self.open_failed.emit(path, message)
 
     def close(self, emit: bool = True) -> None:
-        if emit and self._job is not None:  # closed by the user while still opening
+        if self._job is not None:  # closed while still opening: its result is not wanted
             self._job.stale = True
             self._job = None
             self.loading = False

@@ -157,9 +157,7 @@ def decode_thumbnail(path: Path, bucket: int, max_pixels: int | None = None) -> 
     read: truncated JPEG ...").
     """
     try:
-        loaded = load_image(
-            path, max_pixels=max_pixels, draft=(bucket, bucket), hash_content=False
-        )
+        loaded = load_image(path, max_pixels=max_pixels, draft=(bucket, bucket), hash_content=False)
     except ImageLoadError as exc:
         raise ThumbnailError(str(exc)) from exc
     except MemoryError as exc:

@@ -66,7 +66,9 @@ class ThumbnailStore:
                 return conn
             except (sqlite3.Error, OSError) as exc:
                 if attempt == 0 and isinstance(exc, sqlite3.DatabaseError) and self._set_aside():
-                    log.warning("Thumbnail cache %s unreadable (%s); starting afresh", self.path, exc)
+                    log.warning(
+                        "Thumbnail cache %s unreadable (%s); starting afresh", self.path, exc
+                    )
                     continue
                 log.warning(
                     "Thumbnail cache %s unusable (%s); thumbnails will be decoded every time",
@@ -141,9 +143,7 @@ class ThumbnailStore:
         with self._lock:
             if self._conn is not None:
                 try:
-                    self._conn.execute(
-                        "DELETE FROM thumbs WHERE key=? AND bucket=?", (key, bucket)
-                    )
+                    self._conn.execute("DELETE FROM thumbs WHERE key=? AND bucket=?", (key, bucket))
                 except sqlite3.Error as exc:
                     log.debug("thumbnail cache delete failed: %s", exc)
 

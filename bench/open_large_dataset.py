@@ -19,6 +19,7 @@ than about the app: the run is marked BUSY and the bench exits with status 3 (un
 Usage:
     QT_QPA_PLATFORM=offscreen .venv/bin/python bench/open_large_dataset.py [DIR]
         [--count 10000] [--runs 3] [--json out.json] [--max-foreign 0.5] [--allow-busy]
+        [--fresh-all] [--link-fill]
 
 The images (1024x1024 JPEGs) are generated once into DIR/images (default: the temp dir's
 ``likeness-bench``) and reused by later runs.
@@ -54,6 +55,28 @@ def generate(folder: Path, count: int) -> None:
     t = time.perf_counter()
     make_dataset(folder, count)
     print(f"  done in {time.perf_counter() - t:.0f} s", flush=True)
+
+
+def link_fill(folder: Path, count: int) -> Path:
+    """A folder of ``count`` images beside ``folder`` made of hard links to the images there,
+    repeated under new names (``img_00000``... cycling through the originals, captions too).
+    Every path is a separate image to the app and its cache; decoding costs the same per
+    image. For machines where generating 10,000 JPEGs takes too long."""
+    src = sorted(folder.glob("img_*.jpg"))
+    if not src:
+        raise SystemExit(f"no images to link in {folder}")
+    out = folder.with_name(f"{folder.name}-linked-{count}")
+    if len(list(out.glob("img_*.jpg"))) == count:
+        return out
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
+    for i in range(count):
+        orig = src[i % len(src)]
+        os.link(orig, out / f"img_{i:05d}.jpg")
+        cap = orig.with_suffix(".txt")
+        if cap.exists():
+            os.link(cap, out / f"img_{i:05d}.txt")
+    return out
 
 
 def subset(folder: Path, files: list[Path]) -> Path:
@@ -323,12 +346,21 @@ def main() -> int:
         help="cores other processes may use on average during a measured phase (default 0.5)",
     )
     ap.add_argument(
+        "--link-fill",
+        action="store_true",
+        help="make up --count images from the ones already in DIR/images with hard links "
+        "(no generating)",
+    )
+    ap.add_argument(
         "--allow-busy", action="store_true", help="report a busy machine but exit 0 (under load)"
     )
     args = ap.parse_args()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     folder = Path(args.dir) / "images"
-    generate(folder, args.count)
+    if args.link_fill:
+        folder = link_fill(folder, args.count)
+    else:
+        generate(folder, args.count)
     files = sorted(folder.glob("img_*.jpg"))[: args.count]
     if len(files) < args.count:
         print(f"only {len(files)} images in {folder}", file=sys.stderr)

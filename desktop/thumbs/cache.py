@@ -9,9 +9,10 @@ changes), so a stale thumbnail is never shown; a renamed or copied image is deco
 more under its new path.
 
 Why not key by content and write one file per thumbnail (as the first version did): hashing
-every image, appending to a path -> hash index and creating a file cost ~1.5 ms of CPU per
-thumbnail on top of a ~3 ms draft decode, and nothing in the app needs the content hash of a
-thumbnail (the analysis caches hash the files themselves). See docs/benchmarks.md.
+every image and creating a file per thumbnail cost ~0.9 ms of CPU per thumbnail, most of the
+app's extra over a ~3.5 ms bare draft decode, and nothing in the app needs the content hash
+of a thumbnail (the analysis caches hash the files themselves). See docs/benchmarks.md
+(``bench/thumb_cost.py``).
 
 Thread-safe: many decoding workers share one instance.
 """

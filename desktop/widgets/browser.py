@@ -32,6 +32,8 @@ from desktop.widgets.thumbnail_grid import ThumbnailGrid
 
 log = logging.getLogger(__name__)
 
+PREFETCH_DELAY_MS = 500
+
 
 class DatasetBrowser(QWidget):
     selection_changed = Signal(int)
@@ -97,6 +99,16 @@ class DatasetBrowser(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.splitter)
 
+        # the background fill of the thumbnail cache starts once the grid has painted (or
+        # after PREFETCH_DELAY_MS): its two decoding threads would otherwise take the cores
+        # from the first paint of a big folder
+        self._prefetch_timer = QTimer(self)
+        self._prefetch_timer.setSingleShot(True)
+        self._prefetch_timer.setInterval(PREFETCH_DELAY_MS)
+        self._prefetch_timer.timeout.connect(self._start_prefetch)
+        self._prefetch_due = False
+        self.grid.first_paint.connect(self._start_prefetch)
+
         self._search_timer = QTimer(self)
         self._search_timer.setSingleShot(True)
         self._search_timer.setInterval(200)
@@ -145,7 +157,17 @@ class DatasetBrowser(QWidget):
         if self.proxy.rowCount():
             self.grid.step(0)
         self.grid.schedule_request()
-        self.model.prefetch_all()
+        self._prefetch_due = bool(rows)
+        if rows:
+            self._prefetch_timer.start()
+        else:
+            self._prefetch_timer.stop()
+
+    def _start_prefetch(self) -> None:
+        if self._prefetch_due:
+            self._prefetch_due = False
+            self._prefetch_timer.stop()
+            self.model.prefetch_all()
 
     def update_rows(self, rows: list[TileRow]) -> None:
         """The captions and flags of the folder on screen, read after its scan: the grid, its

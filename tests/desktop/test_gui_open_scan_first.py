@@ -44,11 +44,18 @@ def test_grid_paints_and_thumbnails_load_before_the_state_is_open(
     with qtbot.waitSignal(window.session.scanned, timeout=15000):
         window.open_folder(str(dataset))
     assert model.rowCount() == 9 and window.stack.currentWidget() is window.browser
+    # nothing decodes yet: the background fill of the cache waits for the first paint
+    assert window.loader.pending() == 0 and not painted
     # the scan knows which images have a caption file, not the text yet
     assert [model.index(i).data(HasCaptionRole) for i in range(3)] == [False] * 3
     assert model.row_data("img_00.jpg").has_caption and model.row_data("img_00.jpg").caption == ""
     qtbot.waitUntil(lambda: bool(painted), timeout=5000)
     assert painted == [False]  # painted while the state was still opening
+    cache = window.loader.cache  # then the whole folder goes into the disk cache
+    qtbot.waitUntil(
+        lambda: all(cache.is_cached(r.path, 256) for r in model.rows if r.rel != "zz_broken.jpg"),
+        timeout=20000,
+    )
     qtbot.waitUntil(lambda: model.has_pixmap("img_01.jpg"), timeout=10000)
     assert entered.is_set() and window.session.loading and not window.session.is_open
     # nothing can be edited before the caption is read

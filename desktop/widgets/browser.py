@@ -176,7 +176,8 @@ class DatasetBrowser(QWidget):
             self.set_rows(rows)
             return
         self._captions_loaded = True
-        self.proxy.refresh()
+        if self.proxy.mode is not FilterMode.ALL or self.proxy.text:  # filters on captions
+            self.proxy.refresh()  # (re-filtering 10,000 rows for nothing would stall the GUI)
         rel = self.grid.current_rel()
         if rel and rel == self._shown_rel and not self.editor.is_dirty():
             self._load_caption(rel)

@@ -12,7 +12,7 @@ from test_gui_fixtures import CAPTIONS, dataset, make_dataset, open_and_wait, wi
 
 from curation import workspace as workspace_mod
 from curation.errors import DatasetError
-from desktop.models.thumbnail_model import CaptionRole, HasCaptionRole
+from desktop.models.thumbnail_model import CaptionRole, HasCaptionRole, RelRole
 
 pytestmark = pytest.mark.gui
 
@@ -118,3 +118,34 @@ def test_state_that_cannot_open_after_the_scan_shows_why(qtbot, window, dataset,
     assert window.banner.level() == "error" and "locked" in window.banner.text.text()
     assert window.stack.currentWidget() is window.empty  # no grid that cannot be edited
     assert window.browser.model.rowCount() == 0 and not window.session.is_open
+
+
+def test_a_caption_filter_chosen_while_opening_applies_to_the_captions(
+    qtbot, dataset, held_state, monkeypatch
+):
+    """The shell alone (the analysis panels re-filter on open themselves and would hide a
+    grid that is not re-filtered when the captions arrive)."""
+    import desktop.panels.captions
+    import desktop.panels.faces
+    from desktop.app import create_app
+    from desktop.main_window import MainWindow
+    from desktop.models.filter_proxy import FilterMode
+
+    monkeypatch.setattr(desktop.panels.faces, "install", lambda _w: None)
+    monkeypatch.setattr(desktop.panels.captions, "install", lambda _w: None)
+    create_app()
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    release, _entered = held_state
+    browser = window.browser
+    with qtbot.waitSignal(window.session.scanned, timeout=15000):
+        window.open_folder(str(dataset))
+    browser.filter_combo.setCurrentIndex(browser.filter_combo.findData(FilterMode.UNCAPTIONED))
+    assert browser.proxy.rowCount() == 9  # no caption text is known yet
+    release.set()
+    with qtbot.waitSignal(window.session.opened, timeout=15000):
+        pass
+    shown = {browser.proxy.index(r, 0).data(RelRole) for r in range(browser.proxy.rowCount())}
+    assert shown == {"img_06.jpg", "img_07.jpg", "zz_broken.jpg"}

@@ -132,10 +132,14 @@ class Workspace:
         create: bool = True,
         on_progress: ProgressFn | None = None,
         cancel: CancelToken | None = None,
+        scan: ScanResult | None = None,
     ) -> Workspace:
         """Scan ``root`` and open (or create) its state. ``create=False`` never creates state:
-        an existing state db is used, otherwise an in-memory one. Raises ``DatasetError``."""
-        scan = scan_folder(root, recursive=recursive, on_progress=on_progress, cancel=cancel)
+        an existing state db is used, otherwise an in-memory one. ``scan``: a scan of ``root``
+        just made by the caller (the GUI shows it while the state opens), used instead of a
+        second one. Raises ``DatasetError``."""
+        if scan is None:
+            scan = scan_folder(root, recursive=recursive, on_progress=on_progress, cancel=cancel)
         notes: list[str] = []
         db, state_dir = open_state_db(scan.root, create, notes)
         ws = cls(scan, db, state_dir)

@@ -34,6 +34,7 @@ class MainWindow(QMainWindow):
         self.prefs = prefs or load_preferences()
         self.loader = ThumbnailLoader(parent=self)
         self.session = DatasetSession(self)
+        self._scanned_root: str | None = None  # shown from its scan, state still opening
         self.browser = DatasetBrowser(self.session, self.loader)
         self.empty = EmptyState()
         self.banner = NotificationBanner()
@@ -160,6 +161,7 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         s = self.session
+        s.scanned.connect(self._on_scanned)
         s.opened.connect(self._on_opened)
         s.open_failed.connect(self._on_open_failed)
         s.notify.connect(self.banner.show_message)
@@ -197,6 +199,7 @@ class MainWindow(QMainWindow):
             self.session.open(folder, recursive=self.prefs.recursive_scan)
 
     def close_folder(self) -> None:
+        self._scanned_root = None
         self.browser.editor.save()
         self.session.close()
         self.browser.set_rows([])
@@ -204,9 +207,23 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Likeness")
         self._update_counts()
 
+    def _on_scanned(self, root: str, rows: list) -> None:
+        """The folder is listed: paint its grid now, captions follow (``_on_opened``)."""
+        self.status.showMessage(f"Reading captions and state of {root}…")
+        self.browser.set_rows(rows, captions_loaded=False)
+        self._scanned_root = root
+        self.stack.setCurrentWidget(self.browser)
+        self.setWindowTitle(f"{Path(root).name} — Likeness")
+        self.browser.grid.setFocus()
+        self._update_counts()
+
     def _on_opened(self, root: str, rows: list) -> None:
         self.status.clearMessage()
-        self.browser.set_rows(rows)
+        if self._scanned_root == root:
+            self.browser.update_rows(rows)
+        else:
+            self.browser.set_rows(rows)
+        self._scanned_root = None
         self.stack.setCurrentWidget(self.browser)
         self.setWindowTitle(f"{Path(root).name} — Likeness")
         self.prefs.add_recent(root)
@@ -230,6 +247,9 @@ class MainWindow(QMainWindow):
 
     def _on_open_failed(self, path: str, message: str) -> None:
         self.status.clearMessage()
+        if self._scanned_root is not None:  # its grid is shown, but it cannot be edited
+            self._scanned_root = None
+            self.close_folder()
         self.banner.show_message("error", f"Cannot open {path}: {message}")
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802

@@ -1,8 +1,13 @@
 """``DatasetSession``: the open dataset for the GUI, a thin Qt adapter over ``Workspace``.
 
-Opening (scan + state reconcile + reading captions) runs off the GUI thread; saves, undo
-and bulk apply run on the GUI thread (small atomic writes) and report through signals. The
-workspace is thread-safe (one lock), so a worker may read it while the GUI writes.
+Opening runs off the GUI thread in two steps, so that a big folder paints at the speed of
+its scan: ``scanned`` brings the rows the scan found (names, caption files present; caption
+text not read yet) as soon as the folder is listed, then ``opened`` brings the full rows once
+the state is opened or created and the captions are read (a first open of 10,000 images
+spends most of its time there). Between the two ``is_open`` is False and ``loading`` True.
+Saves, undo and bulk apply run on the GUI thread (small atomic writes) and report through
+signals. The workspace is thread-safe (one lock), so a worker may read it while the GUI
+writes.
 
 The session is THE caption writer of the GUI: typing (:meth:`save_caption`), quick fixes,
 "Fix all", bulk edits (:meth:`apply_changes`), accepted autocaptions
@@ -28,10 +33,24 @@ from desktop.workers import Job, run_in_pool
 log = logging.getLogger(__name__)
 
 
-def _open_workspace(root: str, recursive: bool):
+def _scan(root: str, recursive: bool):
+    from curation.dataset import scan_folder
+
+    return scan_folder(root, recursive=recursive)
+
+
+def _scan_rows(scan) -> list[TileRow]:
+    """Rows from the scan alone: what the grid can show before the captions are read."""
+    return [
+        TileRow(rel=item.rel, path=item.path, has_caption=item.has_caption, mtime_ns=item.mtime_ns)
+        for item in scan.items
+    ]
+
+
+def _open_workspace(root: str, recursive: bool, scan=None):
     from curation.workspace import Workspace
 
-    ws = Workspace.open(root, recursive=recursive)
+    ws = Workspace.open(root, recursive=recursive, scan=scan)
     captions = ws.captions()
     excluded = set(ws.excluded()) if hasattr(ws, "excluded") else set()
     rows = [
@@ -49,6 +68,7 @@ def _open_workspace(root: str, recursive: bool):
 
 
 class DatasetSession(QObject):
+    scanned = Signal(str, list)  # root, rows from the scan (no caption text yet)
     opened = Signal(str, list)  # root, rows
     open_failed = Signal(str, str)  # path, message
     closed = Signal()
@@ -103,13 +123,25 @@ class DatasetSession(QObject):
 
     # -- open / close ------------------------------------------------------------------
     def open(self, folder: str | os.PathLike[str], recursive: bool = True) -> None:
-        """Start opening ``folder``; ``opened`` or ``open_failed`` follows."""
+        """Start opening ``folder``: ``scanned`` then ``opened``, or ``open_failed``."""
         if self._job is not None:
             self._job.stale = True
         path = str(Path(folder).expanduser())
         self.loading = True
         self._job = run_in_pool(
-            lambda: _open_workspace(path, recursive),
+            lambda: _scan(path, recursive),
+            on_done=lambda scan: self._on_scanned(path, recursive, scan),
+            on_error=lambda msg, _exc: self._on_failed(path, msg),
+        )
+
+    def _on_scanned(self, path: str, recursive: bool, scan) -> None:
+        # listeners save what they were editing in the previous dataset, then it is closed
+        self.scanned.emit(str(scan.root), _scan_rows(scan))
+        self.close(emit=False)
+        self.loading = True
+        self.history_changed.emit()
+        self._job = run_in_pool(
+            lambda: _open_workspace(path, recursive, scan),
             on_done=self._on_opened,
             on_error=lambda msg, _exc: self._on_failed(path, msg),
         )
@@ -151,6 +183,10 @@ class DatasetSession(QObject):
         self.open_failed.emit(path, message)
 
     def close(self, emit: bool = True) -> None:
+        if self._job is not None:  # closed while still opening: its result is not wanted
+            self._job.stale = True
+            self._job = None
+            self.loading = False
         if self.workspace is not None:
             try:
                 self.workspace.close()

@@ -159,6 +159,21 @@ class ThumbnailModel(QAbstractListModel):
         self.endResetModel()
         self.counts_changed.emit()
 
+    def update_rows(self, rows: list[TileRow]) -> bool:
+        """Take the captions and flags of ``rows`` for the same images (the folder's captions,
+        read after its scan): thumbnails, badges and the loader's queue stay. False (and
+        nothing changed) when ``rows`` are not the images shown; then use ``set_rows``."""
+        if len(rows) != len(self._rows) or any(r.rel not in self._index for r in rows):
+            return False
+        for new in rows:
+            row = self._rows[self._index[new.rel]]
+            row.caption, row.has_caption = new.caption, new.has_caption
+            row.excluded, row.mtime_ns = new.excluded, new.mtime_ns
+        if self._rows:
+            self.dataChanged.emit(self.index(0), self.index(len(self._rows) - 1))
+        self.counts_changed.emit()
+        return True
+
     def sort_by(self, role: int, descending: bool = False) -> None:
         """Reorder the rows in place (Python's sort: 10,000 rows in milliseconds, where a
         proxy sort would call ``data()`` for every comparison). Ties keep name order;
@@ -270,7 +285,7 @@ class ThumbnailModel(QAbstractListModel):
     def has_pixmap(self, rel: str) -> bool:
         return rel in self._pixmaps
 
-    def _on_ready(self, generation: int, rel: str, image: QImage, _digest: str) -> None:
+    def _on_ready(self, generation: int, rel: str, image: QImage, _key: str) -> None:
         if generation != self._generation:
             return
         i = self._index.get(rel)

@@ -44,7 +44,7 @@ class _Worker(QRunnable):
 class ThumbnailLoader(QObject):
     """Queue of thumbnail requests served by a few worker threads."""
 
-    # generation, key, image, content hash
+    # generation, key, image, cache key of the thumbnail (path + size + mtime)
     thumbnail_ready = Signal(int, str, QImage, str)
     # generation, key, error text
     thumbnail_failed = Signal(int, str, str)
@@ -115,6 +115,7 @@ class ThumbnailLoader(QObject):
     def shutdown(self) -> None:
         self.reset()
         self.pool.waitForDone(5000)
+        self.cache.flush()
 
     # -- worker side --------------------------------------------------------------------
     def _spawn(self) -> None:
@@ -150,6 +151,7 @@ class ThumbnailLoader(QObject):
         while True:
             job = self._next()
             if job is None:
+                self.cache.flush()  # idle: the batch still in memory goes to disk
                 return
             gen, bucket, key, path, visible = job
             try:
@@ -165,7 +167,7 @@ class ThumbnailLoader(QObject):
                 self._finish(gen, key, visible)
                 if visible and thumb is not None and gen == self._generation:
                     image = pil_to_qimage(thumb.image)
-                    self.thumbnail_ready.emit(gen, key, image, thumb.content_hash)
+                    self.thumbnail_ready.emit(gen, key, image, thumb.key)
             if visible and self._visible_served(gen):  # after its image was sent
                 self.visible_drained.emit(gen)
 

@@ -32,6 +32,8 @@ from desktop.widgets.thumbnail_grid import ThumbnailGrid
 
 log = logging.getLogger(__name__)
 
+PREFETCH_DELAY_MS = 500
+
 
 class DatasetBrowser(QWidget):
     """The grid, the detail view and the caption editor of the open dataset.
@@ -57,6 +59,7 @@ class DatasetBrowser(QWidget):
         self.editor.save_fn = self._save_caption
         self._shown_rel = ""
         self.model.counts_changed.connect(self.counts_changed)
+        self._captions_loaded = True  # False between a folder's scan and its opened state
 
         self.filter_combo = QComboBox()
         for mode in FilterMode:
@@ -104,6 +107,16 @@ class DatasetBrowser(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.splitter)
 
+        # the background fill of the thumbnail cache starts once the grid has painted (or
+        # after PREFETCH_DELAY_MS): its two decoding threads would otherwise take the cores
+        # from the first paint of a big folder
+        self._prefetch_timer = QTimer(self)
+        self._prefetch_timer.setSingleShot(True)
+        self._prefetch_timer.setInterval(PREFETCH_DELAY_MS)
+        self._prefetch_timer.timeout.connect(self._start_prefetch)
+        self._prefetch_due = False
+        self.grid.first_paint.connect(self._start_prefetch)
+
         self._search_timer = QTimer(self)
         self._search_timer.setSingleShot(True)
         self._search_timer.setInterval(200)
@@ -138,7 +151,10 @@ class DatasetBrowser(QWidget):
         self.splitter.setSizes([int(w * 0.56), w - int(w * 0.56)])
 
     # -- data --------------------------------------------------------------------------
-    def set_rows(self, rows: list[TileRow]) -> None:
+    def set_rows(self, rows: list[TileRow], captions_loaded: bool = True) -> None:
+        """Show a dataset. ``captions_loaded=False``: rows from the scan alone (the state is
+        still opening); ``update_rows`` brings the captions without restarting the grid."""
+        self._captions_loaded = captions_loaded
         self.editor.save()
         self.editor.load("", "")
         self.detail.viewer.show_image(None)
@@ -149,7 +165,31 @@ class DatasetBrowser(QWidget):
         if self.proxy.rowCount():
             self.grid.step(0)
         self.grid.schedule_request()
-        self.model.prefetch_all()
+        self._prefetch_due = bool(rows)
+        if rows:
+            self._prefetch_timer.start()
+        else:
+            self._prefetch_timer.stop()
+
+    def _start_prefetch(self) -> None:
+        if self._prefetch_due:
+            self._prefetch_due = False
+            self._prefetch_timer.stop()
+            self.model.prefetch_all()
+
+    def update_rows(self, rows: list[TileRow]) -> None:
+        """The captions and flags of the folder on screen, read after its scan: the grid, its
+        thumbnails, the loader's queue, the selection and the scroll position stay."""
+        if not self.model.update_rows(rows):
+            self.set_rows(rows)
+            return
+        self._captions_loaded = True
+        if self.proxy.mode is not FilterMode.ALL or self.proxy.text:  # filters on captions
+            self.proxy.refresh()  # (re-filtering 10,000 rows for nothing would stall the GUI)
+        rel = self.grid.current_rel()
+        if rel and rel == self._shown_rel and not self.editor.is_dirty():
+            self._load_caption(rel)
+        self.grid.schedule_request()
 
     def set_thumbnail_size(self, size: int) -> None:
         if self.slider.value() != size:
@@ -212,7 +252,7 @@ class DatasetBrowser(QWidget):
             self.editor.load("", "")
             self.detail.viewer.show_image(None)
             return
-        self.editor.load(rel, self.session.caption(rel), title=rel)
+        self._load_caption(rel)
         self.detail.viewer.show_image(
             Path(row.path),
             self.model.data(
@@ -221,6 +261,13 @@ class DatasetBrowser(QWidget):
         )
         if row.error:
             self.detail.info.setText(row.error)
+
+    def _load_caption(self, rel: str) -> None:
+        if self._captions_loaded:
+            self.editor.load(rel, self.session.caption(rel), title=rel)
+        else:  # the folder is still opening: show the tile, edit once its caption is read
+            self.editor.load(rel, "", title=f"{rel} (reading captions…)")
+            self.editor.edit.setEnabled(False)
 
     def navigate(self, delta: int) -> bool:
         self._save_leaving()

@@ -1,10 +1,12 @@
-"""Thumbnail cache and loader: disk cache keyed by content hash and size, off-thread
+"""Thumbnail cache and loader: disk cache keyed by path, file size, mtime and bucket, off-thread
 decoding of only the visible tiles, stale results dropped, background fill, bad files."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -12,35 +14,130 @@ from PIL import Image
 from test_gui_fixtures import make_image
 
 from curation import paths
-from desktop.thumbs.cache import ThumbnailCache, ThumbnailError, bucket_for
+from desktop.thumbs.cache import ThumbnailCache, ThumbnailError, bucket_for, cache_key
 
 pytestmark = pytest.mark.gui
 
 
-def test_cache_keyed_by_content_and_size(tmp_path):
+def _count_decodes(monkeypatch) -> list[str]:
+    from desktop.thumbs import cache as cache_mod
+
+    seen: list[str] = []
+    real = cache_mod.decode_thumbnail
+
+    def spy(path, *a, **k):
+        seen.append(path.name)
+        return real(path, *a, **k)
+
+    monkeypatch.setattr(cache_mod, "decode_thumbnail", spy)
+    return seen
+
+
+def test_cache_keyed_by_path_size_mtime_and_bucket(tmp_path, monkeypatch):
+    decoded = _count_decodes(monkeypatch)
     img = tmp_path / "a.jpg"
     make_image(img, 1, (900, 600))
     cache = ThumbnailCache()
     assert cache.root == paths.cache_dir() / "thumbs"
     t1 = cache.get(img, 256)
     assert not t1.from_cache and max(t1.image.size) == 256 and t1.image.size[0] == 256
-    assert cache.file_for(t1.content_hash, 256).is_file()
+    assert t1.key == cache_key(img) and cache.is_cached(img, 256)
     assert cache.get(img, 256).from_cache
-    assert max(cache.get(img, 512).image.size) == 512  # another size, another file
+    assert max(cache.get(img, 512).image.size) == 512  # another size, another entry
+    assert decoded == ["a.jpg", "a.jpg"]
+    # a background prefetch of a cached image neither decodes nor returns an image
+    assert cache.get(img, 256, want_image=False) is None and len(decoded) == 2
+    # a copy under another name is its own entry (decoded once, then cached)
     copy = tmp_path / "renamed.jpg"
     shutil.copy(img, copy)
-    before = sorted(cache.root.rglob("*.jpg"))
-    assert cache.get(copy, 256).content_hash == t1.content_hash  # same bytes: same file
-    assert sorted(cache.root.rglob("*.jpg")) == before
-    assert cache.get(copy, 256).from_cache
-    make_image(img, 2, (900, 600))  # edited image: new hash, new thumbnail
+    assert not cache.get(copy, 256).from_cache and cache.get(copy, 256).from_cache
+    # an image edited in place (new bytes, new mtime) never shows the old thumbnail
+    old_pixels = np.asarray(t1.image)
+    make_image(img, 2, (900, 600))
     t2 = cache.get(img, 256)
-    assert t2.content_hash != t1.content_hash and not t2.from_cache
-    # a new cache instance reads the path -> hash index and does not re-read the image
+    assert t2.key != t1.key and not t2.from_cache
+    assert not np.array_equal(np.asarray(t2.image), old_pixels)
+    # the same size but a new mtime (touch, or a same-size re-export) is a new key too
+    st = img.stat()
+    os.utime(img, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    assert cache_key(img) != t2.key and not cache.get(img, 256).from_cache
+    # the next app start finds every thumbnail on disk without decoding
+    cache.close()
+    n = len(decoded)
     again = ThumbnailCache()
-    assert again.known_hash(img) == t2.content_hash
-    assert again.get(img, 256).from_cache
+    assert again.is_cached(img, 256) and again.get(img, 256).from_cache
+    assert again.get(copy, 256).from_cache and len(decoded) == n
     assert bucket_for(100) == 256 and bucket_for(300) == 512 and bucket_for(5000) == 512
+
+
+def test_writes_are_batched_and_reach_disk(tmp_path):
+    """Thumbnails go to disk BATCH at a time (one transaction, no file per thumbnail);
+    ``flush`` writes the rest, and what a writer queued is visible before it is flushed."""
+    from desktop.thumbs import store as store_mod
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    n = store_mod.BATCH + 6
+    for i in range(n):
+        make_image(folder / f"i{i:03d}.jpg", i, (96, 64))
+    cache = ThumbnailCache()
+    for i in range(n):
+        cache.get(folder / f"i{i:03d}.jpg", 256, want_image=False)
+    db = cache.store.path
+    assert db.is_file() and cache.store.pending() == 6  # one batch written, 6 in memory
+    assert all(cache.is_cached(folder / f"i{i:03d}.jpg", 256) for i in range(n))
+    assert sorted(p.name for p in cache.root.iterdir() if not p.name.startswith(db.name)) == []
+    other = ThumbnailCache()  # another app instance sees only what is on disk
+    assert sum(other.is_cached(folder / f"i{i:03d}.jpg", 256) for i in range(n)) == n - 6
+    cache.flush()
+    assert all(other.is_cached(folder / f"i{i:03d}.jpg", 256) for i in range(n))
+
+
+def test_damaged_store_is_rebuilt_and_old_layout_removed(tmp_path):
+    base = paths.cache_dir() / "thumbs"
+    (base / "256" / "ab").mkdir(parents=True)  # the one-file-per-thumbnail layout of old
+    (base / "256" / "ab" / ("ab" * 16 + ".jpg")).write_bytes(b"old")
+    (base / "index.tsv").write_text("x|1|2\t" + "ab" * 16 + "\n", "utf-8")
+    img = tmp_path / "a.jpg"
+    make_image(img, 4)
+    cache = ThumbnailCache()
+    first = cache.get(img, 256)
+    cache.store.put(first.key, 256, b"not a jpeg")  # a damaged row
+    again = cache.get(img, 256)
+    assert not again.from_cache
+    assert np.array_equal(np.asarray(again.image), np.asarray(first.image))
+    assert cache.get(img, 256).from_cache
+    for _ in range(300):  # the old layout is removed in the background
+        if not (base / "256").exists() and not (base / "index.tsv").exists():
+            break
+        time.sleep(0.01)
+    assert not (base / "256").exists() and not (base / "index.tsv").exists()
+    cache.close()
+    # a cache file that is not a database is set aside and the cache starts afresh
+    db = base / "thumbs-v2.sqlite"
+    for suffix in ("-wal", "-shm"):
+        db.with_name(db.name + suffix).unlink(missing_ok=True)
+    db.write_bytes(b"garbage, not sqlite" * 100)
+    fresh = ThumbnailCache()
+    assert not fresh.get(img, 256).from_cache and fresh.get(img, 256).from_cache
+    assert (base / "thumbs-v2.sqlite.damaged").is_file()
+
+
+def test_unusable_store_still_shows_thumbnails(tmp_path):
+    """A cache folder that cannot hold the database (here: the file is a symlink, which is
+    never followed) costs speed, never a thumbnail."""
+    root = tmp_path / "thumbs"
+    root.mkdir()
+    outside = tmp_path / "elsewhere.sqlite"
+    (root / "thumbs-v2.sqlite").symlink_to(outside)
+    img = tmp_path / "a.jpg"
+    make_image(img, 5)
+    cache = ThumbnailCache(root)
+    thumb = cache.get(img, 256)
+    assert thumb is not None and max(thumb.image.size) == 256
+    cache.flush()
+    assert not cache.is_cached(img, 256) and not outside.exists()
+    assert cache.get(img, 256) is not None
 
 
 def test_bad_files_give_clear_errors(tmp_path):
@@ -157,5 +254,5 @@ def test_stale_results_are_dropped_and_background_fill(qtbot, tmp_path):
     ):
         model.prefetch_all()
     cache = loader.cache
-    assert all(cache.file_for(cache.known_hash(r.path), 256).is_file() for r in rows)
+    assert all(cache.is_cached(r.path, 256) for r in rows)
     assert not any(model.has_pixmap(r.rel) for r in rows)  # background keeps no pixmaps

@@ -235,6 +235,10 @@ class BulkEditDialog(QDialog):
         return changes, "remove duplicate phrases"
 
     def update_preview(self) -> None:
+        if self.session.workspace is None:  # the dataset was closed while the timer ran
+            self.changes, self.label = [], ""
+            self.apply_btn.setEnabled(False)
+            return
         try:
             self.changes, self.label = self.plan()
         except BulkEditError as exc:

@@ -90,3 +90,19 @@ def test_bulk_selection_scope_regex_and_errors(qtbot, window, dataset):
     dlg.op.setCurrentIndex(4)
     dlg.update_preview()
     assert any(c.rel == "img_07.jpg" and c.new == "smiling, red hat" for c in dlg.changes)
+
+
+def test_preview_after_the_dataset_closed_does_nothing(qtbot, window, dataset):
+    """The preview timer can fire after the window closed its dataset: no exception (it
+    used to raise AttributeError on ``None.captions`` from the timer)."""
+    open_and_wait(qtbot, window, dataset, thumbs=False)
+    dlg = window.open_bulk_edit()
+    qtbot.addWidget(dlg)
+    dlg.scope_all.setChecked(True)
+    dlg.find.setText("l3yla")
+    dlg.update_preview()
+    assert dlg.apply_btn.isEnabled()
+    window.session.close()
+    assert window.session.workspace is None
+    dlg.update_preview()
+    assert not dlg.apply_btn.isEnabled() and dlg.changes == []

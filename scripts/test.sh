@@ -9,5 +9,5 @@ export PYTHONDONTWRITEBYTECODE=1
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/lint-imports
-.venv/bin/pyright  # basic mode over curation/ (see [tool.pyright] in pyproject.toml)
+.venv/bin/pyright  # basic mode over curation/ and training/ (see [tool.pyright] in pyproject.toml)
 .venv/bin/python -m pytest -q "$@"

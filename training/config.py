@@ -183,10 +183,10 @@ class ModelConfig(Strict):
 class NetworkConfig(Strict):
     """The LoRA being trained."""
 
-    rank: int = Field(32, ge=1, le=MAX_RANK)
+    rank: int = Field(default=32, ge=1, le=MAX_RANK)
     # None = same as rank (scale 1). Filled in on validation, so a loaded config always has it.
-    alpha: float | None = Field(None, gt=0)
-    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    alpha: float | None = Field(default=None, gt=0)
+    dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
     target_modules: str = DEFAULT_TARGET_MODULES
 
     @model_validator(mode="after")
@@ -205,51 +205,51 @@ class SaveConfig(Strict):
     """Checkpoints: ``<name>_<step:09d>.safetensors`` every N steps, keep the last K."""
 
     dtype: SaveDtype = "bf16"
-    every: int = Field(250, gt=0, le=MAX_STEPS)
-    keep_last: int = Field(10, ge=1, le=100_000)  # the newest is never removed
+    every: int = Field(default=250, gt=0, le=MAX_STEPS)
+    keep_last: int = Field(default=10, ge=1, le=100_000)  # the newest is never removed
 
 
 class EmaConfig(Strict):
     enabled: bool = False
-    decay: float = Field(0.99, gt=0.0, lt=1.0)
+    decay: float = Field(default=0.99, gt=0.0, lt=1.0)
 
 
 class OptimizerArgs(Strict):
     """Optional extra optimizer arguments; None uses the optimizer's own default."""
 
     betas: tuple[float, float] | None = None
-    eps: float | None = Field(None, gt=0)
-    d0: float | None = Field(None, gt=0)  # Prodigy's initial step size estimate
+    eps: float | None = Field(default=None, gt=0)
+    d0: float | None = Field(default=None, gt=0)  # Prodigy's initial step size estimate
     # Prodigy only; None = on (Likeness's default). ai-toolkit leaves both off.
     use_bias_correction: bool | None = None
     safeguard_warmup: bool | None = None
 
 
 class TrainConfig(Strict):
-    batch_size: int = Field(1, ge=1, le=64)
-    gradient_accumulation: int = Field(1, ge=1, le=1024)
-    steps: int = Field(3000, ge=1, le=MAX_STEPS)
+    batch_size: int = Field(default=1, ge=1, le=64)
+    gradient_accumulation: int = Field(default=1, ge=1, le=1024)
+    steps: int = Field(default=3000, ge=1, le=MAX_STEPS)
     optimizer: Optimizer = "adamw8bit"
     optimizer_args: OptimizerArgs = Field(default_factory=OptimizerArgs)
-    lr: float = Field(1e-4, gt=0, le=10)
-    weight_decay: float = Field(1e-4, ge=0)
+    lr: float = Field(default=1e-4, gt=0, le=10)
+    weight_decay: float = Field(default=1e-4, ge=0)
     scheduler: Scheduler = "constant"
-    warmup_steps: int = Field(0, ge=0, le=MAX_STEPS)
-    num_cycles: int = Field(1, ge=1, le=1000)  # cosine_with_restarts only
+    warmup_steps: int = Field(default=0, ge=0, le=MAX_STEPS)
+    num_cycles: int = Field(default=1, ge=1, le=1000)  # cosine_with_restarts only
     # scheduler 'linear_lr' (ai-toolkit's 'linear'): lr x start_factor -> lr x end_factor
-    lr_start_factor: float = Field(1 / 3, gt=0, le=1)
-    lr_end_factor: float = Field(1.0, ge=0, le=1)
+    lr_start_factor: float = Field(default=1 / 3, gt=0, le=1)
+    lr_end_factor: float = Field(default=1.0, ge=0, le=1)
     timestep_sampling: TimestepSampling = "sigmoid"
-    timestep_shift: float = Field(3.0, gt=0)  # used by timestep_sampling 'shift'
+    timestep_shift: float = Field(default=3.0, gt=0)  # used by timestep_sampling 'shift'
     loss: Literal["mse", "huber"] = "mse"
     ema: EmaConfig = Field(default_factory=EmaConfig)
-    caption_dropout: float = Field(0.05, ge=0.0, le=1.0)
+    caption_dropout: float = Field(default=0.05, ge=0.0, le=1.0)
     # what a dropped caption becomes: the empty caption, or the trigger alone (ai-toolkit)
     caption_dropout_mode: Literal["empty", "trigger"] = "empty"
     # trigger_only: every image trains on the trigger alone (ai-toolkit's unload_text_encoder)
     caption_source: Literal["captions", "trigger_only"] = "captions"
-    max_grad_norm: float = Field(1.0, ge=0.0)  # 0 = no clipping
-    seed: int = Field(42, ge=0, le=MAX_SEED)
+    max_grad_norm: float = Field(default=1.0, ge=0.0)  # 0 = no clipping
+    seed: int = Field(default=42, ge=0, le=MAX_SEED)
     precision: Precision = "bf16"
     gradient_checkpointing: bool = True
 
@@ -276,7 +276,7 @@ class DatasetConfig(Strict):
     """One Likeness dataset folder (captions, exclusions and kohya repeats are read from it)."""
 
     folder: Path
-    repeats: int | None = Field(None, ge=1, le=1000)  # None: kohya folder names, else 1
+    repeats: int | None = Field(default=None, ge=1, le=1000)  # None: kohya folder names, else 1
     flip_x: bool = False  # faces and outfits are asymmetric: off for characters
     resolutions: list[Side] = Field(default_factory=lambda: [512, 768, 1024], min_length=1)
     cache_latents: bool = True
@@ -294,14 +294,14 @@ class SampleConfig(Strict):
     """Preview images rendered during training with Turbo settings."""
 
     enabled: bool = True
-    every: int = Field(250, gt=0, le=MAX_STEPS)
+    every: int = Field(default=250, gt=0, le=MAX_STEPS)
     # Empty = the bundled default prompts. "[trigger]" is replaced by the trigger, and a prompt
     # without the trigger gets it prepended, so every preview shows the LoRA at work.
     prompts: list[str] = Field(default_factory=list)
     negative: str = ""
-    steps: int = Field(8, ge=1, le=200)
-    guidance: float = Field(1.0, ge=0.0, le=30.0)
-    seed: int = Field(42, ge=0, le=MAX_SEED)
+    steps: int = Field(default=8, ge=1, le=200)
+    guidance: float = Field(default=1.0, ge=0.0, le=30.0)
+    seed: int = Field(default=42, ge=0, le=MAX_SEED)
     walk_seed: bool = True  # prompt i uses seed + i
     # prepend the trigger to prompts that lack it (ai-toolkit only replaces [trigger])
     add_trigger: bool = True
@@ -317,7 +317,7 @@ class RunConfig(Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
     trigger: str = Field(min_length=1, max_length=64)
     training_folder: Path = Path("output")
-    device: str = Field("auto", pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$")
+    device: str = Field(default="auto", pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$")
     model: ModelConfig = Field(default_factory=ModelConfig)
     network: NetworkConfig = Field(default_factory=NetworkConfig)
     save: SaveConfig = Field(default_factory=SaveConfig)

@@ -208,6 +208,8 @@ def train(cfg: Any, ctx: RunContext) -> TrainResult:  # noqa: C901 - one readabl
 
     if resume:
         path = ckpt.latest_state(run_dir, name)
+        if path is None:  # peek_resume_step found it above; only a concurrent delete gets here
+            raise ResumeError(f"--resume: the training state in {run_dir / ckpt.STATE_DIR} is gone")
         state = ckpt.load_state(path, run_dir, name)
         for problem in ckpt.check_compat(state.get("compat") or {}, ckpt.compat_of(cfg, data_hash)):
             sink.warning(problem, code="other")

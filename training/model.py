@@ -18,7 +18,7 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from training.errors import ModelLoadError, is_cuda_oom
 
@@ -274,7 +274,8 @@ def training_adapter_state(path_or_id: str) -> dict:
     state = _load("training adapter", str(path), ZImagePipeline.lora_state_dict, str(path))
     if not state:
         raise ModelLoadError(f"the training adapter {path} holds no LoRA weights")
-    return {k.removeprefix("transformer."): v for k, v in state.items()}
+    # a dict: lora_state_dict returns a (state, metadata) tuple only with return_lora_metadata
+    return {k.removeprefix("transformer."): v for k, v in cast(dict, state).items()}
 
 
 def merge_training_adapter(transformer: Any, adapter: dict) -> None:
@@ -302,7 +303,10 @@ def quantize_nf4(transformer: Any, compute_dtype: Any) -> int:
             device="meta",
         )
         q.weight = bnb.nn.Params4bit(
-            module.weight.data.to(compute_dtype), requires_grad=False, quant_type="nf4"
+            module.weight.data.to(compute_dtype),
+            requires_grad=False,
+            # Params4bit.__new__ takes it; pyright checks torch's Parameter.__init__ stub instead
+            quant_type="nf4",  # pyright: ignore[reportCallIssue]
         )
         if module.bias is not None:
             q.bias = torch.nn.Parameter(module.bias.data.to(compute_dtype), requires_grad=False)

@@ -146,7 +146,7 @@ class SafeFileHandler(logging.FileHandler):
         return fileio.open_append(Path(self.baseFilename), encoding=self.encoding or "utf-8")
 
 
-def _protect_stdout() -> io.TextIOBase:
+def _protect_stdout() -> io.TextIOWrapper:
     """A private stream on the real stdout; fd 1 (and sys.stdout) now go to stderr."""
     sys.stdout.flush()
     events_fd = os.dup(1)
@@ -237,7 +237,7 @@ def run(
             sink.warning(text, code="other")
         if inbox is None:
             inbox = CommandInbox(run_dir, stdin)
-        elif hasattr(inbox, "bind"):
+        elif isinstance(inbox, _LateInbox):
             inbox.bind(run_dir)
         ctx = RunContext(
             run_dir=run_dir,

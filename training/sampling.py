@@ -17,7 +17,7 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from training.fileio import atomic_write_bytes, atomic_write_text, sub_dir
 from training.model import TRAINING_ADAPTER, USER_ADAPTER
@@ -69,11 +69,17 @@ def render_samples(
     transformer.eval()
     if has_training_adapter:
         transformer.set_adapters([USER_ADAPTER, TRAINING_ADAPTER], [1.0, -1.0])
+    # from_config returns a (scheduler, unused kwargs) tuple only with return_unused_kwargs
+    fresh = cast(
+        FlowMatchEulerDiscreteScheduler,
+        FlowMatchEulerDiscreteScheduler.from_config(scheduler.config),
+    )
     pipe = ZImagePipeline(
-        scheduler=FlowMatchEulerDiscreteScheduler.from_config(scheduler.config),
+        scheduler=fresh,
         vae=vae,
-        text_encoder=None,
-        tokenizer=None,
+        # not needed with prompt_embeds; the pipeline's annotations do not say Optional
+        text_encoder=None,  # pyright: ignore[reportArgumentType]
+        tokenizer=None,  # pyright: ignore[reportArgumentType]
         transformer=transformer,
     )
     pipe.set_progress_bar_config(disable=True)
@@ -89,7 +95,7 @@ def render_samples(
             if guidance > 0:
                 kwargs["negative_prompt_embeds"] = [plan.negative.to(device, model_dtype)]
             with torch.no_grad():
-                latents = pipe(
+                out = pipe(
                     prompt_embeds=[embed.to(device, model_dtype)],
                     height=plan.height,
                     width=plan.width,
@@ -98,8 +104,9 @@ def render_samples(
                     generator=generator,
                     output_type="latent",
                     **kwargs,
-                ).images
-                image, decoded_on = _decode(pipe, vae, latents, decode_on, vae_home)
+                )
+                assert not isinstance(out, tuple)  # return_dict is left True
+                image, decoded_on = _decode(pipe, vae, out.images, decode_on, vae_home)
             path = out_dir / f"{index}_{seed}.png"
             png = io.BytesIO()
             image.save(png, format="PNG")

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QStackedWidget, QVBoxLayout, QWidget
 
 from desktop.logging_setup import ring_buffer
@@ -20,6 +20,7 @@ from desktop.widgets.empty_state import EmptyState
 from desktop.widgets.notifications import LogBridge, LogViewer, NotificationBanner
 from desktop.widgets.preferences_dialog import PreferencesDialog
 from desktop.widgets.status_bar import DatasetStatusBar
+from desktop.window_fit import ScreenFit
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,9 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Likeness")
         self.setWindowIcon(icon("app"))
         self.setAcceptDrops(True)
-        self.resize(1400, 880)
+        self._shown_once = False
+        self.screen_fit = ScreenFit(self)
+        self.screen_fit.place_default()
         self.prefs = prefs or load_preferences()
         self.loader = ThumbnailLoader(parent=self)
         self.session = DatasetSession(self)
@@ -369,6 +372,14 @@ class MainWindow(QMainWindow):
                 fn(value)
                 if key == "browser_splitter":
                     self.browser.splitter_restored = True
+        self.screen_fit.fit()  # saved on a bigger screen, or with a dock now off-screen
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
+        super().showEvent(event)
+        if not self._shown_once:
+            self._shown_once = True
+            self.screen_fit.attach()
+            self.screen_fit.fit()
 
     def save_geometry(self) -> None:
         s = self._qsettings()

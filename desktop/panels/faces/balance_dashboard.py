@@ -98,6 +98,7 @@ class BalanceDashboard(QWidget):
         self.cancel_btn.hide()
         self.run_state = QLabel("")
         self.run_state.setObjectName("runState")
+        self.run_state.setWordWrap(True)
         self.backend_info = QLabel("")
         self.backend_info.setObjectName("backendInfo")
         self.backend_info.setWordWrap(True)
@@ -175,7 +176,7 @@ class BalanceDashboard(QWidget):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)  # never clip
         scroll.setWidget(body)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)

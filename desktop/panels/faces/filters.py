@@ -15,6 +15,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QToolButton, QWidget
 
 from desktop.panels.faces.badges import FLAG_LABELS
+from desktop.widgets.elided_label import ElidedLabel
 
 PREDICATE = "faces"
 
@@ -105,7 +106,7 @@ class FilterChip(QWidget):
             "QWidget#filterChip QToolButton:hover { color: #ffffff; background: #3a5a8c;"
             " border-radius: 9px; }"
         )
-        self.label = QLabel("")
+        self.label = ElidedLabel("")  # an advice line must not widen the window
         self.clear_btn = QToolButton()
         self.clear_btn.setText("✕")
         self.clear_btn.setToolTip("Show all images again")

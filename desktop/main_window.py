@@ -6,7 +6,14 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShowEvent
+from PySide6.QtGui import (
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+    QShowEvent,
+    QTextCursor,
+)
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QStackedWidget, QVBoxLayout, QWidget
 
 from desktop.logging_setup import ring_buffer
@@ -63,6 +70,9 @@ class MainWindow(QMainWindow):
         from desktop.panels.captions import install as install_captions  # noqa: PLC0415
 
         install_captions(self)
+        from desktop.help import HelpMenu  # noqa: PLC0415
+
+        self.help = HelpMenu(self)  # last, so it is the last menu
         self.restore_geometry()
         self._update_history_actions()
 
@@ -105,15 +115,21 @@ class MainWindow(QMainWindow):
         self.act_exclude = A(
             self, "E&xclude from training", "exclude", "Ctrl+E", self.toggle_excluded
         )
-        self.act_prefs = A(
+        # Ctrl+, everywhere: the platform's own key (none on most Linux desktops) comes second
+        prefs_keys = [QKeySequence("Ctrl+,")] + [
+            k
+            for k in QKeySequence.keyBindings(QKeySequence.StandardKey.Preferences)
+            if k != QKeySequence("Ctrl+,")
+        ]
+        self.act_prefs = A(self, "&Preferences…", "settings", prefs_keys, self.open_preferences)
+        self.act_edit_caption = A(
             self,
-            "&Preferences…",
-            "settings",
-            QKeySequence.StandardKey.Preferences,
-            self.open_preferences,
+            "Edit &caption",
+            None,
+            ["F2"],
+            self.focus_caption,
+            tip="Put the cursor in the caption of the current image (Enter on a tile too)",
         )
-        if not self.act_prefs.shortcuts():
-            self.act_prefs.setShortcut(QKeySequence("Ctrl+,"))
         self.act_log = A(self, "Show &log", "log", "Ctrl+L", self.show_log)
         self.recent_menu = QMenu("Open &recent", self)
         mb = self.menuBar()
@@ -126,7 +142,7 @@ class MainWindow(QMainWindow):
         m = mb.addMenu("&Edit")
         m.addActions([self.act_undo, self.act_redo])
         m.addSeparator()
-        m.addActions([self.act_bulk, self.act_find, self.act_exclude])
+        m.addActions([self.act_edit_caption, self.act_bulk, self.act_find, self.act_exclude])
         m = mb.addMenu("&View")
         m.addActions([self.act_prev, self.act_next, self.act_save_next])
         m.addSeparator()
@@ -176,6 +192,7 @@ class MainWindow(QMainWindow):
         self.browser.selection_changed.connect(self._update_selection)
         self.browser.proxy.layoutChanged.connect(self._update_selection)
         self.browser.size_changed.connect(self._remember_size)
+        self.browser.grid.activated.connect(lambda _i: self.focus_caption())  # Enter on a tile
         self.loader.background_progress.connect(lambda _g, d, t: self.status.set_progress(d, t))
 
     # -- folders -----------------------------------------------------------------------
@@ -251,6 +268,8 @@ class MainWindow(QMainWindow):
         dlg = BulkEditDialog(self.session, self.browser.grid.selected_rels(), self)
         dlg.setModal(False)
         dlg.show()
+        dlg.activateWindow()
+        dlg.find.setFocus()  # Ctrl+H: type what to find straight away
         return dlg
 
     def toggle_excluded(self) -> None:
@@ -286,6 +305,14 @@ class MainWindow(QMainWindow):
         self.log_viewer.refresh()
         self.log_viewer.show()
         self.log_viewer.raise_()
+
+    def focus_caption(self) -> None:
+        """The cursor goes to the end of the current image's caption, ready to type."""
+        if not self.session.is_open or not self.browser.editor.rel:
+            return
+        edit = self.browser.editor.edit
+        edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        edit.moveCursor(QTextCursor.MoveOperation.End)
 
     def _focus_search(self) -> None:
         self.browser.search.setFocus()
@@ -330,6 +357,7 @@ class MainWindow(QMainWindow):
         self.act_redo.setIconText("Redo")
         for a in (
             self.act_bulk,
+            self.act_edit_caption,
             self.act_close,
             self.act_exclude,
             self.act_prev,

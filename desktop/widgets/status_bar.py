@@ -3,7 +3,7 @@ selection, thumbnail progress and undo label."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QWidget
+from PySide6.QtWidgets import QProgressBar, QStatusBar, QWidget
 
 from desktop.models.thumbnail_model import Counts
 from desktop.widgets.elided_label import ElidedLabel

@@ -27,9 +27,16 @@ from desktop.widgets.empty_state import EmptyState
 from desktop.widgets.notifications import LogBridge, LogViewer, NotificationBanner
 from desktop.widgets.preferences_dialog import PreferencesDialog
 from desktop.widgets.status_bar import DatasetStatusBar
+from desktop.widgets.theme import ThemeFollower
 from desktop.window_fit import ScreenFit
 
 log = logging.getLogger(__name__)
+
+TOOLBAR_STYLES = {
+    "beside": Qt.ToolButtonStyle.ToolButtonTextBesideIcon,
+    "under": Qt.ToolButtonStyle.ToolButtonTextUnderIcon,
+    "none": Qt.ToolButtonStyle.ToolButtonIconOnly,
+}
 
 
 class MainWindow(QMainWindow):
@@ -61,6 +68,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         self.log_bridge = LogBridge(ring_buffer(), parent=self)
         self.log_viewer: LogViewer | None = None
+        self.theme = ThemeFollower(self)
         self._build_actions()
         self._connect()
         self.apply_preferences()
@@ -160,16 +168,18 @@ class MainWindow(QMainWindow):
         tb.addActions([self.act_prev, self.act_next, self.act_save_next])
         tb.addSeparator()
         tb.addActions([self.act_exclude, self.act_prefs, self.act_log])
-        for a in (
-            self.act_prev,
-            self.act_next,
-            self.act_save_next,
-            self.act_exclude,
-            self.act_prefs,
-            self.act_log,
-            self.act_redo,
+        self.toolbar = tb
+        for action, short in (  # the toolbar's label; the menu keeps the longer name
+            (self.act_open, "Open"),
+            (self.act_prev, "Previous"),
+            (self.act_next, "Next"),
+            (self.act_save_next, "Save + next"),
+            (self.act_exclude, "Exclude"),
+            (self.act_prefs, "Preferences"),
+            (self.act_log, "Log"),
+            (self.act_bulk, "Bulk edit"),
         ):
-            tb.widgetForAction(a).setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+            action.setIconText(short)
         self.addActions([self.act_zoom_in, self.act_zoom_out, self.act_fit, self.act_actual])
 
     def _connect(self) -> None:
@@ -190,7 +200,9 @@ class MainWindow(QMainWindow):
         self._counts_timer.timeout.connect(self._update_counts)
         self.browser.model.counts_changed.connect(self._counts_timer.start)
         self.browser.selection_changed.connect(self._update_selection)
-        self.browser.proxy.layoutChanged.connect(self._update_selection)
+        proxy = self.browser.proxy  # "showing N of M" follows every filter change at once
+        for sig in (proxy.layoutChanged, proxy.rowsInserted, proxy.rowsRemoved, proxy.modelReset):
+            sig.connect(self._update_selection)
         self.browser.size_changed.connect(self._remember_size)
         self.browser.grid.activated.connect(lambda _i: self.focus_caption())  # Enter on a tile
         self.loader.background_progress.connect(lambda _g, d, t: self.status.set_progress(d, t))
@@ -297,6 +309,8 @@ class MainWindow(QMainWindow):
         pixels = int(p.max_image_megapixels * 1_000_000)
         self.loader.max_pixels = pixels
         self.browser.detail.viewer.max_pixels = pixels
+        self.toolbar.setToolButtonStyle(TOOLBAR_STYLES[p.toolbar_labels])
+        self.theme.apply(p.theme)
         self._update_recent()
 
     def show_log(self) -> None:
@@ -350,7 +364,9 @@ class MainWindow(QMainWindow):
         self.act_undo.setEnabled(bool(u))
         self.act_redo.setEnabled(bool(r))
         self.act_undo.setToolTip(f"Undo {u} (Ctrl+Z)" if u else "Nothing to undo (Ctrl+Z)")
-        self.act_redo.setToolTip(f"Redo {r} (Ctrl+Shift+Z)" if r else "Nothing to redo")
+        self.act_redo.setToolTip(
+            f"Redo {r} (Ctrl+Shift+Z)" if r else "Nothing to redo (Ctrl+Shift+Z)"
+        )
         self.act_undo.setText(f"&Undo {_short(u)}" if u else "&Undo")
         self.act_redo.setText(f"&Redo {_short(r)}" if r else "&Redo")
         self.act_undo.setIconText("Undo")  # the toolbar stays short; menu and tooltip name it

@@ -93,18 +93,20 @@ def summarize(
     images: Mapping[str, Any],
     verdict: str | None,
     lint_errors: Mapping[str, int] | None = None,
+    unreadable: Iterable[str] = (),
 ) -> ExportSummary:
     """``images``: rel -> ``ImageAnalysis`` (``flags``, ``error``); ``lint_errors``: rel ->
-    error count. Excluded images are neither flagged nor counted as lint errors."""
+    error count; ``unreadable``: rels known not to decode (beside those with an analysis
+    error). Excluded images are neither flagged nor counted as lint errors."""
     rels = list(rels)
     out = ExportSummary(total=len(rels), verdict=verdict)
-    skip = set(excluded)
+    skip, bad = set(excluded), set(unreadable)
     out.excluded = [r for r in rels if r in skip]
     for rel in rels:
         if rel in skip:
             continue
         img = images.get(rel)
-        if img is not None and getattr(img, "error", None) is not None:
+        if rel in bad or (img is not None and getattr(img, "error", None) is not None):
             out.unreadable.append(rel)
             continue
         flags = [

@@ -99,6 +99,12 @@ seen["dock"] = [corner.x(), corner.y(), dock.width(), dock.height()]
 hint = win.minimumSizeHint()
 seen["minimum"] = [0, 0, hint.width(), hint.height()]
 win.grab().save(str(SHOTS / f"screen_{W}x{H}@{DPR}_advice.png"))
+# the screen shrinks under the window (resolution or scaling change): the window follows
+win.setGeometry(QRect(-300, -200, W * 2, H * 2))
+settle(app)
+win.screen().availableGeometryChanged.emit(win.screen().availableGeometry())
+settle(app)
+seen["screen_changed"] = rect(win)
 # geometry saved on a bigger screen must still fit this one when restored
 win.setGeometry(QRect(-200, -100, W * 2, H * 2))
 win.save_geometry()

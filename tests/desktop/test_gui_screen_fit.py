@@ -65,7 +65,16 @@ def test_window_never_leaves_the_screen(tmp_path, screenshot_dir, device, logica
     screen = result["screen"]
     assert screen[2:] == list(logical)
     seen = result["seen"]
-    for step in ("default", "opened", "broken_selected", "advice", "dashboard", "dock", "restored"):
+    for step in (
+        "default",
+        "opened",
+        "broken_selected",
+        "advice",
+        "dashboard",
+        "dock",
+        "restored",
+        "screen_changed",
+    ):
         assert inside(seen[step], screen), (step, seen[step], screen)
     # nothing a user does widens the window: same size before and after
     assert seen["advice"][2:] == seen["default"][2:] == seen["broken_selected"][2:]

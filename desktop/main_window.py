@@ -309,9 +309,29 @@ class MainWindow(QMainWindow):
         pixels = int(p.max_image_megapixels * 1_000_000)
         self.loader.max_pixels = pixels
         self.browser.detail.viewer.max_pixels = pixels
-        self.toolbar.setToolButtonStyle(TOOLBAR_STYLES[p.toolbar_labels])
+        self._beside_width = 0
+        self.fit_toolbar()
         self.theme.apply(p.theme)
         self._update_recent()
+
+    def fit_toolbar(self) -> None:
+        """Text beside the icons where the window is wide enough for every button, else text
+        under them (narrower), so no button hides behind the toolbar's » menu."""
+        tb, pref = self.toolbar, self.prefs.toolbar_labels
+        style = TOOLBAR_STYLES[pref]
+        if pref == "beside":
+            if not self._beside_width:  # measured once per preference / set of actions
+                tb.setToolButtonStyle(style)
+                self._beside_width = tb.sizeHint().width()
+            if self._beside_width > self.width():
+                style = Qt.ToolButtonStyle.ToolButtonTextUnderIcon
+        if tb.toolButtonStyle() != style:
+            tb.setToolButtonStyle(style)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        if hasattr(self, "toolbar"):
+            self.fit_toolbar()
 
     def show_log(self) -> None:
         if self.log_viewer is None:
@@ -422,6 +442,8 @@ class MainWindow(QMainWindow):
         super().showEvent(event)
         if not self._shown_once:
             self._shown_once = True
+            self._beside_width = 0  # the panels have added their toolbar actions by now
+            self.fit_toolbar()
             self.screen_fit.attach()
             self.screen_fit.fit()
 

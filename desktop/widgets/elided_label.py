@@ -15,8 +15,11 @@ MIN_CHARS = 8  # the least it asks for, in average character widths
 
 
 class ElidedLabel(QLabel):
-    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+    def __init__(
+        self, text: str = "", parent: QWidget | None = None, min_chars: int = MIN_CHARS
+    ) -> None:
         super().__init__(text, parent)
+        self.min_chars = min_chars
         # shrinks down to minimumSizeHint (a few characters), grows up to the whole text
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         self.setTextFormat(Qt.TextFormat.PlainText)
@@ -44,7 +47,7 @@ class ElidedLabel(QLabel):
         fm = self.fontMetrics()
         m = self.contentsMargins()
         return QSize(
-            fm.averageCharWidth() * MIN_CHARS + m.left() + m.right(),
+            fm.averageCharWidth() * self.min_chars + m.left() + m.right(),
             fm.height() + m.top() + m.bottom(),
         )
 

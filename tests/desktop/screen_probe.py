@@ -90,6 +90,14 @@ seen["broken_selected"] = rect(win)
 win.faces.show_advice(["img_00.jpg", "img_01.jpg"], LONG)
 settle(app)
 seen["advice"] = rect(win)
+tb = win.toolbar
+hidden = [
+    a.iconText()
+    for a in tb.actions()
+    if not a.isSeparator() and a.isVisible() and not tb.widgetForAction(a).isVisible()
+]
+style = tb.toolButtonStyle().name
+
 win.faces.show_dashboard()
 settle(app)
 seen["dashboard"] = rect(win)
@@ -115,6 +123,15 @@ settle(app)
 seen["restored"] = rect(win2)
 win2.close()
 s = QRect(screen)
-print(json.dumps({"screen": [s.x(), s.y(), s.width(), s.height()], "seen": seen}))
+print(
+    json.dumps(
+        {
+            "screen": [s.x(), s.y(), s.width(), s.height()],
+            "seen": seen,
+            "toolbar_hidden": hidden,
+            "toolbar_style": style,
+        }
+    )
+)
 sys.stdout.flush()
 QApplication.quit()

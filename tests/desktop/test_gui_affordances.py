@@ -37,6 +37,7 @@ def _mean(image: QImage) -> float:
 
 
 def test_toolbar_has_labels_and_tooltips_with_shortcuts(qtbot, window, screenshot_dir):
+    window.resize(2400, 900)  # wide: text beside the icons
     buttons = _buttons(window)
     assert len(buttons) >= 10
     for action, button in buttons:
@@ -48,6 +49,11 @@ def test_toolbar_has_labels_and_tooltips_with_shortcuts(qtbot, window, screensho
             key = action.shortcuts()[0].toString()
             assert f"({key})" in action.toolTip(), (action.toolTip(), key)
     window.toolbar.grab().save(str(screenshot_dir / "toolbar_dark.png"))
+    # narrow: text under the icons, so every button stays on the bar (none behind »)
+    window.resize(window.minimumSizeHint().width(), 700)
+    assert window.toolbar.toolButtonStyle() == Qt.ToolButtonStyle.ToolButtonTextUnderIcon
+    window.resize(2400, 900)
+    assert window.toolbar.toolButtonStyle() == Qt.ToolButtonStyle.ToolButtonTextBesideIcon
     window.prefs = window.prefs.model_copy(update={"toolbar_labels": "under"})
     window.apply_preferences()
     assert all(
@@ -128,3 +134,21 @@ def test_light_theme_and_follow_the_system(qtbot, window, dataset, screenshot_di
     assert app.property("likeness_theme") == "dark"
     QGuiApplication.styleHints().colorSchemeChanged.emit(Qt.ColorScheme.Light)
     assert app.property("likeness_theme") == "dark"  # a fixed theme ignores the platform
+
+
+def test_preferences_dialog_sets_theme_and_toolbar(qtbot, window):
+    from desktop.widgets.preferences_dialog import PreferencesDialog
+
+    dlg = PreferencesDialog(window.prefs, window)
+    qtbot.addWidget(dlg)
+    assert dlg.theme.currentData() == "dark" and dlg.toolbar.currentData() == "beside"
+    assert [dlg.theme.itemText(i) for i in range(3)] == ["Dark", "Light", "Follow the system"]
+    dlg.theme.setCurrentIndex(dlg.theme.findData("system"))
+    dlg.toolbar.setCurrentIndex(dlg.toolbar.findData("none"))
+    prefs = dlg.result_preferences()
+    assert (prefs.theme, prefs.toolbar_labels) == ("system", "none")
+    window.prefs = prefs
+    window.apply_preferences()
+    assert window.toolbar.toolButtonStyle() == Qt.ToolButtonStyle.ToolButtonIconOnly
+    window.prefs = prefs.model_copy(update={"theme": "dark", "toolbar_labels": "beside"})
+    window.apply_preferences()

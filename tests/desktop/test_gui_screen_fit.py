@@ -80,6 +80,11 @@ def test_window_never_leaves_the_screen(tmp_path, screenshot_dir, device, logica
     assert seen["advice"][2:] == seen["default"][2:] == seen["broken_selected"][2:]
     # the window can still shrink well below the smallest screen
     assert seen["minimum"][2] <= 1200 and seen["minimum"][3] < 650
+    # every toolbar button is on the bar with its label (beside, or under when narrow)
+    assert result["toolbar_hidden"] == []
+    assert result["toolbar_style"] in ("ToolButtonTextBesideIcon", "ToolButtonTextUnderIcon")
+    if logical == (2560, 1440):
+        assert result["toolbar_style"] == "ToolButtonTextBesideIcon"
     if logical == (2560, 1440):  # room to spare: the preferred size, centred
         assert seen["default"][2] < 2560 * 0.6
 

@@ -106,7 +106,8 @@ class FilterChip(QWidget):
             "QWidget#filterChip QToolButton:hover { color: #ffffff; background: #3a5a8c;"
             " border-radius: 9px; }"
         )
-        self.label = ElidedLabel("")  # an advice line must not widen the window
+        # an advice line must not widen the window, but "Showing: <what>" stays readable
+        self.label = ElidedLabel("", min_chars=16)
         self.clear_btn = QToolButton()
         self.clear_btn.setText("✕")
         self.clear_btn.setToolTip("Show all images again")

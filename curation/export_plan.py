@@ -3,7 +3,8 @@ crop, trainer-ready layouts and the zip.
 
 - ``summarize`` counts what a user must know before exporting: the balance verdict, caption
   lint errors, excluded, unreadable and flagged images (flags whose level is ``problem``: a
-  blurry face, probably another person, an unusable strip).
+  blurry face, probably another person, an unusable strip; and no face where no person was
+  seen either: the cat).
 - ``tier_after_crop`` / ``tier_changes``: a fixed face-ratio square turns every image into
   the same framing; these say which shot tier each image would end up in, so the dialog can
   warn with counts, and ``keep_tier_box`` gives the crop that keeps each image's tier.
@@ -109,11 +110,7 @@ def summarize(
         if rel in bad or (img is not None and getattr(img, "error", None) is not None):
             out.unreadable.append(rel)
             continue
-        flags = [
-            f
-            for f in (getattr(img, "flags", None) or [])
-            if f in FLAG_INFO and FLAG_INFO[f].level == "problem" and f != "unreadable"
-        ]
+        flags = [f for f in (getattr(img, "flags", None) or []) if _leave_out_worthy(f, img)]
         if flags:
             out.flagged[rel] = flags
         n = (lint_errors or {}).get(rel, 0)
@@ -121,6 +118,15 @@ def summarize(
             out.lint_errors += n
             out.lint_error_images.append(rel)
     return out
+
+
+def _leave_out_worthy(flag: str, img: Any) -> bool:
+    """A flag that usually means "not a training image": a problem-level flag, or no face
+    where no person was seen either (a cat, a landscape; a back view keeps its person box)."""
+    if flag == "no-face":
+        return not getattr(img, "back_view_candidate", False)
+    info = FLAG_INFO.get(flag)
+    return info is not None and info.level == "problem" and flag != "unreadable"
 
 
 # -- face crop and tiers --------------------------------------------------------------------

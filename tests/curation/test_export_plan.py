@@ -35,7 +35,8 @@ CLOSE_UP = (250.0, 400.0, 520.0, 700.0)  # 0.46
 
 def test_summary_counts_what_goes_out():
     imgs = {
-        "cat.jpg": SimpleNamespace(flags=["no-face"], error=None),
+        "cat.jpg": SimpleNamespace(flags=["no-face"], error=None, back_view_candidate=False),
+        "back.jpg": SimpleNamespace(flags=["no-face"], error=None, back_view_candidate=True),
         "other.jpg": SimpleNamespace(flags=["identity-outlier", "small-face"], error=None),
         "soft.jpg": SimpleNamespace(flags=["blurry"], error=None),
         "gone.jpg": SimpleNamespace(flags=["unreadable"], error="truncated"),
@@ -45,16 +46,21 @@ def test_summary_counts_what_goes_out():
     s = summarize(
         list(imgs), ["skip.jpg"], imgs, "not-ready", {"ok.jpg": 2, "skip.jpg": 5, "cat.jpg": 1}
     )
-    assert s.total == 6 and s.exported == 4
+    assert s.total == 7 and s.exported == 5
     assert s.excluded == ["skip.jpg"] and s.unreadable == ["gone.jpg"]
-    assert s.flagged == {"other.jpg": ["identity-outlier"], "soft.jpg": ["blurry"]}
+    assert s.flagged == {
+        "cat.jpg": ["no-face"],  # no face and no person: not a training image
+        "other.jpg": ["identity-outlier"],
+        "soft.jpg": ["blurry"],
+    }  # the back view (a person, no face) is not flagged
     assert (s.lint_errors, sorted(s.lint_error_images)) == (3, ["cat.jpg", "ok.jpg"])
     assert s.blocking
     text = " ".join(s.lines())
     for part in (
         "NOT READY",
         "3 caption errors in 2 images",
-        "2 flagged images",
+        "3 flagged images",
+        "1 no face",
         "probably another person",
         "1 excluded image left out",
         "1 unreadable",

@@ -205,6 +205,8 @@ class MainWindow(QMainWindow):
             sig.connect(self._update_selection)
         self.browser.size_changed.connect(self._remember_size)
         self.browser.grid.activated.connect(lambda _i: self.focus_caption())  # Enter on a tile
+        # Tab from the grid goes straight to the caption (not through the zoom buttons)
+        QWidget.setTabOrder(self.browser.grid, self.browser.editor.edit)
         self.loader.background_progress.connect(lambda _g, d, t: self.status.set_progress(d, t))
 
     # -- folders -----------------------------------------------------------------------

@@ -32,6 +32,11 @@ def test_enter_on_a_tile_puts_the_cursor_in_the_caption(qtbot, window, dataset):
     edit = window.browser.editor.edit
     qtbot.waitUntil(edit.hasFocus, timeout=3000)
     assert edit.textCursor().position() == len(edit.toPlainText())  # at the end, ready to type
+    # Tab from the grid is one press away from the caption
+    grid.setFocus()
+    qtbot.waitUntil(grid.hasFocus, timeout=3000)
+    _key(qtbot, grid, Qt.Key.Key_Tab)
+    qtbot.waitUntil(edit.hasFocus, timeout=3000)
     # F2 from anywhere does the same
     window.browser.search.setFocus()
     _key(qtbot, window.browser.search, Qt.Key.Key_F2)

@@ -28,15 +28,9 @@ from desktop.widgets.notifications import LogBridge, LogViewer, NotificationBann
 from desktop.widgets.preferences_dialog import PreferencesDialog
 from desktop.widgets.status_bar import DatasetStatusBar
 from desktop.widgets.theme import ThemeFollower
-from desktop.window_fit import ScreenFit
+from desktop.window_fit import ScreenFit, ToolbarFit
 
 log = logging.getLogger(__name__)
-
-TOOLBAR_STYLES = {
-    "beside": Qt.ToolButtonStyle.ToolButtonTextBesideIcon,
-    "under": Qt.ToolButtonStyle.ToolButtonTextUnderIcon,
-    "none": Qt.ToolButtonStyle.ToolButtonIconOnly,
-}
 
 
 class MainWindow(QMainWindow):
@@ -169,6 +163,7 @@ class MainWindow(QMainWindow):
         tb.addSeparator()
         tb.addActions([self.act_exclude, self.act_prefs, self.act_log])
         self.toolbar = tb
+        self.toolbar_fit = ToolbarFit(self, tb)
         for action, short in (  # the toolbar's label; the menu keeps the longer name
             (self.act_open, "Open"),
             (self.act_prev, "Previous"),
@@ -311,28 +306,17 @@ class MainWindow(QMainWindow):
         pixels = int(p.max_image_megapixels * 1_000_000)
         self.loader.max_pixels = pixels
         self.browser.detail.viewer.max_pixels = pixels
-        self._beside_width = 0
+        self.toolbar_fit.reset()
         self.fit_toolbar()
         self.theme.apply(p.theme)
         self._update_recent()
 
     def fit_toolbar(self) -> None:
-        """Text beside the icons where the window is wide enough for every button, else text
-        under them (narrower), so no button hides behind the toolbar's » menu."""
-        tb, pref = self.toolbar, self.prefs.toolbar_labels
-        style = TOOLBAR_STYLES[pref]
-        if pref == "beside":
-            if not self._beside_width:  # measured once per preference / set of actions
-                tb.setToolButtonStyle(style)
-                self._beside_width = tb.sizeHint().width()
-            if self._beside_width > self.width():
-                style = Qt.ToolButtonStyle.ToolButtonTextUnderIcon
-        if tb.toolButtonStyle() != style:
-            tb.setToolButtonStyle(style)
+        self.toolbar_fit.fit(self.prefs.toolbar_labels)
 
     def resizeEvent(self, event) -> None:  # noqa: N802
         super().resizeEvent(event)
-        if hasattr(self, "toolbar"):
+        if hasattr(self, "toolbar_fit"):
             self.fit_toolbar()
 
     def show_log(self) -> None:
@@ -444,7 +428,7 @@ class MainWindow(QMainWindow):
         super().showEvent(event)
         if not self._shown_once:
             self._shown_once = True
-            self._beside_width = 0  # the panels have added their toolbar actions by now
+            self.toolbar_fit.reset()  # the panels have added their toolbar actions by now
             self.fit_toolbar()
             self.screen_fit.attach()
             self.screen_fit.fit()

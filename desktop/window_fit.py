@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import QObject, QRect, QSize
+from PySide6.QtCore import QObject, QRect, QSize, Qt
 from PySide6.QtGui import QScreen
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QToolBar, QWidget
 
 log = logging.getLogger(__name__)
 
@@ -93,3 +93,36 @@ class ScreenFit(QObject):
 
     def _on_area_changed(self, _rect: QRect) -> None:
         self.fit()
+
+
+TOOLBAR_STYLES = {
+    "beside": Qt.ToolButtonStyle.ToolButtonTextBesideIcon,
+    "under": Qt.ToolButtonStyle.ToolButtonTextUnderIcon,
+    "none": Qt.ToolButtonStyle.ToolButtonIconOnly,
+}
+
+
+class ToolbarFit:
+    """Text beside the toolbar's icons where the window is wide enough for every button,
+    else text under them (narrower), so no button hides behind the toolbar's » menu."""
+
+    def __init__(self, window: QWidget, toolbar: QToolBar) -> None:
+        self.window = window
+        self.toolbar = toolbar
+        self._beside_width = 0
+
+    def reset(self) -> None:
+        """Measure again (the preference or the set of actions changed)."""
+        self._beside_width = 0
+
+    def fit(self, preference: str) -> None:
+        tb = self.toolbar
+        style = TOOLBAR_STYLES.get(preference, TOOLBAR_STYLES["beside"])
+        if preference == "beside":
+            if not self._beside_width:
+                tb.setToolButtonStyle(style)
+                self._beside_width = tb.sizeHint().width()
+            if self._beside_width > self.window.width():
+                style = Qt.ToolButtonStyle.ToolButtonTextUnderIcon
+        if tb.toolButtonStyle() != style:
+            tb.setToolButtonStyle(style)

@@ -72,6 +72,9 @@ def register(subparsers: Any) -> None:
                     "flat: one folder of images and captions (ai-toolkit)")  # fmt: skip
     ex.add_argument("--repeats", type=int, default=10, help="kohya repeats (default 10)")
     ex.add_argument("--zip", action="store_true", help="also write OUT.zip")
+    ex.add_argument("--leave-out-flagged", action="store_true",
+                    help="with --face-crop (which analyses faces): leave out images flagged "
+                    "as another person, blurry, a strip, or with no person at all")  # fmt: skip
     ex.set_defaults(func=cmd_export)
 
     mo = subparsers.add_parser(
@@ -205,6 +208,11 @@ def cmd_export(args: argparse.Namespace) -> int:
             return EXIT_UNUSABLE
         ws, analysis = got
         faces = {img.rel: img.primary.box if img.primary else None for img in analysis.images}
+        summary = _export_summary(ws, analysis)
+        for line in summary.lines():  # told before anything is written
+            err(f"warning: {line}")
+        if args.leave_out_flagged:
+            options.leave_out = sorted(summary.flagged)
     else:
         from curation.workspace import Workspace
 
@@ -293,3 +301,14 @@ def _dataset_trigger(folder: str) -> str:
 
     with Workspace.open(folder) as ws:
         return str(ws.settings().trigger or "")
+
+
+def _export_summary(ws, analysis):
+    """What goes out, from the analysis just run (verdict, flagged, excluded, unreadable)."""
+    from curation.balance.report import build_report
+    from curation.export_plan import summarize
+
+    images = {img.rel: img for img in analysis.images}
+    verdict = build_report(analysis).get("verdict")
+    excluded = [it.rel for it in ws.items if ws.is_excluded(it.rel)]
+    return summarize([it.rel for it in ws.items], excluded, images, verdict)

@@ -113,7 +113,7 @@ def test_export_kohya_layout_keep_tier_and_zip(dataset, capsys, tmp_path, yunet_
     code, summary = run_json(capsys, "export", str(dataset), str(out), "--backend", "yunet",
                              "--model-dir", str(yunet_model.parent), "--face-crop", "256",
                              "--keep-tier", "--layout", "kohya", "--repeats", "6", "--zip",
-                             "--json")  # fmt: skip
+                             "--leave-out-flagged", "--json")  # fmt: skip
     assert code == 0 and summary["zip"] == str(tmp_path / "kohya.zip")
     folder = out / "6_ohwx"
     assert (folder / "obama.txt").read_text(encoding="utf-8") == "a photo of ohwx"
@@ -121,6 +121,9 @@ def test_export_kohya_layout_keep_tier_and_zip(dataset, capsys, tmp_path, yunet_
     manifest = json.loads((out / "manifest.json").read_text())
     modes = {op.get("mode") for f in manifest["files"] for op in f["operations"]}
     assert "keep-tier" in modes
+    # the cat (no face, no person) is flagged: --leave-out-flagged left it out
+    status = {f["source"]: f["status"] for f in manifest["files"]}
+    assert status["cat.png"] == "left-out" and not (folder / "cat.png").exists()
 
 
 def test_insightface_download_after_licence_acceptance(dataset, capsys, tmp_path, monkeypatch):

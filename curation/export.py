@@ -31,6 +31,15 @@ from typing import Any
 from PIL import Image
 
 from curation.errors import LikenessError
+from curation.export_plan import (
+    FACE_MODES,
+    ExportPlanError,
+    check_layout,
+    face_crop_box,
+    keep_tier_box,
+    output_rel,
+    zip_folder,
+)
 from curation.fsio import write_atomic, write_atomic_text
 from curation.jobs import CancelToken, ItemResult, ProgressFn, report
 
@@ -62,6 +71,15 @@ class ExportOptions:
     face_crop: int | None = None  # output side in pixels
     face_ratio: float = 0.6  # face-box height / output side
     jpeg_quality: int = 95
+    # "square": a face_ratio square; "keep-tier": the largest square that keeps the image's
+    # shot tier, else the whole image (see export_plan.keep_tier_box); needs tier_thresholds
+    face_mode: str = "square"
+    tier_thresholds: tuple[float, float] | None = None  # (close_up_min, medium_min)
+    leave_out: list[str] = field(default_factory=list)  # rels left out (flagged images)
+    layout: str = "mirror"  # "mirror", "kohya" (<repeats>_<trigger>/), "flat" (ai-toolkit)
+    trigger: str = ""
+    repeats: int = 10
+    zip: bool = False  # also write <out>.zip
 
     def validate(self) -> None:
         for edge, px in self.crop_edges.items():
@@ -71,6 +89,14 @@ class ExportOptions:
             raise ExportError("face crop size must be between 64 and 8192 px")
         if not 0.05 <= self.face_ratio <= 1.0:
             raise ExportError("face ratio must be between 0.05 and 1.0 (0.6: face fills 60%)")
+        if self.face_mode not in FACE_MODES:
+            raise ExportError(f"face crop mode must be one of {', '.join(FACE_MODES)}")
+        if self.face_mode == "keep-tier" and self.tier_thresholds is None:
+            raise ExportError("keeping each image's tier needs the profile's tier thresholds")
+        try:
+            check_layout(self.layout, self.trigger, self.repeats)
+        except ExportPlanError as exc:
+            raise ExportError(str(exc)) from exc
 
     @property
     def transforms(self) -> bool:
@@ -97,32 +123,6 @@ def parse_edges(spec: str) -> dict[str, int]:
     if any(v < 0 for v in out.values()):
         raise ExportError("edge crops must be >= 0 px")
     return out
-
-
-def face_crop_box(
-    width: int, height: int, face: tuple[float, float, float, float] | None, ratio: float
-) -> tuple[tuple[int, int, int, int], float | None, list[str]]:
-    """((left, top, right, bottom), resulting face ratio, notes) of the square to cut."""
-    notes: list[str] = []
-    short = min(width, height)
-    if face is None:
-        side = short
-        cx, cy = width / 2, height / 2
-        notes.append("no face found: centred square")
-    else:
-        fx, fy, fw, fh = face
-        side = round(fh / ratio)
-        cx, cy = fx + fw / 2, fy + fh / 2
-        if side > short:
-            notes.append(f"image too small for face ratio {ratio}: square shrunk to {short} px")
-            side = short
-        side = max(side, 1)
-    left = int(round(min(max(cx - side / 2, 0), width - side)))
-    top = int(round(min(max(cy - side / 2, 0), height - side)))
-    if face is not None and (abs(left - (cx - side / 2)) > 1 or abs(top - (cy - side / 2)) > 1):
-        notes.append("face near an edge: square moved inside the image")
-    actual = face[3] / side if face is not None else None
-    return (left, top, left + side, top + side), actual, notes
 
 
 @dataclass
@@ -154,22 +154,33 @@ def _transform(
         if face is not None:
             fx, fy, fw, fh = face
             face = (fx - box[0], fy - box[1], fw, fh)
-        square, actual, more = face_crop_box(image.width, image.height, face, options.face_ratio)
+        if options.face_mode == "keep-tier" and options.tier_thresholds is not None:
+            square, more = keep_tier_box(image.width, image.height, face, options.tier_thresholds)
+            side_h = square[3] - square[1]
+            actual = face[3] / side_h if face is not None and side_h else None
+        else:
+            square, actual, more = face_crop_box(
+                image.width, image.height, face, options.face_ratio
+            )
         notes += more
         image = image.crop(square)
-        side = square[2] - square[0]
-        if side < options.face_crop:
-            notes.append(f"upscaled from {side} px")
+        cw, ch = square[2] - square[0], square[3] - square[1]
         size = options.face_crop
-        image = image.resize((size, size), Image.Resampling.LANCZOS)
+        # a square becomes size x size; a frame kept whole keeps its aspect at the same area
+        scale = size / (cw * ch) ** 0.5
+        out_w, out_h = (size, size) if cw == ch else (round(cw * scale), round(ch * scale))
+        if out_w > cw:
+            notes.append(f"upscaled from {cw} px")
+        image = image.resize((out_w, out_h), Image.Resampling.LANCZOS)
         ops.append(
             {
                 "op": "face-crop",
+                "mode": options.face_mode,
                 "box": list(square),
                 "face_ratio": round(actual, 3) if actual else None,
             }
         )
-        ops.append({"op": "resize", "size": [size, size]})
+        ops.append({"op": "resize", "size": [out_w, out_h]})
         keep = (box[0] + square[0], box[1] + square[1], box[0] + square[2], box[1] + square[3])
     return image, keep, ops, notes
 
@@ -201,6 +212,7 @@ class ExportResult:
     items: list[ItemResult]
     manifest_path: Path
     cancelled: bool = False
+    zip_path: Path | None = None
 
     @property
     def exported(self) -> int:
@@ -272,18 +284,24 @@ def export_dataset(
     results: list[ItemResult] = []
     total = len(items)
     cancelled = False
+    leave_out = set(options.leave_out)
+    used: set[str] = set()  # output names taken (case-folded: flat layouts on any disk)
     for index, (rel, path, caption, excluded) in enumerate(items):
         if cancel is not None and cancel.cancelled:
             cancelled = True
             break
         record: dict[str, Any] = {"source": rel, "output": None, "operations": [], "notes": []}
-        if excluded:
-            record["status"] = "excluded"
+        if excluded or rel in leave_out:
+            record["status"] = "excluded" if excluded else "left-out"
             results.append(ItemResult(rel, record))
             report(on_progress, index + 1, total, rel)
             continue
         try:
-            record.update(_export_one(rel, path, caption, out, options, faces, detector))
+            dest = output_rel(rel, options.layout, options.trigger, options.repeats)
+            if dest.lower() in used:
+                raise ExportError(f"{dest} would overwrite another image in this layout")
+            used.add(dest.lower())
+            record.update(_export_one(rel, path, caption, out, options, faces, detector, dest))
             results.append(ItemResult(rel, record))
         except (LikenessError, OSError) as exc:
             record["status"] = "error"
@@ -300,15 +318,21 @@ def export_dataset(
     }
     manifest_path = out / "manifest.json"
     write_atomic_text(manifest_path, json.dumps(manifest, indent=2), root=out)
-    return ExportResult(out, results, manifest_path, cancelled)
+    zipped = None
+    if options.zip and not cancelled:
+        try:
+            zipped = zip_folder(out)
+        except (OSError, ExportPlanError) as exc:
+            raise ExportError(f"the export is in {out}, but its zip failed: {exc}") from exc
+    return ExportResult(out, results, manifest_path, cancelled, zipped)
 
 
-def _export_one(rel, path, caption, out, options, faces, detector) -> dict[str, Any]:
+def _export_one(rel, path, caption, out, options, faces, detector, dest) -> dict[str, Any]:
     from curation.images import load_image, probe_image
 
-    target = out / rel
+    target = out / dest
     target.parent.mkdir(parents=True, exist_ok=True)
-    record: dict[str, Any] = {"output": rel, "operations": [], "notes": []}
+    record: dict[str, Any] = {"output": dest, "operations": [], "notes": []}
     if not options.transforms:
         probe_image(path)  # an unreadable file is left out, not copied
         with open(path, "rb") as fh:  # a regular file: the scan skipped FIFOs and devices
@@ -325,7 +349,7 @@ def _export_one(rel, path, caption, out, options, faces, detector) -> dict[str, 
         fmt = _SAVE_FORMATS.get(suffix, "PNG")
         if fmt == "PNG" and suffix not in _SAVE_FORMATS:
             target = target.with_suffix(".png")
-            record["output"] = Path(rel).with_suffix(".png").as_posix()
+            record["output"] = Path(dest).with_suffix(".png").as_posix()
         kwargs: dict[str, Any] = {}
         if fmt in ("JPEG", "WEBP"):
             kwargs["quality"] = options.jpeg_quality

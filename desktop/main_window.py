@@ -6,7 +6,14 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtGui import (
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+    QShowEvent,
+    QTextCursor,
+)
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QStackedWidget, QVBoxLayout, QWidget
 
 from desktop.logging_setup import ring_buffer
@@ -20,6 +27,8 @@ from desktop.widgets.empty_state import EmptyState
 from desktop.widgets.notifications import LogBridge, LogViewer, NotificationBanner
 from desktop.widgets.preferences_dialog import PreferencesDialog
 from desktop.widgets.status_bar import DatasetStatusBar
+from desktop.widgets.theme import ThemeFollower
+from desktop.window_fit import ScreenFit, ToolbarFit
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +39,9 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Likeness")
         self.setWindowIcon(icon("app"))
         self.setAcceptDrops(True)
-        self.resize(1400, 880)
+        self._shown_once = False
+        self.screen_fit = ScreenFit(self)
+        self.screen_fit.place_default()
         self.prefs = prefs or load_preferences()
         self.loader = ThumbnailLoader(parent=self)
         self.session = DatasetSession(self)
@@ -52,6 +63,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         self.log_bridge = LogBridge(ring_buffer(), parent=self)
         self.log_viewer: LogViewer | None = None
+        self.theme = ThemeFollower(self)
         self._build_actions()
         self._connect()
         self.apply_preferences()
@@ -61,6 +73,9 @@ class MainWindow(QMainWindow):
         from desktop.panels.captions import install as install_captions  # noqa: PLC0415
 
         install_captions(self)
+        from desktop.help import HelpMenu  # noqa: PLC0415
+
+        self.help = HelpMenu(self)  # last, so it is the last menu
         self.restore_geometry()
         self._update_history_actions()
 
@@ -103,15 +118,21 @@ class MainWindow(QMainWindow):
         self.act_exclude = A(
             self, "E&xclude from training", "exclude", "Ctrl+E", self.toggle_excluded
         )
-        self.act_prefs = A(
+        # Ctrl+, everywhere: the platform's own key (none on most Linux desktops) comes second
+        prefs_keys = [QKeySequence("Ctrl+,")] + [
+            k
+            for k in QKeySequence.keyBindings(QKeySequence.StandardKey.Preferences)
+            if k != QKeySequence("Ctrl+,")
+        ]
+        self.act_prefs = A(self, "&Preferences…", "settings", prefs_keys, self.open_preferences)
+        self.act_edit_caption = A(
             self,
-            "&Preferences…",
-            "settings",
-            QKeySequence.StandardKey.Preferences,
-            self.open_preferences,
+            "Edit &caption",
+            None,
+            ["F2"],
+            self.focus_caption,
+            tip="Put the cursor in the caption of the current image (Enter on a tile too)",
         )
-        if not self.act_prefs.shortcuts():
-            self.act_prefs.setShortcut(QKeySequence("Ctrl+,"))
         self.act_log = A(self, "Show &log", "log", "Ctrl+L", self.show_log)
         self.act_lora = A(
             self, "&LoRA tools…", None, None, lambda: self.open_lora_tools(),
@@ -128,7 +149,7 @@ class MainWindow(QMainWindow):
         m = mb.addMenu("&Edit")
         m.addActions([self.act_undo, self.act_redo])
         m.addSeparator()
-        m.addActions([self.act_bulk, self.act_find, self.act_exclude])
+        m.addActions([self.act_edit_caption, self.act_bulk, self.act_find, self.act_exclude])
         m = mb.addMenu("&View")
         m.addActions([self.act_prev, self.act_next, self.act_save_next])
         m.addSeparator()
@@ -147,16 +168,19 @@ class MainWindow(QMainWindow):
         tb.addActions([self.act_prev, self.act_next, self.act_save_next])
         tb.addSeparator()
         tb.addActions([self.act_exclude, self.act_prefs, self.act_log])
-        for a in (
-            self.act_prev,
-            self.act_next,
-            self.act_save_next,
-            self.act_exclude,
-            self.act_prefs,
-            self.act_log,
-            self.act_redo,
+        self.toolbar = tb
+        self.toolbar_fit = ToolbarFit(self, tb)
+        for action, short in (  # the toolbar's label; the menu keeps the longer name
+            (self.act_open, "Open"),
+            (self.act_prev, "Previous"),
+            (self.act_next, "Next"),
+            (self.act_save_next, "Save + next"),
+            (self.act_exclude, "Exclude"),
+            (self.act_prefs, "Preferences"),
+            (self.act_log, "Log"),
+            (self.act_bulk, "Bulk edit"),
         ):
-            tb.widgetForAction(a).setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+            action.setIconText(short)
         self.addActions([self.act_zoom_in, self.act_zoom_out, self.act_fit, self.act_actual])
 
     def _connect(self) -> None:
@@ -178,8 +202,13 @@ class MainWindow(QMainWindow):
         self._counts_timer.timeout.connect(self._update_counts)
         self.browser.model.counts_changed.connect(self._counts_timer.start)
         self.browser.selection_changed.connect(self._update_selection)
-        self.browser.proxy.layoutChanged.connect(self._update_selection)
+        proxy = self.browser.proxy  # "showing N of M" follows every filter change at once
+        for sig in (proxy.layoutChanged, proxy.rowsInserted, proxy.rowsRemoved, proxy.modelReset):
+            sig.connect(self._update_selection)
         self.browser.size_changed.connect(self._remember_size)
+        self.browser.grid.activated.connect(lambda _i: self.focus_caption())  # Enter on a tile
+        # Tab from the grid goes straight to the caption (not through the zoom buttons)
+        QWidget.setTabOrder(self.browser.grid, self.browser.editor.edit)
         self.loader.background_progress.connect(lambda _g, d, t: self.status.set_progress(d, t))
 
     # -- folders -----------------------------------------------------------------------
@@ -273,6 +302,8 @@ class MainWindow(QMainWindow):
         dlg = BulkEditDialog(self.session, self.browser.grid.selected_rels(), self)
         dlg.setModal(False)
         dlg.show()
+        dlg.activateWindow()
+        dlg.find.setFocus()  # Ctrl+H: type what to find straight away
         return dlg
 
     def open_lora_tools(self, path: str | None = None):
@@ -313,7 +344,18 @@ class MainWindow(QMainWindow):
         pixels = int(p.max_image_megapixels * 1_000_000)
         self.loader.max_pixels = pixels
         self.browser.detail.viewer.max_pixels = pixels
+        self.toolbar_fit.reset()
+        self.fit_toolbar()
+        self.theme.apply(p.theme)
         self._update_recent()
+
+    def fit_toolbar(self) -> None:
+        self.toolbar_fit.fit(self.prefs.toolbar_labels)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        if hasattr(self, "toolbar_fit"):
+            self.fit_toolbar()
 
     def show_log(self) -> None:
         if self.log_viewer is None:
@@ -321,6 +363,14 @@ class MainWindow(QMainWindow):
         self.log_viewer.refresh()
         self.log_viewer.show()
         self.log_viewer.raise_()
+
+    def focus_caption(self) -> None:
+        """The cursor goes to the end of the current image's caption, ready to type."""
+        if not self.session.is_open or not self.browser.editor.rel:
+            return
+        edit = self.browser.editor.edit
+        edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        edit.moveCursor(QTextCursor.MoveOperation.End)
 
     def _focus_search(self) -> None:
         self.browser.search.setFocus()
@@ -358,13 +408,16 @@ class MainWindow(QMainWindow):
         self.act_undo.setEnabled(bool(u))
         self.act_redo.setEnabled(bool(r))
         self.act_undo.setToolTip(f"Undo {u} (Ctrl+Z)" if u else "Nothing to undo (Ctrl+Z)")
-        self.act_redo.setToolTip(f"Redo {r} (Ctrl+Shift+Z)" if r else "Nothing to redo")
+        self.act_redo.setToolTip(
+            f"Redo {r} (Ctrl+Shift+Z)" if r else "Nothing to redo (Ctrl+Shift+Z)"
+        )
         self.act_undo.setText(f"&Undo {_short(u)}" if u else "&Undo")
         self.act_redo.setText(f"&Redo {_short(r)}" if r else "&Redo")
         self.act_undo.setIconText("Undo")  # the toolbar stays short; menu and tooltip name it
         self.act_redo.setIconText("Redo")
         for a in (
             self.act_bulk,
+            self.act_edit_caption,
             self.act_close,
             self.act_exclude,
             self.act_prev,
@@ -407,6 +460,16 @@ class MainWindow(QMainWindow):
                 fn(value)
                 if key == "browser_splitter":
                     self.browser.splitter_restored = True
+        self.screen_fit.fit()  # saved on a bigger screen, or with a dock now off-screen
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
+        super().showEvent(event)
+        if not self._shown_once:
+            self._shown_once = True
+            self.toolbar_fit.reset()  # the panels have added their toolbar actions by now
+            self.fit_toolbar()
+            self.screen_fit.attach()
+            self.screen_fit.fit()
 
     def save_geometry(self) -> None:
         s = self._qsettings()

@@ -10,7 +10,7 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -43,6 +43,8 @@ class Preferences(BaseModel):
     recursive_scan: bool = True
     recent_folders: list[str] = Field(default_factory=list)
     comfyui_dir: str = ""  # the user's ComfyUI folder ("Send to ComfyUI"; "" = not set)
+    theme: Literal["dark", "light", "system"] = "dark"
+    toolbar_labels: Literal["beside", "under", "none"] = "beside"
 
     def add_recent(self, folder: str | os.PathLike[str]) -> None:
         """Move ``folder`` to the top of the recent list (deduplicated, at most 10)."""

@@ -80,8 +80,7 @@ def resolve_model(
         return Path(path)
     except Exception as exc:  # noqa: BLE001 - any miss means "not fully cached"
         log.debug("model %s not in the local cache: %s", repo, exc)
-    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
-    if offline or not allow_download:
+    if downloads_off() or not allow_download:
         raise ModelNotAvailableError(
             f"model not found locally and no network: {repo} is not in the Hugging Face cache "
             "and downloads are off (HF_HUB_OFFLINE). Download it on a connected machine, or "
@@ -101,3 +100,51 @@ def resolve_model(
             "Check the connection and retry (the download resumes), or pass a local folder."
         ) from exc
     return Path(path)
+
+
+def hub_cache_dir() -> Path:
+    """The Hugging Face cache folder that holds downloaded models (``HF_HOME`` aware)."""
+    from huggingface_hub import constants
+
+    return Path(constants.HF_HUB_CACHE)
+
+
+def model_on_disk(spec: str) -> Path | None:
+    """The local folder of ``spec`` (``base``, ``large``, ``org/name``) when it is complete in
+    the Hugging Face cache, else None. Never touches the network."""
+    repo = FLORENCE_MODELS.get(spec, spec)
+    if not _is_repo_id(repo):
+        return None
+    from huggingface_hub import snapshot_download
+
+    try:
+        path = Path(snapshot_download(repo, allow_patterns=ALLOW_PATTERNS, local_files_only=True))
+    except Exception:  # noqa: BLE001 - any miss means "not on disk"
+        return None
+    return path if (path / "config.json").is_file() else None
+
+
+def downloads_off() -> bool:
+    """True when Hugging Face downloads are switched off (``HF_HUB_OFFLINE``)."""
+    return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+
+
+def missing_model_message(spec: str) -> str:
+    """What to tell a user whose model is not on this computer, without Hub jargon."""
+    name = {"base": "Florence-2 base", "large": "Florence-2 large"}.get(spec, spec)
+    start = (
+        f"The captioning model {name} is not on this computer. Either choose a folder that "
+        "already holds the model (with config.json and model.safetensors, e.g. copied from "
+        "another computer), or "
+    )
+    if downloads_off():
+        return (
+            start.replace("computer.", "computer, and Likeness is set to work offline.", 1)
+            + "start Likeness with downloads allowed, on a computer with internet: the model "
+            "is downloaded once and kept."
+        )
+    return (
+        start.replace("computer.", "computer and could not be downloaded.", 1)
+        + "check the internet connection and press Start again: the model is downloaded once "
+        "and kept."
+    )

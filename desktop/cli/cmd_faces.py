@@ -64,6 +64,17 @@ def register(subparsers: Any) -> None:
                     help="face-centred square crop resized to SIZE x SIZE")  # fmt: skip
     ex.add_argument("--face-ratio", type=float, default=0.6, metavar="R",
                     help="face-box height / output side for --face-crop (default 0.6)")  # fmt: skip
+    ex.add_argument("--keep-tier", action="store_true",
+                    help="with --face-crop: crop the largest square that keeps each image's "
+                    "shot tier (else keep the whole frame) instead of one face size")  # fmt: skip
+    ex.add_argument("--layout", choices=("mirror", "kohya", "flat"), default="mirror",
+                    help="mirror: the dataset's folders; kohya: REPEATS_TRIGGER/ folder; "
+                    "flat: one folder of images and captions (ai-toolkit)")  # fmt: skip
+    ex.add_argument("--repeats", type=int, default=10, help="kohya repeats (default 10)")
+    ex.add_argument("--zip", action="store_true", help="also write OUT.zip")
+    ex.add_argument("--leave-out-flagged", action="store_true",
+                    help="with --face-crop (which analyses faces): leave out images flagged "
+                    "as another person, blurry, a strip, or with no person at all")  # fmt: skip
     ex.set_defaults(func=cmd_export)
 
     mo = subparsers.add_parser(
@@ -176,7 +187,15 @@ def cmd_export(args: argparse.Namespace) -> int:
     try:
         edges = parse_edges(args.crop_edges) if args.crop_edges else {}
         options = ExportOptions(
-            crop_edges=edges, face_crop=args.face_crop, face_ratio=args.face_ratio
+            crop_edges=edges,
+            face_crop=args.face_crop,
+            face_ratio=args.face_ratio,
+            face_mode="keep-tier" if args.keep_tier else "square",
+            tier_thresholds=_tier_thresholds(args.profile) if args.keep_tier else None,
+            layout=args.layout,
+            repeats=args.repeats,
+            zip=args.zip,
+            trigger=_dataset_trigger(args.dir) if args.layout == "kohya" else "",
         )
         options.validate()
     except LikenessError as exc:
@@ -189,6 +208,11 @@ def cmd_export(args: argparse.Namespace) -> int:
             return EXIT_UNUSABLE
         ws, analysis = got
         faces = {img.rel: img.primary.box if img.primary else None for img in analysis.images}
+        summary = _export_summary(ws, analysis)
+        for line in summary.lines():  # told before anything is written
+            err(f"warning: {line}")
+        if args.leave_out_flagged:
+            options.leave_out = sorted(summary.flagged)
     else:
         from curation.workspace import Workspace
 
@@ -211,6 +235,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         "out": str(result.out_dir),
         "exported": result.exported,
         "manifest": str(result.manifest_path),
+        "zip": str(result.zip_path) if result.zip_path else None,
         "errors": {it.path: it.error for it in result.items if not it.ok},
     }
     if args.json:
@@ -261,3 +286,29 @@ def cmd_face_models(args: argparse.Namespace) -> int:
         state = "yes" if b["available"] else "no "
         print(f"  {b['name']:12s} {state}  {b['note']}")
     return EXIT_OK
+
+
+def _tier_thresholds(profile: str) -> tuple[float, float]:
+    from curation.balance.profiles import load_profile
+
+    th = load_profile(profile).thresholds
+    return th.close_up_min, th.medium_min
+
+
+def _dataset_trigger(folder: str) -> str:
+    """The dataset's trigger word (Dataset settings), "" when none is set."""
+    from curation.workspace import Workspace
+
+    with Workspace.open(folder) as ws:
+        return str(ws.settings().trigger or "")
+
+
+def _export_summary(ws, analysis):
+    """What goes out, from the analysis just run (verdict, flagged, excluded, unreadable)."""
+    from curation.balance.report import build_report
+    from curation.export_plan import summarize
+
+    images = {img.rel: img for img in analysis.images}
+    verdict = build_report(analysis).get("verdict")
+    excluded = [it.rel for it in ws.items if ws.is_excluded(it.rel)]
+    return summarize([it.rel for it in ws.items], excluded, images, verdict)

@@ -132,6 +132,9 @@ class ThumbnailModel(QAbstractListModel):
                 tip += f"\n{row.error}"
             elif row.caption:
                 tip += f"\n{row.caption[:300]}"
+            flags = [b[0] for b in self.badges_for(row.rel)]
+            if flags:  # small tiles draw one marker for all of them
+                tip += "\nFlags: " + ", ".join(flags)
             return tip
         return None
 

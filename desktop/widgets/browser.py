@@ -67,7 +67,7 @@ class DatasetBrowser(QWidget):
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search names and captions  (Ctrl+F)")
         self.search.setClearButtonEnabled(True)
-        self.search.setMinimumWidth(150)
+        self.search.setMinimumWidth(70)
         self.sort_combo = QComboBox()
         for key in SortKey:
             self.sort_combo.addItem(key.label, key)
@@ -79,8 +79,13 @@ class DatasetBrowser(QWidget):
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(THUMB_MIN, THUMB_MAX)
         self.slider.setSingleStep(16)
-        self.slider.setFixedWidth(96)
+        self.slider.setFixedWidth(80)
         self.slider.setToolTip("Thumbnail size (Ctrl+wheel on the grid)")
+        for combo in (self.filter_combo, self.sort_combo):  # never wider than the window allows
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            combo.setMinimumContentsLength(9)
         bar = QWidget()
         bar.setObjectName("filterBar")
         bl = QHBoxLayout(bar)

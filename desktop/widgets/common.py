@@ -13,7 +13,11 @@ from resources import resource_path
 def icon(name: str) -> QIcon:
     """An icon from ``resources/icons/<name>.svg`` (an empty icon if missing)."""
     path = resource_path("icons", f"{name}.svg")
-    return QIcon(str(path)) if path.is_file() else QIcon()
+    if not path.is_file():
+        return QIcon()
+    from desktop.widgets.icons import themed_icon  # noqa: PLC0415
+
+    return themed_icon(path.read_text(encoding="utf-8"))
 
 
 def make_action(

@@ -7,6 +7,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QSplitter, QToolButton, QVBox
 
 from desktop.widgets.caption_editor import CaptionEditor
 from desktop.widgets.common import icon
+from desktop.widgets.elided_label import ElidedLabel
 from desktop.widgets.image_viewer import ImageViewer
 
 
@@ -16,7 +17,7 @@ class DetailView(QWidget):
         self.setObjectName("detailView")
         self.viewer = ImageViewer()
         self.editor = CaptionEditor()
-        self.info = QLabel("")
+        self.info = ElidedLabel("")  # a long file error must not widen the window
         self.info.setObjectName("imageInfo")
         self.zoom_label = QLabel("")
         self.zoom_label.setObjectName("zoomLabel")

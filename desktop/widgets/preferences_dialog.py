@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
@@ -15,6 +16,13 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.settings import THUMB_MAX, THUMB_MIN, Preferences, preferences_path
+
+THEME_LABELS = [("dark", "Dark"), ("light", "Light"), ("system", "Follow the system")]
+TOOLBAR_LABELS = [
+    ("beside", "Text beside icons"),
+    ("under", "Text under icons"),
+    ("none", "Icons only (names in tooltips)"),
+]
 
 
 class PreferencesDialog(QDialog):
@@ -41,7 +49,17 @@ class PreferencesDialog(QDialog):
         self.megapixels.setValue(prefs.max_image_megapixels)
         self.recursive = QCheckBox("Include subfolders when opening a folder")
         self.recursive.setChecked(prefs.recursive_scan)
+        self.theme = QComboBox()
+        for key, label in THEME_LABELS:
+            self.theme.addItem(label, key)
+        self.theme.setCurrentIndex(max(0, self.theme.findData(prefs.theme)))
+        self.toolbar = QComboBox()
+        for key, label in TOOLBAR_LABELS:
+            self.toolbar.addItem(label, key)
+        self.toolbar.setCurrentIndex(max(0, self.toolbar.findData(prefs.toolbar_labels)))
         form = QFormLayout()
+        form.addRow("Theme", self.theme)
+        form.addRow("Toolbar", self.toolbar)
         form.addRow("Thumbnail size", self.thumb)
         form.addRow("", self.snippet)
         form.addRow("Autosave after a typing pause of", self.delay)
@@ -69,5 +87,7 @@ class PreferencesDialog(QDialog):
                 "autosave_delay_ms": self.delay.value(),
                 "max_image_megapixels": float(self.megapixels.value()),
                 "recursive_scan": self.recursive.isChecked(),
+                "theme": self.theme.currentData(),
+                "toolbar_labels": self.toolbar.currentData(),
             }
         )

@@ -3,18 +3,20 @@ selection, thumbnail progress and undo label."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QWidget
+from PySide6.QtWidgets import QProgressBar, QStatusBar, QWidget
 
 from desktop.models.thumbnail_model import Counts
+from desktop.widgets.elided_label import ElidedLabel
 
 
 class DatasetStatusBar(QStatusBar):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("statusBar")
-        self.counts_label = QLabel("No folder open")
+        self.counts_label = ElidedLabel("No folder open")
         self.counts_label.setObjectName("countsLabel")
-        self.selection_label = QLabel("")
+        self.selection_label = ElidedLabel("")
+        self.selection_label.setMinimumWidth(120)
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(180)
         self.progress.setTextVisible(True)

@@ -16,9 +16,11 @@ from desktop.models.thumbnail_model import (
     ExcludedRole,
     HasCaptionRole,
 )
+from desktop.widgets.icons import current_theme
 
 PAD = 6
 RADIUS = 8
+COMPACT_BELOW = 140  # tiles narrower than this show one badge marker
 TILE_BG = QColor("#262a31")
 TILE_HOVER = QColor("#2e333c")
 SELECT = QColor("#4f8cff")
@@ -28,6 +30,21 @@ WARN = QColor("#e0a84f")
 ERROR_BG = QColor("#3a2326")
 ERROR_FG = QColor("#ff8a8a")
 PLACEHOLDER = QColor("#323844")
+LIGHT = {  # the same roles on the light theme
+    "TILE_BG": QColor("#ffffff"),
+    "TILE_HOVER": QColor("#eef2f8"),
+    "TEXT": QColor("#1d2128"),
+    "DIM": QColor("#5f6773"),
+    "WARN": QColor("#a8650c"),
+    "ERROR_BG": QColor("#fde4e6"),
+    "ERROR_FG": QColor("#b3202f"),
+    "PLACEHOLDER": QColor("#e3e6eb"),
+}
+
+
+def _c(name: str) -> QColor:
+    """Colour ``name`` for the theme in use (the module constant on the dark theme)."""
+    return LIGHT[name] if current_theme() == "light" else globals()[name]
 
 
 class ThumbnailDelegate(QStyledItemDelegate):
@@ -64,7 +81,9 @@ class ThumbnailDelegate(QStyledItemDelegate):
 
         path = QPainterPath()
         path.addRoundedRect(QRectF(rect), RADIUS, RADIUS)
-        painter.fillPath(path, ERROR_BG if error else (TILE_HOVER if hover else TILE_BG))
+        painter.fillPath(
+            path, _c("ERROR_BG") if error else _c("TILE_HOVER" if hover else "TILE_BG")
+        )
         if selected:
             painter.setPen(QPen(SELECT, 2.5))
             painter.drawPath(path)
@@ -91,7 +110,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
     def _paint_placeholder(self, painter: QPainter, thumb: QRect) -> None:
         box = QPainterPath()
         box.addRoundedRect(QRectF(thumb.adjusted(4, 4, -4, -4)), 6, 6)
-        painter.fillPath(box, PLACEHOLDER)
+        painter.fillPath(box, _c("PLACEHOLDER"))
         painter.setPen(QPen(QColor("#4a5160"), 2))
         c = thumb.center()
         r = max(8, thumb.width() // 10)
@@ -99,7 +118,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
         painter.drawEllipse(c, r // 3, r // 3)
 
     def _paint_error(self, painter: QPainter, thumb: QRect, error: str) -> None:
-        painter.setPen(QPen(ERROR_FG, 2))
+        painter.setPen(QPen(_c("ERROR_FG"), 2))
         c = thumb.center()
         r = max(10, thumb.width() // 8)
         top = c.y() - thumb.height() // 5
@@ -127,6 +146,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
         fm = QFontMetrics(self._badge_font)
         x, y = thumb.left() + 4, thumb.top() + 4
         h = fm.height() + 2
+        items = compact_badges(items, thumb.width(), fm.horizontalAdvance)
         for text, colour in items:
             w = fm.horizontalAdvance(text) + 10
             if x + w > thumb.right() - 2:
@@ -148,7 +168,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
         name = fm.elidedText(
             str(index.data(Qt.ItemDataRole.DisplayRole)), Qt.TextElideMode.ElideMiddle, width
         )
-        painter.setPen(TEXT)
+        painter.setPen(_c("TEXT"))
         painter.drawText(QRect(left, y, width, fm.height()), Qt.AlignmentFlag.AlignLeft, name)
         if not self.show_caption:
             return
@@ -158,15 +178,31 @@ class ThumbnailDelegate(QStyledItemDelegate):
         caption = str(index.data(CaptionRole) or "").strip()
         box = QRect(left, y, width, 2 * sm.lineSpacing())
         if not index.data(HasCaptionRole):
-            painter.setPen(WARN)
+            painter.setPen(_c("WARN"))
             painter.drawText(box, Qt.AlignmentFlag.AlignLeft, "no caption")
             return
-        painter.setPen(DIM)
+        painter.setPen(_c("DIM"))
         painter.drawText(
             box,
             Qt.AlignmentFlag.AlignLeft | Qt.TextFlag.TextWordWrap,
             _two_lines(caption, sm, width),
         )
+
+
+def compact_badges(items: list, width: int, advance) -> list:
+    """The badges as drawn on a tile ``width`` px wide: all of them when they fit on one row
+    of a tile at least COMPACT_BELOW wide; otherwise one marker ("3 flags", in the colour of the
+    first problem) so small tiles keep their image visible. The tooltip lists them all."""
+    if not items or (len(items) == 1 and width >= COMPACT_BELOW):
+        return items
+    total = sum(advance(text) + 14 for text, _c in items)
+    if width >= COMPACT_BELOW and total <= width - 8:
+        return items
+    if len(items) == 1:
+        text, colour = items[0]
+        return [("!", colour)] if advance(text) + 14 > width // 2 else items
+    colour = next((c for t, c in items if t != "excluded"), items[0][1])
+    return [(f"{len(items)} flags" if width >= 120 else f"{len(items)}", colour)]
 
 
 def _fit(size: QSize, box: QRect) -> QRect:

@@ -101,6 +101,31 @@ def test_export_face_crop(dataset, capsys, tmp_path, yunet_model):
     assert main(["export", str(dataset), str(tmp_path / "x"), "--crop-edges", "1,2,3"]) == 2
 
 
+def test_export_kohya_layout_keep_tier_and_zip(dataset, capsys, tmp_path, yunet_model):
+    from curation.dataset_settings import DatasetSettings
+    from curation.workspace import Workspace
+
+    out = tmp_path / "kohya"
+    assert main(["export", str(dataset), str(out), "--layout", "kohya"]) == 2
+    assert "trigger word" in capsys.readouterr().err  # no trigger set yet: told, not guessed
+    with Workspace.open(dataset) as ws:
+        ws.set_settings(DatasetSettings(trigger="ohwx"))
+    code, summary = run_json(capsys, "export", str(dataset), str(out), "--backend", "yunet",
+                             "--model-dir", str(yunet_model.parent), "--face-crop", "256",
+                             "--keep-tier", "--layout", "kohya", "--repeats", "6", "--zip",
+                             "--leave-out-flagged", "--json")  # fmt: skip
+    assert code == 0 and summary["zip"] == str(tmp_path / "kohya.zip")
+    folder = out / "6_ohwx"
+    assert (folder / "obama.txt").read_text(encoding="utf-8") == "a photo of ohwx"
+    assert (folder / "more__obama3.jpg").is_file()
+    manifest = json.loads((out / "manifest.json").read_text())
+    modes = {op.get("mode") for f in manifest["files"] for op in f["operations"]}
+    assert "keep-tier" in modes
+    # the cat (no face, no person) is flagged: --leave-out-flagged left it out
+    status = {f["source"]: f["status"] for f in manifest["files"]}
+    assert status["cat.png"] == "left-out" and not (folder / "cat.png").exists()
+
+
 def test_insightface_download_after_licence_acceptance(dataset, capsys, tmp_path, monkeypatch):
     """--accept-model-license lets Likeness fetch buffalo_l (here: a zip of tiny models served
     by a patched fetch) into insightface's own cache; stdout stays one JSON object. Without a

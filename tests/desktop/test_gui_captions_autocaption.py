@@ -129,10 +129,16 @@ def test_missing_model_folder_is_shown(qtbot, window, captions, tmp_path):  # no
 def test_offline_hub_model_is_shown(qtbot, window, captions, screenshot_dir):  # noqa: F811
     dlg = captions.open_autocaption()  # "base" from the hub; tests run with HF_HUB_OFFLINE=1
     dlg.device.setCurrentIndex(dlg.device.findData("cpu"))
+    # said before Start, in plain words, with the two ways out
+    assert dlg.missing.isVisible() and "not on this computer" in dlg.missing.label.text()
     dlg.start()
     qtbot.waitUntil(lambda: not dlg.running, timeout=30_000)
-    assert "no network" in dlg.error.text()
-    assert "local model folder" in dlg.error.text()
+    text = dlg.missing.label.text()
+    assert dlg.missing.isVisible() and not dlg.error.isVisible()
+    assert "Florence-2 base is not on this computer" in text and "offline" in text
+    for jargon in ("HF_HUB_OFFLINE", "Hugging Face", "snapshot", "repo"):
+        assert jargon not in text
+    assert dlg.missing.choose_btn.isVisible() and dlg.missing.open_btn.isVisible()
     qtbot.wait(50)
     dlg.grab().save(str(screenshot_dir / "captions_autocaption_offline.png"))
     dlg.close()

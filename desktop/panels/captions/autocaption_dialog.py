@@ -33,7 +33,9 @@ from PySide6.QtWidgets import (
 )
 
 from curation.captioners.autocaption import AutocaptionError
+from curation.captioners.download import downloads_off
 from curation.captioners.review import AutocaptionRequest, accepted_suggestions, run_for_review
+from desktop.panels.captions.missing_model import MissingModelBox
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,7 @@ MODES = (
     ("fill", "Fill empty captions", "write only where there is no caption yet"),
     ("replace", "Replace captions", "overwrite the captions in scope (one undo step)"),
 )
+MODEL_KEYS = ("base", "large")
 DEVICES = (("auto", "Auto (GPU if available)"), ("cuda", "GPU (CUDA)"), ("cpu", "CPU"))
 
 
@@ -60,7 +63,8 @@ class AutocaptionWorker(QObject):
 
     progress = Signal(int, int, str)  # done, total, message
     finished = Signal(list, bool)  # suggestions, cancelled
-    failed = Signal(str)  # the run could not start (model missing, offline...)
+    failed = Signal(str)  # the run could not start (bad folder, no torch...)
+    model_missing = Signal(str)  # the model is not on this computer and cannot be downloaded
 
     def __init__(self, workspace, request: AutocaptionRequest) -> None:
         super().__init__()
@@ -80,7 +84,13 @@ class AutocaptionWorker(QObject):
                 cancel=self.cancel_token,
             )
         except AutocaptionError as exc:
-            self.failed.emit(str(exc))
+            from curation.captioners.base import ModelNotAvailableError
+
+            missing = isinstance(exc.__cause__, ModelNotAvailableError)
+            if missing and self.request.model in MODEL_KEYS:
+                self.model_missing.emit(str(exc))
+            else:
+                self.failed.emit(str(exc))
             return
         except Exception as exc:  # noqa: BLE001 - reported in the dialog, never a crash
             log.exception("Autocaption failed")
@@ -111,6 +121,7 @@ class AutocaptionDialog(QDialog):
         self.model = QComboBox()
         for key, title in MODELS:
             self.model.addItem(title, key)
+        self._mark_models_on_disk()
         self.folder = QLineEdit()
         self.folder.setPlaceholderText("a folder with config.json and model.safetensors")
         self.browse = QToolButton()
@@ -126,7 +137,9 @@ class AutocaptionDialog(QDialog):
         for key, title in TASKS:
             self.task.addItem(title, key)
         self.mode_group = QButtonGroup(self)
-        mode_box = QVBoxLayout()
+        self.mode_widget = QWidget()  # a widget, not a bare layout: rows never overlap it
+        mode_box = QVBoxLayout(self.mode_widget)
+        mode_box.setContentsMargins(0, 0, 0, 0)
         mode_box.setSpacing(2)
         for i, (key, title, hint) in enumerate(MODES):
             rb = QRadioButton(f"{title}  —  {hint}")
@@ -157,9 +170,10 @@ class AutocaptionDialog(QDialog):
         form = QFormLayout()
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
         form.addRow("&Model", self.model)
-        form.addRow("", self.folder_box)
+        form.addRow("Folder", self.folder_box)
         form.addRow("&Task", self.task)
-        form.addRow("Mode", mode_box)
+        form.addRow("Mode", self.mode_widget)
+        self.form = form
         form.addRow("&Images", self.scope)
         form.addRow("Device", dev_row)
         form.addRow("", self.detect)
@@ -169,6 +183,9 @@ class AutocaptionDialog(QDialog):
         self.error.setWordWrap(True)
         self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.error.hide()
+        self.missing = MissingModelBox(self)
+        self.missing.choose_btn.clicked.connect(self._use_local_folder)
+        self.missing.hide()
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
         self.progress.hide()
@@ -192,6 +209,7 @@ class AutocaptionDialog(QDialog):
         lay.setSpacing(10)
         lay.addLayout(form)
         lay.addWidget(self.error)
+        lay.addWidget(self.missing)
         lay.addWidget(self.progress)
         lay.addLayout(buttons)
 
@@ -253,7 +271,46 @@ class AutocaptionDialog(QDialog):
         return rels
 
     def _update_model(self) -> None:
-        self.folder_box.setVisible(self.model.currentData() == "local")
+        local = self.model.currentData() == "local"
+        self.form.setRowVisible(self.folder_box, local)
+        self.missing.hide()
+        key = self.model.currentData()
+        if key in MODEL_KEYS and downloads_off() and not self._on_disk.get(key):
+            self._show_missing(key)  # say it now, not after pressing Start
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        """Grow (never shrink) to what the form needs, so rows cannot be squeezed together."""
+        lay = self.layout()
+        if lay is not None:
+            lay.activate()
+        need = self.sizeHint().height()
+        if self.height() < need:
+            self.resize(self.width(), need)
+
+    def _mark_models_on_disk(self) -> None:
+        """The model list says which models are already on this computer."""
+        from curation.captioners.download import model_on_disk
+
+        self._on_disk = {key: model_on_disk(key) for key in MODEL_KEYS}
+        for i in range(self.model.count()):
+            key = self.model.itemData(i)
+            if key in MODEL_KEYS:
+                title = dict(MODELS)[key]
+                state = "on this computer" if self._on_disk[key] else "needs a one-time download"
+                self.model.setItemText(i, f"{title} — {state}")
+
+    def _show_missing(self, key: str) -> None:
+        from curation.captioners.download import missing_model_message
+
+        self.error.hide()
+        self.missing.set_message(missing_model_message(key))
+        self.missing.show()
+        self._fit_height()
+
+    def _use_local_folder(self) -> None:
+        self.model.setCurrentIndex(self.model.findData("local"))
+        self._choose_folder()
 
     def _choose_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Florence-2 model folder")
@@ -282,6 +339,7 @@ class AutocaptionDialog(QDialog):
         if self.running:
             return False
         self.error.hide()
+        self.missing.hide()
         if self.model.currentData() == "local" and not self.folder.text().strip():
             self._show_error("Choose the local model folder first.")
             return False
@@ -315,6 +373,7 @@ class AutocaptionDialog(QDialog):
         self.worker.progress.connect(self._on_progress)
         self.worker.finished.connect(self._on_finished)
         self.worker.failed.connect(self._on_failed)
+        self.worker.model_missing.connect(self._on_model_missing)
         self.thread.finished.connect(self.worker.deleteLater)
         self._set_running(True)
         self.thread.start()
@@ -346,6 +405,13 @@ class AutocaptionDialog(QDialog):
         self.progress.hide()
         self.status.setText("")
         self._show_error(message)
+
+    def _on_model_missing(self, _message: str) -> None:
+        key = self.model.currentData()
+        self._stop_thread()
+        self.progress.hide()
+        self.status.setText("")
+        self._show_missing(str(key))
 
     def _on_finished(self, suggestions: list, cancelled: bool) -> None:
         self._stop_thread()
@@ -412,6 +478,7 @@ class AutocaptionDialog(QDialog):
     def _show_error(self, message: str) -> None:
         self.error.setText(message)
         self.error.show()
+        self._fit_height()
 
     def reject(self) -> None:  # Esc cancels a run first, closes the next time
         if self.running:

@@ -46,13 +46,13 @@ BACKEND_LABELS = [
 PathsRole = int(Qt.ItemDataRole.UserRole) + 1
 
 STYLE = """
-QWidget#balanceDashboard { background: #1b1e23; }
+QWidget#balanceDashboard { background: palette(window); }
 QLabel#dashSection { color: #8b93a0; font-weight: 600; text-transform: uppercase;
                      padding-top: 6px; }
 QLabel#verdict { border-radius: 8px; padding: 10px 12px; font-size: 16pt; font-weight: 700; }
 QLabel#verdictReasons, QLabel#backendInfo, QLabel#datasetSummary { color: #aeb6c2; }
 QLabel#runState { color: #7fb0ff; }
-QListWidget#adviceList { background: #14171b; border: 1px solid #2c313a; border-radius: 6px; }
+QListWidget#adviceList { background: palette(base); border: 1px solid #2c313a; border-radius: 6px; }
 QListWidget#adviceList::item { padding: 6px 4px; border-bottom: 1px solid #22262d; }
 QListWidget#adviceList::item:hover { background: #22324a; }
 QListWidget#adviceList::item:selected { background: #2c4670; }
@@ -105,6 +105,7 @@ class BalanceDashboard(QWidget):
         self.cancel_btn.hide()
         self.run_state = QLabel("")
         self.run_state.setObjectName("runState")
+        self.run_state.setWordWrap(True)
         self.backend_info = QLabel("")
         self.backend_info.setObjectName("backendInfo")
         self.backend_info.setWordWrap(True)
@@ -186,7 +187,7 @@ class BalanceDashboard(QWidget):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)  # never clip
         scroll.setWidget(body)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)

@@ -51,9 +51,14 @@ class DialogsMixin:
         p = self.prefs
         defaults = {"crop_edges": p.export_crop_edges, "face_crop": p.export_face_crop,
                     "face_size": p.export_face_size, "face_ratio": p.export_face_ratio}  # fmt: skip
-        bad = {r for r, img in self.controller.images.items() if img.error is not None}
+        images = dict(self.controller.images)
+        bad = {r for r, img in images.items() if img.error is not None}
+        report = self.controller.report
         dlg = ExportDialog(self.session, faces, rel, defaults, self._remember_export,
-                           self.window, unreadable=bad)  # fmt: skip
+                           self.window, unreadable=bad, images=images,
+                           verdict=report.get("verdict") if report else None,
+                           lint_counts=_lint_counter(self.session.workspace, images),
+                           thresholds=_thresholds(self.controller.profile))  # fmt: skip
         return self._show("export", dlg)
 
     def _remember_export(self, values: dict[str, Any]) -> None:
@@ -99,3 +104,45 @@ class DialogsMixin:
             return None
         self.window.banner.show_message("info", f"Balance report saved to {out}")
         return out
+
+
+def _thresholds(profile: str) -> tuple[float, float] | None:
+    """(close_up_min, medium_min) of the balance profile, None when it cannot be read."""
+    from curation.balance.profiles import load_profile
+    from curation.errors import LikenessError
+
+    try:
+        th = load_profile(profile).thresholds
+    except (LikenessError, OSError, ValueError) as exc:
+        log.warning("Profile %s not readable for the export's tier check: %s", profile, exc)
+        return None
+    return th.close_up_min, th.medium_min
+
+
+def _lint_counter(ws, images: dict[str, Any]):
+    """A job for the thread pool: rel -> number of caption lint errors (excluded images are
+    not linted). Captions and settings are read here, on the GUI thread; the job only lints."""
+    from curation.captions.workspace_lint import workspace_captions
+
+    try:
+        captions, settings = workspace_captions(ws), ws.settings()
+    except Exception as exc:  # noqa: BLE001 (the summary says captions were not checked)
+        message = str(exc)
+
+        def fail() -> dict[str, int]:
+            raise RuntimeError(message)
+
+        return fail
+
+    def count() -> dict[str, int]:
+        from curation.captions.issues import Severity
+        from curation.captions.workspace_lint import lint_workspace
+
+        report = lint_workspace(ws, settings, analysis=images, captions=captions)
+        return {
+            rel: n
+            for rel, issues in report.captions.items()
+            if (n := sum(1 for i in issues if i.severity == Severity.ERROR))
+        }
+
+    return count

@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject, QRect, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QColor, QDesktopServices, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QDialog,
     QDoubleSpinBox,
     QFileDialog,
@@ -34,6 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from curation.jobs import CancelToken
+from desktop.panels.faces.export_checks import FACE_MODE_LABELS, ExportChecks, tier_warning
 from desktop.thumbs.loader import pil_to_qimage
 from desktop.workers import Job, run_in_pool
 
@@ -75,6 +77,11 @@ class ExportDialog(QDialog):
         on_options: Callable[[dict[str, Any]], None] | None = None,
         parent: QWidget | None = None,
         unreadable: set[str] | None = None,
+        *,
+        images: dict[str, Any] | None = None,
+        verdict: str | None = None,
+        lint_counts: Callable[[], dict[str, int]] | None = None,
+        thresholds: tuple[float, float] | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Export a cleaned copy")
@@ -89,6 +96,19 @@ class ExportDialog(QDialog):
         self._job: Job | None = None
         self._preview_job: Job | None = None
         self._cancel: CancelToken | None = None
+        self.images = dict(images or {})
+        self.thresholds = thresholds
+        ws = session.workspace
+        self.checks = ExportChecks(
+            [it.rel for it in ws.items],
+            {it.rel for it in ws.items if ws.is_excluded(it.rel)},
+            self.images,
+            verdict,
+            lint_counts,
+            _trigger(ws),
+            self.unreadable,
+            self,
+        )
         root = Path(session.workspace.root)
         self.out_edit = QLineEdit(str(default_out_dir(root)))
         browse = QPushButton("Choose…")
@@ -124,15 +144,32 @@ class ExportDialog(QDialog):
         self.ratio_spin.setDecimals(2)
         self.ratio_spin.setValue(float(defaults.get("face_ratio", 0.6)))
         self.ratio_spin.setToolTip("Face-box height as a share of the square's side (0.6 = 60%)")
+        self.mode_combo = QComboBox()
+        for key, label in FACE_MODE_LABELS:
+            self.mode_combo.addItem(label, key)
+        if thresholds is None:  # no profile thresholds: only the fixed square is possible
+            self.mode_combo.setCurrentIndex(self.mode_combo.findData("square"))
+            self.mode_combo.setEnabled(False)
+        self.mode_combo.setToolTip(
+            "Keep: the largest square that keeps close-ups, medium and full-body shots as "
+            "they are (else the whole image). Same face size: every image becomes the framing "
+            "set by Face height, usually a close-up."
+        )
+        self.tier_note = QLabel("")
+        self.tier_note.setObjectName("errorBanner")
+        self.tier_note.setWordWrap(True)
+        self.tier_note.hide()
         fg = QGridLayout(face_box)
         fg.addWidget(self.face_check, 0, 0, 1, 4)
-        fg.addWidget(QLabel("Size"), 1, 0)
-        fg.addWidget(self.size_spin, 1, 1)
-        fg.addWidget(QLabel("Face height"), 1, 2)
-        fg.addWidget(self.ratio_spin, 1, 3)
+        fg.addWidget(self.mode_combo, 1, 0, 1, 4)
+        fg.addWidget(QLabel("Size"), 2, 0)
+        fg.addWidget(self.size_spin, 2, 1)
+        fg.addWidget(QLabel("Face height"), 2, 2)
+        fg.addWidget(self.ratio_spin, 2, 3)
         options_row = QHBoxLayout()
         options_row.addWidget(crop_box, 1)
         options_row.addWidget(face_box, 1)
+        options_row.addWidget(self.checks.layout_box, 1)
 
         self.preview_title = QLabel(f"Preview: {preview_rel}" if preview_rel else "No preview")
         self.preview_title.setObjectName("hint")
@@ -172,8 +209,10 @@ class ExportDialog(QDialog):
         footer.addWidget(self.cancel_btn)
         footer.addWidget(self.export_btn)
         lay = QVBoxLayout(self)
+        lay.addWidget(self.checks)
         lay.addLayout(out_row)
         lay.addLayout(options_row)
+        lay.addWidget(self.tier_note)
         lay.addWidget(self.preview_title)
         lay.addLayout(prev_row)
         lay.addWidget(self.preview_notes)
@@ -189,13 +228,27 @@ class ExportDialog(QDialog):
         for spin in [*self.edges.values(), self.size_spin, self.ratio_spin]:
             spin.valueChanged.connect(self._options_changed)
         self.face_check.toggled.connect(self._options_changed)
+        self.mode_combo.currentIndexChanged.connect(self._options_changed)
+        self.checks.changed.connect(self._update_export_button)
+        self.checks.changed.connect(self._options_changed)
         self.export_btn.clicked.connect(self.start_export)
         self.cancel_btn.clicked.connect(self._cancel_or_close)
         self.open_btn.clicked.connect(
             lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(self.out_edit.text()))
         )
         self._options_changed()
+        self._update_export_button()
         self.update_preview()
+
+    def _update_export_button(self) -> None:
+        """ "Export anyway" while the summary has something the user should fix first."""
+        s = self.checks.summary()
+        risky = (
+            s.verdict == "not-ready"
+            or s.lint_errors
+            or (s.flagged and not self.checks.leave_out.isChecked())
+        )
+        self.export_btn.setText("Export anyway" if risky else "Export")
 
     # -- options -----------------------------------------------------------------------
     def options(self):
@@ -205,6 +258,9 @@ class ExportDialog(QDialog):
             crop_edges={e: s.value() for e, s in self.edges.items() if s.value()},
             face_crop=self.size_spin.value() if self.face_check.isChecked() else None,
             face_ratio=round(self.ratio_spin.value(), 3),
+            face_mode=str(self.mode_combo.currentData()),
+            tier_thresholds=self.thresholds,
+            **self.checks.options(),
         )
 
     def option_values(self) -> dict[str, Any]:
@@ -217,8 +273,17 @@ class ExportDialog(QDialog):
 
     def _options_changed(self, *_args) -> None:
         face_on = self.face_check.isChecked()
+        square = self.mode_combo.currentData() == "square"
         self.size_spin.setEnabled(face_on)
-        self.ratio_spin.setEnabled(face_on)
+        self.ratio_spin.setEnabled(face_on and square)
+        self.mode_combo.setEnabled(face_on and self.thresholds is not None)
+        warning = ""
+        if face_on and square:
+            warning = tier_warning(
+                self.images, self.faces, self.ratio_spin.value(), self.thresholds
+            )
+        self.tier_note.setText(warning)
+        self.tier_note.setVisible(bool(warning))
         ws = self.session.workspace
         items = ws.items if ws is not None else []
         excluded = sum(1 for it in items if ws.is_excluded(it.rel))
@@ -229,13 +294,17 @@ class ExportDialog(QDialog):
         values = self.option_values()
         if values["crop_edges"]:
             ops.append("cut " + ", ".join(f"{v} px {e}" for e, v in values["crop_edges"].items()))
-        if face_on:
+        if face_on and square:
             ops.append(f"face-centred {values['face_size']} px squares "
                        f"(face {values['face_ratio']:.0%} of the side)")  # fmt: skip
+        elif face_on:
+            ops.append(f"face crops of about {values['face_size']} px that keep each tier")
         what = "; ".join(ops) if ops else "plain copies"
+        left = len(self.checks.left_out())
         self.summary.setText(
-            f"{len(items) - excluded - unreadable} images with their captions ({what}). "
+            f"{len(items) - excluded - unreadable - left} images with their captions ({what}). "
             f"{excluded} excluded left out" + (f", {unreadable} unreadable" if unreadable else "")
+            + (f", {left} flagged left out" if left else "")
             + ". The originals are not touched."
         )  # fmt: skip
         self._timer.start()
@@ -336,6 +405,11 @@ class ExportDialog(QDialog):
         excluded = sum(1 for it in items if it.value and it.value.get("status") == "excluded")
         errors = [it for it in items if not it.ok]
         text = f"Exported {result.exported} images to {result.out_dir}"
+        left = sum(1 for it in items if it.value and it.value.get("status") == "left-out")
+        if left:
+            text += f"; {left} flagged left out"
+        if result.zip_path is not None:
+            text += f"; zipped as {result.zip_path.name}"
         if excluded:
             text += f"; {excluded} excluded left out"
         if errors:
@@ -366,3 +440,11 @@ class ExportDialog(QDialog):
             self._cancel.cancel()
             return
         self.reject()
+
+
+def _trigger(ws) -> str:
+    """The dataset's trigger word (Dataset settings), or "" when none is set or readable."""
+    try:
+        return str(ws.settings().trigger or "")
+    except Exception:  # noqa: BLE001 (unreadable settings: the kohya layout asks for it)
+        return ""

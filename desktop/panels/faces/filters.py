@@ -12,9 +12,10 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QToolButton, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QToolButton, QWidget
 
 from desktop.panels.faces.badges import FLAG_LABELS
+from desktop.widgets.elided_label import ElidedLabel
 
 PREDICATE = "faces"
 
@@ -105,7 +106,8 @@ class FilterChip(QWidget):
             "QWidget#filterChip QToolButton:hover { color: #ffffff; background: #3a5a8c;"
             " border-radius: 9px; }"
         )
-        self.label = QLabel("")
+        # an advice line must not widen the window, but "Showing: <what>" stays readable
+        self.label = ElidedLabel("", min_chars=16)
         self.clear_btn = QToolButton()
         self.clear_btn.setText("✕")
         self.clear_btn.setToolTip("Show all images again")

@@ -91,7 +91,7 @@ class FacesPanel(DialogsMixin, QObject):
         self.dock = QDockWidget("Balance", window)
         self.dock.setObjectName("balanceDock")
         self.dock.setWidget(self.dashboard)
-        self.dock.setMinimumWidth(380)
+        self.dock.setMinimumWidth(300)  # its content scrolls; wider would push small screens
         window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
         self._tabify()
         self.dock.hide()

@@ -14,6 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from training.errors import ConfigInvalidError
+
 # ai-toolkit (and kohya) names people type by habit -> our name, for better suggestions.
 HABIT_NAMES = {
     "linear": "rank",
@@ -59,13 +61,13 @@ PATTERN_HINTS = {
 }
 
 
-class ConfigError(ValueError):
+class ConfigError(ConfigInvalidError, ValueError):
     """An invalid run config. ``problems`` holds (path, message) for every bad field."""
 
     def __init__(self, source: str, problems: list[tuple[str, str]]):
         self.source = source
         self.problems = problems
-        super().__init__(self.render())
+        super().__init__(self.render(), details=self.lines())
 
     def lines(self) -> list[str]:
         return [f"{path}: {msg}" if path else msg for path, msg in self.problems]
@@ -190,6 +192,8 @@ def _message(err: dict[str, Any], root: type[BaseModel]) -> tuple[str, str]:
         return path, f"{hint}; got {_show(value)}"
     if kind in ("int_parsing", "int_type", "int_from_float"):
         return path, f"must be a whole number, got {_show(value)}"
+    if kind == "int_parsing_size":
+        return path, f"is far too large, got {_show(value)}"
     if kind in ("float_parsing", "float_type"):
         return path, f"must be a number, got {_show(value)}"
     if kind in ("bool_parsing", "bool_type"):

@@ -160,7 +160,8 @@ def render_html(report: dict[str, Any], thumbnails: bool = True) -> str:
     identity = report["identity"]
     out.append("<h2>Identity</h2>")
     if not identity["available"]:
-        out.append(f"<p>{_e(identity['note'])}</p>")
+        out.append(f'<p><span class="sev" style="background:{SEVERITY["warning"]}">warning'
+                   f"</span> {_e(identity['note'])}</p>")  # fmt: skip
     else:
         flagged = identity["outliers"] + identity["review"]
         out.append(f"<p>{len(identity['clusters'])} identity cluster(s); "

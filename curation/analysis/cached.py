@@ -26,7 +26,7 @@ __all__ = ["BACKEND_PREFERENCE", "cached_analysis"]
 log = logging.getLogger(__name__)
 
 #: best first; a tie in coverage goes to the earlier backend
-BACKEND_PREFERENCE = ("insightface", "yunet+sface", "yunet", "haar")
+BACKEND_PREFERENCE = ("insightface", "yunet+sface", "yunet+dlib", "hog+dlib", "yunet", "haar")
 
 
 def _best_backend(

@@ -32,7 +32,8 @@ from curation.analysis.per_image import (
 )
 from curation.balance.profiles import Profile, load_profile
 from curation.errors import LikenessError
-from curation.faces.base import IDENTITY_NEEDS, FaceDetector
+from curation.faces.base import FaceDetector
+from curation.faces.calibration import calibration_for
 from curation.jobs import CancelToken, ProgressFn, report
 
 __all__ = [
@@ -397,8 +398,13 @@ def _relative_box(img: ImageAnalysis) -> tuple[float, float, float, float] | Non
 
 
 def finalize(result: DatasetAnalysis) -> None:
-    """Dataset-level verdicts on the active images: duplicate groups and identity."""
+    """Dataset-level verdicts on the active images: duplicate groups and identity.
+
+    Identity scores are on the profile's (ArcFace-like) scale whatever the embedder: its raw
+    cosines go through `curation.faces.calibration`, and the thresholds come back through it.
+    """
     th = result.profile.thresholds
+    cal = calibration_for(result.backend)
     active = result.active
     embeddings = _embeddings(active)
     groups = duplicate_groups(
@@ -407,7 +413,7 @@ def finalize(result: DatasetAnalysis) -> None:
         [img.phash for img in active],
         embeddings,
         hash_max=th.duplicate_hash_max,
-        embedding_min=th.duplicate_embedding_min,
+        embedding_min=cal.to_raw(th.duplicate_embedding_min),
         face_boxes=[_relative_box(img) for img in active],
     )
     by_rel = result.by_rel()
@@ -426,17 +432,23 @@ def finalize(result: DatasetAnalysis) -> None:
             by_rel[rel].add_flag("duplicate")
 
     if not result.has_embeddings:
-        result.identity_note = IDENTITY_NEEDS
+        from curation.faces.registry import identity_unchecked_note
+
+        result.identity_note = identity_unchecked_note(result.backend)
         return
     if len(embeddings) < 3:
-        result.identity_note = "identity check needs at least 3 images with a face"
+        result.identity_note = (
+            f"identity not checked: it needs at least 3 images with a face, "
+            f"{len(embeddings)} found. Fix: add images where the face is visible"
+        )
         return
-    clusters = identity_clusters(embeddings, threshold=th.identity_review_below - 0.05)
+    clusters = identity_clusters(embeddings, threshold=cal.to_raw(th.identity_review_below - 0.05))
     result.identity_clusters = clusters
     reference = clusters[0] if clusters and len(clusters[0]) * 2 > len(embeddings) else None
     scores = identity_scores(embeddings, reference)
-    for rel, score in scores.items():
+    for rel, raw_score in scores.items():
         img = by_rel[rel]
+        score = cal.to_score(raw_score)
         img.identity_score = score
         relax = th.identity_profile_relax if img.pose == "profile" else 0.0
         if img.overrides.get("identity") == "ok":

@@ -169,8 +169,10 @@ def build_advice(analysis: DatasetAnalysis, tiers: dict) -> list[Advice]:
                           f"people: keep only the character ({len(groups[0])} images)",
                           [p for g in groups[1:] for p in g], 4))  # fmt: skip
     if analysis.identity_note:
-        out.append(Advice("identity-unavailable", "info",
-                          f"No identity check: {analysis.identity_note}", [], 95))  # fmt: skip
+        # A warning, not a footnote: a wrong face poisons a LoRA, and nobody looked for one.
+        note = analysis.identity_note
+        out.append(Advice("identity-unavailable", "warning",
+                          note[0].upper() + note[1:], [], 20))  # fmt: skip
 
     out.extend(_tier_advice(analysis, tiers))
 

@@ -23,7 +23,7 @@ __all__ = [
     "IDENTITY_NEEDS",
 ]
 
-IDENTITY_NEEDS = "identity check needs insightface or SFace"
+IDENTITY_NEEDS = "identity check needs a face embedder (dlib, SFace or insightface)"
 
 
 class FaceBackendError(LikenessError):
@@ -120,7 +120,7 @@ def normalise(vector: np.ndarray) -> np.ndarray:
 class FaceDetector(Protocol):
     """What the analysis needs from a backend."""
 
-    name: str  # "insightface", "yunet", "yunet+sface" or "haar"
+    name: str  # "insightface", "yunet", "yunet+sface", "yunet+dlib", "hog+dlib" or "haar"
     has_landmarks: bool
     has_embeddings: bool
 

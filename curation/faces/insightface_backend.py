@@ -20,11 +20,20 @@ import numpy as np
 
 from curation.faces.base import Face, FaceBackendError, LicenseNotAcceptedError, normalise
 
-__all__ = ["InsightFaceDetector", "LICENSE_TEXT", "default_root", "models_present"]
+__all__ = [
+    "InsightFaceDetector",
+    "LICENSE_TEXT",
+    "default_root",
+    "download_insightface_models",
+    "models_present",
+]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PACK = "buffalo_l"
+# insightface's own model-zoo address (insightface.utils.storage); the zip holds the .onnx files.
+PACK_URL = "https://github.com/deepinsight/insightface/releases/download/model-zoo/{pack}.zip"
+PACK_SIZE = 0  # insightface publishes no size or checksum: progress counts megabytes only
 LICENSE_TEXT = (
     "The insightface buffalo_l face models are released for non-commercial research "
     "purposes only (https://github.com/deepinsight/insightface#license). Likeness downloads "
@@ -43,6 +52,74 @@ def models_present(root: str | os.PathLike[str] | None = None, pack: str = DEFAU
     folder = Path(root).expanduser() if root else default_root()
     pack_dir = folder / "models" / pack
     return pack_dir.is_dir() and any(pack_dir.glob("*.onnx"))
+
+
+def download_insightface_models(
+    root: str | os.PathLike[str] | None = None,
+    pack: str = DEFAULT_PACK,
+    *,
+    url: str | None = None,
+    fetch=None,
+    on_progress=None,
+    cancel=None,
+) -> Path:
+    """Download and unpack ``pack`` into ``<root>/models/<pack>`` (the caller asked the user
+    to accept the licence first), with progress and cancel, off the GUI thread.
+
+    Only plain ``.onnx`` members are extracted (no paths, no links); the folder appears only
+    when everything was unpacked, so a failed or cancelled download never looks like models.
+    Without a network: `curation.faces.models.NoNetworkError` naming the folder to copy into.
+    """
+    import shutil
+    import tempfile
+    import zipfile
+
+    from curation.faces.models import (
+        ModelDownloadError,
+        NoNetworkError,
+        offline_message,
+        stream_download,
+    )
+
+    folder = (Path(root).expanduser() if root else default_root()) / "models"
+    target = folder / pack
+    if models_present(folder.parent, pack):
+        return target
+    try:
+        tmp, _digest, _done = stream_download(
+            url or PACK_URL.format(pack=pack), folder, name=f"{pack}.zip", size=PACK_SIZE,
+            fetch=fetch, on_progress=on_progress, cancel=cancel,
+        )  # fmt: skip
+    except NoNetworkError as exc:
+        raise NoNetworkError(offline_message(target, [f"the .onnx files of {pack}.zip"])) from exc
+    staging = Path(tempfile.mkdtemp(prefix=f".{pack}.", dir=folder))
+    try:
+        try:
+            with zipfile.ZipFile(tmp) as zf:
+                members = [m for m in zf.infolist() if not m.is_dir()]
+                onnx = [m for m in members if m.filename.lower().endswith(".onnx")]
+                if not onnx:
+                    raise ModelDownloadError(f"{pack}.zip holds no .onnx model file")
+                for member in onnx:
+                    name = Path(member.filename).name
+                    if not name or name.startswith("."):
+                        continue
+                    with zf.open(member) as src, open(staging / name, "xb") as dst:
+                        shutil.copyfileobj(src, dst, 1 << 20)
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise ModelDownloadError(
+                f"{pack}.zip could not be unpacked ({exc}): it was not saved; try again or "
+                f"unpack the models into {target} yourself"
+            ) from exc
+        if target.exists():
+            shutil.rmtree(target)  # an empty or partial folder left by insightface itself
+        os.replace(staging, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    log.info("downloaded the insightface %s models into %s", pack, target)
+    return target
 
 
 def _providers() -> tuple[list[str], int]:
@@ -77,6 +154,11 @@ class InsightFaceDetector:
                 "downloaded under a non-commercial research licence: accept it first "
                 "(CLI: --accept-model-license), or pick --backend yunet"
             )
+        if not models_present(self.root, pack):
+            # Our own download (plain "no internet connection: copy ... into <folder>" error,
+            # no half-unpacked folder) instead of insightface's, which prints and raises raw
+            # connection errors.
+            download_insightface_models(self.root, pack)
         try:
             from insightface.app import FaceAnalysis
         except ImportError as exc:

@@ -13,7 +13,7 @@ from typing import Any
 from desktop.cli.common import Progress, err, report_file_problems
 
 EXIT_OK, EXIT_UNUSABLE = 0, 2
-BACKEND_CHOICES = ("auto", "insightface", "yunet", "haar")
+BACKEND_CHOICES = ("auto", "insightface", "yunet", "dlib", "haar")
 
 
 def _analysis_args(p: argparse.ArgumentParser) -> None:
@@ -128,7 +128,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         extra = img.error or ", ".join(img.flags)
         print(f"{line}  {extra}" if extra else line)
     if analysis.identity_note:
-        print(f"note: {analysis.identity_note}")
+        print(f"warning: {analysis.identity_note}")
     return EXIT_OK
 
 

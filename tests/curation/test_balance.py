@@ -91,8 +91,30 @@ def test_no_embeddings_says_what_is_needed():
         make({"close-up": BLOCK, "medium": BLOCK, "full-body": BLOCK}, embeddings=False)
     )
     assert report["identity"]["available"] is False
-    assert report["identity"]["note"] == "identity check needs insightface or SFace"
-    assert any(a["id"] == "identity-unavailable" for a in report["advice"])
+    note = report["identity"]["note"]
+    assert note.startswith("identity not checked: the test backend computes no face embeddings")
+    assert "Fix: " in note
+    warning = next(a for a in report["advice"] if a["id"] == "identity-unavailable")
+    assert warning["severity"] == "warning"  # a verdict without identity is not plain "ready"
+    assert report["verdict"]["status"] != "ready"
+    assert warning["message"] in report["verdict"]["reasons"]
+    from curation.report_html import render_html
+
+    html = render_html(report, thumbnails=False)
+    assert "warning</span> identity not checked: the test backend" in html
+
+
+def test_no_embedder_installed_says_why_and_how_to_fix(monkeypatch):
+    import curation.faces.dlib_backend as dlib_backend
+
+    monkeypatch.setattr(dlib_backend, "find_dlib_models", lambda model_dir=None: None)
+    report = build_report(
+        make({"close-up": BLOCK, "medium": BLOCK, "full-body": BLOCK}, embeddings=False)
+    )
+    note = report["identity"]["note"]
+    assert "the built-in embedder cannot run" in note
+    assert "pip install dlib-bin face-recognition-models" in note
+    assert "face_recognition_sface_2021dec.onnx" in note
 
 
 def test_duplicates_advice():

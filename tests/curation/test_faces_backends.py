@@ -134,29 +134,40 @@ def test_model_download_verifies_sha256(tmp_path, monkeypatch, shared_dir):
 def test_auto_picks_best_available(tmp_path, shared_dir, monkeypatch):
     monkeypatch.setenv("INSIGHTFACE_HOME", str(tmp_path / "if"))
     det = create_detector("auto", model_dir=shared_dir / "models")
-    assert det.name == "yunet"
+    assert det.name == "yunet+dlib"  # no SFace file: the installed dlib embedder is next
     empty = tmp_path / "empty"
     empty.mkdir()
+    assert create_detector("auto", model_dir=empty).name == "hog+dlib"  # a fresh install
+    import curation.faces.dlib_backend as dlib_backend
+
+    monkeypatch.setattr(dlib_backend, "find_dlib_models", lambda model_dir=None: None)
+    assert create_detector("auto", model_dir=shared_dir / "models").name == "yunet"
     assert create_detector("auto", model_dir=empty).name == "haar"
+    monkeypatch.undo()
+    monkeypatch.setenv("INSIGHTFACE_HOME", str(tmp_path / "if"))
     with pytest.raises(ModelMissingError, match="--model-dir"):
         create_detector("yunet", model_dir=empty)
     with pytest.raises(FaceBackendError, match="unknown face backend"):
-        create_detector("dlib")
+        create_detector("arcface")
     with pytest.raises(LicenseNotAcceptedError, match="--accept-model-license"):
         create_detector("insightface", insightface_root=tmp_path / "if")
     names = {b.name: b for b in available_backends(empty, tmp_path / "if")}
     assert names["haar"].available and not names["yunet"].available
+    assert names["dlib"].available and names["dlib"].embeddings
     assert "licence" in names["insightface"].note
 
 
 def test_auto_falls_back_when_insightface_download_fails(tmp_path, shared_dir, monkeypatch):
     import insightface.utils.storage as storage
 
-    def offline(*args, **kwargs):
-        raise OSError("network unreachable")
+    import curation.faces.models as models
 
-    monkeypatch.setattr(storage, "download_file", offline)
+    def offline(*args, **kwargs):
+        raise OSError(101, "Network is unreachable")
+
+    monkeypatch.setattr(storage, "download_file", offline)  # never reached: ours runs first
+    monkeypatch.setattr(models, "_urllib_fetch", offline)
     det = create_detector(
         "auto", model_dir=shared_dir / "models", accept_license=True, insightface_root=tmp_path
     )
-    assert det.name == "yunet"
+    assert det.name == "yunet+dlib"

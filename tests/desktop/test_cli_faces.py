@@ -152,3 +152,29 @@ def test_face_models_lists_and_downloads(capsys, tmp_path, yunet_model, monkeypa
     monkeypatch.setattr(models, "_urllib_fetch", lambda url: iter([b"html error page"]))
     assert main(["face-models", "--model-dir", str(tmp_path), "--download", "sface"]) == 2
     assert "sha256" in capsys.readouterr().err
+
+
+def test_cli_says_identity_not_checked_and_checks_it_out_of_the_box(
+    dataset, capsys, tmp_path, faces_dir
+):
+    """Detection only: a warning with the reason and the fix; auto on a fresh install (empty
+    model folder): dlib checks identity and flags the other person."""
+    code = main(["analyze", str(dataset), "--backend", "yunet", "--model-dir",
+                 str(faces_dir.parents[1] / "models")])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "warning: identity not checked: the yunet backend computes no face embeddings" in out
+    assert "Fix: analyse again with the auto or dlib backend" in out
+    shutil.copy(faces_dir / "face_recognition/obama2.jpg", dataset / "obama2.jpg")
+    shutil.copy(faces_dir / "face_recognition/biden.jpg", dataset / "biden.jpg")
+    empty = tmp_path / "fresh-models"
+    empty.mkdir()
+    code, report = run_json(capsys, "report", str(dataset), "--model-dir", str(empty), "--json")
+    assert code == 0 and report["backend"]["name"] == "hog+dlib"
+    outliers = report["identity"]["outliers"]
+    assert report["identity"]["available"] and "biden.jpg" in outliers
+    assert not any(rel.startswith(("obama", "more/")) for rel in outliers)
+    code = main(["report", str(dataset), "--backend", "haar"])
+    out = capsys.readouterr().out
+    assert "Verdict: NOT READY" in out
+    assert "[warning] Identity not checked: the haar backend" in out

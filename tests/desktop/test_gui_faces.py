@@ -36,7 +36,7 @@ def test_analysis_badges_and_dashboard(qtbot, window, faces_set, screenshot_dir)
     per_image = []
     window.faces.controller.image_analysed.connect(lambda rel, img: per_image.append(rel))
     analysis, report = open_and_analyse(qtbot, window, faces_set)
-    assert analysis.backend == "yunet"
+    assert analysis.backend == "yunet+dlib"  # identity out of the box (dlib is installed)
     assert progress[-1] == (15, 15)
     assert len(per_image) == 15  # badges could be drawn before the dataset pass
     assert "full body" in badge_texts(window, "obama3.jpg")
@@ -50,10 +50,13 @@ def test_analysis_badges_and_dashboard(qtbot, window, faces_set, screenshot_dir)
     dash = window.faces.dashboard
     assert window.faces.dock.isVisible()
     assert dash.verdict.text() == "NOT READY"
-    assert "identity check needs insightface or SFace" in dash.backend_info.text()
-    assert "Ran yunet" in dash.backend_info.text()
+    assert "Ran yunet+dlib (landmarks, identity check)" in dash.backend_info.text()
     assert dash.dup_btn.isEnabled() and "(3)" in dash.dup_btn.text()
-    assert not dash.id_btn.isEnabled()  # YuNet without SFace: no identity check
+    # The other people (Biden, the astronaut twice, the camera man) are flagged, Obama is not.
+    flagged = set(report["identity"]["outliers"]) | set(report["identity"]["review"])
+    assert {"biden.jpg", "astronaut.png", "camera.png"} <= flagged
+    assert not any(rel.startswith("obama") for rel in flagged)
+    assert dash.id_btn.isEnabled()
     assert dash.advice.count() == len(report["advice"])
     assert not window.faces.status_widget.isVisible()  # progress gone at the end
     settle(qtbot)
@@ -250,7 +253,10 @@ def test_backend_choice_and_insightface_licence(qtbot, window, faces_dir, tmp_pa
     assert report["backend"]["name"] == "haar"
     info = panel.dashboard.backend_info.text()
     assert "Ran haar" in info and "no landmarks" in info
-    assert "identity check needs insightface or SFace" in info
+    assert "identity not checked: the haar backend computes no face embeddings" in info
+    assert any(
+        a["id"] == "identity-unavailable" and a["severity"] == "warning" for a in report["advice"]
+    )
 
 
 def test_proxy_hooks_filter_rows(qtbot, window, faces_set):

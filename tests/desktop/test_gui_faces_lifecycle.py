@@ -21,6 +21,9 @@ pytestmark = pytest.mark.gui
 
 
 def test_licence_accepted_is_remembered(qtbot, window, tmp_path, monkeypatch):
+    """Accepting starts the download in a dialog (off the GUI thread); the backend switches
+    when it is done. The analysis itself never downloads."""
+    import curation.faces.insightface_backend as ifb
     import desktop.panels.faces.license_dialog as lic
     from desktop.panels.faces.prefs import faces_prefs_path, load_faces_prefs
 
@@ -28,13 +31,23 @@ def test_licence_accepted_is_remembered(qtbot, window, tmp_path, monkeypatch):
     panel = window.faces
     panel.controller.detector_factory = EmbeddingDetector  # nothing is downloaded here
     open_and_analyse(qtbot, window, folder)
-    monkeypatch.setattr(lic, "needs_licence", lambda root=None: True)
+    present = {"models": False}
+    monkeypatch.setattr(lic, "needs_licence", lambda root=None: not present["models"])
+
+    def fake_download(root=None, pack="buffalo_l", *, on_progress=None, cancel=None, **_kw):
+        on_progress(50, 100, "buffalo_l.zip")
+        present["models"] = True
+        return tmp_path / "buffalo_l"
+
+    monkeypatch.setattr(ifb, "download_insightface_models", fake_download)
     panel.set_backend("insightface")
     dlg = panel.dialogs["licence"]
     qtbot.waitUntil(dlg.isVisible, timeout=5_000)
     with qtbot.waitSignal(panel.controller.finished, timeout=30_000):
         qtbot.mouseClick(dlg.accept_btn, Qt.MouseButton.LeftButton)
-    assert panel.controller.backend == "insightface" and panel.controller.accept_licence
+    assert panel.models.dialog.outcome == "done"
+    assert panel.controller.backend == "insightface"
+    assert not panel.controller.accept_licence  # downloads come only from the dialog
     saved = yaml.safe_load(faces_prefs_path().read_text())
     assert saved["insightface_licence"] == "accepted" and saved["backend"] == "insightface"
     assert load_faces_prefs().insightface_licence == "accepted"

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSizePolicy,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -39,6 +40,7 @@ BACKEND_LABELS = [
     ("auto", "Auto (best available)"),
     ("insightface", "insightface (best; non-commercial models)"),
     ("yunet", "YuNet (+ SFace)"),
+    ("dlib", "dlib identity (installed, no download)"),
     ("haar", "Haar cascades (basic)"),
 ]
 PathsRole = int(Qt.ItemDataRole.UserRole) + 1
@@ -93,6 +95,11 @@ class BalanceDashboard(QWidget):
                 QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
             )
             combo.setMinimumContentsLength(14)
+        self.models_btn = QToolButton()
+        self.models_btn.setText("Models")
+        self.models_btn.setObjectName("faceModelsButton")
+        self.models_btn.setToolTip("Face model folder and optional model downloads")
+        self.models_btn.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.reanalyse_btn = QPushButton("Re-analyse")
         self.cancel_btn = QPushButton("Cancel")
         self.cancel_btn.hide()
@@ -101,7 +108,10 @@ class BalanceDashboard(QWidget):
         self.backend_info = QLabel("")
         self.backend_info.setObjectName("backendInfo")
         self.backend_info.setWordWrap(True)
-        self.insightface_btn = QPushButton("Use insightface for identity checks…")
+        # grows with its text (a fallback notice + the identity warning) instead of being
+        # squeezed under the form
+        self.backend_info.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+        self.insightface_btn = QPushButton("Use insightface (optional download)…")
         self.insightface_btn.setObjectName("linkButton")
         self.insightface_btn.hide()
         self.verdict = QLabel("No analysis yet")
@@ -136,6 +146,7 @@ class BalanceDashboard(QWidget):
         form.addWidget(self.profile_combo, 0, 1)
         form.addWidget(QLabel("Faces"), 1, 0)
         form.addWidget(self.backend_combo, 1, 1)
+        form.addWidget(self.models_btn, 1, 2)
         self.filter_row = 2  # the panel puts its grid filter here
         self.form = form
         form.setColumnStretch(1, 1)

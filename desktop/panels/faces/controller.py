@@ -37,6 +37,7 @@ class AnalysisRequest:
     accept_licence: bool
     cancel: CancelToken
     detector_factory: Callable[[], Any] | None = None
+    model_dir: str | None = None  # None: curation.paths.model_dir()
 
 
 class _Worker(QObject):
@@ -44,11 +45,13 @@ class _Worker(QObject):
     progress = Signal(int, int, int, str)  # generation, done, total, message
     finished = Signal(int, object, object)  # generation, DatasetAnalysis, report dict
     failed = Signal(int, str)
+    notice = Signal(int, str)  # generation, why the chosen backend was replaced
 
     def __init__(self) -> None:
         super().__init__()
         self._detector = None
         self._detector_key: tuple | None = None
+        self._notice: str | None = None
         self._last = None  # last DatasetAnalysis
         self._lowered = False
 
@@ -69,19 +72,44 @@ class _Worker(QObject):
         except OSError as exc:
             log.debug("cannot lower the analysis thread's priority: %s", exc)
 
-    def _get_detector(self, req: AnalysisRequest):
+    def _get_detector(self, req: AnalysisRequest, gen: int):
         if req.detector_factory is not None:
             return req.detector_factory()
         from curation import paths
+        from curation.faces.base import (
+            FaceBackendError,
+            LicenseNotAcceptedError,
+            ModelMissingError,
+        )
+        from curation.faces.models import MODEL_FILES, find_model
         from curation.faces.registry import create_detector
 
-        key = (req.backend, str(paths.model_dir()), req.accept_licence)
+        model_dir = req.model_dir or str(paths.model_dir())
+        present = tuple(k for k in MODEL_FILES if find_model(k, model_dir) is not None)
+        key = (req.backend, model_dir, req.accept_licence, present)  # a new file: a new pick
         if self._detector is None or self._detector_key != key:
             self._detector = None
-            self._detector = create_detector(
-                req.backend, model_dir=paths.model_dir(), accept_license=req.accept_licence
-            )
+            self._notice = None
+            try:
+                self._detector = create_detector(
+                    req.backend, model_dir=model_dir, accept_license=req.accept_licence
+                )
+            except FaceBackendError as exc:
+                if req.backend == "auto":
+                    raise
+                # A chosen backend that cannot load (models missing, no network) must not
+                # leave the dock without results: the best available one runs instead.
+                log.warning("face backend %s unavailable: %s", req.backend, exc)
+                self._detector = create_detector("auto", model_dir=model_dir)
+                why = (
+                    "its models are not downloaded: Faces > Face models"
+                    if isinstance(exc, LicenseNotAcceptedError | ModelMissingError)
+                    else str(exc)
+                )
+                self._notice = f"{req.backend} could not run ({why}); used {self._detector.name}"
             self._detector_key = key
+        if self._notice:
+            self.notice.emit(gen, self._notice)
         return self._detector
 
     @Slot(int, object)
@@ -94,7 +122,7 @@ class _Worker(QObject):
         self._lower_priority()
         try:
             profile = load_profile(req.profile)
-            detector = self._get_detector(req)
+            detector = self._get_detector(req, gen)
             ws = req.workspace
 
             def on_item(rel: str, raw: Any) -> None:
@@ -154,6 +182,7 @@ class FaceAnalysisController(QObject):
     finished = Signal(object, object)  # DatasetAnalysis, report dict
     failed = Signal(str)
     running_changed = Signal(bool)
+    backend_notice = Signal(str)  # the chosen backend could not run; another one did
 
     _run_requested = Signal(int, object)
     _reclassify_requested = Signal(int, object)
@@ -165,6 +194,7 @@ class FaceAnalysisController(QObject):
         self.backend = "auto"
         self.profile = "character"
         self.accept_licence = False
+        self.model_dir: str | None = None  # the app's model-folder setting (None: default)
         self.detector_factory: Callable[[], Any] | None = None  # tests: a stand-in detector
         self.analysis = None
         self.report: dict[str, Any] | None = None
@@ -184,6 +214,7 @@ class FaceAnalysisController(QObject):
         self._worker.progress.connect(self._on_progress)
         self._worker.finished.connect(self._on_finished)
         self._worker.failed.connect(self._on_failed)
+        self._worker.notice.connect(self._on_notice)
         self._thread.finished.connect(self._worker.deleteLater)
         self._thread.start()
         self._recl_timer = QTimer(self)
@@ -206,7 +237,7 @@ class FaceAnalysisController(QObject):
         self._cancel = CancelToken()
         return AnalysisRequest(
             ws, self.backend, self.profile, self.accept_licence, self._cancel,
-            self.detector_factory,
+            self.detector_factory, self.model_dir,
         )  # fmt: skip
 
     def start(self) -> bool:
@@ -280,6 +311,10 @@ class FaceAnalysisController(QObject):
         self.images = analysis.by_rel()
         self._set_running(False)
         self.finished.emit(analysis, report)
+
+    def _on_notice(self, gen: int, message: str) -> None:
+        if gen == self._gen:
+            self.backend_notice.emit(message)
 
     def _on_failed(self, gen: int, message: str) -> None:
         if gen != self._gen:

@@ -3,7 +3,8 @@
 insightface's buffalo_l models are for non-commercial research only. They are downloaded
 into insightface's own cache the first time that backend runs; before that the user reads
 the terms here and accepts or declines. The answer is remembered in the face preferences
-(``insightface_licence``); declining keeps the other backends (YuNet, Haar) in use.
+(``insightface_licence``); declining keeps the other backends (dlib, YuNet, Haar) in use.
+Accepting starts the download in a `ModelDownloadDialog`; the backend switches when it ends.
 """
 
 from __future__ import annotations
@@ -44,9 +45,10 @@ class LicenceDialog(QDialog):
         body.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
         body.setOpenExternalLinks(True)
         what = QLabel(
-            "insightface gives the best detection, head pose and the identity check (is every "
-            "image the same person?). Without it Likeness uses YuNet (MIT licence; identity "
-            "check only with the SFace file) or Haar cascades (no identity check)."
+            "insightface gives the best detection and head pose. The identity check (is "
+            "every image the same person?) already works without it: Likeness ships dlib's "
+            "face descriptor (public domain). The download runs in the background and can be "
+            "cancelled."
         )
         what.setWordWrap(True)
         what.setObjectName("hint")

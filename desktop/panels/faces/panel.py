@@ -30,6 +30,7 @@ from desktop.panels.faces.controller import FaceAnalysisController
 from desktop.panels.faces.dialogs import DialogsMixin
 from desktop.panels.faces.face_overlay import FaceOverlay
 from desktop.panels.faces.filters import FaceFilter, FilterChip
+from desktop.panels.faces.models_menu import FaceModels
 from desktop.panels.faces.overrides import FaceOverrides
 from desktop.panels.faces.prefs import load_faces_prefs, save_faces_prefs
 from desktop.widgets.common import make_action
@@ -60,7 +61,10 @@ class FacesPanel(DialogsMixin, QObject):
         self.controller = FaceAnalysisController(self.session, self)
         self.controller.backend = self.prefs.backend
         self.controller.profile = self.prefs.profile
-        self.controller.accept_licence = self.prefs.insightface_licence == "accepted"
+        # The analysis never downloads: models come only from a click (FaceModels), so a
+        # missing network cannot stall a launch and a failed download is not retried.
+        self.controller.accept_licence = False
+        self.controller.model_dir = self.prefs.model_dir
         self.dialogs: dict[str, Any] = {}
         self._pending_badges: dict[str, Any] = {}
         self._badge_timer = QTimer(self)
@@ -68,6 +72,7 @@ class FacesPanel(DialogsMixin, QObject):
         self._badge_timer.setInterval(80)
         self._badge_timer.timeout.connect(self._flush_badges)
         self._closed = False
+        self._backend_notice: str | None = None
         self._raise_on_finish = False
         # on open, the analysis waits for the first visible thumbnails (or this long at most)
         self._waiting_for_thumbs = False
@@ -106,6 +111,8 @@ class FacesPanel(DialogsMixin, QObject):
             self.browser.detail.viewer, lambda rel: self.controller.images.get(rel)
         )
         self.overlay.enabled = self.prefs.show_face_boxes
+        self.models = FaceModels(window, self.prefs)
+        self.dashboard.models_btn.setMenu(self.models.menu)
         self._build_actions()
         self.overrides.install(self.grid, getattr(window, "act_exclude", None))
         self._connect()
@@ -173,6 +180,7 @@ class FacesPanel(DialogsMixin, QObject):
         menu.addActions([self.act_duplicates, self.act_identity, self.act_export, self.act_report])
         menu.addSeparator()
         menu.addActions([self.act_boxes, self.act_auto])
+        menu.addMenu(self.models.menu)
         backend_menu = menu.addMenu("Face &detector")
         self.backend_group = QActionGroup(backend_menu)
         for key, label in BACKEND_LABELS:
@@ -212,6 +220,12 @@ class FacesPanel(DialogsMixin, QObject):
         d.export_requested.connect(self.open_export)
         d.save_report_requested.connect(self.save_report)
         d.use_insightface_requested.connect(lambda: self.set_backend("insightface"))
+        c.backend_notice.connect(self._on_backend_notice)
+        m = self.models
+        m.insightface_requested.connect(lambda: self.set_backend("insightface"))
+        m.ready.connect(self._on_model_ready)
+        m.failed.connect(self._on_model_failed)
+        m.folder_changed.connect(self._on_model_folder)
 
     # -- analysis ----------------------------------------------------------------------
     def start(self) -> bool:
@@ -283,7 +297,9 @@ class FacesPanel(DialogsMixin, QObject):
         badges.apply_badges(self.model, self.controller.images)
         self.dashboard.set_report(report)
         ran = report["backend"]
-        text = f"Ran {ran['name']}"
+        notice, self._backend_notice = self._backend_notice, None
+        text = f"{notice[:1].upper()}{notice[1:]}. " if notice else ""
+        text += f"Ran {ran['name']}"
         text += " (landmarks" if ran["landmarks"] else " (no landmarks: pose from the cascade"
         text += ", identity check)" if ran["embeddings"] else ")"
         if report["identity"]["note"]:
@@ -330,9 +346,13 @@ class FacesPanel(DialogsMixin, QObject):
 
         if (
             key == "insightface"
-            and self.prefs.insightface_licence != "accepted"
             and needs_licence()
+            and self.prefs.insightface_licence == "accepted"
         ):
+            self.models.download("insightface")  # accepted before, never downloaded: a click
+            self.dashboard.select(self.dashboard.backend_combo, self.controller.backend)
+            return
+        if key == "insightface" and needs_licence():
             dlg = LicenceDialog(self.window)
             self.dialogs["licence"] = dlg
             dlg.accepted.connect(lambda: self._licence_answer(True))
@@ -342,15 +362,39 @@ class FacesPanel(DialogsMixin, QObject):
         self._apply_backend(key)
 
     def _licence_answer(self, accepted: bool) -> None:
+        from desktop.panels.faces.license_dialog import needs_licence
+
         self.prefs.insightface_licence = "accepted" if accepted else "declined"
-        self.controller.accept_licence = accepted
         save_faces_prefs(self.prefs)
-        if accepted:
+        if accepted and needs_licence():
+            self.models.download("insightface")  # the backend switches when it is done
+            self.dashboard.select(self.dashboard.backend_combo, self.controller.backend)
+        elif accepted:
             self._apply_backend("insightface")
         else:
             self._apply_backend(
                 self.prefs.backend if self.prefs.backend != "insightface" else "auto"
             )
+
+    # -- face models ---------------------------------------------------------------------
+    def _on_backend_notice(self, message: str) -> None:
+        self._backend_notice = message  # shown with the results (_on_finished)
+
+    def _on_model_ready(self, key: str) -> None:
+        if key == "insightface":
+            self._apply_backend("insightface")
+        else:
+            self.controller.model_dir = str(self.models.folder())
+            self.start()  # auto now finds the new file
+
+    def _on_model_failed(self, key: str, message: str) -> None:
+        # The dock keeps the last results and every control stays usable.
+        self.dashboard.select(self.dashboard.backend_combo, self.controller.backend)
+        self.dashboard.set_backend_info(f"{key} models not downloaded: {message}", False)
+
+    def _on_model_folder(self, folder: str) -> None:
+        self.controller.model_dir = folder
+        self.start()
 
     def _apply_backend(self, key: str) -> None:
         self.prefs.backend = key  # type: ignore[assignment]

@@ -19,7 +19,7 @@ from desktop.settings import load_yaml_model, save_yaml_model
 log = logging.getLogger(__name__)
 
 FACES_PREFS_FILE = "faces.yaml"
-Backend = Literal["auto", "insightface", "yunet", "haar"]
+Backend = Literal["auto", "insightface", "yunet", "dlib", "haar"]
 LicenceAnswer = Literal["unasked", "accepted", "declined"]
 
 
@@ -32,6 +32,7 @@ class FacesPreferences(BaseModel):
     analyze_on_open: bool = True
     show_face_boxes: bool = True
     insightface_licence: LicenceAnswer = "unasked"
+    model_dir: str | None = None  # face model folder; None: the app's default folder
     export_crop_edges: dict[str, int] = Field(default_factory=dict)
     export_face_crop: bool = False
     export_face_size: int = Field(1024, ge=64, le=8192)

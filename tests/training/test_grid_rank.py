@@ -22,16 +22,11 @@ PROMPTS = [
 ]
 
 
-def _face_crop(im: Image.Image, which: str = "largest") -> Image.Image:
-    """A head-and-shoulders crop around a face of ``im`` (a close-up sample)."""
+def _face_crop(im: Image.Image) -> Image.Image:
+    """A head-and-shoulders crop around the largest face of ``im`` (a close-up sample)."""
     from curation.faces.embed import detect_faces
 
-    faces = detect_faces(np.asarray(im))
-    face = (
-        faces[0]
-        if which == "largest"
-        else sorted(faces, key=lambda f: f.box[0])[0 if which == "left" else -1]
-    )
+    face = detect_faces(np.asarray(im))[0]
     x, y, w, h = face.box
     side = h * 2.0
     cx, cy = x + w / 2, y + h / 2
@@ -66,7 +61,6 @@ def fake_grid(faces_dir, tmp_path):
     (grid / "prompts.txt").write_text("\n".join(PROMPTS) + "\n", "utf-8")
     other, same, copies = "run_000000500", "run_000001000", "run_000001500"
     biden = Image.open(fr / "biden.jpg").convert("RGB")
-    two = Image.open(fr / "two_people.jpg").convert("RGB")
     obama3 = Image.open(fr / "obama3.jpg").convert("RGB")
     # seed 1 and seed 2 per prompt; prompt 0 asks for a close-up, prompt 1 for a full body
     _save(_face_crop(biden), grid / other / "0_1_s1.png")
@@ -172,3 +166,36 @@ def test_no_face_embedder_gives_null_identity_with_the_reason(fake_grid, monkeyp
     by = {c["name"]: c for c in result["checkpoints"]}
     assert "overfit" in by["run_000001500"]["flags"]
     assert result["best"] != "run_000001500"
+
+
+def test_the_clip_path_on_a_tiny_random_clip(fake_grid, tmp_path, monkeypatch):
+    """Obedience scores through a real CLIPModel / CLIPProcessor saved and loaded offline; the
+    text the model sees has no trigger. Random weights: only the path and ranges are checked."""
+    from tests.training.tiny_clip import build_tiny_clip
+    from training.grid import clip_score
+    from training.grid.rank import rank_grid
+
+    seen: list[str] = []
+    real_texts = clip_score.ClipScorer.texts
+
+    def spy(self, texts):
+        seen.extend(texts)
+        return real_texts(self, texts)
+
+    monkeypatch.setattr(clip_score.ClipScorer, "texts", spy)
+    (fake_grid[0] / "manifest.json").write_text(
+        json.dumps({"version": 1, "trigger": "t0ken", "cells": {}}), "utf-8"
+    )
+    model = build_tiny_clip(tmp_path / "tiny-clip")
+    result = rank_grid(*fake_grid, clip_model=str(model))
+    assert result["clip_model"] == str(model) and "prompt_obedience" not in result["unavailable"]
+    assert seen == [p.replace("t0ken ", "") for p in PROMPTS]
+    for c in result["checkpoints"]:
+        assert -1.0 <= c["prompt_obedience"] <= 1.0
+        assert c["collapse"] is not None and c["collapse"] <= 1.0
+    assert all(isinstance(c["nearest_clip"], float) for c in result["cells"])
+    assert result["best"] == "run_000001000"  # copies are still caught (phash and CLIP)
+
+    missing = rank_grid(*fake_grid, clip_model=str(tmp_path / "no-such-model"))
+    assert "cannot be loaded" in missing["unavailable"]["prompt_obedience"]
+    assert missing["best"] == "run_000001000"

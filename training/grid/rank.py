@@ -174,6 +174,7 @@ def rank_grid(
     if clip is not None:
         _clip_features([*data, *[s for s in samples if s.error is None]], clip)
         texts = clip.texts([strip_trigger(p.text, trigger) for p in prompts])
+    refs = dataset_references(data)
     for cell, f in zip(cells, samples, strict=True):
         if f.error:
             continue
@@ -190,10 +191,10 @@ def rank_grid(
         cell["prompt_obedience"] = (
             float(np.dot(f.clip, texts[cell["prompt"]])) if f.clip is not None else None
         )
-        cell.update(_nearest_training_image(f, data))
+        cell.update(_nearest_training_image(f, data, refs))
     from training.grid.verdict import summarise
 
-    result = summarise(rows, prompts, cells, samples, unavailable)
+    result = summarise(rows, prompts, cells, samples, unavailable, refs)
     result.update(
         dataset={
             "images": len(data),
@@ -215,7 +216,30 @@ def _clip_features(feats: list[ImageFeatures], clip: Any, batch: int = 8) -> Non
             f.clip, f.pil = v, None
 
 
-def _nearest_training_image(f: ImageFeatures, data: list[ImageFeatures]) -> dict[str, Any]:
+def dataset_references(data: list[ImageFeatures]) -> dict[str, float]:
+    """How alike the training images are among themselves, so that a model or a dataset where
+    everything looks alike does not make every sample a copy or a collapse: a sample is a CLIP
+    copy only when it is closer to a training image than any two training images are, and
+    samples collapsed only when they are more alike than the training images."""
+    refs = {"copy_clip": COPY_CLIP, "collapse_clip": COLLAPSE["clip"]}
+    refs["collapse_layout"] = COLLAPSE["layout"]
+    clips = [d.clip for d in data if d.clip is not None]
+    if len(clips) >= 2:
+        m = np.stack(clips) @ np.stack(clips).T
+        off = m[~np.eye(len(clips), dtype=bool)]
+        refs["copy_clip"] = max(COPY_CLIP, float(off.max()) + 1e-4)
+        refs["collapse_clip"] = max(COLLAPSE["clip"], float(off.mean()))
+    layouts = [d.layout for d in data if d.layout is not None]
+    if len(layouts) >= 2:
+        m = np.stack(layouts) @ np.stack(layouts).T
+        off = m[~np.eye(len(layouts), dtype=bool)]
+        refs["collapse_layout"] = max(COLLAPSE["layout"], float(off.mean()))
+    return refs
+
+
+def _nearest_training_image(
+    f: ImageFeatures, data: list[ImageFeatures], refs: dict[str, float]
+) -> dict[str, Any]:
     from curation.analysis.measures import hamming
 
     if not data or f.phash is None:
@@ -225,7 +249,7 @@ def _nearest_training_image(f: ImageFeatures, data: list[ImageFeatures]) -> dict
     if f.clip is not None:
         sims = [float(np.dot(f.clip, d.clip)) for d in data if d.clip is not None]
         clip_sim = max(sims) if sims else None
-    copy = dist <= COPY_HAMMING or (clip_sim is not None and clip_sim >= COPY_CLIP)
+    copy = dist <= COPY_HAMMING or (clip_sim is not None and clip_sim >= refs["copy_clip"])
     return {
         "copy": bool(copy),
         "nearest": near.path.name,

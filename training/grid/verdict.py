@@ -36,13 +36,15 @@ def row_scores(name: str, cells: list[dict], samples: list[ImageFeatures]) -> di
     }
 
 
-def _flags(s: dict[str, Any], best_obey: float | None, best_tier: float | None) -> list[str]:
+def _flags(
+    s: dict[str, Any], best_obey: float | None, best_tier: float | None, refs: dict[str, float]
+) -> list[str]:
     flags = []
     if not s["samples"]:
         return ["no_samples"]
     if s["copy"] is not None and s["copy"] >= r.COPY_FRACTION:
         flags.append("overfit")
-    if s["collapse"] is not None and s["collapse"] >= r.COLLAPSE[s["collapse_kind"]]:
+    if s["collapse"] is not None and s["collapse"] >= refs[f"collapse_{s['collapse_kind']}"]:
         flags += [] if "overfit" in flags else ["overfit"]
         flags.append("collapse")
     if s["identity"] is not None and s["identity"] < r.WRONG_PERSON:
@@ -98,7 +100,10 @@ def summarise(
     cells: list[dict],
     samples: list[ImageFeatures],
     unavailable: dict[str, str],
+    refs: dict[str, float] | None = None,
 ) -> dict[str, Any]:
+    if refs is None:
+        refs = {"copy_clip": r.COPY_CLIP, **{f"collapse_{k}": v for k, v in r.COLLAPSE.items()}}
     by_row: dict[str, tuple[list, list]] = {row["name"]: ([], []) for row in rows}
     for c, f in zip(cells, samples, strict=True):
         by_row[c["row"]][0].append(c)
@@ -112,13 +117,14 @@ def summarise(
     obeys = [s["prompt_obedience"] for s in ckpts if s["prompt_obedience"] is not None]
     tiers = [s["tier_match"] for s in ckpts if s["tier_match"] is not None]
     for s in scored:
-        s["flags"] = _flags(s, max(obeys) if obeys else None, max(tiers) if tiers else None)
+        s["flags"] = _flags(s, max(obeys) if obeys else None, max(tiers) if tiers else None, refs)
 
     def key(s: dict[str, Any]) -> tuple:
         f = s["flags"]
         return (
             "no_samples" in f,
             "overfit" in f,
+            s["copy"] or 0.0,  # when every checkpoint is overfit: the fewest copies first
             "wrong_identity" in f,
             "ignores_prompts" in f,
             "no_faces" in f,
@@ -146,4 +152,5 @@ def summarise(
         "references": [s for s in scored if s["kind"] != "checkpoint"],
         "unavailable": unavailable,
         "prompts": [p.text for p in prompts],
+        "thresholds": {k: round(v, 4) for k, v in refs.items()},
     }

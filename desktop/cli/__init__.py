@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "desktop.cli.cmd_faces",
     "desktop.cli.cmd_captions",
     "desktop.cli.cmd_train",
+    "desktop.cli.cmd_grid",
 ]
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
+from itertools import combinations
 from pathlib import Path
 from typing import Any
 
@@ -109,3 +110,19 @@ def tier_of_ratio(ratio: float | None) -> str | None:
     if ratio is None:
         return None
     return classify_tier(ratio, 0.38, 0.18)[0]
+
+
+def collapse_of(samples: list[tuple[dict, ImageFeatures]]) -> tuple[float | None, str]:
+    """Mean similarity of samples of different prompts at the same seed and strength."""
+    groups: dict[tuple, list[tuple[int, ImageFeatures]]] = {}
+    for cell, f in samples:
+        if f.error is None:
+            groups.setdefault((cell["seed"], cell["strength"]), []).append((cell["prompt"], f))
+    kind = "clip" if all(f.clip is not None for _, f in samples if f.error is None) else "layout"
+    sims = []
+    for members in groups.values():
+        for (pa, a), (pb, b) in combinations(members, 2):
+            if pa != pb:
+                va, vb = (a.clip, b.clip) if kind == "clip" else (a.layout, b.layout)
+                sims.append(float(np.dot(va, vb)))
+    return (float(np.mean(sims)) if sims else None), kind

@@ -25,7 +25,6 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from itertools import combinations
 from pathlib import Path
 from typing import Any
 
@@ -33,17 +32,16 @@ import numpy as np
 
 from training.grid import plan
 from training.grid.features import FaceSource, ImageFeatures, measure, tier_of_ratio
+from training.grid.thresholds import (
+    COLLAPSE,
+    COPY_CLIP,
+    COPY_HAMMING,
+    OUTLIER,
+)
+from training.grid.verdict import summarise
 
 log = logging.getLogger(__name__)
 
-OUTLIER = 0.30  # identity below this against the other dataset faces: another person
-WRONG_PERSON = 0.30
-COPY_HAMMING = 8  # of 64 bits; resized / recompressed copies measured 0-4, other photos 20+
-COPY_CLIP = 0.95
-COPY_FRACTION = 0.25
-COLLAPSE = {"clip": 0.92, "layout": 0.90}
-OBEY_MARGIN = 0.9  # within 90% of the best checkpoint's obedience still "follows prompts"
-TIER_MARGIN = 0.34
 _CELL = re.compile(r"^(\d+)_(\d+)_s([0-9.]+)\.png$")
 
 Progress = Callable[[int, int, str], None]
@@ -192,8 +190,6 @@ def rank_grid(
             float(np.dot(f.clip, texts[cell["prompt"]])) if f.clip is not None else None
         )
         cell.update(_nearest_training_image(f, data, refs))
-    from training.grid.verdict import summarise
-
     result = summarise(rows, prompts, cells, samples, unavailable, refs)
     result.update(
         dataset={
@@ -256,19 +252,3 @@ def _nearest_training_image(
         "nearest_hamming": int(dist),
         "nearest_clip": clip_sim,
     }
-
-
-def collapse_of(samples: list[tuple[dict, ImageFeatures]]) -> tuple[float | None, str]:
-    """Mean similarity of samples of different prompts at the same seed and strength."""
-    groups: dict[tuple, list[tuple[int, ImageFeatures]]] = {}
-    for cell, f in samples:
-        if f.error is None:
-            groups.setdefault((cell["seed"], cell["strength"]), []).append((cell["prompt"], f))
-    kind = "clip" if all(f.clip is not None for _, f in samples if f.error is None) else "layout"
-    sims = []
-    for members in groups.values():
-        for (pa, a), (pb, b) in combinations(members, 2):
-            if pa != pb:
-                va, vb = (a.clip, b.clip) if kind == "clip" else (a.layout, b.layout)
-                sims.append(float(np.dot(va, vb)))
-    return (float(np.mean(sims)) if sims else None), kind

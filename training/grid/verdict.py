@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from training.grid import rank as r
-from training.grid.features import ImageFeatures
+from training.grid import thresholds as r
+from training.grid.features import ImageFeatures, collapse_of
 from training.grid.plan import GridPrompt
 
 
@@ -19,7 +19,7 @@ def row_scores(name: str, cells: list[dict], samples: list[ImageFeatures]) -> di
     ok = [(c, f) for c, f in zip(cells, samples, strict=True) if f.error is None]
     n = len(ok)
     tiers = [c["tier_match"] for c, _ in ok if c.get("tier_match") is not None]
-    collapse, kind = r.collapse_of(ok)
+    collapse, kind = collapse_of(ok)
     return {
         "name": name,
         "samples": n,

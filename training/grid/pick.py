@@ -110,8 +110,9 @@ def export_grid_image(
             box = (label_w + c * cell, y)
             if path.is_file() and not path.is_symlink():
                 with Image.open(path) as im:
-                    im = im.convert("RGB")
-                    im.thumbnail((cell - 4, cell - 4))
+                    scale = (cell - 4) / max(im.width, im.height)
+                    size = (max(1, round(im.width * scale)), max(1, round(im.height * scale)))
+                    im = im.convert("RGB").resize(size, Image.Resampling.LANCZOS)
                     sheet.paste(im, (box[0] + (cell - im.width) // 2, y + (cell - im.height) // 2))
             else:
                 draw.rectangle(

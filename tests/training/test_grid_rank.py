@@ -199,3 +199,28 @@ def test_the_clip_path_on_a_tiny_random_clip(fake_grid, tmp_path, monkeypatch):
     missing = rank_grid(*fake_grid, clip_model=str(tmp_path / "no-such-model"))
     assert "cannot be loaded" in missing["unavailable"]["prompt_obedience"]
     assert missing["best"] == "run_000001000"
+
+
+def test_live_likeness_curve_rises_then_the_copy_score_climbs(fake_grid, tmp_path):
+    """The Train tab's curve core on a fake run: step 100 samples another person, 200 the same
+    person in new photos, 300 copies of the training images."""
+    import shutil
+
+    from training.grid.live import LikenessTracker, score_run_samples
+
+    grid, data = fake_grid
+    run = tmp_path / "run"
+    for step, row in ((100, "run_000000500"), (200, "run_000001000"), (300, "run_000001500")):
+        (run / "samples" / str(step)).mkdir(parents=True)
+        for i, name in enumerate(("0_1_s1.png", "1_1_s1.png")):
+            shutil.copy(grid / row / name, run / "samples" / str(step) / f"{i}_4{i}.png")
+    (run / "samples" / "300" / "9_9.png").write_bytes(b"broken")
+    tracker = score_run_samples(run, data)
+    curve = tracker.curve()
+    assert [c["step"] for c in curve] == [100, 200, 300]
+    assert curve[0]["identity"] < 0.30 < 0.45 < curve[1]["identity"]
+    assert [c["copy"] for c in curve] == [0.0, 0.0, 1.0]
+    assert all(c["samples"] == 2 for c in curve)
+    assert any(s["error"] for s in tracker.scores)  # the broken sample is reported, not fatal
+    one = LikenessTracker(data).score(grid / "run_000001000" / "0_1_s1.png", step=7)
+    assert one["identity"] > 0.45 and one["copy"] is False

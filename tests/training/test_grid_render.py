@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from unittest.mock import Mock
 
 import numpy as np
 import pytest
@@ -207,3 +208,18 @@ def test_the_child_process_speaks_json_lines_obeys_stop_and_reports_bad_input(mo
     )
     last = json.loads(bad.stdout.splitlines()[-1])
     assert bad.returncode == 2 and last["event"] == "error" and "not found" in last["message"]
+
+
+def test_one_renderer_per_grid_folder(model_dir, tmp_path):
+    from training.events import ListSink
+    from training.grid.process import run_grid
+    from training.runlock import RunLock
+
+    run_dir = make_run(tmp_path, model_dir, steps=(2,))
+    out = tmp_path / "grid"
+    out.mkdir()
+    with RunLock(out):
+        sink = ListSink()
+        status = run_grid(_args(run_dir, out, _prompts(tmp_path)), sink, inbox=Mock())
+    assert status != 0 and sink.of("error")[0]["code"] == "run_locked"
+    assert not sink.of("grid_image_saved")

@@ -149,6 +149,7 @@ def run_grid(args: argparse.Namespace, sink: EventSink, inbox=None) -> int:
     from training.errors import OutOfMemoryError, is_cuda_oom
     from training.fileio import save_error
 
+    lock = None
     try:
         run_dir = Path(args.run_dir)
         if not (run_dir / "config.yaml").is_file():
@@ -156,6 +157,14 @@ def run_grid(args: argparse.Namespace, sink: EventSink, inbox=None) -> int:
         cfg = load_config(run_dir / "config.yaml")
         spec = build_spec(args, cfg)
         grid_dir = Path(args.out) if args.out else run_dir / "grid"
+        from training.fileio import private_dir
+        from training.runlock import RunLock
+
+        try:
+            private_dir(grid_dir)
+        except OSError as exc:
+            raise save_error(exc, grid_dir) from exc
+        lock = RunLock(grid_dir).acquire()  # one renderer per grid folder
         from training.model import describe_device, resolve_device
 
         device, warning = resolve_device(args.device or cfg.device)
@@ -204,6 +213,9 @@ def run_grid(args: argparse.Namespace, sink: EventSink, inbox=None) -> int:
         log.exception("unexpected error")
         sink.error(f"unexpected error: {type(exc).__name__}: {exc}", code="internal")
         return 1
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -124,5 +124,6 @@ def collapse_of(samples: list[tuple[dict, ImageFeatures]]) -> tuple[float | None
         for (pa, a), (pb, b) in combinations(members, 2):
             if pa != pb:
                 va, vb = (a.clip, b.clip) if kind == "clip" else (a.layout, b.layout)
-                sims.append(float(np.dot(va, vb)))
+                if va is not None and vb is not None:
+                    sims.append(float(np.dot(va, vb)))
     return (float(np.mean(sims)) if sims else None), kind

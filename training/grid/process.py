@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     from training.runner import _LateInbox, _protect_stdout, _setup_logging, _stop_on_signals
 
     args = parser().parse_args(argv)
-    events = _protect_stdout()
+    events: Any = _protect_stdout()
     _setup_logging(None, args.verbose)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     inbox = _LateInbox(sys.stdin, stop_on_eof=True)

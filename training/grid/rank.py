@@ -169,6 +169,7 @@ def rank_grid(
             cell["error"] = f.error
         samples.append(f)
         tick(cell["file"])
+    texts = None
     if clip is not None:
         _clip_features([*data, *[s for s in samples if s.error is None]], clip)
         texts = clip.texts([strip_trigger(p.text, trigger) for p in prompts])
@@ -187,7 +188,9 @@ def rank_grid(
         cell["tier_expected"] = p.tier
         cell["tier_match"] = None if p.tier is None else cell["tier"] == p.tier
         cell["prompt_obedience"] = (
-            float(np.dot(f.clip, texts[cell["prompt"]])) if f.clip is not None else None
+            float(np.dot(f.clip, texts[cell["prompt"]]))
+            if f.clip is not None and texts is not None
+            else None
         )
         cell.update(_nearest_training_image(f, data, refs))
     result = summarise(rows, prompts, cells, samples, unavailable, refs)

@@ -268,9 +268,12 @@ class MainWindow(QMainWindow):
             self.open_grid(Path(folder))
 
     def open_grid(self, folder: Path):
-        """The checkpoint grid viewer on ``folder`` (a window of its own)."""
+        """The checkpoint grid viewer on ``folder`` (a window of its own); a run folder opens
+        its ``grid`` folder."""
         from desktop.grid_viewer.window import GridViewerWindow
 
+        if (folder / "config.yaml").is_file() and (folder / "grid").is_dir():
+            folder = folder / "grid"
         try:
             win = GridViewerWindow(folder, self)
         except (OSError, ValueError) as exc:

@@ -58,4 +58,8 @@ def test_main_window_opens_a_grid(qtbot, grid, tmp_path, monkeypatch):  # noqa: 
     viewer = win.open_grid(grid)
     assert viewer is not None and viewer.table.rowCount() == 2
     viewer.close()
+    (grid.parent / "config.yaml").write_text("name: tiny\n", "utf-8")
+    viewer = win.open_grid(grid.parent)  # a run folder opens its grid
+    assert viewer is not None and viewer.ctl.grid_dir == grid
+    viewer.close()
     assert win.open_grid(tmp_path / "not-a-grid") is None

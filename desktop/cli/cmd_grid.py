@@ -106,6 +106,18 @@ def register(subparsers: Any) -> None:
     r.add_argument("--json", action="store_true", help="print the result as JSON")
     r.set_defaults(func=cmd_rank)
 
+    c = subparsers.add_parser(
+        "curve",
+        help="likeness and copy score of a run's preview samples, step by step",
+        description="Score <run>/samples/<step>/ against the dataset: mean identity, the "
+        "fraction of samples that copy a training image, faces found, per step.",
+    )
+    c.add_argument("run_dir", type=Path)
+    c.add_argument("--dataset", type=Path, required=True, help="the dataset folder")
+    c.add_argument("--faces", default="auto", help="face embedder: auto, dlib, sface, insightface")
+    c.add_argument("--json", action="store_true", help="print the curve as JSON")
+    c.set_defaults(func=cmd_curve)
+
 
 def grid_command(args: Any) -> list[str]:
     import shlex
@@ -181,6 +193,36 @@ def cmd_rank(args: Any) -> int:
     for err in result["errors"]:
         print(f"skipped: {err}")
     print(f"best: {result['best'] or '-'}  (details in {args.grid_dir / 'scores.json'})")
+    return 0
+
+
+def cmd_curve(args: Any) -> int:
+    from curation.errors import LikenessError
+    from training.grid.live import LikenessTracker, score_run_samples
+
+    tracker = LikenessTracker(args.dataset, face_backend=args.faces)
+    try:
+        score_run_samples(args.run_dir, args.dataset, tracker=tracker)
+    except (LikenessError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    curve = tracker.curve()
+    if args.json:
+        print(json.dumps({"curve": curve, "unavailable": tracker.unavailable}, indent=2))
+        return 0
+    if not curve:
+        print(f"no preview samples in {args.run_dir / 'samples'}")
+        return 0
+    print("  step  identity  copy  faces")
+    for c in curve:
+        ident = "-" if c["identity"] is None else f"{c['identity']:.2f}"
+        print(f"{c['step']:>6}  {ident:>8}  {c['copy']:>4.0%}  {c['faces_found']}/{c['samples']}")
+    if tracker.unavailable:
+        print(f"note: identity not scored: {tracker.unavailable}")
+    for err in tracker.errors + [
+        f"{s['path']}: {s['error']}" for s in tracker.scores if s["error"]
+    ]:
+        print(f"skipped: {err}")
     return 0
 
 

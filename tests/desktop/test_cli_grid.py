@@ -69,3 +69,21 @@ def test_likeness_rank_prints_the_documented_json(fake_grid, capsys):  # noqa: F
     text = capsys.readouterr().out
     assert "best: run_000001000" in text and "overfit" in text
     assert "note: prompt_obedience not scored" in text
+
+
+def test_likeness_curve_of_a_run(fake_grid, tmp_path, capsys):  # noqa: F811
+    import shutil
+
+    from desktop.cli import main
+
+    grid, data = fake_grid
+    run = tmp_path / "run"
+    for step, row in ((100, "run_000000500"), (200, "run_000001500")):
+        (run / "samples" / str(step)).mkdir(parents=True)
+        shutil.copy(grid / row / "0_1_s1.png", run / "samples" / str(step) / "0_42.png")
+    assert main(["curve", str(run), "--dataset", str(data), "--json"]) == 0
+    curve = json.loads(capsys.readouterr().out)["curve"]
+    assert [c["step"] for c in curve] == [100, 200]
+    assert curve[0]["identity"] < curve[1]["identity"] and curve[1]["copy"] == 1.0
+    assert main(["curve", str(run), "--dataset", str(data)]) == 0
+    assert "100%" in capsys.readouterr().out

@@ -138,11 +138,13 @@ class MainWindow(QMainWindow):
             self, "&LoRA tools…", None, None, lambda: self.open_lora_tools(),
             tip="Inspect, re-weight, merge, resize or convert a LoRA; send it to ComfyUI",
         )  # fmt: skip
+        self.act_grid = A(self, "Open checkpoint &grid…", None, None, self.choose_grid)
         self.recent_menu = QMenu("Open &recent", self)
         mb = self.menuBar()
         m = mb.addMenu("&File")
         m.addActions([self.act_open])
         m.addMenu(self.recent_menu)
+        m.addAction(self.act_grid)
         m.addActions([self.act_close])
         m.addSeparator()
         m.addActions([self.act_prefs, self.act_quit])
@@ -328,6 +330,27 @@ class MainWindow(QMainWindow):
         self.session.set_excluded(rels, new)
         for rel in rels:
             self.browser.model.set_excluded(rel, new)
+
+    def choose_grid(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a checkpoint grid folder")
+        if folder:
+            self.open_grid(Path(folder))
+
+    def open_grid(self, folder: Path):
+        """The checkpoint grid viewer on ``folder`` (a window of its own); a run folder opens
+        its ``grid`` folder."""
+        from desktop.grid_viewer.window import GridViewerWindow
+
+        if (folder / "config.yaml").is_file() and (folder / "grid").is_dir():
+            folder = folder / "grid"
+        try:
+            win = GridViewerWindow(folder, self)
+        except (OSError, ValueError) as exc:
+            self.banner.show_message("error", f"cannot open the grid: {exc}")
+            return None
+        win.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        win.show()
+        return win
 
     def open_preferences(self) -> None:
         dlg = PreferencesDialog(self.prefs, self)

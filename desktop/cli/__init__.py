@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "desktop.cli.cmd_train",
     "desktop.cli.cmd_lora",
     "desktop.cli.cmd_comfyui",
+    "desktop.cli.cmd_grid",
 ]
 
 

@@ -26,6 +26,11 @@ EXIT_ABORTED = 130
 
 
 class TrainerSession:
+    stop_note = (
+        "stopping: finishing this step and saving a checkpoint "
+        "(Ctrl+C again to abort without saving)"
+    )
+
     def __init__(self, argv: list[str], view: TrainView, *, echo_stderr: bool = False):
         self.argv = argv
         self.view = view
@@ -55,10 +60,7 @@ class TrainerSession:
         self.interrupts += 1
         if self.interrupts == 1 or signum != signal.SIGINT:
             if self.send("stop"):
-                self._note(
-                    "stopping: finishing this step and saving a checkpoint "
-                    "(Ctrl+C again to abort without saving)"
-                )
+                self._note(self.stop_note)
             return
         self._note("aborting without saving")
         self.aborted = True

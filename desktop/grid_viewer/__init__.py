@@ -1,0 +1,1 @@
+"""The checkpoint grid viewer (a window opened on a grid folder)."""

@@ -1,0 +1,65 @@
+"""The grid viewer window (pytest-qt, offscreen) on a small grid folder, with screenshots."""
+
+from __future__ import annotations
+
+import pytest
+from PIL import Image, ImageDraw
+from PySide6.QtCore import Qt
+
+from tests.desktop.test_grid_viewer_controller import grid  # noqa: F401 - a fixture
+
+pytestmark = pytest.mark.gui
+
+
+def _paint(grid_dir):  # noqa: F811
+    """Cells that look different, so the screenshot shows the layout."""
+    for i, row in enumerate(sorted(p for p in grid_dir.iterdir() if p.is_dir())):
+        for png in row.glob("*.png"):
+            im = Image.new("RGB", (512, 640), (30 + 90 * i, 60, 140))
+            d = ImageDraw.Draw(im)
+            d.ellipse((160, 120, 352, 360), fill=(220, 180, 150))
+            d.text((20, 20), f"{row.name} {png.stem}", fill=(255, 255, 255))
+            im.save(png)
+
+
+def test_viewer_shows_the_grid_moves_marks_and_compares(qtbot, grid, screenshot_dir):  # noqa: F811
+    from desktop.grid_viewer.window import GridViewerWindow
+
+    _paint(grid)
+    win = GridViewerWindow(grid)
+    qtbot.addWidget(win)
+    win.show()
+    assert (win.table.rowCount(), win.table.columnCount()) == (2, 2)
+    assert "id 0.77" in win.table.item(1, 0).text()
+    win.table.setFocus()
+    qtbot.keyClick(win.table, Qt.Key.Key_Down)
+    assert (win.ctl.row, win.ctl.col) == (1, 0)
+    win.ctl.toggle_mark("star")
+    assert "★" in win.table.item(1, 0).text()
+    win.ctl.toggle_compare()
+    win.ctl.select(0, 0)
+    win.ctl.toggle_compare()
+    assert len(win.compare.views) == 2
+    win.compare._zoom(2.0)
+    scales = {round(v.transform().m11(), 4) for v in win.compare.views}
+    assert len(scales) == 1  # zoom is shared
+    win.strength_box.setCurrentIndex(0)
+    assert win.ctl.strength == 0.8
+    qtbot.wait(200)
+    win.grab().save(str(screenshot_dir / "grid_viewer.png"))
+
+
+def test_main_window_opens_a_grid(qtbot, grid, tmp_path, monkeypatch):  # noqa: F811
+    from desktop.main_window import MainWindow
+
+    win = MainWindow()
+    qtbot.addWidget(win)
+    assert win.act_grid in win.menuBar().actions()[0].menu().actions()
+    viewer = win.open_grid(grid)
+    assert viewer is not None and viewer.table.rowCount() == 2
+    viewer.close()
+    (grid.parent / "config.yaml").write_text("name: tiny\n", "utf-8")
+    viewer = win.open_grid(grid.parent)  # a run folder opens its grid
+    assert viewer is not None and viewer.ctl.grid_dir == grid
+    viewer.close()
+    assert win.open_grid(tmp_path / "not-a-grid") is None

@@ -183,7 +183,7 @@ def tier_changes(
     moved: Counter[tuple[str, str]] = Counter()
     for rel, (w, h) in sizes.items():
         before, after = tier_after_crop(w, h, faces.get(rel), ratio, thresholds)
-        if before is not None and before != after:
+        if before is not None and after is not None and before != after:
             moved[(before, after)] += 1
     return moved
 

@@ -34,6 +34,7 @@ import logging
 import os
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -117,11 +118,12 @@ class DlibEmbedder:
 
     def __init__(self, model_dir: str | os.PathLike[str] | None = None) -> None:
         try:
-            import dlib
+            import dlib as dlib_module
         except ImportError as exc:
             raise FaceBackendError(
                 f"dlib is not installed or broken ({exc}): {INSTALL_HINT}"
             ) from exc
+        dlib: Any = dlib_module  # dlib-bin ships no type information for its C++ classes
         files = find_dlib_models(model_dir)
         if files is None:
             raise ModelMissingError(
@@ -252,6 +254,7 @@ class DlibDetector:
         # Grey: the same boxes on the shared photos at ~3/4 of the CPU time of RGB.
         small = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
         with self._hog_lock:
+            assert self._hog is not None  # built whenever YuNet is not used
             rects, scores, _ = self._hog.run(small, 0, 0.0)
             if not rects:  # faces under ~80 px: look again at twice the size (face-less only)
                 rects, scores, _ = self._hog.run(small, 1, 0.0)

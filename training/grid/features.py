@@ -77,7 +77,11 @@ def measure(path: Path, faces: FaceSource, keep_pil: bool = False) -> ImageFeatu
     rgb = np.asarray(im.convert("RGB"))
     scale = min(1.0, DETECT_MAX_SIDE / max(rgb.shape[:2]))
     small = (
-        cv2.resize(rgb, (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale)), cv2.INTER_AREA)
+        cv2.resize(
+            rgb,
+            (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale)),
+            interpolation=cv2.INTER_AREA,
+        )
         if scale < 1.0
         else rgb
     )

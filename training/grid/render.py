@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from training.events import EventSink
 from training.fileio import atomic_write_bytes, private_dir, sub_dir
@@ -99,7 +99,7 @@ def lora_state(path: Path) -> dict:
         raise ModelLoadError(f"cannot read the LoRA {path}: {exc}") from exc
     if not state:
         raise ModelLoadError(f"{path} holds no LoRA weights")
-    return state
+    return cast(dict, state)  # lora_state_dict returns the dict alone unless asked for alphas
 
 
 def load_lora(transformer: Any, path: Path, *, hotswap: bool) -> None:
@@ -151,10 +151,13 @@ def load_engine(cfg: Any, spec: GridSpec, sink: EventSink, device: Any) -> Engin
     transformer.to(device).eval()
     comps.vae.to(device)
     pipe = ZImagePipeline(
-        scheduler=FlowMatchEulerDiscreteScheduler.from_config(comps.scheduler.config),
+        scheduler=cast(  # from_config returns the scheduler itself unless asked for kwargs
+            FlowMatchEulerDiscreteScheduler,
+            FlowMatchEulerDiscreteScheduler.from_config(comps.scheduler.config),
+        ),
         vae=comps.vae,
-        text_encoder=None,
-        tokenizer=None,
+        text_encoder=None,  # pyright: ignore[reportArgumentType] - prompts come pre-encoded
+        tokenizer=None,  # pyright: ignore[reportArgumentType]
         transformer=transformer,
     )
     pipe.set_progress_bar_config(disable=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -55,7 +56,7 @@ def render_samples(
     step: int,
     run_dir: Path,
     has_training_adapter: bool,
-    on_saved=None,
+    on_saved: Callable[[int, int, str, Path], object] | None = None,
     decode_device: torch.device | str | None = None,
 ) -> list[Path]:
     """Render every prompt; ``on_saved(index, seed, prompt, path)`` after each image.

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import torch
@@ -62,8 +62,8 @@ class LoraError(Exception):
 
 @dataclass
 class LoraModule:
-    down: Any  # torch.Tensor (rank, in)
-    up: Any  # torch.Tensor (out, rank)
+    down: torch.Tensor  # (rank, in)
+    up: torch.Tensor  # (out, rank)
     scale: float = 1.0
 
     @property

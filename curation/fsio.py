@@ -25,6 +25,7 @@ import secrets
 import stat
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 __all__ = [
     "TEMP_MARK",
@@ -270,7 +271,7 @@ def read_limited(
     return b"".join(chunks), is_link
 
 
-def open_regular(path: str | os.PathLike[str]):
+def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
     """Open a regular file for binary reading without ever blocking: a FIFO, socket or
     device (a file swapped for one after the scan) raises :class:`WriteRefused`."""
     fd = os.open(path, os.O_RDONLY | _NONBLOCK | _CLOEXEC | _BINARY)

@@ -21,7 +21,7 @@ import os
 import re
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from training import fileio
 from training.errors import ResumeError, SaveError
@@ -38,6 +38,11 @@ from training.train_state import (
     save_state,
     state_dir,
 )
+
+if TYPE_CHECKING:
+    import torch
+
+    from training.config import RunConfig
 
 log = logging.getLogger(__name__)
 
@@ -78,11 +83,13 @@ def atomic_save_safetensors(
     return path
 
 
-def comfy_lora_state_dict(peft_state: dict, rank: int, alpha: float, dtype: Any) -> dict[str, Any]:
+def comfy_lora_state_dict(
+    peft_state: dict[str, torch.Tensor], rank: int, alpha: float, dtype: torch.dtype
+) -> dict[str, torch.Tensor]:
     """peft's ``layers.0.attention.to_q.lora_A.weight`` keys -> the saved ComfyUI keys."""
     import torch
 
-    out: dict[str, Any] = {}
+    out: dict[str, torch.Tensor] = {}
     modules: set[str] = set()
     for key, value in peft_state.items():
         m = re.match(r"^(.*)\.(lora_A|lora_B)(?:\.[A-Za-z0-9_]+)?\.weight$", key)
@@ -98,7 +105,7 @@ def comfy_lora_state_dict(peft_state: dict, rank: int, alpha: float, dtype: Any)
 
 
 def lora_metadata(
-    *, cfg: Any, step: int, dataset_hash: str, base_model: str, app_version: str
+    *, cfg: RunConfig, step: int, dataset_hash: str, base_model: str, app_version: str
 ) -> dict[str, str]:
     return {
         "format": "pt",
@@ -201,7 +208,7 @@ def move_previous_run(run_dir: Path, name: str) -> Path:
 STRICT_KEYS = ("rank", "alpha", "target_modules", "optimizer")
 
 
-def compat_of(cfg: Any, data_hash: str) -> dict[str, Any]:
+def compat_of(cfg: RunConfig, data_hash: str) -> dict[str, Any]:
     """The settings a saved state must agree with to be resumed."""
     return {
         "rank": cfg.network.rank,

@@ -268,7 +268,7 @@ def load_pixels(ex: Example, flip: bool) -> torch.Tensor:
     return arr.float().div(127.5).sub(1.0)
 
 
-def module_fingerprint(module: Any, extra: str = "") -> str:
+def module_fingerprint(module: torch.nn.Module, extra: str = "") -> str:
     """A cheap identity for a model: its config, parameter shapes and a few bytes of each."""
     h = hashlib.sha256(extra.encode())
     config = getattr(module, "config", None)
@@ -317,7 +317,7 @@ class _DiskCache:
 class LatentCache:
     """Normalised VAE latents per (image, bucket, flip), on disk or computed on demand."""
 
-    def __init__(self, vae: Any, device: Any, root: Path | None):
+    def __init__(self, vae: Any, device: torch.device, root: Path | None):
         self.vae = vae
         self.device = device
         self.disk = _DiskCache(root)
@@ -382,7 +382,7 @@ class LatentCache:
 class TextCache:
     """Caption embeddings (second-to-last hidden layer, padding removed), as the pipeline does."""
 
-    def __init__(self, text_encoder: Any, tokenizer: Any, device: Any, root: Path | None):
+    def __init__(self, text_encoder: Any, tokenizer: Any, device: torch.device, root: Path | None):
         self.text_encoder = text_encoder
         self.tokenizer = tokenizer
         self.device = device

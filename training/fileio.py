@@ -20,8 +20,12 @@ import os
 import stat
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from training.errors import DiskFullError, SaveError
+
+if TYPE_CHECKING:
+    import io
 
 NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 BINARY = getattr(os, "O_BINARY", 0)
@@ -129,7 +133,7 @@ def read_bytes(path: Path, *, limit: int | None = None, own: bool = False) -> by
         os.close(fd)
 
 
-def open_append(path: Path, *, encoding: str = "utf-8"):
+def open_append(path: Path, *, encoding: str = "utf-8") -> io.TextIOWrapper:
     """A text stream appending to ``path`` (created 0600), never through a symlink."""
     if not NOFOLLOW and Path(path).is_symlink():  # pragma: no cover - Windows
         raise UnsafePathError(errno.ELOOP, "is a symlink (not followed)", str(path))

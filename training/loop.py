@@ -21,7 +21,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from training import checkpoints as ckpt
 from training.data import (
@@ -50,6 +50,9 @@ from training.placement import device_of, plan_placement
 from training.sampling import SamplePlan, render_samples
 from training.train_state import restore as restore_state
 
+if TYPE_CHECKING:
+    from training.config import RunConfig
+
 log = logging.getLogger(__name__)
 
 
@@ -73,7 +76,7 @@ class TrainResult:
 # ---- the run -------------------------------------------------------------------------------
 
 
-def train(cfg: Any, ctx: RunContext) -> TrainResult:  # noqa: C901 - one readable loop
+def train(cfg: RunConfig, ctx: RunContext) -> TrainResult:  # noqa: C901 - one readable loop
     import torch
     from accelerate import Accelerator
     from accelerate.utils import broadcast_object_list, set_seed
@@ -258,7 +261,7 @@ def train(cfg: Any, ctx: RunContext) -> TrainResult:  # noqa: C901 - one readabl
                 tensors = ckpt.comfy_lora_state_dict(
                     user_lora_state(model),
                     cfg.network.rank,
-                    cfg.network.alpha,
+                    cfg.network.alpha,  # pyright: ignore[reportArgumentType] - set on validation
                     {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[
                         cfg.save.dtype
                     ],

@@ -18,9 +18,15 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from training.errors import ModelLoadError, is_cuda_oom
+
+if TYPE_CHECKING:
+    import torch
+    from diffusers import ZImageTransformer2DModel
+
+    from training.config import ModelConfig, NetworkConfig, RunConfig
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +48,7 @@ class Components:
     description: str
 
 
-def resolve_device(spec: str) -> tuple[Any, str | None]:
+def resolve_device(spec: str) -> tuple[torch.device, str | None]:
     """The torch device for ``cfg.device`` and a warning when it falls back to the CPU."""
     import torch
 
@@ -63,7 +69,7 @@ def resolve_device(spec: str) -> tuple[Any, str | None]:
     return device, None
 
 
-def describe_device(device: Any) -> str:
+def describe_device(device: torch.device) -> str:
     import torch
 
     if device.type == "cuda":
@@ -87,7 +93,7 @@ def _load(what: str, source: str, fn, *args, **kwargs):
         raise ModelLoadError(f"cannot load the {what} from '{source}': {first}. {hint}") from exc
 
 
-def _check_source(model_cfg: Any, name: str | None = None) -> str:
+def _check_source(model_cfg: ModelConfig, name: str | None = None) -> str:
     """``name`` (default ``name_or_path``) as a hub id, or a checked local diffusers folder."""
     src = name or model_cfg.name_or_path
     local = model_cfg.source == "local" and name is None
@@ -110,13 +116,13 @@ def _check_source(model_cfg: Any, name: str | None = None) -> str:
 
 
 def load_components(
-    cfg: Any,
-    dtype: Any,
+    cfg: RunConfig,
+    dtype: torch.dtype,
     *,
     text_encoder_nf4: bool = False,
     with_transformer: bool = True,
-    vae_dtype: Any = None,
-    device: Any = None,
+    vae_dtype: torch.dtype | None = None,
+    device: torch.device | None = None,
 ) -> Components:
     """Load tokenizer, text encoder, VAE, scheduler and (optionally) the transformer on the CPU.
 
@@ -128,7 +134,8 @@ def load_components(
 
     m = cfg.model
     src = _check_source(m)
-    if m.source == "single_file" and not Path(m.transformer_file).is_file():
+    # single_file: the config requires transformer_file (never None here)
+    if m.source == "single_file" and not Path(cast("Path", m.transformer_file)).is_file():
         raise ModelLoadError(f"transformer file not found: {m.transformer_file}")
     common = {"revision": m.revision} if m.revision else {}
     main_src = src
@@ -192,7 +199,7 @@ def load_components(
     return Components(tokenizer, text_encoder, vae, transformer, scheduler, description)
 
 
-def load_transformer(cfg: Any, dtype: Any) -> tuple[Any, str]:
+def load_transformer(cfg: RunConfig, dtype: torch.dtype) -> tuple[ZImageTransformer2DModel, str]:
     """The frozen transformer (CPU) and a description of where it came from."""
     from diffusers import ZImageTransformer2DModel
 
@@ -208,7 +215,7 @@ def load_transformer(cfg: Any, dtype: Any) -> tuple[Any, str]:
             subfolder="transformer",
             torch_dtype=dtype,
         )
-        description = f"{Path(m.transformer_file).name} (configs from {src})"
+        description = f"{Path(cast('Path', m.transformer_file)).name} (configs from {src})"
     else:
         transformer = _load(
             "transformer",
@@ -231,7 +238,7 @@ def _load_file(what: str, path: Any, fn, **kwargs):
     return _load(what, str(path), fn, str(path), **kwargs)
 
 
-def _text_encoder_from_file(src: str, path: Path, dtype: Any):
+def _text_encoder_from_file(src: str, path: Path, dtype: torch.dtype):
     """A ComfyUI Qwen3 text-encoder file loaded into the diffusers folder's text encoder class."""
     from safetensors.torch import load_file
     from transformers import AutoConfig, AutoModel
@@ -278,14 +285,19 @@ def training_adapter_state(path_or_id: str) -> dict:
     return {k.removeprefix("transformer."): v for k, v in cast(dict, state).items()}
 
 
-def merge_training_adapter(transformer: Any, adapter: dict) -> None:
+def merge_training_adapter(transformer: ZImageTransformer2DModel, adapter: dict) -> None:
     """Fuse the adapter into the (unquantised) weights, then remove it as an adapter."""
-    transformer.load_lora_adapter(dict(adapter), adapter_name=TRAINING_ADAPTER, prefix=None)
+    # diffusers annotates prefix as str; None (no prefix to strip) is what it documents
+    transformer.load_lora_adapter(
+        dict(adapter),
+        adapter_name=TRAINING_ADAPTER,
+        prefix=None,  # pyright: ignore[reportArgumentType]
+    )
     transformer.fuse_lora(adapter_names=[TRAINING_ADAPTER], lora_scale=1.0)
     transformer.unload_lora()
 
 
-def quantize_nf4(transformer: Any, compute_dtype: Any) -> int:
+def quantize_nf4(transformer: ZImageTransformer2DModel, compute_dtype: torch.dtype) -> int:
     """Replace the frozen Linear layers with bitsandbytes NF4 ones (quantised on ``.to``)."""
     import bitsandbytes as bnb
     import torch
@@ -314,18 +326,22 @@ def quantize_nf4(transformer: Any, compute_dtype: Any) -> int:
         parent = transformer.get_submodule(parent_name) if parent_name else transformer
         setattr(parent, child, q)
         count += 1
-    transformer.is_loaded_in_4bit = True
+    # a plain flag diffusers reads; Module.__setattr__'s stub only expects tensors and modules
+    transformer.is_loaded_in_4bit = True  # pyright: ignore[reportArgumentType]
     return count
 
 
-def add_lora(transformer: Any, network: Any) -> list[Any]:
+def add_lora(
+    transformer: ZImageTransformer2DModel, network: NetworkConfig
+) -> list[torch.nn.Parameter]:
     """Add the trainable LoRA (float32) and return its parameters."""
     import torch
     from peft import LoraConfig
 
     config = LoraConfig(
         r=network.rank,
-        lora_alpha=network.alpha,
+        # never None after validation; peft annotates int but takes a float
+        lora_alpha=network.alpha,  # pyright: ignore[reportArgumentType]
         lora_dropout=network.dropout,
         target_modules=network.target_modules,
         init_lora_weights=True,
@@ -346,13 +362,13 @@ def add_lora(transformer: Any, network: Any) -> list[Any]:
     return params
 
 
-def lora_named_parameters(transformer: Any) -> dict[str, Any]:
+def lora_named_parameters(transformer: ZImageTransformer2DModel) -> dict[str, torch.nn.Parameter]:
     return {
         n: p for n, p in transformer.named_parameters() if f".{USER_ADAPTER}." in n and "lora_" in n
     }
 
 
-def user_lora_state(transformer: Any) -> dict:
+def user_lora_state(transformer: ZImageTransformer2DModel) -> dict[str, torch.Tensor]:
     """``layers.0.attention.to_q.lora_A.weight`` -> tensor, for the user adapter only."""
     from peft.utils import get_peft_model_state_dict
 
@@ -360,8 +376,12 @@ def user_lora_state(transformer: Any) -> dict:
 
 
 def prepare_transformer(
-    comps: Components, cfg: Any, device: Any, compute_dtype: Any, adapter: dict | None
-) -> list[Any]:
+    comps: Components,
+    cfg: RunConfig,
+    device: torch.device,
+    compute_dtype: torch.dtype,
+    adapter: dict | None,
+) -> list[torch.nn.Parameter]:
     """Merge the training adapter, quantise (optional), move to ``device``, add the LoRA."""
     transformer = comps.transformer
     if adapter is not None:

@@ -17,10 +17,18 @@ same numbers.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
+
+    from training.config import TrainConfig
+    from training.data import Example, LatentCache, TextCache
 
 
-def sample_sigmas(kind: str, n: int, generator: Any, shift: float = 3.0) -> Any:
+def sample_sigmas(
+    kind: str, n: int, generator: torch.Generator | None, shift: float = 3.0
+) -> torch.Tensor:
     """Noise levels s in (0, 1) for a batch: sigmoid (logit-normal), uniform, shift, weighted."""
     import torch
 
@@ -64,7 +72,7 @@ def weighted_loss_weights(sigmas: Any) -> Any:
     return total
 
 
-def loss_weights(kind: str, sigmas: Any) -> Any:
+def loss_weights(kind: str, sigmas: torch.Tensor) -> torch.Tensor | None:
     """Per-sample loss weights for a timestep sampling, or None (all 1)."""
     return weighted_loss_weights(sigmas) if kind == "weighted" else None
 
@@ -77,14 +85,14 @@ def step_seed(seed: int, step: int, micro: int, rank: int) -> int:
 
 
 def flow_matching_loss(
-    transformer: Any,
-    x0: Any,
-    embeds: list,
-    sigmas: Any,
-    noise: Any,
+    transformer: torch.nn.Module,
+    x0: torch.Tensor,
+    embeds: list[torch.Tensor],
+    sigmas: torch.Tensor,
+    noise: torch.Tensor,
     loss_kind: str = "mse",
-    weights: Any = None,
-) -> Any:
+    weights: torch.Tensor | None = None,
+) -> torch.Tensor:
     """The loss for one micro-batch; x0/noise [B, C, H, W] float32, sigmas [B].
 
     ``weights`` [B] (or None) scales each sample's elementwise loss before the mean.
@@ -113,16 +121,16 @@ def flow_matching_loss(
 
 def draw_micro_batch(
     idx: Sequence[int],
-    batch: Sequence[Any],
-    generator: Any,
+    batch: Sequence[Example],
+    generator: torch.Generator,
     *,
-    train: Any,
-    texts: Any,
-    latents: Any,
-    empty: Any,  # the embedding a dropped caption becomes
+    train: TrainConfig,
+    texts: TextCache,
+    latents: LatentCache,
+    empty: torch.Tensor,  # the embedding a dropped caption becomes
     flips_on: set[int],
-    device: Any,
-) -> tuple[list, Any, Any, Any]:
+    device: torch.device,
+) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor, torch.Tensor]:
     """The inputs of one micro-batch: (embeds, x0, sigmas, noise).
 
     ``idx`` are the examples' indices (for ``flips_on``), ``batch`` the examples; ``generator``

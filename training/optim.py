@@ -9,14 +9,22 @@ the optimizer really does.
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    import torch
+    from torch.optim.lr_scheduler import LRScheduler
+
+    from training.config import TrainConfig
 
 
-def build_optimizer(train: Any, params: list) -> Any:
+def build_optimizer(train: TrainConfig, params: list[torch.nn.Parameter]) -> torch.optim.Optimizer:
     import torch
 
     a = train.optimizer_args
-    betas = tuple(a.betas) if a.betas else None
+    # a two-tuple: the config validates the length
+    betas = cast("tuple[float, float]", tuple(a.betas)) if a.betas else None
     kind = train.optimizer
     if kind == "adamw":
         return torch.optim.AdamW(
@@ -38,7 +46,11 @@ def build_optimizer(train: Any, params: list) -> Any:
                 weight_decay=train.weight_decay,
             )
         return bnb.optim.Lion8bit(
-            params, lr=train.lr, betas=betas or (0.9, 0.99), weight_decay=train.weight_decay
+            params,
+            lr=train.lr,
+            betas=betas or (0.9, 0.99),
+            # bitsandbytes' signature says int; it takes any number
+            weight_decay=train.weight_decay,  # pyright: ignore[reportArgumentType]
         )
     if kind == "prodigy":
         from prodigyopt import Prodigy
@@ -48,7 +60,8 @@ def build_optimizer(train: Any, params: list) -> Any:
             lr=train.lr,
             betas=betas or (0.9, 0.999),
             eps=a.eps or 1e-8,
-            weight_decay=train.weight_decay,
+            # prodigyopt's default (0) makes pyright infer int; it takes any number
+            weight_decay=train.weight_decay,  # pyright: ignore[reportArgumentType]
             d0=a.d0 or 1e-6,
             use_bias_correction=True if a.use_bias_correction is None else a.use_bias_correction,
             safeguard_warmup=True if a.safeguard_warmup is None else a.safeguard_warmup,
@@ -67,7 +80,7 @@ def build_optimizer(train: Any, params: list) -> Any:
     raise ValueError(f"unknown optimizer {kind!r}")
 
 
-def build_scheduler(train: Any, optimizer: Any) -> Any:
+def build_scheduler(train: TrainConfig, optimizer: torch.optim.Optimizer) -> LRScheduler:
     """The per-step learning-rate schedule; ``linear_lr`` is torch's LinearLR over the run."""
     from diffusers.optimization import get_scheduler
 
@@ -93,7 +106,7 @@ def build_scheduler(train: Any, optimizer: Any) -> Any:
     )
 
 
-def current_lr(optimizer: Any, scheduler: Any) -> float:
+def current_lr(optimizer: torch.optim.Optimizer, scheduler: LRScheduler) -> float:
     group = optimizer.param_groups[0]
     lr = scheduler.get_last_lr()[0]
     return float(lr * group["d"]) if "d" in group else float(lr)  # Prodigy's effective step
@@ -102,11 +115,11 @@ def current_lr(optimizer: Any, scheduler: Any) -> float:
 class EMA:
     """Exponential moving average of the LoRA weights (float32 shadow copies)."""
 
-    def __init__(self, named: dict[str, Any], decay: float):
+    def __init__(self, named: dict[str, torch.nn.Parameter], decay: float):
         self.decay = decay
         self.shadow = {n: p.detach().float().clone() for n, p in named.items()}
 
-    def update(self, named: dict[str, Any]) -> None:
+    def update(self, named: dict[str, torch.nn.Parameter]) -> None:
         import torch
 
         with torch.no_grad():
@@ -114,7 +127,7 @@ class EMA:
                 self.shadow[n].mul_(self.decay).add_(p.detach().float(), alpha=1 - self.decay)
 
     @contextlib.contextmanager
-    def applied(self, named: dict[str, Any]):
+    def applied(self, named: dict[str, torch.nn.Parameter]) -> Iterator[None]:
         """Temporarily put the averaged weights into the model."""
         import torch
 

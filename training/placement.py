@@ -21,7 +21,12 @@ Every placement is announced in a ``status`` event with ``component`` and ``devi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
+
+    from training.config import RunConfig
 
 
 @dataclass(frozen=True)
@@ -38,7 +43,9 @@ class Placement:
         return self.vae_idle != self.vae_decode
 
 
-def plan_placement(cfg: Any, device: Any, *, text_encoder_nf4: bool) -> Placement:
+def plan_placement(
+    cfg: RunConfig, device: torch.device | str, *, text_encoder_nf4: bool
+) -> Placement:
     """The placement for a run on ``device`` (a ``torch.device`` or its name)."""
     dev = str(device)
     on_cpu = dev.startswith("cpu")
@@ -50,7 +57,7 @@ def plan_placement(cfg: Any, device: Any, *, text_encoder_nf4: bool) -> Placemen
     return Placement(text_encoder=text, vae_cache=dev, vae_idle=idle, vae_decode=dev)
 
 
-def device_of(module: Any) -> str:
+def device_of(module: torch.nn.Module) -> str:
     """The device of a module's first parameter (``"cpu"`` for a module without any)."""
     for p in module.parameters():
         return str(p.device)

@@ -20,6 +20,7 @@ import queue
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from training import fileio
 from training.errors import (
@@ -31,6 +32,9 @@ from training.errors import (
 from training.events import EventSink
 from training.fileio import save_error
 from training.runlock import RunLock
+
+if TYPE_CHECKING:
+    from training.config import RunConfig
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +170,7 @@ def _app_version() -> str:
         return "0.1.0"
 
 
-def guard_fresh_start(cfg, *, overwrite: bool, sink: EventSink) -> None:
+def guard_fresh_start(cfg: RunConfig, *, overwrite: bool, sink: EventSink) -> None:
     """A fresh run must not start on top of another run's checkpoints (keep-last would delete
     them): refuse, or with ``overwrite`` move them into ``<run>/previous-<timestamp>/``."""
     from training import checkpoints as ckpt
@@ -198,7 +202,7 @@ def run(
     *,
     resume: bool,
     sink: EventSink,
-    stdin=None,
+    stdin: io.TextIOBase | None = None,
     inbox: CommandInbox | None = None,
     overwrite: bool = False,
 ) -> int:

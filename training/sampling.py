@@ -15,12 +15,17 @@ from __future__ import annotations
 import io
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from training.fileio import atomic_write_bytes, atomic_write_text, sub_dir
 from training.model import TRAINING_ADAPTER, USER_ADAPTER
+
+if TYPE_CHECKING:
+    import torch
+    from diffusers import FlowMatchEulerDiscreteScheduler, ZImageTransformer2DModel
 
 log = logging.getLogger(__name__)
 
@@ -44,15 +49,15 @@ class SamplePlan:
 def render_samples(
     plan: SamplePlan,
     *,
-    transformer: Any,
-    vae: Any,
-    scheduler: Any,
-    device: Any,
+    transformer: ZImageTransformer2DModel,
+    vae: Any,  # AutoencoderKL: its ModelMixin.to confuses pyright
+    scheduler: FlowMatchEulerDiscreteScheduler,
+    device: torch.device,
     step: int,
     run_dir: Path,
     has_training_adapter: bool,
-    on_saved=None,
-    decode_device: Any = None,
+    on_saved: Callable[[int, int, str, Path], object] | None = None,
+    decode_device: torch.device | str | None = None,
 ) -> list[Path]:
     """Render every prompt; ``on_saved(index, seed, prompt, path)`` after each image.
 

@@ -18,10 +18,13 @@ import json
 import re
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from training import fileio
 from training.errors import ResumeError, SaveError
+
+if TYPE_CHECKING:
+    import torch
 
 STATE_DIR = "state"
 STATE_VERSION = 1
@@ -43,11 +46,11 @@ def state_dir(run_dir: Path, name: str, step: int) -> Path:
 
 class _Encoder:
     def __init__(self) -> None:
-        self.tensors: dict[str, Any] = {}
+        self.tensors: dict[str, torch.Tensor] = {}
         self._by_id: dict[int, str] = {}
         self._storages: set[tuple[str, int]] = set()
 
-    def tensor_key(self, tensor: Any, prefix: str) -> str:
+    def tensor_key(self, tensor: torch.Tensor, prefix: str) -> str:
         key = self._by_id.get(id(tensor))
         if key is not None:  # the very same tensor again (bitsandbytes' shared qmaps)
             return key

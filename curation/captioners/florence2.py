@@ -11,11 +11,14 @@ import gc
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from curation.captioners.base import OD_TASK, TASKS, CaptionerError, CaptionOutput
 from curation.captioners.download import resolve_model
 from curation.jobs import CancelToken, ItemResult, ProgressFn, report
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +39,7 @@ def pick_device(device: str = "auto") -> str:
     return device
 
 
-def pick_dtype(device: str):
+def pick_dtype(device: str) -> torch.dtype:
     import torch
 
     if device.startswith("cuda"):

@@ -22,9 +22,12 @@ that names them.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from training.lora.model import COMPONENTS, QKV, LoraError, LoraModule, split_name
+
+if TYPE_CHECKING:
+    import torch
 
 FORMATS = ("likeness", "comfyui", "diffusers", "musubi", "musubi-fused")
 
@@ -214,15 +217,17 @@ def _split_qkv(block: str, down, up, scale: float) -> dict[str, LoraModule]:
 # ---- writing ------------------------------------------------------------------------------
 
 
-def to_state_dict(modules: dict[str, LoraModule], fmt: str, dtype) -> dict[str, Any]:
+def to_state_dict(
+    modules: dict[str, LoraModule], fmt: str, dtype: torch.dtype
+) -> dict[str, torch.Tensor]:
     """Tensors of ``fmt`` for ``modules`` (in ``dtype``; alpha scalars in fp32)."""
     import torch
 
     if fmt not in FORMATS:
         raise LoraError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
-    out: dict[str, Any] = {}
+    out: dict[str, torch.Tensor] = {}
 
-    def alpha(value: float):
+    def alpha(value: float) -> torch.Tensor:
         return torch.tensor(value, dtype=torch.float32)
 
     def put(key_base: str, down, up, scale: float, a: str, b: str, always_alpha: bool) -> None:

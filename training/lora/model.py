@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
 
 # Z-Image-Turbo's transformer (domain.md): 30 layers + 2 noise-refiner + 2 context-refiner blocks.
 DIM = 3840
@@ -59,8 +62,8 @@ class LoraError(Exception):
 
 @dataclass
 class LoraModule:
-    down: Any  # torch.Tensor (rank, in)
-    up: Any  # torch.Tensor (out, rank)
+    down: torch.Tensor  # (rank, in)
+    up: torch.Tensor  # (out, rank)
     scale: float = 1.0
 
     @property
@@ -72,7 +75,7 @@ class LoraModule:
         """(out, in) of the weight this module changes."""
         return int(self.up.shape[0]), int(self.down.shape[1])
 
-    def delta(self):
+    def delta(self) -> torch.Tensor:
         """The full weight delta ``up @ down * scale`` in fp32."""
         return (self.up.float() @ self.down.float()) * self.scale
 
@@ -147,12 +150,12 @@ def component_matches(component: str, pattern: str) -> bool:
     return component == pattern or component.startswith(pattern + ".")
 
 
-def dtype_name(dtype: Any) -> str:
+def dtype_name(dtype: torch.dtype) -> str:
     text = str(dtype).replace("torch.", "")
     return {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}.get(text, text)
 
 
-def torch_dtype(name: str):
+def torch_dtype(name: str) -> torch.dtype:
     import torch
 
     table = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +32,7 @@ _KINDS: dict[str, tuple[str, ...]] = {
 _PRESET_KEYS = {"description", "strength", "layers", "components"}
 
 
-def parse_selector(text: str):
+def parse_selector(text: str) -> Callable[[str], bool]:
     """A layer selector -> predicate over block names (``layers.7``); LoraError if malformed."""
     sel = text.strip()
     m = _RANGE.match(sel)

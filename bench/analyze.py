@@ -89,6 +89,7 @@ def time_backend(
     def cpu_now() -> float:
         """This process's CPU seconds + the descriptor processes' (they do the dlib work)."""
         return time.process_time() + (pool.cpu_seconds() if pool else 0.0)
+
     arrays = [np.asarray(Image.open(p).convert("RGB")) for p in paths]  # for the detect phase
 
     def decode() -> None:

@@ -213,3 +213,35 @@ def test_a_model_that_cannot_load_is_a_clear_error(tmp_path):
     bad.write_bytes(b"not a model")
     with pytest.raises(FaceBackendError, match="failed to load"):
         DescriptorPool(bad, size=1)
+
+
+def test_a_rerun_reuses_the_cached_dlib_embeddings(faces_dir, tmp_path, monkeypatch):
+    """Embeddings are part of the cached measures (content hash + backend + version): a second
+    analysis of the same files computes no descriptor at all and scores the same."""
+    from curation.workspace import Workspace
+
+    root = tmp_path / "set"
+    root.mkdir()
+    fr = faces_dir / "face_recognition"
+    for name in ["obama.jpg", "obama2.jpg", "biden.jpg"]:
+        Image.open(fr / name).convert("RGB").save(root / name, quality=92)
+    det = DlibDetector(tmp_path / "models", use_yunet=False)
+    det.embedder = emb = DlibEmbedder(workers=2)
+    try:
+        with Workspace.open(root) as ws:
+            first = analyze_dataset(ws, detector=det)
+            calls = [0]
+            real = emb.embed
+
+            def counted(rgb, boxes):
+                calls[0] += 1
+                return real(rgb, boxes)
+
+            monkeypatch.setattr(emb, "embed", counted)
+            again = analyze_dataset(ws, detector=det)
+    finally:
+        emb.close()
+    assert calls[0] == 0 and again.cached == 3
+    for rel in ("obama.jpg", "obama2.jpg", "biden.jpg"):
+        a, b = first.raw[rel]["faces"][0]["embedding"], again.raw[rel]["faces"][0]["embedding"]
+        assert a and np.allclose(a, b, atol=1e-6)

@@ -23,17 +23,37 @@ import struct
 import subprocess
 import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from curation.faces.base import FaceBackendError
 
-__all__ = ["DescriptorPool", "default_pool_size"]
+__all__ = ["DescriptorPool", "default_pool_size", "start_from_this_thread"]
 
 log = logging.getLogger(__name__)
 CHIP = 150
 WORKER = Path(__file__).with_name("dlib_worker.py")
+
+
+_launcher: ThreadPoolExecutor | None = None
+_launcher_lock = threading.Lock()
+
+
+def start_from_this_thread() -> None:
+    """Start worker processes from a thread created here, whichever thread uses the pool.
+
+    A child process inherits the nice value of the thread that starts it (Linux: per thread).
+    The GUI runs its analysis thread niced (below the GUI); workers started from there would
+    be niced too and lose the CPU to every normal-priority thread of the app, so the GUI calls
+    this once from its own thread: the descriptors then run at the app's priority, and only
+    the (cheap) detect threads stay niced."""
+    global _launcher
+    with _launcher_lock:
+        if _launcher is None:
+            _launcher = ThreadPoolExecutor(1, "likeness-dlib-launcher")
+            _launcher.submit(lambda: None).result()  # its thread is created now, by this one
 
 
 def default_pool_size() -> int:
@@ -59,6 +79,13 @@ class _Worker:
         self.retired_cpu = 0.0  # CPU seconds of children that ended
 
     def start(self) -> None:
+        launcher = _launcher
+        if launcher is not None:
+            launcher.submit(self._start).result()
+        else:
+            self._start()
+
+    def _start(self) -> None:
         flags = subprocess.CREATE_NO_WINDOW if sys.platform == "win32" else 0
         try:
             self.proc = subprocess.Popen(

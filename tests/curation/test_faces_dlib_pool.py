@@ -245,3 +245,28 @@ def test_a_rerun_reuses_the_cached_dlib_embeddings(faces_dir, tmp_path, monkeypa
     for rel in ("obama.jpg", "obama2.jpg", "biden.jpg"):
         a, b = first.raw[rel]["faces"][0]["embedding"], again.raw[rel]["faces"][0]["embedding"]
         assert a and np.allclose(a, b, atol=1e-6)
+
+
+@pytest.mark.skipif(not hasattr(os, "setpriority"), reason="per-thread nice is Linux-only")
+def test_workers_started_from_a_niced_thread_keep_the_launchers_priority():
+    """The GUI's analysis thread is niced; the descriptor processes it first uses must run at
+    the GUI's priority (a child inherits the starting thread's nice value)."""
+    from curation.faces import dlib_pool
+
+    dlib_pool.start_from_this_thread()
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    model = DlibEmbedder(workers=0).files[DESCRIPTOR]
+    out: dict[str, object] = {}
+
+    def niced():
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, base + 5))
+        pool = DescriptorPool(model, size=1)
+        out["nice"] = os.getpriority(os.PRIO_PROCESS, pool.pids[0])
+        out["mine"] = os.getpriority(os.PRIO_PROCESS, tid)
+        pool.close()
+
+    t = threading.Thread(target=niced)
+    t.start()
+    t.join(60)
+    assert out == {"nice": base, "mine": min(19, base + 5)}

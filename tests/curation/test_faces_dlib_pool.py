@@ -109,9 +109,20 @@ def test_a_crashed_worker_fails_one_request_and_is_restarted(two_people):
         ref = emb.embed(rgb, boxes)
         pool = emb.pool()
         (pid,) = pool.pids
-        os.kill(pid, signal.SIGKILL)
+        worker = pool._workers[0]
+        real_read, armed = worker._read, [True]
+
+        def read(size):  # the request is sent, then the worker dies
+            if armed[0]:
+                armed[0] = False
+                os.kill(pid, signal.SIGKILL)
+                worker.proc.wait(10)
+            return real_read(size)
+
+        worker._read = read
         with pytest.raises(FaceBackendError, match="ended"):
             emb.embed(rgb, boxes)
+        del worker._read
         again = emb.embed(rgb, boxes)  # started again on its next use
         assert pool.pids and pool.pids[0] != pid
         assert all(np.allclose(x, y, atol=1e-6) for x, y in zip(ref, again, strict=True))
@@ -134,16 +145,24 @@ def test_a_worker_crash_in_an_analysis_is_one_image_error(faces_dir, tmp_path, m
     monkeypatch.setattr(det, "embedder", emb)
     try:
         pool = emb.pool()
-        real = pool.compute
-        calls = [0]
+        real, worker = pool.compute, pool._workers[0]
+        real_read = worker._read
+        calls, armed = [0], [False]
 
-        def crash_on_third(chips):
+        def count(chips):
             calls[0] += 1
-            if calls[0] == 3:
-                os.kill(pool.pids[0], signal.SIGKILL)
+            armed[0] = calls[0] == 3
             return real(chips)
 
-        monkeypatch.setattr(pool, "compute", crash_on_third)
+        def read(size):  # the third request is sent, then its worker dies
+            if armed[0]:
+                armed[0] = False
+                os.kill(worker.proc.pid, signal.SIGKILL)
+                worker.proc.wait(10)
+            return real_read(size)
+
+        monkeypatch.setattr(pool, "compute", count)
+        monkeypatch.setattr(worker, "_read", read)
         result = analyze_dataset(paths, detector=det, root=tmp_path, workers=1)
     finally:
         emb.close()

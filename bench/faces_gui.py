@@ -72,7 +72,10 @@ def run_once(folder: Path) -> tuple[float, float]:
     timer.start()
     win.open_folder(str(folder))
     while not done and clock.elapsed() < 300_000:
-        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+        # Sleeps until the next event (the 10 ms timer at the latest), like app.exec(); a
+        # polling loop here would spin the GUI thread at full speed and starve the analysis,
+        # which runs niced (its worker processes too).
+        app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
     timer.stop()
     win.close()
     win.deleteLater()

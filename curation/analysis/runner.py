@@ -277,11 +277,16 @@ def analyze_dataset(
         done = total - len(todo)
         report(on_progress, done, total, f"{cached} cached")
         cancelled = False
-        # Decoding (+ thumbnail hashes) runs ahead in the pool; detection on this thread; the
-        # person check of a face-less image goes back to the pool while the next image is
-        # detected. Items are finished (cached, reported) in order.
+        # Decoding (+ thumbnail hashes) runs ahead in the pool; detection on this thread (or,
+        # for a detector with ``parallel`` > 1, on that many detect threads: dlib's descriptor
+        # waits on a child process with the GIL released, so two images overlap); the person
+        # check of a face-less image goes back to the pool while the next image is detected.
+        # Items are finished (cached, reported) in order.
+        parallel = max(1, int(getattr(detector, "parallel", 1) or 1))
+        detect_pool = ThreadPoolExecutor(parallel, "likeness-detect") if parallel > 1 else None
         decoding: deque[tuple[str, Path, Future]] = deque()
-        finishing: deque[tuple[str, Path, Any, Future | None]] = deque()
+        # (rel, path, (value, person future) or a Future of it)
+        finishing: deque[tuple[str, Path, Any]] = deque()
         queue = iter(todo)
 
         def feed() -> None:
@@ -289,10 +294,41 @@ def analyze_dataset(
             if nxt is not None:
                 decoding.append((nxt[0], nxt[1], pool.submit(_decode, nxt[1], nxt[2])))
 
-        def finish(block: bool) -> None:
+        def measured(path: Path, rgb: np.ndarray, info: Any, thumb: Any) -> tuple[Any, Any]:
+            try:
+                raw = measure_array(
+                    rgb,
+                    detector,
+                    full_size=(info.width, info.height),
+                    full_loader=_full_loader(path),
+                    hashes=thumb,
+                    check_person=False,
+                )
+                raw["notes"] = list(info.notes)
+                person = None
+                if not raw["faces"]:
+                    person = pool.submit(person_box, rgb, info.width / rgb.shape[1])
+                return (raw, info.content_hash), person
+            except Exception as exc:  # noqa: BLE001 - per-item error
+                log.exception("analysis failed for %s", path)
+                return f"analysis failed: {exc}", None
+
+        def finish(block: bool, keep: int | None = None) -> None:
             nonlocal done
-            while finishing and (block or finishing[0][3] is None or finishing[0][3].done()):
-                rel, path, value, fut = finishing.popleft()
+            while finishing:
+                rel, path, job = finishing[0]
+                wait = block or (keep is not None and len(finishing) > keep)
+                if isinstance(job, Future):
+                    if job.cancelled():
+                        finishing.popleft()
+                        continue
+                    if not (wait or job.done()):
+                        return
+                    job = job.result()
+                value, fut = job
+                if not (wait or fut is None or fut.done()):
+                    return
+                finishing.popleft()
                 if fut is not None:
                     try:
                         value[0]["person_box"] = fut.result()
@@ -309,40 +345,33 @@ def analyze_dataset(
                 done += 1
                 report(on_progress, done, total, rel)
 
-        for _ in range(max(1, workers) + 1):
-            feed()
-        while decoding:
-            if cancel is not None and cancel.cancelled:
-                cancelled = True
-                for _, _, fut in decoding:
-                    fut.cancel()
-                break
-            rel, path, fut = decoding.popleft()
-            feed()
-            decoded = fut.result()
-            if isinstance(decoded, str):
-                finishing.append((rel, path, decoded, None))
-            else:
-                rgb, info, thumb = decoded
-                try:
-                    raw = measure_array(
-                        rgb,
-                        detector,
-                        full_size=(info.width, info.height),
-                        full_loader=_full_loader(path),
-                        hashes=thumb,
-                        check_person=False,
-                    )
-                    raw["notes"] = list(info.notes)
-                    person = None
-                    if not raw["faces"]:
-                        person = pool.submit(person_box, rgb, info.width / rgb.shape[1])
-                    finishing.append((rel, path, (raw, info.content_hash), person))
-                except Exception as exc:  # noqa: BLE001 - per-item error
-                    log.exception("analysis failed for %s", path)
-                    finishing.append((rel, path, f"analysis failed: {exc}", None))
-            finish(block=False)
-        finish(block=True)
+        try:
+            for _ in range(max(1, workers) + 1):
+                feed()
+            while decoding:
+                if cancel is not None and cancel.cancelled:
+                    cancelled = True
+                    for _, _, fut in decoding:
+                        fut.cancel()
+                    for _, _, job in finishing:
+                        if isinstance(job, Future):
+                            job.cancel()
+                    break
+                rel, path, fut = decoding.popleft()
+                feed()
+                decoded = fut.result()
+                if isinstance(decoded, str):
+                    finishing.append((rel, path, (decoded, None)))
+                elif detect_pool is not None:
+                    finishing.append((rel, path, detect_pool.submit(measured, path, *decoded)))
+                else:
+                    finishing.append((rel, path, measured(path, *decoded)))
+                # at most `parallel` images detected at once (+1 queued): bounded memory
+                finish(block=False, keep=parallel if detect_pool is not None else None)
+            finish(block=True)
+        finally:
+            if detect_pool is not None:
+                detect_pool.shutdown(wait=True, cancel_futures=True)
     result = DatasetAnalysis(
         root=str(src.root),
         backend=detector.name,

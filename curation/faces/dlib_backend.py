@@ -23,8 +23,12 @@ backend's; `curation.faces.calibration` maps its cosines onto the profile's thre
 
 Model files are looked up first in the model folder under their official names (for an install
 without the package), then in the ``face_recognition_models`` package. One embedder is loaded
-per process (`get_embedder`); the descriptor network holds the GIL, so it runs on the caller's
-thread.
+per process (`get_embedder`). The descriptor network holds the GIL for ~77 CPU ms per face, so
+it runs in a small persistent pool of child processes (`curation.faces.dlib_pool`, started on
+the first face, reused for every later analysis): the caller aligns the face (~1 ms), cuts its
+150x150 chip with ``dlib.get_face_chip`` (the chip ``compute_face_descriptor`` cuts itself:
+the same vector) and waits with the GIL released, so two images' descriptors run on two
+cores. ``LIKENESS_DLIB_WORKERS=0`` (or a pool that cannot start) keeps it in-process.
 """
 
 from __future__ import annotations
@@ -116,7 +120,9 @@ def dlib_available(model_dir: str | os.PathLike[str] | None = None) -> str | Non
 class DlibEmbedder:
     """The 5-point predictor and the ResNet descriptor, loaded once (see `get_embedder`)."""
 
-    def __init__(self, model_dir: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self, model_dir: str | os.PathLike[str] | None = None, *, workers: int | None = None
+    ) -> None:
         try:
             import dlib as dlib_module
         except ImportError as exc:
@@ -141,6 +147,11 @@ class DlibEmbedder:
         self.dlib = dlib
         self.files = files
         self._lock = threading.Lock()  # dlib objects are not documented as thread-safe
+        from curation.faces.dlib_pool import default_pool_size
+
+        self.workers = default_pool_size() if workers is None else max(0, int(workers))
+        self._pool: Any = None  # None: not started yet; False: in-process from now on
+        self._pool_lock = threading.Lock()
 
     def shape(self, rgb: np.ndarray, box: tuple[float, float, float, float]):
         x, y, w, h = box
@@ -155,12 +166,48 @@ class DlibEmbedder:
         with self._lock:
             return np.asarray(self._descriptor.compute_face_descriptor(rgb, shape, 0))
 
+    @property
+    def parallel(self) -> int:
+        """How many descriptors can run at once (the pool's size; 1 in-process)."""
+        return max(1, self.workers) if self._pool is not False else 1
+
+    def pool(self):
+        """The descriptor pool (started on the first call), or None: in-process."""
+        if self._pool is None:
+            with self._pool_lock:
+                if self._pool is None and self.workers < 1:
+                    self._pool = False
+                elif self._pool is None:
+                    from curation.faces.dlib_pool import DescriptorPool
+
+                    try:
+                        self._pool = DescriptorPool(self.files[DESCRIPTOR], self.workers)
+                    except FaceBackendError as exc:
+                        log.warning("%s; the face descriptor runs in this process", exc)
+                        self._pool = False
+        return self._pool or None
+
+    def close(self) -> None:
+        """End the descriptor pool (a later `embed` runs in-process)."""
+        with self._pool_lock:
+            pool, self._pool = self._pool, False
+        if pool:
+            pool.close()
+
     def embed(
         self, rgb: np.ndarray, boxes: list[tuple[float, float, float, float]]
     ) -> list[np.ndarray]:
-        """One L2-normalised 128-D vector per box (x, y, w, h in ``rgb``'s pixels)."""
+        """One L2-normalised 128-D vector per box (x, y, w, h in ``rgb``'s pixels).
+
+        Raises `FaceBackendError` when a pool worker fails this request (the next request
+        starts it again)."""
         rgb = np.ascontiguousarray(rgb)
-        return [normalise(self.descriptor(rgb, self.shape(rgb, box))) for box in boxes]
+        shapes = [self.shape(rgb, box) for box in boxes]
+        pool = self.pool() if shapes else None
+        if pool is None:
+            return [normalise(self.descriptor(rgb, sh)) for sh in shapes]
+        chips = [self.dlib.get_face_chip(rgb, sh, size=150, padding=0.25) for sh in shapes]
+        return [normalise(vec) for vec in pool.compute(chips)]
 
     @staticmethod
     def eye_nose(shape) -> list[tuple[float, float]]:
@@ -219,7 +266,14 @@ class DlibDetector:
             None if self._yunet is not None else self.embedder.dlib.get_frontal_face_detector()
         )
         self._hog_lock = threading.Lock()
+        self._yunet_lock = threading.Lock()  # one cv2 FaceDetectorYN: one call at a time
         self.hog_input_max = int(hog_input_max)
+
+    @property
+    def parallel(self) -> int:
+        """How many images the analysis may detect at once: while one image waits for its
+        descriptors (GIL released), another is found and aligned."""
+        return self.embedder.parallel
 
     @property
     def name(self) -> str:
@@ -230,7 +284,8 @@ class DlibDetector:
             raise ValueError("detect() needs an RGB image of shape (H, W, 3)")
         rgb = np.ascontiguousarray(image)
         if self._yunet is not None:
-            found = [(face, face.box) for face in self._yunet.detect(rgb)]
+            with self._yunet_lock:
+                found = [(face, face.box) for face in self._yunet.detect(rgb)]
         else:
             found = self._hog_faces(rgb)
         vectors = self.embedder.embed(rgb, [align for _, align in found])

@@ -204,6 +204,9 @@ class FaceAnalysisController(QObject):
         self._running = False
         self._thread = QThread()
         self._thread.setObjectName("face-analysis")
+        from curation.faces.dlib_pool import start_from_this_thread
+
+        start_from_this_thread()  # dlib's worker processes at the GUI's priority, not niced
         self._worker = _Worker()
         self._worker.moveToThread(self._thread)
         self._run_requested.connect(self._worker.run)

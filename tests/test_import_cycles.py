@@ -18,9 +18,8 @@ PACKAGES = ("curation", "training", "desktop")
 #: subpackage). Listed exactly, so a NEW cycle, or a change to one of these, still fails;
 #: the lead empties this list when those branches are merged.
 KNOWN_CYCLES: set[frozenset[str]] = {
-    frozenset(
-        {"training.checkpoints", "training.config", "training.config_io", "training.presets"}
-    ),
+    # a TYPE_CHECKING import of RunConfig in config_io; the lead removes it at the issue 8 merge
+    frozenset({"training.config", "training.config_io"}),
 }
 
 

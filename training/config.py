@@ -12,17 +12,26 @@ from __future__ import annotations
 
 import logging
 import re
+import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from training.config_errors import ConfigError, format_validation_error
 from training.config_io import (
     check_paths,
     config_to_dict,
     config_warnings,
-    load_config,
     read_mapping,
     resolve_relative_paths,
     save_config,
@@ -62,13 +71,37 @@ def _multiple_of_16(value: int) -> int:
     return value
 
 
-Side = Annotated[int, Field(ge=256, le=4096), AfterValidator(_multiple_of_16)]
+# Upper bounds: far beyond any sensible run, low enough that a typo ("1e20") is caught early.
+MAX_STEPS = 1_000_000
+MAX_SIDE = 2048  # Z-Image buckets; 1024 is the usual top
+MAX_RANK = 256
+MAX_SEED = 2**32 - 1
+
+Side = Annotated[int, Field(ge=256, le=MAX_SIDE), AfterValidator(_multiple_of_16)]
+
+
+def _is_number(annotation: Any) -> bool:
+    """int or float, alone or in an Optional (never bool)."""
+    if annotation in (int, float):
+        return True
+    args = typing.get_args(annotation)
+    return bool(args) and bool not in args and any(a in (int, float) for a in args)
 
 
 class Strict(BaseModel):
-    """Base of every config section: unknown keys are errors, values are re-checked on set."""
+    """Base of every config section: unknown keys are errors, values are re-checked on set,
+    and a number is never given as true / false (pydantic would read ``steps: true`` as 1)."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, bool) and info.field_name:
+            field = cls.model_fields.get(info.field_name)
+            if field is not None and _is_number(field.annotation):
+                raise ValueError(f"must be a number, got {str(value).lower()}")
+        return value
 
 
 class TrainingAdapter(Strict):
@@ -150,7 +183,7 @@ class ModelConfig(Strict):
 class NetworkConfig(Strict):
     """The LoRA being trained."""
 
-    rank: int = Field(32, ge=1, le=1024)
+    rank: int = Field(32, ge=1, le=MAX_RANK)
     # None = same as rank (scale 1). Filled in on validation, so a loaded config always has it.
     alpha: float | None = Field(None, gt=0)
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
@@ -172,8 +205,8 @@ class SaveConfig(Strict):
     """Checkpoints: ``<name>_<step:09d>.safetensors`` every N steps, keep the last K."""
 
     dtype: SaveDtype = "bf16"
-    every: int = Field(250, gt=0)
-    keep_last: int = Field(10, ge=1)  # the newest is never removed
+    every: int = Field(250, gt=0, le=MAX_STEPS)
+    keep_last: int = Field(10, ge=1, le=100_000)  # the newest is never removed
 
 
 class EmaConfig(Strict):
@@ -195,14 +228,14 @@ class OptimizerArgs(Strict):
 class TrainConfig(Strict):
     batch_size: int = Field(1, ge=1, le=64)
     gradient_accumulation: int = Field(1, ge=1, le=1024)
-    steps: int = Field(3000, ge=1)
+    steps: int = Field(3000, ge=1, le=MAX_STEPS)
     optimizer: Optimizer = "adamw8bit"
     optimizer_args: OptimizerArgs = Field(default_factory=OptimizerArgs)
     lr: float = Field(1e-4, gt=0, le=10)
     weight_decay: float = Field(1e-4, ge=0)
     scheduler: Scheduler = "constant"
-    warmup_steps: int = Field(0, ge=0)
-    num_cycles: int = Field(1, ge=1)  # cosine_with_restarts only
+    warmup_steps: int = Field(0, ge=0, le=MAX_STEPS)
+    num_cycles: int = Field(1, ge=1, le=1000)  # cosine_with_restarts only
     # scheduler 'linear_lr' (ai-toolkit's 'linear'): lr x start_factor -> lr x end_factor
     lr_start_factor: float = Field(1 / 3, gt=0, le=1)
     lr_end_factor: float = Field(1.0, ge=0, le=1)
@@ -216,7 +249,7 @@ class TrainConfig(Strict):
     # trigger_only: every image trains on the trigger alone (ai-toolkit's unload_text_encoder)
     caption_source: Literal["captions", "trigger_only"] = "captions"
     max_grad_norm: float = Field(1.0, ge=0.0)  # 0 = no clipping
-    seed: int = Field(42, ge=0)
+    seed: int = Field(42, ge=0, le=MAX_SEED)
     precision: Precision = "bf16"
     gradient_checkpointing: bool = True
 
@@ -261,14 +294,14 @@ class SampleConfig(Strict):
     """Preview images rendered during training with Turbo settings."""
 
     enabled: bool = True
-    every: int = Field(250, gt=0)
+    every: int = Field(250, gt=0, le=MAX_STEPS)
     # Empty = the bundled default prompts. "[trigger]" is replaced by the trigger, and a prompt
     # without the trigger gets it prepended, so every preview shows the LoRA at work.
     prompts: list[str] = Field(default_factory=list)
     negative: str = ""
     steps: int = Field(8, ge=1, le=200)
     guidance: float = Field(1.0, ge=0.0, le=30.0)
-    seed: int = Field(42, ge=0)
+    seed: int = Field(42, ge=0, le=MAX_SEED)
     walk_seed: bool = True  # prompt i uses seed + i
     # prepend the trigger to prompts that lack it (ai-toolkit only replaces [trigger])
     add_trigger: bool = True
@@ -345,9 +378,20 @@ def with_trigger(prompt: str, trigger: str) -> str:
 
 
 def _default_prompts() -> list[str]:
-    from training.presets import default_prompts
+    from training.prompts import default_prompts
 
     return default_prompts()
+
+
+def load_config(path: str | Path, *, resolve_paths: bool = True) -> RunConfig:
+    """Load a run config from YAML or JSON (``read_mapping``: size and depth limits).
+
+    Relative paths (training folder, dataset folders, local model files) are taken relative
+    to the config file's folder when ``resolve_paths`` is true.
+    """
+    path = Path(path)
+    cfg = validate_config(read_mapping(path), source=str(path))
+    return resolve_relative_paths(cfg, path.parent) if resolve_paths else cfg
 
 
 def validate_config(data: Any, *, source: str = "config") -> RunConfig:

@@ -67,7 +67,7 @@ class ConfigError(ConfigInvalidError, ValueError):
     def __init__(self, source: str, problems: list[tuple[str, str]]):
         self.source = source
         self.problems = problems
-        super().__init__(self.render())
+        super().__init__(self.render(), details=self.lines())
 
     def lines(self) -> list[str]:
         return [f"{path}: {msg}" if path else msg for path, msg in self.problems]
@@ -192,6 +192,8 @@ def _message(err: dict[str, Any], root: type[BaseModel]) -> tuple[str, str]:
         return path, f"{hint}; got {_show(value)}"
     if kind in ("int_parsing", "int_type", "int_from_float"):
         return path, f"must be a whole number, got {_show(value)}"
+    if kind == "int_parsing_size":
+        return path, f"is far too large, got {_show(value)}"
     if kind in ("float_parsing", "float_type"):
         return path, f"must be a number, got {_show(value)}"
     if kind in ("bool_parsing", "bool_type"):

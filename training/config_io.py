@@ -1,7 +1,7 @@
 """Reading, writing and checking run configs (re-exported by ``training.config``).
 
-Kept apart from the models so that each file stays readable; imports ``training.config``
-only inside functions, so either module can be imported first.
+Kept apart from the models so that each file stays readable; it never imports
+``training.config`` (which imports it), so there is no import cycle.
 """
 
 from __future__ import annotations
@@ -19,17 +19,34 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+MAX_CONFIG_BYTES = 1 << 20  # a run config is a few KB; 1 MB is far beyond any real one
+MAX_CONFIG_DEPTH = 32  # the real configs nest 4 levels deep
+MAX_CONFIG_VALUES = 100_000
+
+
 def read_mapping(path: Path) -> dict[str, Any]:
-    """Read a YAML (``yaml.safe_load``) or JSON file into a dict, with a clear ConfigError."""
+    """Read a YAML (``yaml.safe_load``) or JSON file into a dict, with a clear ConfigError.
+    Files over ``MAX_CONFIG_BYTES`` or nested deeper than ``MAX_CONFIG_DEPTH`` are refused."""
     import yaml
 
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise ConfigError(
+                str(path),
+                [("", f"the file is {size} bytes; a run config is at most {MAX_CONFIG_BYTES}")],
+            )
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise ConfigError(str(path), [("", "file not found")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(str(path), [("", f"cannot read the file ({exc})")]) from None
+    too_deep = ConfigError(
+        str(path), [("", f"nested more than {MAX_CONFIG_DEPTH} levels deep; not a run config")]
+    )
+    if _bracket_depth(text) > MAX_CONFIG_DEPTH:
+        raise too_deep
     try:
         if path.suffix.lower() == ".json":
             data = json.loads(text)
@@ -37,34 +54,63 @@ def read_mapping(path: Path) -> dict[str, Any]:
             data = yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         raise ConfigError(str(path), [("", f"not valid {_kind(path)}: {exc}")]) from None
+    except RecursionError:
+        raise too_deep from None
     if not isinstance(data, dict):
         raise ConfigError(
             str(path), [("", f"expected a mapping of settings in this {_kind(path)} file")]
         )
+    if _too_big(data):
+        raise ConfigError(
+            str(path),
+            [
+                (
+                    "",
+                    f"nested more than {MAX_CONFIG_DEPTH} levels deep or more than "
+                    f"{MAX_CONFIG_VALUES} values (YAML aliases expanded); not a run config",
+                )
+            ],
+        )
     return data
+
+
+def _bracket_depth(text: str) -> int:
+    """The deepest nesting of [ ] / { } in ``text`` (a cheap guard before the parser, whose
+    recursion would otherwise end in a RecursionError); brackets in strings count too, which
+    only ever over-estimates."""
+    depth = deepest = 0
+    for ch in text:
+        if ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth = max(0, depth - 1)
+    return deepest
+
+
+def _too_big(value: Any) -> bool:
+    """Nested deeper than ``MAX_CONFIG_DEPTH`` (indentation-nested YAML has no brackets) or
+    more than ``MAX_CONFIG_VALUES`` values once YAML aliases are expanded (an alias bomb);
+    walked iteratively, so it cannot recurse too deep itself."""
+    stack, count = [(value, 0)], 0
+    while stack:
+        item, depth = stack.pop()
+        count += 1
+        if depth > MAX_CONFIG_DEPTH or count > MAX_CONFIG_VALUES:
+            return True
+        if isinstance(item, dict):
+            stack += [(v, depth + 1) for v in item.values()]
+        elif isinstance(item, list):
+            stack += [(v, depth + 1) for v in item]
+    return False
 
 
 def _kind(path: Path) -> str:
     return "JSON" if path.suffix.lower() == ".json" else "YAML"
 
 
-def load_config(path: str | Path, *, resolve_paths: bool = True) -> RunConfig:
-    """Load a run config from YAML or JSON.
-
-    Relative paths (training folder, dataset folders, local model files) are taken relative
-    to the config file's folder when ``resolve_paths`` is true.
-    """
-    from training.config import validate_config
-
-    path = Path(path)
-    cfg = validate_config(read_mapping(path), source=str(path))
-    return resolve_relative_paths(cfg, path.parent) if resolve_paths else cfg
-
-
 def resolve_relative_paths(cfg: RunConfig, base: Path) -> RunConfig:
     """A copy of ``cfg`` with every relative path made absolute against ``base``."""
-    from training.config import RunConfig
-
     base = Path(base).resolve()
 
     def fix(p: Path | None) -> Path | None:
@@ -85,7 +131,7 @@ def resolve_relative_paths(cfg: RunConfig, base: Path) -> RunConfig:
     adapter = cfg.model.training_adapter.path
     if adapter.startswith((".", "~")) or Path(adapter).suffix and Path(base / adapter).exists():
         model["training_adapter"]["path"] = str(fix(Path(adapter)))
-    return RunConfig.model_validate(data)
+    return type(cfg).model_validate(data)
 
 
 def config_to_dict(cfg: RunConfig) -> dict[str, Any]:
@@ -95,8 +141,8 @@ def config_to_dict(cfg: RunConfig) -> dict[str, Any]:
 
 def save_config(cfg: RunConfig, path: str | Path) -> Path:
     """Write ``cfg`` as YAML (or JSON for a ``.json`` path) atomically; returns the path."""
-    from training.checkpoints import atomic_write_text
     from training.config_docs import commented_yaml
+    from training.fileio import atomic_write_text
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -198,6 +198,25 @@ def collect_examples(cfg: RunConfig, sink: EventSink) -> list[Example]:
     return examples
 
 
+def dataset_problems(cfg: RunConfig) -> list[tuple[str, str]]:
+    """``(field, message)`` for every dataset folder without a single usable image (what
+    ``collect_examples`` would refuse at the start of the run)."""
+    from training.events import ListSink
+
+    problems: list[tuple[str, str]] = []
+    for i, ds in enumerate(cfg.datasets):
+        if not Path(ds.folder).is_dir():
+            continue  # check_paths reports it
+        sink = ListSink()
+        try:
+            collect_examples(cfg.model_copy(update={"datasets": [ds]}), sink)
+        except DatasetInvalidError as exc:
+            skipped = [e["message"] for e in sink.of("warning") if e["code"] == "image_skipped"]
+            why = f" ({len(skipped)} skipped, e.g. {skipped[0]})" if skipped else ""
+            problems.append((f"datasets[{i}].folder", f"{exc.message}{why}"))
+    return problems
+
+
 def dataset_hash(examples: list[Example]) -> str:
     """A short fingerprint of the images, captions and repeats (checkpoint metadata)."""
     h = hashlib.sha256()

@@ -1,6 +1,7 @@
-"""The trainer's own exceptions. Each one carries a protocol ``code`` and a message a user can
-act on; the runner turns them into one ``error`` event and an exit status
-(``docs/trainer-protocol.md``).
+"""The trainer's own exceptions: one hierarchy under ``TrainingError``. Each one carries a
+protocol ``code`` and a message a user can act on; the runner turns them into one ``error``
+event and an exit status (``docs/trainer-protocol.md``). ``training.config_errors.ConfigError``
+(every bad field of a config) is a ``ConfigInvalidError``.
 """
 
 from __future__ import annotations
@@ -66,6 +67,13 @@ class OutOfMemoryError(TrainingError):
 class ResumeError(TrainingError):
     code = "resume_failed"
     exit_status = 7
+
+
+class RunLockedError(TrainingError):
+    """Another trainer (alive) holds the run folder's lock."""
+
+    code = "run_locked"
+    exit_status = 8
 
 
 def is_cuda_oom(exc: BaseException) -> bool:

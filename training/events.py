@@ -12,6 +12,7 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Callable
 from typing import IO, Any
 
 log = logging.getLogger(__name__)
@@ -45,13 +46,28 @@ def _clean(value: Any) -> Any:
 class EventSink:
     """Writes events to a text stream, one JSON line each, thread-safe."""
 
-    def __init__(self, stream: IO[str] | None = None):
+    def __init__(
+        self, stream: IO[str] | None = None, *, on_closed: Callable[[], None] | None = None
+    ):
         self._stream = stream
         self._lock = threading.Lock()
+        self._on_closed = on_closed  # called once when the reader of ``stream`` is gone
+        self._tee: IO[str] | None = None
+
+    def tee(self, stream: IO[str] | None) -> None:
+        """Also append every event to ``stream`` (``<run>/events.jsonl``); None closes it."""
+        with self._lock:
+            if self._tee is not None:
+                try:
+                    self._tee.close()
+                except OSError:
+                    pass
+            self._tee = stream
 
     def emit(self, event: str, **fields: Any) -> dict[str, Any]:
         record = {"event": event, **_clean(fields)}
         line = json.dumps(record, ensure_ascii=False, allow_nan=False)
+        closed = None
         with self._lock:
             if self._stream is not None:
                 try:
@@ -59,6 +75,16 @@ class EventSink:
                     self._stream.flush()
                 except (OSError, ValueError):  # the reader went away; keep training
                     log.debug("event stream closed; dropped %s", line)
+                    self._stream, closed, self._on_closed = None, self._on_closed, None
+            if self._tee is not None:
+                try:
+                    self._tee.write(line + "\n")
+                    self._tee.flush()
+                except (OSError, ValueError) as exc:  # e.g. a full disk: the events go on
+                    log.warning("cannot append to the events file: %s", exc)
+                    self._tee = None
+        if closed is not None:
+            closed()
         if event in ("warning", "error"):
             log.log(logging.WARNING if event == "warning" else logging.ERROR, "%s", line)
         else:

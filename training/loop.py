@@ -48,6 +48,7 @@ from training.objective import draw_micro_batch, flow_matching_loss, loss_weight
 from training.optim import EMA, build_optimizer, build_scheduler, current_lr
 from training.placement import device_of, plan_placement
 from training.sampling import SamplePlan, render_samples
+from training.train_state import restore as restore_state
 
 log = logging.getLogger(__name__)
 
@@ -93,21 +94,28 @@ def train(cfg: Any, ctx: RunContext) -> TrainResult:  # noqa: C901 - one readabl
         device = accelerator.device
     main = accelerator.is_main_process
     sink = ctx.sink if main else EventSink(None)
-    start_step = 0
-    if ctx.resume:
+    start_step, resume = 0, ctx.resume
+    if resume:
         found = ckpt.peek_resume_step(run_dir, name)
-        if found is None:
+        if found is None and not ckpt.previous_run_files(run_dir, name):
             raise ResumeError(
                 f"--resume: no saved training state in {run_dir / ckpt.STATE_DIR}; start without --resume"
             )
-        start_step = found
+        if found is None:  # checkpoints whose state was never written (e.g. a full disk)
+            resume = False
+            sink.warning(
+                f"--resume: no complete training state in {run_dir / ckpt.STATE_DIR}; "
+                "training starts again from step 0",
+                code="other",
+            )
+        start_step = found or 0
     sink.started(
         name=name,
         run_dir=str(run_dir.resolve()),
         device=describe_device(device),
         total_steps=t.steps,
         start_step=start_step,
-        resumed=ctx.resume,
+        resumed=resume,
     )
     if device_warning:
         sink.warning(device_warning, code="no_gpu")
@@ -198,20 +206,23 @@ def train(cfg: Any, ctx: RunContext) -> TrainResult:  # noqa: C901 - one readabl
             "compat": ckpt.compat_of(cfg, data_hash),
         }
 
-    if ctx.resume:
+    if resume:
         path = ckpt.latest_state(run_dir, name)
-        state = ckpt.load_state(path)
-        for problem in ckpt.check_compat(state["compat"], ckpt.compat_of(cfg, data_hash)):
+        state = ckpt.load_state(path, run_dir, name)
+        for problem in ckpt.check_compat(state.get("compat") or {}, ckpt.compat_of(cfg, data_hash)):
             sink.warning(problem, code="other")
-        with torch.no_grad():
-            for n, p in named.items():
-                p.copy_(state["lora"][n])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        if ema and state["ema"]:
-            ema.shadow = {n: v.float() for n, v in state["ema"].items()}
-        ckpt.restore_rng(state["rng"])
-        step, epoch, pos = state["step"], state["epoch"], state["pos"]
+        step, epoch, pos = restore_state(
+            state,
+            path,
+            step=start_step,
+            named=named,
+            optimizer=optimizer,
+            scheduler=scheduler,
+            ema=ema,
+            run_dir=run_dir,
+            name=name,
+        )
+        del state
 
     transformer, optimizer = accelerator.prepare(transformer, optimizer)
     model = accelerator.unwrap_model(transformer)
@@ -234,7 +245,9 @@ def train(cfg: Any, ctx: RunContext) -> TrainResult:  # noqa: C901 - one readabl
             walk_seed=s.walk_seed,
         )
     result = TrainResult(step=step, reason="finished")
-    last_saved = step if ctx.resume else -1
+    # a resumed step whose LoRA file was never written (full disk) is saved again below
+    lora_there = (run_dir / f"{ckpt.checkpoint_name(name, step)}.safetensors").is_file()
+    last_saved = step if resume and lora_there else -1
 
     def save(final: bool = False) -> None:
         nonlocal last_saved
@@ -256,8 +269,9 @@ def train(cfg: Any, ctx: RunContext) -> TrainResult:  # noqa: C901 - one readabl
                 app_version=ctx.app_version,
             )
             if last_saved != step:
-                path = ckpt.save_lora(run_dir, ckpt.checkpoint_name(name, step), tensors, meta)
+                # the state first: a LoRA file never stands for a step that cannot be resumed
                 state_path = ckpt.save_state(run_dir, name, step, state_dict())
+                path = ckpt.save_lora(run_dir, ckpt.checkpoint_name(name, step), tensors, meta)
                 ckpt.prune(run_dir, name, cfg.save.keep_last)
                 result.checkpoints.append(path)
                 sink.emit(
@@ -301,6 +315,8 @@ def train(cfg: Any, ctx: RunContext) -> TrainResult:  # noqa: C901 - one readabl
             )
         accelerator.wait_for_everyone()
 
+    if resume and last_saved != step:
+        save()
     if step == 0 and cfg.sample.enabled and not cfg.sample.skip_first:
         sample()
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from training.errors import ModelLoadError
+from training.errors import ModelLoadError, is_cuda_oom
 
 log = logging.getLogger(__name__)
 
@@ -74,12 +74,17 @@ def describe_device(device: Any) -> str:
 def _load(what: str, source: str, fn, *args, **kwargs):
     try:
         return fn(*args, **kwargs)
-    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - every loader raises its own types (SafetensorError, ...)
+        if is_cuda_oom(exc):
+            raise
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelLoadError(
-            f"cannot load the {what} from '{source}': {first}. Check model.name_or_path (a "
-            f"Hugging Face id already downloaded, or a diffusers folder with model_index.json)"
-        ) from exc
+        hint = (
+            "it must be a .safetensors file of that component (no pickled .ckpt / .bin)"
+            if Path(source).is_file()
+            else "Check model.name_or_path (a Hugging Face id already downloaded, or a "
+            "diffusers folder with model_index.json)"
+        )
+        raise ModelLoadError(f"cannot load the {what} from '{source}': {first}. {hint}") from exc
 
 
 def _check_source(model_cfg: Any, name: str | None = None) -> str:
@@ -239,10 +244,13 @@ def _text_encoder_from_file(src: str, path: Path, dtype: Any):
     model = AutoModel.from_config(config, dtype=dtype)
     state = _load("text encoder", str(path), load_file, str(path))
     state = {k.removeprefix("model."): v for k, v in state.items() if not k.startswith("lm_head.")}
-    missing, unexpected = model.load_state_dict(state, strict=False)
+    # a weight of the wrong shape raises inside load_state_dict: model_not_found too
+    missing, unexpected = _load(
+        "text encoder", str(path), model.load_state_dict, state, strict=False
+    )
     if missing:
         raise ModelLoadError(
-            f"{path.name} does not match the text encoder ({len(missing)} weights missing, e.g. "
+            f"{path} does not match the text encoder ({len(missing)} weights missing, e.g. "
             f"{missing[0]}): use the Qwen3 file that belongs to Z-Image"
         )
     if unexpected:

@@ -1,4 +1,4 @@
-"""VRAM presets (8 / 12 / 16 / 24+ GB) and the bundled default sample prompts.
+"""VRAM presets (8 / 12 / 16 / 24+ GB); the default sample prompts come from ``prompts``.
 
 A preset is a partial run config in ``resources/presets/<name>.yaml`` under ``settings``; its
 ``dataset`` part applies to every dataset. Presets go on top of the defaults (or of a given
@@ -18,6 +18,9 @@ from typing import Any
 from resources import resource_path
 from training.config import RunConfig, validate_config
 from training.config_errors import ConfigError
+from training.prompts import default_prompts
+
+__all__ = ["PRESET_NAMES", "Preset", "apply_preset", "default_config", "default_prompts"]
 
 log = logging.getLogger(__name__)
 
@@ -114,23 +117,3 @@ def default_config(
         data = apply_preset_to_dict(data, preset)
     data = _deep_merge(data, sections)
     return validate_config(data, source="default config")
-
-
-@functools.lru_cache(maxsize=1)
-def _prompts() -> tuple[str, ...]:
-    import yaml
-
-    path = resource_path("prompts", "default.yaml")
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    prompts = tuple(str(p) for p in data.get("prompts", []) if str(p).strip())
-    if not prompts:
-        raise RuntimeError(f"no prompts in {path}")
-    return prompts
-
-
-def default_prompts(trigger: str | None = None) -> list[str]:
-    """The bundled preview prompts, with ``[trigger]`` replaced when a trigger is given."""
-    prompts = list(_prompts())
-    if trigger:
-        prompts = [p.replace("[trigger]", trigger) for p in prompts]
-    return prompts

@@ -21,18 +21,22 @@ import sys
 import threading
 from pathlib import Path
 
+from training import fileio
 from training.errors import (
-    ConfigInvalidError,
     OutOfMemoryError,
     RunExistsError,
     TrainingError,
     is_cuda_oom,
 )
 from training.events import EventSink
+from training.fileio import save_error
+from training.runlock import RunLock
 
 log = logging.getLogger(__name__)
 
 CONTROL_FILE = "control"
+EVENTS_FILE = "events.jsonl"
+MAX_CONTROL_BYTES = 64 << 10
 
 
 def parse_command(line: str) -> str | None:
@@ -50,10 +54,16 @@ def parse_command(line: str) -> str | None:
 
 
 class CommandInbox:
-    """Commands from stdin (optional reader thread) and from ``<run>/control``."""
+    """Commands from stdin (optional reader thread) and from ``<run>/control``.
 
-    def __init__(self, run_dir: Path, stdin: io.TextIOBase | None = None):
+    ``stop_on_eof``: the end of stdin means the process that started the trainer is gone
+    (``likeness train`` killed): stop cleanly, with a save. Off for detached trainers."""
+
+    def __init__(
+        self, run_dir: Path, stdin: io.TextIOBase | None = None, *, stop_on_eof: bool = False
+    ):
         self.control = run_dir / CONTROL_FILE
+        self.stop_on_eof = stop_on_eof
         self._queue: queue.Queue[str] = queue.Queue()
         if stdin is not None:
             threading.Thread(
@@ -66,8 +76,17 @@ class CommandInbox:
                 cmd = parse_command(line)
                 if cmd:
                     self._queue.put(cmd)
-        except (OSError, ValueError):  # stdin closed: that is not a stop
-            return
+        except (OSError, ValueError):
+            pass
+        if self.stop_on_eof:
+            self.parent_gone("stdin was closed")
+
+    def parent_gone(self, why: str) -> None:
+        """The controlling process went away: stop (and save) unless detached."""
+        if self.stop_on_eof:
+            self.stop_on_eof = False  # once
+            log.warning("%s: the process that started the trainer is gone; stopping", why)
+            self._queue.put("stop")
 
     def put(self, command: str) -> None:
         self._queue.put(command)
@@ -83,14 +102,18 @@ class CommandInbox:
         return out
 
     def _read_control_file(self) -> list[str]:
-        if not self.control.exists():
+        """Only a regular file of this user counts; a symlink or another user's file is
+        removed (from the run folder, never its target) and ignored."""
+        if not os.path.lexists(self.control):
             return []
         taken = self.control.with_name(f".{CONTROL_FILE}.{os.getpid()}.reading")
         try:
-            os.replace(self.control, taken)
-            text = taken.read_text(encoding="utf-8", errors="replace")
+            os.replace(self.control, taken)  # renames a symlink itself, never its target
+            text = fileio.read_bytes(taken, limit=MAX_CONTROL_BYTES, own=True).decode(
+                "utf-8", errors="replace"
+            )
         except OSError as exc:
-            log.warning("cannot read %s: %s", self.control, exc)
+            log.warning("ignored the control file %s: %s", self.control, exc.strerror or exc)
             return []
         finally:
             taken.unlink(missing_ok=True)
@@ -106,10 +129,21 @@ def _setup_logging(run_dir: Path | None, verbose: bool) -> None:
     stderr.setLevel(logging.DEBUG if verbose else logging.WARNING)
     root.addHandler(stderr)
     if run_dir is not None:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        fh = logging.FileHandler(run_dir / "train.log", encoding="utf-8")
+        fileio.private_dir(run_dir)
+        fh = SafeFileHandler(run_dir / "train.log")
         fh.setFormatter(fmt)
         root.addHandler(fh)
+
+
+class SafeFileHandler(logging.FileHandler):
+    """A log file appended to without following a symlink (``fileio.open_append``)."""
+
+    def __init__(self, path: Path):
+        super().__init__(os.path.abspath(path), encoding="utf-8", delay=True)
+        self.stream = self._open()
+
+    def _open(self):
+        return fileio.open_append(Path(self.baseFilename), encoding=self.encoding or "utf-8")
 
 
 def _protect_stdout() -> io.TextIOBase:
@@ -151,7 +185,7 @@ def guard_fresh_start(cfg, *, overwrite: bool, sink: EventSink) -> None:
     try:
         moved = ckpt.move_previous_run(cfg.run_dir, cfg.name)
     except OSError as exc:
-        raise ckpt._save_error(exc, cfg.run_dir) from exc
+        raise save_error(exc, cfg.run_dir) from exc
     sink.warning(
         f"the previous run of {cfg.name} was moved to {moved} (--overwrite)",
         code="previous_run_moved",
@@ -173,26 +207,29 @@ def run(
     Without ``resume`` a run folder that holds checkpoints of this run name is refused
     (``run_exists``) unless ``overwrite`` moves them aside first."""
     handler: logging.Handler | None = None
+    lock: RunLock | None = None
     from training.config import load_config, save_config
-    from training.config_errors import ConfigError
 
     try:
-        try:
-            cfg = load_config(config_path)
-        except ConfigError as exc:
-            raise ConfigInvalidError(exc.render(), details=exc.lines()) from None
+        cfg = load_config(config_path)  # a ConfigError is a ConfigInvalidError
         run_dir = cfg.run_dir
+        try:
+            fileio.private_dir(run_dir)
+        except OSError as exc:
+            raise save_error(exc, run_dir) from exc
+        lock = RunLock(run_dir).acquire()
+        if lock.stale:
+            log.info("the previous trainer of %s is gone; its lock was taken over", run_dir)
         if not resume:
             guard_fresh_start(cfg, overwrite=overwrite, sink=sink)
         try:
-            run_dir.mkdir(parents=True, exist_ok=True)
             if not resume or not (run_dir / "config.yaml").exists():
                 save_config(cfg, run_dir / "config.yaml")
+            handler = _attach_file_log(run_dir)
+            if hasattr(sink, "tee"):
+                sink.tee(fileio.open_append(run_dir / EVENTS_FILE))
         except OSError as exc:
-            from training.checkpoints import _save_error
-
-            raise _save_error(exc, run_dir) from exc
-        handler = _attach_file_log(run_dir)
+            raise save_error(exc, run_dir) from exc
         from training.config import config_warnings
         from training.loop import RunContext, train
 
@@ -218,6 +255,11 @@ def run(
     except KeyboardInterrupt:
         sink.error("interrupted before a checkpoint could be saved", code="interrupted")
         return 130
+    except OSError as exc:  # e.g. the disk filled up while the latent cache or a sample was written
+        log.debug("OS error", exc_info=True)
+        err = save_error(exc, Path(exc.filename or "a file"))
+        sink.error(err.message, code=err.code)  # type: ignore[attr-defined]
+        return err.exit_status  # type: ignore[attr-defined]
     except Exception as exc:  # noqa: BLE001 - the protocol promises an error event, not a traceback
         if is_cuda_oom(exc):
             oom = OutOfMemoryError()
@@ -230,17 +272,21 @@ def run(
         )
         return 1
     finally:
+        if hasattr(sink, "tee"):
+            sink.tee(None)
         if handler is not None:
             logging.getLogger().removeHandler(handler)
             handler.close()
+        if lock is not None:
+            lock.release()
 
 
 def _attach_file_log(run_dir: Path) -> logging.Handler | None:
     root = logging.getLogger()
-    target = str((run_dir / "train.log").resolve())
+    target = os.path.abspath(run_dir / "train.log")
     if any(isinstance(h, logging.FileHandler) and h.baseFilename == target for h in root.handlers):
         return None
-    fh = logging.FileHandler(target, encoding="utf-8")
+    fh = SafeFileHandler(Path(target))
     fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     fh.setLevel(logging.INFO)
     root.addHandler(fh)
@@ -270,6 +316,12 @@ def main(argv: list[str] | None = None) -> int:
         help="start over in a run folder that holds checkpoints: they are moved into "
         "<run>/previous-<timestamp>/, never deleted",
     )
+    p_run.add_argument(
+        "--detached",
+        action="store_true",
+        help="keep training when the starting process goes away (stdin closed, stdout gone); "
+        "commands then come through <run>/control and events are in <run>/events.jsonl",
+    )
     p_run.add_argument("--verbose", action="store_true", help="debug logs on stderr")
     args = parser.parse_args(argv)
 
@@ -278,8 +330,11 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     # under accelerate launch / torchrun only rank 0 speaks the protocol; the others log only
     main_rank = os.environ.get("RANK", "0") in ("", "0")
-    sink = EventSink(events_stream if main_rank else None)
-    inbox = _LateInbox(sys.stdin if main_rank else None)
+    inbox = _LateInbox(sys.stdin if main_rank else None, stop_on_eof=not args.detached)
+    sink = EventSink(
+        events_stream if main_rank else None,
+        on_closed=None if args.detached else lambda: inbox.parent_gone("stdout was closed"),
+    )
     _stop_on_signals(inbox)
     return run(args.config, resume=args.resume, sink=sink, inbox=inbox, overwrite=args.overwrite)
 
@@ -287,8 +342,8 @@ def main(argv: list[str] | None = None) -> int:
 class _LateInbox(CommandInbox):
     """A CommandInbox whose run folder is known only once the config is read."""
 
-    def __init__(self, stdin):
-        super().__init__(Path(os.devnull), stdin)
+    def __init__(self, stdin, *, stop_on_eof: bool = False):
+        super().__init__(Path(os.devnull), stdin, stop_on_eof=stop_on_eof)
         self.control = None
 
     def bind(self, run_dir: Path) -> None:

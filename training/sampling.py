@@ -12,14 +12,14 @@ diffusers' Z-Image pipeline counts from 0, so it gets ``guidance - 1``.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from training.checkpoints import atomic_write_text
+from training.fileio import atomic_write_bytes, atomic_write_text, sub_dir
 from training.model import TRAINING_ADAPTER, USER_ADAPTER
 
 log = logging.getLogger(__name__)
@@ -62,8 +62,7 @@ def render_samples(
     import torch
     from diffusers import FlowMatchEulerDiscreteScheduler, ZImagePipeline
 
-    out_dir = run_dir / "samples" / str(step)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = sub_dir(sub_dir(run_dir, "samples"), str(step))
     was_training = transformer.training
     vae_home = next(vae.parameters()).device
     decode_on = torch.device(decode_device if decode_device is not None else device)
@@ -102,9 +101,9 @@ def render_samples(
                 ).images
                 image, decoded_on = _decode(pipe, vae, latents, decode_on, vae_home)
             path = out_dir / f"{index}_{seed}.png"
-            tmp = path.with_name(f".{path.name}.tmp")
-            image.save(tmp, format="PNG")
-            os.replace(tmp, path)
+            png = io.BytesIO()
+            image.save(png, format="PNG")
+            atomic_write_bytes(path, png.getbuffer())  # never through a symlink
             paths.append(path)
             manifest.append(
                 {

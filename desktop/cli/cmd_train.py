@@ -138,9 +138,10 @@ def _load_checked(path: Path) -> Any:
     """
     from training.config import check_paths, load_config
     from training.config_errors import ConfigError
+    from training.data import dataset_problems
 
     cfg = load_config(path)
-    problems = check_paths(cfg)
+    problems = check_paths(cfg) + dataset_problems(cfg)
     if problems:
         raise ConfigError(str(path), problems)
     return cfg

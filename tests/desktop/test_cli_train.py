@@ -126,8 +126,12 @@ def fake(tmp_path, monkeypatch):
 
 @pytest.fixture
 def config(tmp_path) -> Path:
+    from PIL import Image
+
     data = tmp_path / "dataset"
     data.mkdir()
+    Image.new("RGB", (512, 512), (120, 90, 60)).save(data / "a.png")  # one usable image
+    (data / "a.txt").write_text("l3yla, a portrait", encoding="utf-8")
     path = tmp_path / "run.yaml"
     path.write_text(
         yaml.safe_dump(
@@ -344,6 +348,14 @@ def test_init_writes_a_valid_config_with_the_preset(tmp_path, capsys):
     argv = ["train", "--init", str(out), "--trigger", "m4ria", "--dataset", str(data)]
     assert main([*argv, "--preset", "8gb"]) == 0
     assert f"wrote {out} (runs go to {tmp_path / 'output' / 'm4ria'})" in capsys.readouterr().out
+    assert main(["train", "--validate", str(out)]) == 2  # no usable image yet
+    assert "datasets[0].folder: no usable image" in capsys.readouterr().err
+    (data / "broken.png").write_bytes(b"\x89PNG not really")
+    assert main(["train", "--validate", str(out)]) == 2
+    assert "1 skipped, e.g." in capsys.readouterr().err
+    from PIL import Image
+
+    Image.new("RGB", (768, 768), (10, 20, 30)).save(data / "a.png")
     assert main(["train", "--validate", str(out)]) == 0
     from training.config import load_config
 
@@ -535,3 +547,54 @@ def test_real_trainer_from_aitk_job_and_ctrl_c(tmp_path, tmp_path_factory):
     assert 1 <= stopped_at < 200
     assert (run_dir / f"tiny_{stopped_at:09d}.safetensors").exists()
     assert f"continue with: likeness train {run_dir / 'config.yaml'} --resume" in out
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.name == "nt", reason="POSIX signals")
+def test_killed_cli_stops_the_real_trainer_cleanly_and_resume_works(tmp_path, tmp_path_factory):
+    """SIGKILL of `likeness train`: the trainer sees its stdin close, saves and exits, and a
+    --resume afterwards is the only trainer in the run folder (it was refused before)."""
+    pytest.importorskip("torch")
+    from tests.training.tiny_zimage import tiny_config, tiny_model_dir, write_config
+    from training.events import ListSink
+    from training.runner import run
+
+    model = tiny_model_dir(tmp_path_factory)
+    cfg = tiny_config(
+        tmp_path, model, train={"steps": 500}, save={"every": 1000}, sample={"enabled": False}
+    )
+    path = write_config(tmp_path / "run.yaml", cfg)
+    env = {k: v for k, v in os.environ.items() if k != "LIKENESS_TRAINER_CMD"}
+    proc = _start_cli(path, env)
+    run_dir = tmp_path / "runs" / "tiny"
+    try:
+        _wait_for(proc, "step 1/500", timeout=400)
+        trainer_pid = json.loads((run_dir / "trainer.lock").read_text())["pid"]
+        assert trainer_pid != proc.pid
+        busy = ListSink()
+        assert run(path, resume=True, sink=busy) == 8  # refused while it lives
+        assert f"pid {trainer_pid}" in busy.of("error")[0]["message"]
+        proc.kill()
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            os.kill(trainer_pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.2)
+    else:
+        os.kill(trainer_pid, signal.SIGKILL)
+        raise AssertionError("the trainer outlived the killed CLI")
+    log = (run_dir / "train.log").read_text()
+    assert "the process that started the trainer is gone" in log
+    saved = sorted(run_dir.glob("tiny_*.safetensors"))
+    assert saved, "no checkpoint was saved on the way out"
+    resumed = ListSink()
+    cfg["train"]["steps"] = int(saved[-1].stem.rsplit("_", 1)[1]) + 1
+    write_config(path, cfg)
+    assert run(path, resume=True, sink=resumed) == 0, resumed.of("error")
+    assert resumed.of("done")[-1]["reason"] == "finished"

@@ -63,17 +63,18 @@ def test_saved_lora_loads_with_the_right_scale_through_diffusers_conversion():
 def test_atomic_save_on_full_disk_leaves_previous_file_and_no_temp(tmp_path, monkeypatch):
     from safetensors.torch import load_file
 
-    from training import checkpoints
+    from training import checkpoints, fileio
     from training.errors import DiskFullError
 
     target = tmp_path / "lora.safetensors"
     checkpoints.atomic_save_safetensors({"x": torch.ones(3)}, target)
+    real = fileio._write_all
 
-    def full(tensors, path, metadata):
-        path.write_bytes(b"partial")
+    def full(fd, data):
+        real(fd, bytes(data)[:7])  # a part lands in the temporary file, then the disk is full
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(checkpoints, "_write_safetensors", full)
+    monkeypatch.setattr(fileio, "_write_all", full)
     with pytest.raises(DiskFullError):
         checkpoints.atomic_save_safetensors({"x": torch.zeros(3)}, target)
     assert torch.equal(load_file(str(target))["x"], torch.ones(3))
@@ -81,18 +82,20 @@ def test_atomic_save_on_full_disk_leaves_previous_file_and_no_temp(tmp_path, mon
 
 
 def test_other_os_errors_are_save_errors(tmp_path, monkeypatch):
-    from training import checkpoints
+    from training import fileio
     from training.errors import SaveError
 
-    def denied(tensors, path, metadata):
+    def denied(fd, data):
         raise OSError(errno.EACCES, "Permission denied")
 
-    monkeypatch.setattr(checkpoints, "_write_safetensors", denied)
+    monkeypatch.setattr(fileio, "_write_all", denied)
+    from training import checkpoints
+
     with pytest.raises(SaveError, match="Permission denied"):
         checkpoints.atomic_save_safetensors({"x": torch.ones(1)}, tmp_path / "a.safetensors")
 
 
-def test_keep_last_never_removes_the_newest_and_keeps_one_state(tmp_path):
+def test_keep_last_never_removes_the_newest_and_keeps_two_states(tmp_path):
     from training import checkpoints
 
     for step in (100, 200, 300, 400):
@@ -109,8 +112,11 @@ def test_keep_last_never_removes_the_newest_and_keeps_one_state(tmp_path):
         tmp_path / "other_000000100.safetensors"
     ).exists()
     assert checkpoints.latest_state(tmp_path, "run").name == "run_000000400"
-    assert len(list((tmp_path / "state").iterdir())) == 1
-    assert len(removed) == 2 + 3
+    assert sorted(p.name for p in (tmp_path / "state").iterdir()) == [
+        "run_000000300",
+        "run_000000400",
+    ]
+    assert len(removed) == 2 + 2
     checkpoints.prune(tmp_path, "run", keep_last=0)  # still keeps the newest
     assert [s for s, _ in checkpoints.list_checkpoints(tmp_path, "run")] == [400]
 

@@ -385,3 +385,35 @@ def test_saved_yaml_explains_each_setting(tmp_path):
     assert "  # the dataset folder\n- folder: /a\n" in text
     assert "  resolutions: [512, 768, 1024]\n" in text
     assert load_config(tmp_path / "run.yaml") == cfg
+
+
+# -- numbers: no booleans, sane upper bounds (issue 8) ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("over", "expected"),
+    [
+        ({"train": {"steps": True}}, "train.steps: must be a number, got true"),
+        ({"train": {"lr": False}}, "train.lr: must be a number, got false"),
+        ({"network": {"rank": True}}, "network.rank: must be a number, got true"),
+        (
+            {"datasets": [{"folder": "/d", "repeats": True}]},
+            "datasets[0].repeats: must be a number",
+        ),
+        ({"train": {"steps": 10**20}}, "train.steps: must be <= 1000000"),
+        ({"train": {"steps": 1e20}}, "train.steps: is far too large"),
+        ({"network": {"rank": 1024}}, "network.rank: must be <= 256"),
+        ({"datasets": [{"folder": "/d", "resolutions": [4096]}]}, "must be <= 2048"),
+        ({"datasets": [{"folder": "/d", "repeats": 5000}]}, "repeats: must be <= 1000"),
+        ({"save": {"every": 10**9}}, "save.every: must be <= 1000000"),
+        ({"train": {"seed": 2**40}}, "train.seed: must be <="),
+    ],
+)
+def test_numbers_are_numbers_within_bounds(over, expected):
+    lines = problems(minimal(**over))
+    assert any(expected in line for line in lines), lines
+
+
+def test_booleans_stay_booleans():
+    cfg = validate_config(minimal(train={"gradient_checkpointing": False}, sample={"enabled": 0}))
+    assert cfg.train.gradient_checkpointing is False and cfg.sample.enabled is False

@@ -1,4 +1,7 @@
-"""Bad input never ends in a traceback: one clear ``error`` event and a non-zero exit."""
+"""Bad input never ends in a traceback: one clear ``error`` event and a non-zero exit.
+
+The tiny model at rank 4: no error path here depends on tensor sizes.
+"""
 
 from __future__ import annotations
 
@@ -92,13 +95,10 @@ def test_full_disk_during_a_save_keeps_earlier_checkpoints(tmp_path, model_dir, 
     from training import checkpoints
 
     real = checkpoints._write_safetensors
-    calls = {"n": 0}
 
     def writer(tensors, path, metadata):
         if "tiny_000000002" in path.name:
-            real(tensors, path, metadata)  # leave a half-written temp file behind, then fail
             raise OSError(errno.ENOSPC, "No space left on device")
-        calls["n"] += 1
         real(tensors, path, metadata)
 
     monkeypatch.setattr(checkpoints, "_write_safetensors", writer)

@@ -1,4 +1,9 @@
-"""Stop + ``--resume`` continues exactly: same step, same LoRA weights, same optimizer state."""
+"""Stop + ``--resume`` continues exactly: same step, same LoRA weights, same optimizer state.
+
+Rank 4 on the tiny model: these tests are about data order, RNG and accumulation, which do
+not depend on sizes. Every preset and optimizer at its real rank, with bitsandbytes' quantised
+states switched on, is in ``test_real_sizes.py``.
+"""
 
 from __future__ import annotations
 

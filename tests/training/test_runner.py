@@ -171,3 +171,27 @@ def test_overwrite_flag_is_accepted_by_the_process_entry_point():
         timeout=60,
     )
     assert out.returncode == 0 and "--overwrite" in out.stdout
+
+
+@pytest.mark.slow
+def test_detached_trainer_keeps_training_when_stdin_and_stdout_go(tmp_path_factory, tmp_path):
+    """``--detached`` (the Train tab's mode): a closed stdin and a gone reader are no stop;
+    the events are still in ``<run>/events.jsonl``."""
+    model_dir = tiny_model_dir(tmp_path_factory)
+    cfg = tiny_config(tmp_path, model_dir, train={"steps": 3}, sample={"enabled": False})
+    path = write_config(tmp_path / "run.yaml", cfg)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "training", "run", str(path), "--detached"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    proc.stdin.close()
+    proc.stdout.readline()  # the first event, then nobody reads any more
+    proc.stdout.close()
+    assert proc.wait(timeout=600) == 0
+    events = (tmp_path / "runs" / "tiny" / "events.jsonl").read_text().splitlines()
+    done = json.loads(events[-1])
+    assert done["event"] == "done" and done["reason"] == "finished" and done["step"] == 3

@@ -25,6 +25,10 @@ TEXT_DIM = 32
 TRANSFORMER_DIM = 32
 TRANSFORMER_HEADS = 2
 AXES_DIMS = [4, 6, 6]  # sum == TRANSFORMER_DIM / TRANSFORMER_HEADS
+# Wide enough that every LoRA matrix of rank >= 16 has >= 4096 elements, the size from which
+# bitsandbytes' 8-bit optimizers quantise their state (``min_8bit_size``) and share their
+# quantisation maps between parameters: the real code path of every preset.
+REAL_PATH_DIM = 256
 
 
 def _byte_alphabet() -> list[str]:
@@ -52,7 +56,7 @@ def build_tokenizer():
     return Qwen2Tokenizer(vocab=vocab, merges=[], chat_template=CHAT_TEMPLATE)
 
 
-def build_components(seed: int = 0) -> dict:
+def build_components(seed: int = 0, dim: int = TRANSFORMER_DIM) -> dict:
     import torch
     from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler, ZImageTransformer2DModel
     from transformers import Qwen3Config, Qwen3Model
@@ -90,13 +94,13 @@ def build_components(seed: int = 0) -> dict:
         all_patch_size=(2,),
         all_f_patch_size=(1,),
         in_channels=16,
-        dim=TRANSFORMER_DIM,
-        n_layers=2,
+        dim=dim,
+        n_layers=2 if dim == TRANSFORMER_DIM else 1,  # wide models: one layer, for speed
         n_refiner_layers=1,
         n_heads=TRANSFORMER_HEADS,
         n_kv_heads=TRANSFORMER_HEADS,
         cap_feat_dim=TEXT_DIM,
-        axes_dims=AXES_DIMS,
+        axes_dims=AXES_DIMS if dim == TRANSFORMER_DIM else _axes(dim // TRANSFORMER_HEADS),
         axes_lens=[1024, 64, 64],
     ).eval()
     # The pad tokens start at zero in the real init; random values make the test stronger.
@@ -114,11 +118,17 @@ def build_components(seed: int = 0) -> dict:
     }
 
 
-def build_tiny_pipeline(folder: Path, seed: int = 0) -> Path:
+def _axes(head_dim: int) -> list[int]:
+    """Rotary axes (frame, height, width) summing to ``head_dim``, each even."""
+    side = (head_dim // 3) // 2 * 2
+    return [head_dim - 2 * side, side, side]
+
+
+def build_tiny_pipeline(folder: Path, seed: int = 0, dim: int = TRANSFORMER_DIM) -> Path:
     """Write a tiny random Z-Image pipeline (diffusers layout) into ``folder``."""
     from diffusers import ZImagePipeline
 
-    pipe = ZImagePipeline(**build_components(seed))
+    pipe = ZImagePipeline(**build_components(seed, dim))
     pipe.save_pretrained(str(folder), safe_serialization=True)
     return folder
 
@@ -183,11 +193,13 @@ def make_dataset(folder: Path, count: int = 4, size: tuple[int, int] = (256, 256
 _BUILT: dict[str, Path] = {}
 
 
-def tiny_model_dir(tmp_path_factory) -> Path:
+def tiny_model_dir(tmp_path_factory, dim: int = TRANSFORMER_DIM) -> Path:
     """Build the tiny pipeline once per test session (shared by every test module)."""
-    if "model" not in _BUILT:
-        _BUILT["model"] = build_tiny_pipeline(tmp_path_factory.mktemp("tiny-zimage") / "model")
-    return _BUILT["model"]
+    key = f"model-{dim}"
+    if key not in _BUILT:
+        folder = tmp_path_factory.mktemp(f"tiny-zimage-{dim}") / "model"
+        _BUILT[key] = build_tiny_pipeline(folder, dim=dim)
+    return _BUILT[key]
 
 
 def tiny_config(tmp_path: Path, model_dir: Path, data_dir: Path | None = None, **sections) -> dict:

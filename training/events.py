@@ -17,17 +17,7 @@ from typing import IO, Any
 
 log = logging.getLogger(__name__)
 
-PROTOCOL_VERSION = 1
-
-WARNING_CODES = (
-    "no_gpu",
-    "image_skipped",
-    "caption_missing",
-    "resolution_upscaled",
-    "command_unknown",
-    "nf4_unavailable",
-    "other",
-)
+from training.protocol import PROTOCOL_VERSION, WARNING_CODES  # noqa: F401  (re-exported)
 
 
 def _clean(value: Any) -> Any:

@@ -525,7 +525,9 @@ def test_real_trainer_from_aitk_job_and_ctrl_c(tmp_path, tmp_path_factory):
     job = tmp_path / "job.yaml"
     save_aitk(cfg, job)
     env = {k: v for k, v in os.environ.items() if k != "LIKENESS_TRAINER_CMD"}
-    argv = [sys.executable, "-m", "desktop", "train", "--from-aitk", str(job)]
+    # --force: the tiny dataset's four identical captions are an identity leak (the gate
+    # refuses it; see test_gate_refuses_a_leaking_dataset); this test is about the trainer
+    argv = [sys.executable, "-m", "desktop", "train", "--from-aitk", str(job), "--force"]
     proc = subprocess.Popen(
         argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True,

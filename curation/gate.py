@@ -37,7 +37,12 @@ class GateReason:
         return f"{self.rule}: {self.message}{where}"
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "rule": self.rule, "message": self.message, "paths": list(self.paths)}
+        return {
+            "kind": self.kind,
+            "rule": self.rule,
+            "message": self.message,
+            "paths": list(self.paths),
+        }
 
 
 @dataclass
@@ -70,13 +75,20 @@ def _lint_reasons(report: Any) -> list[GateReason]:
     return reasons
 
 
-def check_dataset(workspace: Any, *, settings: Any = None, analysis: Any = None) -> GateResult:
+def check_dataset(
+    workspace: Any, *, settings: Any = None, analysis: Any = None, trigger: str | None = None
+) -> GateResult:
     """The gate for one open ``Workspace``. ``analysis``: a ``DatasetAnalysis`` (the GUI's
-    current one); None reads the cached one."""
+    current one); None reads the cached one. ``trigger``: the run's trigger, used when the
+    dataset settings have none yet (else the trigger itself reads as an identity leak)."""
+    from dataclasses import replace
+
     from curation.captions.workspace_lint import LintMemo, lint_workspace
 
     result = GateResult(folder=str(workspace.root))
     chosen = settings if settings is not None else workspace.settings()
+    if trigger and not chosen.trigger:
+        chosen = replace(chosen, trigger=trigger)
     memo = LintMemo()
     report = lint_workspace(workspace, chosen, memo=memo)
     result.reasons.extend(_lint_reasons(report))
@@ -100,7 +112,7 @@ def check_dataset(workspace: Any, *, settings: Any = None, analysis: Any = None)
     return result
 
 
-def check_folder(folder: str) -> GateResult:
+def check_folder(folder: str, trigger: str | None = None) -> GateResult:
     """The gate for a dataset folder (opened and closed here); an unusable folder is a reason."""
     from curation.errors import LikenessError
     from curation.workspace import Workspace
@@ -110,4 +122,4 @@ def check_folder(folder: str) -> GateResult:
     except LikenessError as exc:
         return GateResult(folder, [GateReason("dataset", "unusable", str(exc))])
     with ws:
-        return check_dataset(ws)
+        return check_dataset(ws, trigger=trigger)

@@ -251,7 +251,7 @@ def _gate(cfg: Any, *, force: bool) -> bool:
 
     refused = False
     for ds in cfg.datasets:
-        result = check_folder(str(ds.folder))
+        result = check_folder(str(ds.folder), trigger=cfg.trigger)
         for note in result.notes:
             print(f"note: {ds.folder}: {note}")
         if result.ok:

@@ -600,3 +600,22 @@ def test_killed_cli_stops_the_real_trainer_cleanly_and_resume_works(tmp_path, tm
     write_config(path, cfg)
     assert run(path, resume=True, sink=resumed) == 0, resumed.of("error")
     assert resumed.of("done")[-1]["reason"] == "finished"
+
+
+def test_gate_refuses_a_leaking_dataset(fake, config, tmp_path, capsys):
+    """Exit 2 with the reasons, nothing started; --force trains and says why it was gated."""
+    from PIL import Image
+
+    data = tmp_path / "dataset"
+    for i in range(4):
+        Image.new("RGB", (512, 512), (i * 50, 90, 60)).save(data / f"b{i}.png")
+        (data / f"b{i}.txt").write_text(f"l3yla, blue eyes, freckles, pose {i}", encoding="utf-8")
+    assert main(["train", str(config)]) == 2
+    captured = capsys.readouterr()
+    assert "not ready to train" in captured.err and "identity-leak" in captured.err
+    assert "b0.png" in captured.err and "--force" in captured.err
+    assert fake() == []  # the trainer never started
+    assert main(["train", str(config), "--force"]) == 0
+    out = capsys.readouterr().out
+    assert "training anyway (--force)" in out and "identity-leak" in out
+    assert len(fake()) == 1

@@ -60,6 +60,9 @@ class MainWindow(QMainWindow):
         from desktop.panels.captions import install as install_captions  # noqa: PLC0415
 
         install_captions(self)
+        from desktop.panels.train import install as install_train  # noqa: PLC0415
+
+        install_train(self)
         self.restore_geometry()
         self._update_history_actions()
 

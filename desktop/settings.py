@@ -42,6 +42,9 @@ class Preferences(BaseModel):
     max_image_megapixels: float = Field(178.0, gt=0, le=2000)
     recursive_scan: bool = True
     recent_folders: list[str] = Field(default_factory=list)
+    # Train tab: where run folders go ("" = ~/Likeness/runs) and the user's ComfyUI folder
+    training_folder: str = ""
+    comfyui_folder: str = ""
 
     def add_recent(self, folder: str | os.PathLike[str]) -> None:
         """Move ``folder`` to the top of the recent list (deduplicated, at most 10)."""

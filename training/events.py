@@ -15,9 +15,9 @@ import time
 from collections.abc import Callable
 from typing import IO, Any
 
-log = logging.getLogger(__name__)
-
 from training.protocol import PROTOCOL_VERSION, WARNING_CODES  # noqa: F401  (re-exported)
+
+log = logging.getLogger(__name__)
 
 
 def _clean(value: Any) -> Any:

@@ -41,7 +41,9 @@ def test_identity_leak_blocks_like_an_error_and_names_the_images(tmp_path):
 
 
 def test_excluded_images_take_no_part(tmp_path):
-    leaking = [f"l3yla, blue eyes, freckles, {c}" for c in ("smiling", "standing", "sitting", "walking")]
+    leaking = [
+        f"l3yla, blue eyes, freckles, {c}" for c in ("smiling", "standing", "sitting", "walking")
+    ]
     root = _dataset(tmp_path / "d", [*leaking, *VARIED[:1]])
     with Workspace.open(str(root)) as ws:
         assert not check_dataset(ws, trigger="l3yla").ok  # 4 of 5 captions (80%) share the fragment

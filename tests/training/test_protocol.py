@@ -15,7 +15,9 @@ from training.runner import parse_command
 def test_every_event_the_sink_writes_parses_back_typed():
     out = io.StringIO()
     sink = EventSink(out)
-    sink.started(name="leyla", run_dir="/r", device="cpu", total_steps=10, start_step=0, resumed=False)
+    sink.started(
+        name="leyla", run_dir="/r", device="cpu", total_steps=10, start_step=0, resumed=False
+    )
     sink.status("caching latents", component="vae", device="cpu")
     sink.cache_progress("latents", 1, 4)
     sink.emit("step", step=1, loss=0.5, lr=1e-4, it_s=2.0, eta_s=None, vram_gb=None)
@@ -66,6 +68,7 @@ def test_error_codes_match_the_documented_exit_statuses():
     from pathlib import Path
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "trainer-protocol.md").read_text()
+    rows = {line.split("|")[1].strip(): line for line in doc.splitlines() if line.startswith("| `")}
     for code, status in p.ERROR_CODES.items():
-        assert f"| `{code}` |" in doc, code
+        assert rows[f"`{code}`"].rstrip().endswith(f"| {status} |"), code
     assert p.ERROR_CODES["out_of_memory"] == 6 and p.ERROR_CODES["run_locked"] == 8

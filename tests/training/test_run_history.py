@@ -38,7 +38,9 @@ def test_finished_stopped_failed(tmp_path):
     row = summary_row(h)
     assert row["checkpoints"] == 1 and row["loss"] == 0.25 and row["step"] == 2
     run2 = tmp_path / "r2"
-    _write(run2, STARTED, {"event": "error", "code": "out_of_memory", "message": "m", "details": []})
+    _write(
+        run2, STARTED, {"event": "error", "code": "out_of_memory", "message": "m", "details": []}
+    )
     assert load_history(run2).status() == "failed"
 
 

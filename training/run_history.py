@@ -124,8 +124,11 @@ class RunHistory:
         return found[-1] if found else None
 
 
-def read_events(path: Path, offset: int = 0) -> tuple[list[p.Event], int]:
+def read_events(
+    path: Path, offset: int = 0, max_bytes: int | None = None
+) -> tuple[list[p.Event], int]:
     """Complete event lines of ``path`` from byte ``offset``; returns them and the new offset.
+    ``max_bytes``: read at most about this much (a live reader takes a burst in slices).
 
     A partial last line (the trainer is writing it) is left for the next call; a line that is
     not an event is logged and skipped. Never follows a symlink."""
@@ -143,11 +146,13 @@ def read_events(path: Path, offset: int = 0) -> tuple[list[p.Event], int]:
             offset = size - MAX_EVENTS_BYTES
         os.lseek(fd, offset, os.SEEK_SET)
         chunks = []
-        while True:
-            chunk = os.read(fd, 1 << 20)
+        left = max_bytes if max_bytes is not None else size - offset
+        while left > 0:
+            chunk = os.read(fd, min(1 << 20, left))
             if not chunk:
                 break
             chunks.append(chunk)
+            left -= len(chunk)
     finally:
         os.close(fd)
     data = b"".join(chunks)

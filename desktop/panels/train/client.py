@@ -8,8 +8,8 @@ after it. Commands go through ``<run>/control`` (the only channel a detached tra
 
 Whether the trainer is still alive comes from its lock (``training.runlock.holder``); a
 trainer that is gone without a ``done`` or ``error`` event is reported as ``interrupted``.
-Reading happens on the GUI thread in small slices (at most ``MAX_EVENTS_PER_TICK`` events per
-tick), so a burst never stalls the window.
+Reading happens on the GUI thread in small slices (at most ``MAX_EVENTS_PER_TICK`` events or
+``TICK_BUDGET_S`` per tick), so a burst never stalls the window.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 POLL_MS = 100
 LAUNCH_GRACE_S = 120.0  # the trainer takes its lock after imports and config checks
 MAX_EVENTS_PER_TICK = 200
+READ_BYTES_PER_TICK = 24 << 10  # ~150 step events: 1500 a second, far above 20
+TICK_BUDGET_S = 0.02  # stop dispatching after this long; the rest waits for the next tick
 
 
 def trainer_argv(config: Path, *, resume: bool = False, overwrite: bool = False) -> list[str]:
@@ -170,14 +172,16 @@ class TrainerProcess(QObject):
         if self.source is None:
             return
         if not self._pending:
-            events, self._offset = read_events(self.source, self._offset)
+            events, self._offset = read_events(self.source, self._offset, READ_BYTES_PER_TICK)
             self._pending = events
-        batch, self._pending = (
-            self._pending[:MAX_EVENTS_PER_TICK],
-            self._pending[MAX_EVENTS_PER_TICK:],
-        )
-        for ev in batch:
+        deadline = time.perf_counter() + TICK_BUDGET_S
+        done = 0
+        for ev in self._pending[:MAX_EVENTS_PER_TICK]:
             self._dispatch(ev)
+            done += 1
+            if time.perf_counter() > deadline:
+                break
+        del self._pending[:done]
         if self._pending or self._ended:
             if self._ended and not self._pending:
                 self._timer.stop()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -175,13 +176,15 @@ class TrainController:
         self.dataset: Path | None = None
         self.hist: RunHistory | None = None
         self.config_path: Path | None = None
+        self.rows: list[dict[str, Any]] = []
 
     # -- runs list --------------------------------------------------------------------------
     def open_dataset(self, dataset: Path, training_folder: Path) -> list[RunHistory]:
         """List this dataset's runs; reattach to one that is still running."""
         self.dataset, self.training_folder = Path(dataset), Path(training_folder)
         runs = runs_for_dataset(self.training_folder, self.dataset)
-        self.view.show_runs([summary_row(h) for h in runs])
+        self.rows = [summary_row(h) for h in runs]
+        self.view.show_runs(self.rows)
         live = next((h for h in runs if h.status() == "running"), None)
         if live is not None and self.hist is None:
             self.attach(live.run_dir)
@@ -190,7 +193,8 @@ class TrainController:
     def refresh_runs(self) -> None:
         if self.dataset is not None and self.training_folder is not None:
             runs = runs_for_dataset(self.training_folder, self.dataset)
-            self.view.show_runs([summary_row(h) for h in runs])
+            self.rows = [summary_row(h) for h in runs]
+            self.view.show_runs(self.rows)
 
     def show_run(self, run_dir: Path) -> RunHistory:
         """A finished / stopped / interrupted run with its whole history."""
@@ -316,11 +320,28 @@ class TrainController:
             self.view.show_error(ev, ev.code == "out_of_memory")
         self.view.show_live(self.hist)
         if ev.name in p.TERMINAL_EVENTS or isinstance(ev, p.Started):
-            self.refresh_runs()
+            self.update_current_row()
 
     def on_interrupted(self, message: str) -> None:
         self.view.show_interrupted(message)
-        self.refresh_runs()
+        self.update_current_row(alive=False)
+
+    def update_current_row(self, alive: bool | None = None) -> None:
+        """The runs table with the current run's row from memory (no disk reads: this runs
+        while events stream); a run not listed yet is added on top."""
+        if self.hist is None:
+            return
+        if alive is None:
+            alive = not self.hist.ended
+        row = summary_row(self.hist, alive=alive)
+        old = self.rows
+        if self.hist.started_at is None:
+            prev = next((r for r in old if r["name"] == row["name"]), None)
+            row["started"] = prev["started"] if prev else time.time()
+        if row["started"] is not None:
+            row["duration_s"] = max(0.0, time.time() - row["started"])
+        self.rows = [row] + [r for r in old if r["name"] != row["name"]]
+        self.view.show_runs(self.rows)
 
 
 def _has_run(run_dir: Path, name: str) -> bool:

@@ -6,6 +6,7 @@ Painting costs O(width) whatever the number of points: points are binned per pix
 
 from __future__ import annotations
 
+import bisect
 import math
 
 from PySide6.QtCore import QPointF, QRectF, Qt
@@ -119,25 +120,18 @@ class LossChart(QWidget):
             return QPointF(plot.left() + fx * plot.width(), plot.bottom() - fy * plot.height())
 
         painter.setClipRect(plot)
-        # raw points, at most one per pixel column (the last of each column)
+        # only the visible points, thinned to about one per pixel column: painting costs
+        # O(width) however long the run
+        lo = bisect.bisect_left(self.steps, x0)
+        hi = bisect.bisect_right(self.steps, x1)
+        stride = max(1, (hi - lo) // max(1, int(plot.width())))
+        idx = range(lo, hi, stride)
         painter.setPen(QPen(QColor(120, 170, 255, 110), 2))
-        cols: dict[int, QPointF] = {}
-        for s, v in zip(self.steps, self.values, strict=False):
-            if x0 <= s <= x1:
-                q = pt(s, v)
-                cols[int(q.x())] = q
-        for q in cols.values():
-            painter.drawPoint(q)
+        painter.drawPoints([pt(self.steps[i], self.values[i]) for i in idx])
         path = QPainterPath()
         first = True
-        last_col = None
-        for s, v in zip(self.steps, self.smoothed, strict=False):
-            if not x0 <= s <= x1:
-                continue
-            q = pt(s, v)
-            if int(q.x()) == last_col:
-                continue
-            last_col = int(q.x())
+        for i in idx:
+            q = pt(self.steps[i], self.smoothed[i])
             if first:
                 path.moveTo(q)
                 first = False
@@ -192,8 +186,6 @@ class LossChart(QWidget):
     def nearest(self, step: float) -> tuple[int, float] | None:
         if not self.steps:
             return None
-        import bisect
-
         i = min(bisect.bisect_left(self.steps, step), len(self.steps) - 1)
         if i > 0 and abs(self.steps[i - 1] - step) < abs(self.steps[i] - step):
             i -= 1

@@ -319,7 +319,11 @@ class TrainController:
         elif isinstance(ev, p.Error):
             self.view.show_error(ev, ev.code == "out_of_memory")
         self.view.show_live(self.hist)
-        if ev.name in p.TERMINAL_EVENTS or isinstance(ev, p.Started):
+        if (
+            ev.name in p.TERMINAL_EVENTS
+            or isinstance(ev, p.Started | p.CheckpointSaved)
+            or (isinstance(ev, p.Step) and ev.step % 10 == 0)
+        ):
             self.update_current_row()
 
     def on_interrupted(self, message: str) -> None:

@@ -17,10 +17,11 @@ SMOOTHING = 0.95  # EMA weight of the past, like TensorBoard's slider
 
 
 def smooth(values: list[float], weight: float = SMOOTHING) -> list[float]:
-    out, last = [], None
-    for v in values:
-        last = v if last is None else weight * last + (1 - weight) * v
-        out.append(last)
+    """Debiased EMA (as TensorBoard): the first points are not dragged toward the first one."""
+    out, acc = [], 0.0
+    for n, v in enumerate(values, 1):
+        acc = weight * acc + (1 - weight) * v
+        out.append(acc / (1 - weight**n))
     return out
 
 
@@ -35,6 +36,7 @@ class LossChart(QWidget):
         self.steps: list[int] = []
         self.values: list[float] = []
         self.smoothed: list[float] = []
+        self._acc = 0.0  # the EMA before debiasing
         self.log_scale = False
         self.view: tuple[float, float] | None = None  # visible step range; None = all
         self.hover: tuple[int, float] | None = None
@@ -50,12 +52,15 @@ class LossChart(QWidget):
         if not appended:
             self.steps, self.values = [s for s, _ in points], [v for _, v in points]
             self.smoothed = smooth(self.values)
+            self._acc = 0.0
+            for v in self.values:
+                self._acc = SMOOTHING * self._acc + (1 - SMOOTHING) * v
         else:  # appended: extend the EMA incrementally
             for s, v in points[len(self.steps) :]:
-                last = self.smoothed[-1] if self.smoothed else v
+                self._acc = SMOOTHING * self._acc + (1 - SMOOTHING) * v
                 self.steps.append(s)
                 self.values.append(v)
-                self.smoothed.append(SMOOTHING * last + (1 - SMOOTHING) * v)
+                self.smoothed.append(self._acc / (1 - SMOOTHING ** len(self.steps)))
         self.total_steps = total
         self.update()
 
@@ -126,7 +131,7 @@ class LossChart(QWidget):
         hi = bisect.bisect_right(self.steps, x1)
         stride = max(1, (hi - lo) // max(1, int(plot.width())))
         idx = range(lo, hi, stride)
-        painter.setPen(QPen(QColor(120, 170, 255, 110), 2))
+        painter.setPen(QPen(QColor(120, 170, 255, 170), 3))
         painter.drawPoints([pt(self.steps[i], self.values[i]) for i in idx])
         path = QPainterPath()
         first = True

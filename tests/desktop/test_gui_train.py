@@ -61,6 +61,7 @@ def _window(qtbot, runs: Path):
     # five tiny images are NOT READY once the background face analysis has run: the gate's
     # own test answers the dialog itself
     win.train.page.gate_answer = True
+    win.train.close_answer = "stop"  # a failed test must not leave a dialog open at teardown
     return win
 
 
@@ -291,10 +292,9 @@ def test_real_tiny_zimage_run_through_the_panel(
     this checks the wiring between the panel and the trainer, not the trainer's numerics,
     which tests/training covers at real sizes.)"""
     pytest.importorskip("torch")
+    from desktop.panels.train.form import RunForm
     from tests.training.tiny_zimage import make_dataset as tiny_dataset
     from tests.training.tiny_zimage import tiny_config, tiny_model_dir
-
-    from desktop.panels.train.form import RunForm
     from training.config import validate_config
 
     monkeypatch.delenv("LIKENESS_TRAINER_CMD", raising=False)
@@ -321,7 +321,9 @@ def test_real_tiny_zimage_run_through_the_panel(
     page = win.train.page
     page.form.set_form(RunForm.from_config(cfg), ["tiny model"])
     assert win.train.start()
-    qtbot.waitUntil(lambda: page.gallery.rowCount() >= 1, timeout=400_000)
+    hist = win.train.controller.hist
+    qtbot.waitUntil(lambda: page.gallery.rowCount() >= 1 or hist.ended, timeout=300_000)
+    assert hist.error is None, (hist.error.code, hist.error.message)
     assert page.gallery.event_at(0, 0).prompt.startswith("t0ken")
     page.grab().save(str(screenshot_dir / "train_real_tiny_running.png"))
     qtbot.waitUntil(page.btn_stop.isEnabled, timeout=5000)

@@ -324,7 +324,7 @@ def test_real_tiny_zimage_run_through_the_panel(
     hist = win.train.controller.hist
     qtbot.waitUntil(lambda: page.gallery.rowCount() >= 1 or hist.ended, timeout=300_000)
     assert hist.error is None, (hist.error.code, hist.error.message)
-    assert page.gallery.event_at(0, 0).prompt.startswith("t0ken")
+    assert "t0ken" in page.gallery.event_at(0, 0).prompt
     page.grab().save(str(screenshot_dir / "train_real_tiny_running.png"))
     qtbot.waitUntil(page.btn_stop.isEnabled, timeout=5000)
     page.btn_stop.click()

@@ -335,5 +335,7 @@ def test_real_tiny_zimage_run_through_the_panel(
     _wait_status(qtbot, win, "finished", timeout=400_000)
     hist = win.train.controller.hist
     assert hist.start_step == stopped and hist.loss[-1][0] == 12
+    assert [s for s, _ in hist.loss] == list(range(1, 13))  # the curve before the stop stays
+    assert page.gallery.steps == [4, 8, 12]
     assert Path(hist.done.final_path).is_file()
     page.grab().save(str(screenshot_dir / "train_real_tiny_finished.png"))

@@ -172,8 +172,17 @@ class TrainerProcess(QObject):
         if self.source is None:
             return
         if not self._pending:
-            events, self._offset = read_events(self.source, self._offset, READ_BYTES_PER_TICK)
-            self._pending = events
+            self._pending, self._offset = self._read()
+            if not self._pending and not self._ended and not self._alive():
+                # gone: one more look for its last words (written just before it exited)
+                self._pending, self._offset = self._read()
+                if not self._pending:
+                    self._timer.stop()
+                    self._ended = True
+                    self.interrupted.emit(
+                        "the trainer is gone without finishing (crash, kill or power loss)"
+                    )
+                    return
         deadline = time.perf_counter() + TICK_BUDGET_S
         done = 0
         for ev in self._pending[:MAX_EVENTS_PER_TICK]:
@@ -182,20 +191,12 @@ class TrainerProcess(QObject):
             if time.perf_counter() > deadline:
                 break
         del self._pending[:done]
-        if self._pending or self._ended:
-            if self._ended and not self._pending:
-                self._timer.stop()
-            return
-        if not self._alive():
-            events, self._offset = read_events(self.source, self._offset)  # last words
-            for ev in events:
-                self._dispatch(ev)
-            if not self._ended:
-                self._timer.stop()
-                self._ended = True
-                self.interrupted.emit(
-                    "the trainer is gone without finishing (crash, kill or power loss)"
-                )
+        if self._ended and not self._pending:
+            self._timer.stop()
+
+    def _read(self) -> tuple[list[p.Event], int]:
+        assert self.source is not None
+        return read_events(self.source, self._offset, READ_BYTES_PER_TICK)
 
     def _dispatch(self, ev: p.Event) -> None:
         if isinstance(ev, p.Started):

@@ -276,8 +276,19 @@ class TrainController:
     def _launch(
         self, config: Path, run_dir: Path, *, resume: bool, overwrite: bool = False
     ) -> bool:
-        self.hist = RunHistory(name=run_dir.name, run_dir=run_dir)
+        if resume:  # the curve, samples and checkpoints so far stay; new events go on top
+            hist = load_history(run_dir)
+            hist.error, hist.done, hist.ended = None, None, False
+        else:
+            hist = RunHistory(name=run_dir.name, run_dir=run_dir)
+        self.hist = hist
         self.config_path = config
+        self.view.show_live(hist)
+        for step in sorted(hist.samples):
+            for ev in hist.samples[step].values():
+                self.view.add_sample(ev)
+        for ev in hist.checkpoints:
+            self.view.add_checkpoint(ev)
         return bool(self.client.start(config, run_dir, resume=resume, overwrite=overwrite))
 
     def lower_preset_and_resume(self) -> bool:

@@ -115,6 +115,19 @@ def test_form_fills_itself_and_validates_live(qtbot, env, screenshot_dir):
     )
     form.advanced.setChecked(True)
     page.grab().save(str(screenshot_dir / "train_form.png"))
+    # a ComfyUI folder with the standard files: the form switches to them
+    comfy = env / "ComfyUI" / "models"
+    for sub, name in (("diffusion_models", "z_image_turbo_bf16.safetensors"),
+                      ("text_encoders", "qwen_3_4b.safetensors"), ("vae", "ae.safetensors")):  # fmt: skip
+        (comfy / sub).mkdir(parents=True)
+        (comfy / sub / name).write_bytes(b"x")
+    win.train.choose_comfy(str(env / "ComfyUI"))
+    assert form.form.get("model.source") == "single_file"
+    assert form.form.get("model.vae_file").endswith("ae.safetensors")
+    assert "model: ComfyUI files" in form.notes.text()
+    lr = form.widgets["train.lr"]
+    lr.setText("0.0002")
+    lr.textEdited.emit("0.0002")
     # the YAML written is what `likeness train CONFIG` reads
     from training.config import load_config
 

@@ -92,6 +92,7 @@ class TrainFeature(QObject):
         page.form.preset_chosen.connect(lambda name: self.new_form(preset=name))
         page.form.import_requested.connect(self.import_aitk)
         page.form.export_requested.connect(self.export_aitk)
+        page.form.comfy_requested.connect(self.choose_comfy)
 
     # -- state ------------------------------------------------------------------------------
     @property
@@ -208,6 +209,21 @@ class TrainFeature(QObject):
             QMessageBox.warning(self.page, "Import", str(exc))
             return
         self.page.form.set_form(RunForm.from_config(cfg), [report.summary(), *report.lines()])
+
+    def choose_comfy(self, folder: str | None = None) -> None:
+        """Set the ComfyUI folder (kept in the preferences) and search it again."""
+        from desktop.settings import save_preferences
+
+        if folder is None:
+            folder = QFileDialog.getExistingDirectory(self.page, "Your ComfyUI folder")
+        if not folder:
+            return
+        self.prefs.comfyui_folder = folder
+        try:
+            save_preferences(self.prefs)
+        except OSError as exc:
+            log.warning("cannot save the preferences: %s", exc)
+        self.new_form()
 
     def export_aitk(self) -> None:
         from training.aitk import save_aitk

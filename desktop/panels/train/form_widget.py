@@ -35,6 +35,7 @@ class RunFormWidget(QWidget):
     import_requested = Signal()
     export_requested = Signal()
     preset_chosen = Signal(str)
+    comfy_requested = Signal()  # choose the ComfyUI folder the models are searched in
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -99,6 +100,9 @@ class RunFormWidget(QWidget):
         row = QHBoxLayout()
         self.btn_import = QPushButton("Import ai-toolkit job…")
         self.btn_export = QPushButton("Export ai-toolkit job…")
+        self.btn_comfy = QPushButton("ComfyUI folder…")
+        self.btn_comfy.setToolTip("Search models/diffusion_models|unet, text_encoders|clip, vae")
+        self.btn_comfy.clicked.connect(self.comfy_requested)
         self.btn_start = QPushButton("Start training")
         self.btn_start.setDefault(True)
         self.btn_import.clicked.connect(self.import_requested)
@@ -106,6 +110,7 @@ class RunFormWidget(QWidget):
         self.btn_start.clicked.connect(self.start_requested)
         row.addWidget(self.btn_import)
         row.addWidget(self.btn_export)
+        row.addWidget(self.btn_comfy)
         row.addStretch(1)
         row.addWidget(self.btn_start)
         outer.addLayout(row)

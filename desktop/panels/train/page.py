@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QMessageBox,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
@@ -83,9 +84,15 @@ class TrainPage(QWidget):
         self.tabs.addTab(self._build_live(), "Run")
         split.addWidget(self.tabs)
         split.setSizes([380, 1000])
+        # in a scroll area: the page must not raise the main window's minimum size (the
+        # stack takes the largest minimum of its pages)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(split)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
-        lay.addWidget(split)
+        lay.addWidget(scroll)
         self._timer = QTimer(self)
         self._timer.setInterval(100)
         self._timer.timeout.connect(self._redraw)

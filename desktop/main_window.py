@@ -73,6 +73,9 @@ class MainWindow(QMainWindow):
         from desktop.panels.captions import install as install_captions  # noqa: PLC0415
 
         install_captions(self)
+        from desktop.panels.train import install as install_train  # noqa: PLC0415
+
+        install_train(self)
         from desktop.help import HelpMenu  # noqa: PLC0415
 
         self.help = HelpMenu(self)  # last, so it is the last menu

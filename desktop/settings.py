@@ -45,6 +45,8 @@ class Preferences(BaseModel):
     comfyui_dir: str = ""  # the user's ComfyUI folder ("Send to ComfyUI"; "" = not set)
     theme: Literal["dark", "light", "system"] = "dark"
     toolbar_labels: Literal["beside", "under", "none"] = "beside"
+    # Train tab: where run folders go ("" = ~/Likeness/runs)
+    training_folder: str = ""
 
     def add_recent(self, folder: str | os.PathLike[str]) -> None:
         """Move ``folder`` to the top of the recent list (deduplicated, at most 10)."""

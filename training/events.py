@@ -15,19 +15,9 @@ import time
 from collections.abc import Callable
 from typing import IO, Any
 
+from training.protocol import PROTOCOL_VERSION, WARNING_CODES  # noqa: F401  (re-exported)
+
 log = logging.getLogger(__name__)
-
-PROTOCOL_VERSION = 1
-
-WARNING_CODES = (
-    "no_gpu",
-    "image_skipped",
-    "caption_missing",
-    "resolution_upscaled",
-    "command_unknown",
-    "nf4_unavailable",
-    "other",
-)
 
 
 def _clean(value: Any) -> Any:

@@ -117,3 +117,21 @@ class RunLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def holder(run_dir: Path) -> dict[str, Any] | None:
+    """The live trainer holding ``run_dir``'s lock (its pid/host/started), or None.
+
+    For a reader such as the GUI deciding between "running" and "interrupted": it takes the
+    lock for an instant when nobody holds it (never writing the file) and lets go at once."""
+    path = Path(run_dir) / LOCK_FILE
+    try:
+        fd = fileio._open_nofollow(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        if _try_lock(fd):
+            return None
+        return _read_owner(fd) or {"pid": None}
+    finally:
+        os.close(fd)  # also drops the instant lock taken above

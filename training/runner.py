@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import logging
 import os
 import queue
@@ -31,6 +30,7 @@ from training.errors import (
 )
 from training.events import EventSink
 from training.fileio import save_error
+from training.protocol import CONTROL_FILE, EVENTS_FILE, parse_command
 from training.runlock import RunLock
 
 if TYPE_CHECKING:
@@ -38,23 +38,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CONTROL_FILE = "control"
-EVENTS_FILE = "events.jsonl"
 MAX_CONTROL_BYTES = 64 << 10
-
-
-def parse_command(line: str) -> str | None:
-    """``stop`` or ``{"command": "stop"}`` -> ``"stop"``; blank lines -> None."""
-    line = line.strip()
-    if not line:
-        return None
-    if line.startswith("{"):
-        try:
-            value = json.loads(line).get("command", "")
-        except (ValueError, AttributeError):
-            return line
-        return str(value).strip().lower() or None
-    return line.lower()
 
 
 class CommandInbox:

@@ -40,7 +40,8 @@ def main(model_path: str) -> int:
         import dlib
         import numpy as np
 
-        net = dlib.face_recognition_model_v1(model_path)
+        # dlib-bin ships no type information for its C++ classes
+        net = dlib.face_recognition_model_v1(model_path)  # pyright: ignore[reportAttributeAccessIssue]
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which falls back
         _error(out, f"{type(exc).__name__}: {exc}")
         return 1

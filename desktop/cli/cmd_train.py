@@ -78,6 +78,11 @@ def register(subparsers: Any) -> None:
         "--dry-run", action="store_true", help="with --from-aitk: show the result, write nothing"
     )
     p.add_argument("--plain", action="store_true", help="plain progress lines, no redrawn bar")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="train even when a dataset has caption lint errors or a NOT READY verdict",
+    )
     p.set_defaults(func=run_train)
 
 
@@ -121,6 +126,8 @@ def run_train(args: argparse.Namespace) -> int:
         config_path = Path(args.config)
         cfg = _load_checked(config_path)
         if not (args.resume or args.overwrite) and _refuse_overwrite(cfg, config_path):
+            return EXIT_CONFIG
+        if not _gate(cfg, force=args.force):
             return EXIT_CONFIG
         return launch(config_path, resume=args.resume, plain=args.plain, overwrite=args.overwrite)
     except ConfigError as exc:
@@ -228,12 +235,37 @@ def _from_aitk(args: argparse.Namespace) -> int:
         raise ConfigError(str(job), problems)
     if not (args.resume or args.overwrite) and _refuse_overwrite(cfg, target):
         return EXIT_CONFIG
+    if not _gate(cfg, force=args.force):
+        return EXIT_CONFIG
     if target.exists():
         _keep_previous(target, cfg, is_job=target.resolve() == job.resolve())
     else:
         save_config(cfg, target)
     print(f"wrote {target}")
     return launch(target, resume=args.resume, plain=args.plain, overwrite=args.overwrite)
+
+
+def _gate(cfg: Any, *, force: bool) -> bool:
+    """The launch gate (``curation.gate``) on every dataset of ``cfg``; False: refused."""
+    from curation.gate import check_folder
+
+    refused = False
+    for ds in cfg.datasets:
+        result = check_folder(str(ds.folder), trigger=cfg.trigger)
+        for note in result.notes:
+            print(f"note: {ds.folder}: {note}")
+        if result.ok:
+            continue
+        refused = True
+        stream = sys.stdout if force else sys.stderr
+        head = "training anyway (--force)" if force else "not ready to train"
+        print(f"{ds.folder}: {head}:", file=stream)
+        for reason in result.reasons:
+            print(f"  {reason.line()}", file=stream)
+    if refused and not force:
+        _err("likeness train: fix these (see `likeness captions lint`), or pass --force")
+        return False
+    return True
 
 
 def _refuse_overwrite(cfg: Any, config: Path) -> bool:

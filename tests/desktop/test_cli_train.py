@@ -525,7 +525,9 @@ def test_real_trainer_from_aitk_job_and_ctrl_c(tmp_path, tmp_path_factory):
     job = tmp_path / "job.yaml"
     save_aitk(cfg, job)
     env = {k: v for k, v in os.environ.items() if k != "LIKENESS_TRAINER_CMD"}
-    argv = [sys.executable, "-m", "desktop", "train", "--from-aitk", str(job)]
+    # --force: the tiny dataset's four identical captions are an identity leak (the gate
+    # refuses it; see test_gate_refuses_a_leaking_dataset); this test is about the trainer
+    argv = [sys.executable, "-m", "desktop", "train", "--from-aitk", str(job), "--force"]
     proc = subprocess.Popen(
         argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True,
@@ -598,3 +600,22 @@ def test_killed_cli_stops_the_real_trainer_cleanly_and_resume_works(tmp_path, tm
     write_config(path, cfg)
     assert run(path, resume=True, sink=resumed) == 0, resumed.of("error")
     assert resumed.of("done")[-1]["reason"] == "finished"
+
+
+def test_gate_refuses_a_leaking_dataset(fake, config, tmp_path, capsys):
+    """Exit 2 with the reasons, nothing started; --force trains and says why it was gated."""
+    from PIL import Image
+
+    data = tmp_path / "dataset"
+    for i in range(4):
+        Image.new("RGB", (512, 512), (i * 50, 90, 60)).save(data / f"b{i}.png")
+        (data / f"b{i}.txt").write_text(f"l3yla, blue eyes, freckles, pose {i}", encoding="utf-8")
+    assert main(["train", str(config)]) == 2
+    captured = capsys.readouterr()
+    assert "not ready to train" in captured.err and "identity-leak" in captured.err
+    assert "b0.png" in captured.err and "--force" in captured.err
+    assert fake() == []  # the trainer never started
+    assert main(["train", str(config), "--force"]) == 0
+    out = capsys.readouterr().out
+    assert "training anyway (--force)" in out and "identity-leak" in out
+    assert len(fake()) == 1

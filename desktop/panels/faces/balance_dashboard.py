@@ -76,6 +76,7 @@ class BalanceDashboard(QWidget):
     export_requested = Signal()
     save_report_requested = Signal()
     use_insightface_requested = Signal()
+    train_requested = Signal()  # "Ready: train a LoRA" (shown on a READY verdict)
 
     def __init__(self, profiles: list[str], parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -170,6 +171,11 @@ class BalanceDashboard(QWidget):
         lay.addWidget(self.insightface_btn, 0, Qt.AlignmentFlag.AlignLeft)
         lay.addLayout(run_row)
         lay.addWidget(self.verdict)
+        self.train_btn = QPushButton("Ready: train a LoRA")
+        self.train_btn.setObjectName("trainButton")
+        self.train_btn.clicked.connect(self.train_requested)
+        self.train_btn.hide()
+        lay.addWidget(self.train_btn)
         lay.addWidget(self.reasons)
         lay.addWidget(self.summary)
         lay.addLayout(buttons)
@@ -250,8 +256,10 @@ class BalanceDashboard(QWidget):
             self.pose_chart.set_tiers(None)
             for b in (self.dup_btn, self.id_btn, self.export_btn, self.report_btn):
                 b.setEnabled(False)
+            self.train_btn.hide()
             return
         verdict = report["verdict"]
+        self.train_btn.setVisible(verdict["status"] != "not-ready")
         text, bg, fg = VERDICT_STYLE.get(verdict["status"], VERDICT_STYLE["not-ready"])
         self.verdict.setText(text)
         self.verdict.setStyleSheet(f"background: {bg}; color: {fg};")

@@ -1,0 +1,273 @@
+"""``TrainPage``: the Train tab: this dataset's runs, the new-run form and the live run.
+
+The page is the controller's view (``TrainViewProtocol``); it owns the widgets and nothing
+else. Live updates are coalesced: events only mark the page dirty, and a 100 ms timer redraws
+labels and the loss chart, so a burst of events never stalls the GUI thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QMessageBox,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.panels.train.form import RunForm
+from desktop.panels.train.form_widget import RunFormWidget
+from desktop.panels.train.loss_chart import LossChart
+from desktop.panels.train.samples import SamplesGallery
+from training import protocol as p
+from training.run_history import RunHistory
+
+log = logging.getLogger(__name__)
+
+RUN_COLUMNS = ("name", "status", "step", "loss", "checkpoints", "started", "duration")
+
+
+def _hms(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    s = int(seconds)
+    return f"{s // 3600:d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+class TrainPage(QWidget):
+    run_selected = Signal(str)  # run folder
+    jump_requested = Signal(str)  # an image rel (from a gate reason)
+    back_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.hist: RunHistory | None = None
+        self.attached = False  # the client follows a live trainer
+        self._dirty = False
+        self.gate_answer: bool | None = None  # tests answer the dialogs through these
+        self.existing_answer: str | None = None
+        self.messages: list[str] = []
+        self.run_rows: list[dict[str, Any]] = []
+        split = QSplitter(Qt.Orientation.Horizontal)
+        left = QWidget()
+        ll = QVBoxLayout(left)
+        ll.addWidget(QLabel("<b>Runs of this dataset</b>"))
+        self.runs = QTableWidget(0, len(RUN_COLUMNS))
+        self.runs.setHorizontalHeaderLabels([c.title() for c in RUN_COLUMNS])
+        self.runs.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.runs.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.runs.cellDoubleClicked.connect(self._run_clicked)
+        ll.addWidget(self.runs, 1)
+        self.btn_back = QPushButton("Back to the dataset")
+        self.btn_back.clicked.connect(self.back_requested)
+        ll.addWidget(self.btn_back)
+        split.addWidget(left)
+        self.tabs = QTabWidget()
+        self.form = RunFormWidget()
+        self.tabs.addTab(self.form, "New run")
+        self.tabs.addTab(self._build_live(), "Run")
+        split.addWidget(self.tabs)
+        split.setSizes([380, 1000])
+        # in a scroll area: the page must not raise the main window's minimum size (the
+        # stack takes the largest minimum of its pages)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(split)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addWidget(scroll)
+        self._timer = QTimer(self)
+        self._timer.setInterval(100)
+        self._timer.timeout.connect(self._redraw)
+        self._timer.start()
+
+    def _build_live(self) -> QWidget:
+        w = QWidget()
+        lay = QVBoxLayout(w)
+        self.error_panel = QFrame()
+        self.error_panel.setObjectName("trainError")
+        self.error_panel.setStyleSheet(
+            "QFrame#trainError { background: #4a1f25; border-radius: 6px; }"
+        )
+        el = QHBoxLayout(self.error_panel)
+        self.error_text = QLabel()
+        self.error_text.setWordWrap(True)
+        self.error_text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.btn_lower = QPushButton("Lower the preset (NF4, lower resolution) and resume")
+        self.btn_resume = QPushButton("Resume")
+        el.addWidget(self.error_text, 1)
+        el.addWidget(self.btn_lower)
+        el.addWidget(self.btn_resume)
+        self.error_panel.hide()
+        lay.addWidget(self.error_panel)
+        grid = QGridLayout()
+        self.stats: dict[str, QLabel] = {}
+        for i, key in enumerate(("phase", "step", "loss", "lr", "it/s", "ETA", "VRAM", "device")):
+            label = QLabel("–")
+            label.setObjectName(f"stat_{key}")
+            self.stats[key] = label
+            grid.addWidget(QLabel(f"<small>{key}</small>"), 0, i)
+            grid.addWidget(label, 1, i)
+        lay.addLayout(grid)
+        buttons = QHBoxLayout()
+        self.btn_stop = QPushButton("Stop (save and stop)")
+        self.btn_save = QPushButton("Save now")
+        self.btn_sample = QPushButton("Sample now")
+        self.log_toggle = QCheckBox("log scale")
+        for b in (self.btn_stop, self.btn_save, self.btn_sample):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        buttons.addWidget(self.log_toggle)
+        lay.addLayout(buttons)
+        self.chart = LossChart()
+        self.log_toggle.toggled.connect(self.chart.set_log_scale)
+        lower = QSplitter(Qt.Orientation.Horizontal)
+        self.gallery = SamplesGallery()
+        self.checkpoints = QListWidget()
+        lower.addWidget(self.gallery)
+        lower.addWidget(self.checkpoints)
+        lower.setSizes([700, 260])
+        vsplit = QSplitter(Qt.Orientation.Vertical)
+        vsplit.addWidget(self.chart)
+        vsplit.addWidget(lower)
+        lay.addWidget(vsplit, 1)
+        self.set_running(False)
+        return w
+
+    # -- TrainViewProtocol ------------------------------------------------------------------
+    def show_runs(self, rows: list[dict[str, Any]]) -> None:
+        self.run_rows = rows
+        self.runs.setRowCount(len(rows))
+        for r, row in enumerate(rows):
+            total = row.get("total")
+            started = row.get("started")
+            cells = (
+                row["name"],
+                row["status"],
+                f"{row['step']}/{total}" if total else str(row["step"]),
+                f"{row['loss']:.4f}" if row.get("loss") is not None else "–",
+                str(row["checkpoints"]),
+                time.strftime("%Y-%m-%d %H:%M", time.localtime(started)) if started else "–",
+                _hms(row.get("duration_s")),
+            )
+            for c, text in enumerate(cells):
+                self.runs.setItem(r, c, QTableWidgetItem(text))
+
+    def show_form(self, form: RunForm, notes: list[str]) -> None:
+        self.form.set_form(form, notes)
+        self.tabs.setCurrentIndex(0)
+
+    def show_live(self, hist: RunHistory) -> None:
+        if hist is not self.hist:
+            self.hist = hist
+            self.gallery.clear_samples()
+            self.checkpoints.clear()
+            self.error_panel.hide()
+            self.tabs.setCurrentIndex(1)
+        self._dirty = True
+
+    def add_sample(self, ev: p.SampleSaved) -> None:
+        self.gallery.add_sample(ev)
+
+    def add_checkpoint(self, ev: p.CheckpointSaved) -> None:
+        kind = "final LoRA" if ev.state_path is None else f"step {ev.step}"
+        self.checkpoints.addItem(f"{kind}: {Path(ev.path).name}")
+        self.checkpoints.item(self.checkpoints.count() - 1).setToolTip(ev.path)
+
+    def show_error(self, ev: p.Error, can_lower_preset: bool) -> None:
+        details = "".join(f"\n  {d}" for d in ev.details[:12])
+        self.error_text.setText(f"<b>The trainer stopped: {ev.code}</b><br>{ev.message}{details}")
+        self.btn_lower.setVisible(can_lower_preset)
+        self.btn_resume.setVisible(not can_lower_preset)
+        self.error_panel.show()
+        self.tabs.setCurrentIndex(1)
+        self.set_running(False)
+
+    def show_interrupted(self, message: str) -> None:
+        self.error_text.setText(
+            f"<b>Interrupted</b><br>{message}. Resume continues from the newest complete state."
+        )
+        self.btn_lower.hide()
+        self.btn_resume.show()
+        self.error_panel.show()
+        self.set_running(False)
+
+    def ask_gate(self, reasons: list[Any], notes: list[str]) -> bool:
+        if self.gate_answer is not None:
+            return self.gate_answer
+        from desktop.panels.train.gate_dialog import GateDialog
+
+        dialog = GateDialog(reasons, notes, self)
+        dialog.jump_requested.connect(self.jump_requested)
+        return dialog.exec() == GateDialog.DialogCode.Accepted
+
+    def ask_existing(self, name: str) -> str:
+        if self.existing_answer is not None:
+            return self.existing_answer
+        box = QMessageBox(self)
+        box.setWindowTitle("A run of this name exists")
+        box.setText(f"The run '{name}' already has checkpoints.")
+        resume = box.addButton("Resume", QMessageBox.ButtonRole.AcceptRole)
+        over = box.addButton(
+            "Overwrite (move the old one aside)", QMessageBox.ButtonRole.DestructiveRole
+        )
+        box.addButton("New name", QMessageBox.ButtonRole.RejectRole)
+        box.exec()
+        clicked = box.clickedButton()
+        if clicked is resume:
+            return "resume"
+        if clicked is over:
+            return "overwrite"
+        self.form.name.setFocus()
+        self.form.name.selectAll()
+        return "rename"
+
+    def show_message(self, text: str) -> None:
+        self.messages.append(text)
+        self.form.problems.setText(text)
+
+    # -- drawing ----------------------------------------------------------------------------
+    def set_running(self, running: bool) -> None:
+        for b in (self.btn_stop, self.btn_save, self.btn_sample):
+            b.setEnabled(running)
+
+    def _redraw(self) -> None:
+        if not self._dirty or self.hist is None:
+            return
+        self._dirty = False
+        h = self.hist
+        s = self.stats
+        phase = h.phase
+        if h.cache is not None and phase.startswith("caching"):
+            phase = f"caching {h.cache[0]} {h.cache[1]}/{h.cache[2]}"
+        s["phase"].setText(phase or "–")
+        s["step"].setText(f"{h.step}/{h.total_steps}" if h.total_steps else str(h.step))
+        s["loss"].setText(f"{h.last_loss:.4f}" if h.last_loss is not None else "–")
+        s["lr"].setText(f"{h.lr:.2e}" if h.lr is not None else "–")
+        s["it/s"].setText(f"{h.it_s:.2f}" if h.it_s is not None else "–")
+        s["ETA"].setText(_hms(h.eta_s))
+        s["VRAM"].setText(f"{h.vram_gb:.1f} GB" if h.vram_gb is not None else "–")
+        s["device"].setText(h.device or "–")
+        self.chart.set_points(h.loss, h.total_steps)
+        self.set_running(self.attached and not h.ended)
+
+    def _run_clicked(self, row: int, _column: int) -> None:
+        if 0 <= row < len(self.run_rows):
+            self.run_selected.emit(self.run_rows[row]["name"])

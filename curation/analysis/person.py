@@ -9,7 +9,7 @@ decides that an image is a back view.
 from __future__ import annotations
 
 import logging
-from functools import lru_cache
+import threading
 from pathlib import Path
 
 import cv2
@@ -20,19 +20,28 @@ __all__ = ["find_person"]
 log = logging.getLogger(__name__)
 
 
-@lru_cache(maxsize=1)
+# One detector of each kind PER THREAD: the analysis runs images on two threads, and a
+# CascadeClassifier / HOGDescriptor shared between threads crashed the process (seen as a
+# segfault in detectMultiScale with two analysis threads).
+_local = threading.local()
+
+
 def _hog() -> cv2.HOGDescriptor:
-    hog = cv2.HOGDescriptor()
-    # opencv's stubs lack these two (present at run time in every supported opencv)
-    hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())  # pyright: ignore[reportAttributeAccessIssue]
+    hog = getattr(_local, "hog", None)
+    if hog is None:
+        hog = cv2.HOGDescriptor()
+        # opencv's stubs lack these two (present at run time in every supported opencv)
+        hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())  # pyright: ignore[reportAttributeAccessIssue]
+        _local.hog = hog
     return hog
 
 
-@lru_cache(maxsize=1)
 def _upper_body() -> cv2.CascadeClassifier | None:
-    folder = Path(cv2.data.haarcascades)  # pyright: ignore[reportAttributeAccessIssue]
-    cascade = cv2.CascadeClassifier(str(folder / "haarcascade_upperbody.xml"))
-    return None if cascade.empty() else cascade
+    if not hasattr(_local, "upper_body"):
+        folder = Path(cv2.data.haarcascades)  # pyright: ignore[reportAttributeAccessIssue]
+        cascade = cv2.CascadeClassifier(str(folder / "haarcascade_upperbody.xml"))
+        _local.upper_body = None if cascade.empty() else cascade
+    return _local.upper_body
 
 
 def find_person(rgb: np.ndarray, max_side: int = 256) -> tuple[float, float, float, float] | None:

@@ -355,3 +355,35 @@ def test_real_tiny_zimage_run_through_the_panel(
     assert page.gallery.steps == [4, 8, 12]
     assert Path(hist.done.final_path).is_file()
     page.grab().save(str(screenshot_dir / "train_real_tiny_finished.png"))
+
+
+def test_import_and_export_an_ai_toolkit_job_from_the_form(qtbot, env, monkeypatch, tmp_path):
+    """Import shows the same report as `likeness train --from-aitk JOB --validate`; the
+    exported job imports back to the same settings."""
+    from PySide6.QtWidgets import QFileDialog
+
+    from training.aitk import import_aitk
+
+    shared = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "aitk"
+    job = shared / "ui_zimage_turbo.job_config.json"
+    if not job.is_file():
+        pytest.skip(f"shared ai-toolkit fixture not found at {job}")
+    data = _dataset(env / "l3yla", VARIED)
+    win = _window(qtbot, env / "runs")
+    open_and_wait(qtbot, win, data, thumbs=False)
+    win.train.show()
+    form = win.train.page.form
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(job), ""))
+    form.btn_import.click()
+    cfg, report = import_aitk(job, trigger="l3yla", base_dir=job.parent)
+    shown = form.notes.text()
+    assert report.summary() in shown and all(line in shown for line in report.lines())
+    assert form.form.get("train.steps") == cfg.train.steps
+    assert form.form.get("train.optimizer") == cfg.train.optimizer
+    assert form.form.get("network.rank") == cfg.network.rank
+    out = tmp_path / "exported.yaml"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), ""))
+    assert not form.form.validate()
+    win.train.export_aitk()
+    again, _ = import_aitk(out, trigger="l3yla", base_dir=out.parent)
+    assert again.train.steps == cfg.train.steps and again.network.rank == cfg.network.rank

@@ -45,12 +45,16 @@ def lock_path_for(root: Path, state_dir: Path | None) -> Path:
     return paths.cache_dir() / "locks" / f"{digest}.lock"  # the folder is made on first use
 
 
-def _try_lock(fd: int) -> bool:
+def try_lock_fd(fd: int, win_offset: int = 0) -> bool:
+    """Take an exclusive OS lock on the open file ``fd`` without waiting (``flock``; on
+    Windows ``msvcrt`` locks the byte at ``win_offset``). False when another holds it.
+    Also used by the trainer's run lock (``training.runlock``)."""
     if os.name == "nt":  # pragma: no cover - Windows
         import msvcrt
 
+        os.lseek(fd, win_offset, os.SEEK_SET)
         try:
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
         except OSError:
             return False
         return True
@@ -126,7 +130,7 @@ class WriterLock:
             ) from exc
         delay = 0.002
         while True:
-            if _try_lock(fd):
+            if try_lock_fd(fd):
                 return fd
             if time.monotonic() >= deadline:
                 os.close(fd)

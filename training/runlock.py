@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from curation.writer_lock import try_lock_fd
 from training import fileio
 from training.errors import RunLockedError
 
@@ -27,22 +28,7 @@ _WIN_LOCK_OFFSET = 1 << 30  # Windows locks a byte range: lock one far past the 
 
 
 def _try_lock(fd: int) -> bool:
-    if os.name == "nt":  # pragma: no cover - Windows
-        import msvcrt
-
-        os.lseek(fd, _WIN_LOCK_OFFSET, os.SEEK_SET)
-        try:
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
-        except OSError:
-            return False
-        return True
-    import fcntl
-
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    return True
+    return try_lock_fd(fd, win_offset=_WIN_LOCK_OFFSET)
 
 
 def _read_owner(fd: int) -> dict[str, Any]:

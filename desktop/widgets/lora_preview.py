@@ -153,12 +153,14 @@ class PreviewPanel(QWidget):
         super().__init__(parent)
         self.source, self.weights = source, weights
         self.chosen_config: Path | None = None
+        self.steps = 8  # sampling steps (Turbo); tests on the tiny model use fewer
         self.job: PreviewJob | None = None
         self.proc: QProcess | None = None
         self._buf = b""
         self._stderr = b""
         self._pool_job = None
         self.prompt = QLineEdit()
+        self.prompt.setToolTip("One prompt; end it with '| WIDTHxHEIGHT' for another size")
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
         self.seed.setValue(42)
@@ -267,7 +269,7 @@ class PreviewPanel(QWidget):
             self.state.setText("Type a prompt first.")
             return
         self.job = job = PreviewJob(
-            Path(src), cfg, prompt, self.seed.value(), self.strength.value()
+            Path(src), cfg, prompt, self.seed.value(), self.strength.value(), self.steps
         )
         self.before_img.clear()
         self.after_img.clear()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -174,3 +175,28 @@ def test_preview_job_reads_the_events(tmp_path):
     finally:
         job.cleanup()
     assert not job.tmp.exists()
+
+
+@pytest.mark.slow
+def test_real_preview_on_the_tiny_zimage_pipeline(qtbot, tmp_path, tmp_path_factory, monkeypatch):
+    from tests.training.grid_fixtures import make_run
+    from tests.training.tiny_zimage import tiny_model_dir
+
+    repo = Path(__file__).resolve().parents[2]
+    monkeypatch.delenv("LIKENESS_TRAINER_CMD", raising=False)
+    monkeypatch.setenv("PYTHONPATH", str(repo) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    run = make_run(tmp_path, tiny_model_dir(tmp_path_factory), steps=(2,))
+    lora = run / "tiny_000000002.safetensors"
+    digest = _digest(lora)
+    dlg = _dialog(qtbot, lora)
+    pv = dlg.preview
+    assert pv.preview_btn.isEnabled(), pv.state.text()
+    pv.steps = 1
+    pv.prompt.setText("a photo of t0ken | 256x256")
+    dlg.weights_panel.component_sliders["v"].set_value(2.0)
+    pv.start()
+    qtbot.waitUntil(lambda: not pv.running, timeout=120_000)
+    assert "Before and after" in pv.state.text(), pv.state.text()
+    assert not pv.before_img.pixmap().isNull() and not pv.after_img.pixmap().isNull()
+    assert _digest(lora) == digest and not (run / "grid").exists()
+    assert pv.job is not None and not pv.job.tmp.exists()

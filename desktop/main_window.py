@@ -347,7 +347,7 @@ class MainWindow(QMainWindow):
         if (folder / "config.yaml").is_file() and (folder / "grid").is_dir():
             folder = folder / "grid"
         try:
-            win = GridViewerWindow(folder, self)
+            win = GridViewerWindow(folder, self, open_lora=self.open_lora_tools)
         except (OSError, ValueError) as exc:
             self.banner.show_message("error", f"cannot open the grid: {exc}")
             return None

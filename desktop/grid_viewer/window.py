@@ -9,7 +9,7 @@ While a grid renders, a timer refreshes the cells that appeared.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, QTimer
@@ -139,8 +139,11 @@ class CurvesWidget(QWidget):
 
 
 class GridViewerWindow(QMainWindow):
-    def __init__(self, grid_dir: str | Path, parent=None):
+    def __init__(
+        self, grid_dir: str | Path, parent=None, open_lora: Callable[[str], object] | None = None
+    ):
         super().__init__(parent)
+        self.open_lora = open_lora  # ``open_lora(path)``: the window's LoRA tools, or None
         self.setWindowTitle(f"Checkpoint grid - {grid_dir}")
         self.resize(1300, 850)
         self.table = QTableWidget(self)
@@ -187,6 +190,9 @@ class GridViewerWindow(QMainWindow):
         ):
             act = tb.addAction(text, slot)
             act.setShortcut(QKeySequence(key))
+        self.lora_action = tb.addAction("Open in LoRA tools…", self.open_in_lora_tools)
+        self.lora_action.setShortcut(QKeySequence("Ctrl+L"))
+        self.lora_action.setVisible(self.open_lora is not None)
         self.strength_box.currentIndexChanged.connect(
             lambda i: i >= 0 and self.ctl.set_strength(self.ctl.strengths[i])
         )
@@ -265,6 +271,16 @@ class GridViewerWindow(QMainWindow):
             folder = QFileDialog.getExistingDirectory(self, "ComfyUI models/loras folder")
             comfy = Path(folder) if folder else None
         self.ctl.pick(Path(dest), comfy, overwrite=Path(dest).exists())
+
+    def open_in_lora_tools(self) -> None:
+        """The current row's checkpoint in the LoRA tools (the base row has none)."""
+        if self.open_lora is None:
+            return
+        path = self.ctl.checkpoint_path()
+        if path is None:
+            self.show_message("This row has no LoRA file (the base model, or a file moved away).")
+            return
+        self.open_lora(str(path))
 
     def export(self) -> None:
         dest, _ = QFileDialog.getSaveFileName(

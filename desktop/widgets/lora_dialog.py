@@ -1,10 +1,11 @@
 """``LoraDialog``: the LoRA tools for one file. Self-contained: any screen opens it with a path
-(``LoraDialog(path)``; the Train tab and checkpoint grid will, the Tools menu does today).
+(``LoraDialog(path)``; the Train tab's checkpoint list, the grid viewer and Tools menu do).
 
 Tabs: Inspect (facts + a per-block delta-norm chart), Re-weight (strength, per-component and
 per-layer-range sliders, named presets), Merge (other LoRAs with weights, exact or to a rank),
 Resize (SVD to a rank, energy kept), Export (convert to another trainer's layout, a ComfyUI
-workflow, Send to ComfyUI). All work runs through ``training.lora`` on the thread pool; every
+workflow, Send to ComfyUI), Preview (one prompt before/after the Re-weight sliders, rendered by
+the grid renderer in a child process: ``desktop.widgets.lora_preview``). All work runs through ``training.lora`` on the thread pool; every
 output goes to a new file the user names (inputs are never overwritten).
 """
 
@@ -36,6 +37,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.widgets.bar_chart import BarChart
+from desktop.widgets.lora_preview import PreviewPanel
 from desktop.widgets.lora_weights import WeightsPanel
 from desktop.workers import run_in_pool
 
@@ -75,6 +77,8 @@ class LoraDialog(QDialog):
         self.tabs.addTab(self._merge_tab(), "Merge")
         self.tabs.addTab(self._resize_tab(), "Resize")
         self.tabs.addTab(self._export_tab(), "Export")
+        self.preview = PreviewPanel(lambda: self.path, self.weights_panel.weights)
+        self.tabs.addTab(self.preview, "Preview")
         self.status = QLabel("")
         self.status.setWordWrap(True)
         self.status.setObjectName("loraStatus")
@@ -189,6 +193,14 @@ class LoraDialog(QDialog):
         form.addRow("", buttons)
         return page
 
+    def done(self, result: int) -> None:  # closing: end a preview render, drop its temp folder
+        self.preview.shutdown()
+        super().done(result)
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        self.preview.shutdown()
+        super().closeEvent(event)
+
     # -- file choice (tests replace ask_open / ask_save) ---------------------------------
     def ask_open(self) -> str | None:
         path, _ = QFileDialog.getOpenFileName(self, "Open a LoRA", "", FILTER)
@@ -252,6 +264,9 @@ class LoraDialog(QDialog):
             self.prompt.setText(
                 f"a photo of {report.facts['trigger']}" if "trigger" in report.facts else ""
             )
+            if not self.preview.prompt.text():
+                self.preview.prompt.setText(self.prompt.text())
+            self.preview.refresh()
             self.status.setText(f"{Path(path).name}: {report.format}, rank "
                                 f"{', '.join(map(str, report.ranks))}")  # fmt: skip
 

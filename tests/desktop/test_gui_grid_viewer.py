@@ -63,3 +63,20 @@ def test_main_window_opens_a_grid(qtbot, grid, tmp_path, monkeypatch):  # noqa: 
     assert viewer is not None and viewer.ctl.grid_dir == grid
     viewer.close()
     assert win.open_grid(tmp_path / "not-a-grid") is None
+
+
+def test_open_in_lora_tools_calls_the_opener_with_the_rows_checkpoint(qtbot, grid):  # noqa: F811
+    from desktop.grid_viewer.window import GridViewerWindow
+
+    opened: list[str] = []
+    win = GridViewerWindow(grid, open_lora=opened.append)
+    qtbot.addWidget(win)
+    assert win.lora_action.isVisible()
+    win.ctl.select(1, 0)
+    win.lora_action.trigger()
+    assert opened == [win.ctl.rows[1]["path"]]
+    assert opened[0].endswith(f"{win.ctl.rows[1]['name']}.safetensors")
+    alone = GridViewerWindow(grid)  # no opener: no action, nothing to call
+    qtbot.addWidget(alone)
+    assert not alone.lora_action.isVisible()
+    alone.open_in_lora_tools()

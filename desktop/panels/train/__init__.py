@@ -36,6 +36,7 @@ class TrainFeature(QObject):
         self.prefs = window.prefs
         self.client = TrainerProcess(self)
         self.page = TrainPage()
+        self.page.set_checkpoint_opener(window.open_lora_tools)
         self.controller = TrainController(self.page, self.client)
         self.close_answer: str | None = None  # tests: "stop" / "background" / "cancel"
         self.gpu_probe = None  # tests replace it (a callable returning a Gpu or None)

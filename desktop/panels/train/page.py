@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,8 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QListWidget,
+    QListWidgetItem,
+    QMenu,
     QMessageBox,
     QPushButton,
     QScrollArea,
@@ -141,6 +144,10 @@ class TrainPage(QWidget):
         lower = QSplitter(Qt.Orientation.Horizontal)
         self.gallery = SamplesGallery()
         self.checkpoints = QListWidget()
+        self.checkpoints.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.checkpoints.customContextMenuRequested.connect(self._checkpoint_menu)
+        self.checkpoints.itemDoubleClicked.connect(self._open_checkpoint)
+        self.checkpoint_opener: Callable[[str], object] | None = None
         lower.addWidget(self.gallery)
         lower.addWidget(self.checkpoints)
         lower.setSizes([700, 260])
@@ -189,7 +196,31 @@ class TrainPage(QWidget):
     def add_checkpoint(self, ev: p.CheckpointSaved) -> None:
         kind = "final LoRA" if ev.state_path is None else f"step {ev.step}"
         self.checkpoints.addItem(f"{kind}: {Path(ev.path).name}")
-        self.checkpoints.item(self.checkpoints.count() - 1).setToolTip(ev.path)
+        item = self.checkpoints.item(self.checkpoints.count() - 1)
+        item.setToolTip(ev.path)
+        item.setData(Qt.ItemDataRole.UserRole, ev.path)
+
+    # -- the checkpoint list's menu: "Open in LoRA tools…" through the opener passed in -----
+    def set_checkpoint_opener(self, opener: Callable[[str], object] | None) -> None:
+        """``opener(path)`` opens a checkpoint in the LoRA tools (the window's)."""
+        self.checkpoint_opener = opener
+
+    def checkpoint_menu(self, item: QListWidgetItem | None) -> QMenu | None:
+        if item is None or self.checkpoint_opener is None:
+            return None
+        menu = QMenu(self)
+        menu.addAction("Open in LoRA tools…", lambda: self._open_checkpoint(item))
+        return menu
+
+    def _checkpoint_menu(self, pos) -> None:
+        menu = self.checkpoint_menu(self.checkpoints.itemAt(pos))
+        if menu is not None:
+            menu.exec(self.checkpoints.viewport().mapToGlobal(pos))
+
+    def _open_checkpoint(self, item: QListWidgetItem) -> None:
+        path = item.data(Qt.ItemDataRole.UserRole)
+        if path and self.checkpoint_opener is not None:
+            self.checkpoint_opener(str(path))
 
     def show_error(self, ev: p.Error, can_lower_preset: bool) -> None:
         details = "".join(f"\n  {d}" for d in ev.details[:12])

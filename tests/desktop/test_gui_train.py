@@ -77,7 +77,7 @@ def _open_train(qtbot, win, data: Path, steps: int = 40):
     return form
 
 
-def _wait_status(qtbot, win, status: str, timeout=20000):
+def _wait_status(qtbot, win, status: str, timeout=60000):
     def ok():
         win.train.controller.refresh_runs()
         hist = win.train.controller.hist

@@ -118,6 +118,7 @@ class TrainFeature(QObject):
         self.page.attached = False
         self.controller.hist = None
         self.page.form.form = None
+        self.page.dataset = Path(ws.root)
         self.controller.open_dataset(Path(ws.root), self.training_folder)
         if self.client.following:
             self.page.attached = True
@@ -277,6 +278,7 @@ class _CloseGuard(QObject):
             if answer == "stop":
                 self.feature.controller.command("stop")
             self.feature.client.detach()  # the trainer goes on; its events stay in events.jsonl
+            self.feature.page.likeness.stop()
         return False
 
 

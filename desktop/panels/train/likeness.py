@@ -1,9 +1,10 @@
 """Live likeness on the Train tab: every preview sample scored for identity, off the GUI thread.
 
-``LikenessFeed`` (Qt-free) holds the samples still to score and the run's
-``training.grid.live.LikenessTracker``; ``score_pending`` scores them one by one (the slow part:
-face detection and embedding, ~0.1-1 s per image). ``LikenessScorer`` runs ``score_pending`` on
-one worker thread (jobs serialised) and hands each new curve back to the GUI thread through a
+``LikenessFeed`` (Qt-free) holds the samples still to score; ``score_next`` scores one (the slow
+part: face detection and embedding, ~0.1-1 s per image) through ``ProcessScore``: the run's
+``training.grid.live.LikenessTracker`` lives in one spawned worker process, because dlib's
+detector holds the GIL and would stall the GUI thread from a mere thread. ``LikenessScorer``
+runs ``score_next`` on one worker thread (jobs serialised, waiting on the process) and hands each new curve back to the GUI thread through a
 queued signal; ``reset`` (another run, another dataset) drops the old run's results by their
 generation, ``stop`` ends the worker (window close). ``LikenessChart`` draws the curve with
 QPainter: the mean identity per step (a line) and the fraction of samples that copy a training
@@ -27,21 +28,40 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 log = logging.getLogger(__name__)
 
 
-def _default_tracker(dataset: Path) -> Any:
-    from training.grid.live import LikenessTracker
+ScoreFn = Callable[[Path, int, str, int], tuple[list[dict[str, Any]], str]]
 
-    return LikenessTracker(dataset)
+
+class ProcessScore:
+    """``training.grid.live.score_sample`` in one worker process (spawned on first use): dlib's
+    face detection holds the GIL for ~0.5 s per image, a thread would stall the GUI."""
+
+    def __init__(self) -> None:
+        self._pool: Any = None
+
+    def __call__(self, dataset: Path, run_key: int, path: str, step: int) -> Any:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        from training.grid.live import score_sample
+
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        return self._pool.submit(score_sample, str(dataset), run_key, path, step).result()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
 
 
 class LikenessFeed:
-    """The samples to score for one run and the run's tracker (thread-safe, no Qt)."""
+    """The samples to score for the current run (thread-safe, no Qt)."""
 
-    def __init__(self, tracker_factory: Callable[[Path], Any] = _default_tracker) -> None:
-        self.tracker_factory = tracker_factory
+    def __init__(self, score: ScoreFn | None = None) -> None:
+        self.score: ScoreFn = score or ProcessScore()
         self._lock = threading.Lock()
         self.generation = 0
         self.dataset: Path | None = None
-        self.tracker: Any = None
         self._pending: deque[tuple[int, int, str]] = deque()  # generation, step, path
         self._seen: set[str] = set()
 
@@ -50,7 +70,6 @@ class LikenessFeed:
         with self._lock:
             self.generation += 1
             self.dataset = Path(dataset) if dataset is not None else None
-            self.tracker = None
             self._pending.clear()
             self._seen.clear()
             return self.generation
@@ -79,27 +98,20 @@ class LikenessFeed:
             if not self._pending:
                 return None
             gen, step, path = self._pending.popleft()
-            if gen != self.generation or self.dataset is None:
+            dataset = self.dataset
+            if gen != self.generation or dataset is None:
                 return None
-            if self.tracker is None:
-                self.tracker = self.tracker_factory(self.dataset)
-            tracker = self.tracker
         try:
-            tracker.score(path, step)
+            curve, note = self.score(dataset, gen, path, step)
         except Exception as exc:  # noqa: BLE001 - a note on the chart, never a crash
             log.warning("likeness of %s: %s", path, exc)
             return gen, [], f"likeness unavailable: {exc}"
-        return gen, tracker.curve(), note_for(tracker)
+        return gen, curve, note
 
-
-def note_for(tracker: Any) -> str:
-    notes = []
-    if getattr(tracker, "unavailable", None):
-        notes.append(f"no identity score: {tracker.unavailable}")
-    bad = [s for s in getattr(tracker, "scores", []) if s.get("error")]
-    if bad:
-        notes.append(f"{len(bad)} sample(s) unreadable ({Path(bad[-1]['path']).name})")
-    return "; ".join(notes)
+    def close(self) -> None:
+        close = getattr(self.score, "close", None)
+        if close is not None:
+            close()
 
 
 class LikenessScorer(QObject):
@@ -140,6 +152,7 @@ class LikenessScorer(QObject):
         self._wake.set()
         if self._thread is not None:
             self._thread.join(wait_s)
+        self.feed.close()
 
     def _run(self) -> None:
         while not self._stop.is_set():

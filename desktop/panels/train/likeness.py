@@ -230,8 +230,11 @@ class LikenessChart(QWidget):
         painter.drawText(4, int(plot.bottom()), "0")
         painter.drawText(int(plot.left()), self.height() - 6, "0")
         painter.drawText(int(plot.right()) - 40, self.height() - 6, f"{int(self._xmax())}")
-        legend = "likeness (line)  copies (bars)"
-        painter.drawText(int(plot.right()) - 200, int(plot.top()) + 12, legend)
+        painter.drawText(
+            QRectF(plot.left(), plot.bottom(), plot.width(), self.height() - plot.bottom()),
+            Qt.AlignmentFlag.AlignCenter,
+            "likeness per step (line) · copies of training images (bars)",
+        )
         if self.note:
             painter.setPen(QColor("#e0b060"))
             painter.drawText(

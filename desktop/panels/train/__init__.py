@@ -59,6 +59,7 @@ class TrainFeature(QObject):
             faces.dashboard.train_requested.connect(self.show)
         self.session.opened.connect(lambda *_: self.on_opened())
         self.session.closed.connect(self.client.detach)
+        self.session.closed.connect(lambda *_: self.page.likeness.reset(None))
         window.installEventFilter(_CloseGuard(self, window))
 
     def _connect(self) -> None:

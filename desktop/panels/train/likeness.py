@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QObject, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
@@ -104,6 +104,8 @@ class LikenessFeed:
         try:
             curve, note = self.score(dataset, gen, path, step)
         except Exception as exc:  # noqa: BLE001 - a note on the chart, never a crash
+            if gen != self.generation:  # stopped or another run meanwhile
+                return None
             log.warning("likeness of %s: %s", path, exc)
             return gen, [], f"likeness unavailable: {exc}"
         return gen, curve, note
@@ -128,6 +130,9 @@ class LikenessScorer(QObject):
         self._thread: threading.Thread | None = None
         self._busy = threading.Event()
         self._relay.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.stop)
 
     def reset(self, dataset: Path | None) -> None:
         self.feed.reset(dataset)
@@ -167,7 +172,10 @@ class LikenessScorer(QObject):
                 finally:
                     self._busy.clear()
                 if out is not None and not self._stop.is_set():
-                    self._relay.emit(*out)
+                    try:
+                        self._relay.emit(*out)
+                    except RuntimeError:  # the page is gone (window closed under us)
+                        return
 
     def _deliver(self, generation: int, curve: list[dict[str, Any]], note: str) -> None:
         if generation == self.feed.generation and not self._stop.is_set():

@@ -157,3 +157,45 @@ def test_train_tab_charts_likeness_as_samples_arrive_without_stalling(
     assert hover_text(chart.hover).startswith("step 200: likeness 0.")
     page.grab().save(str(screenshot_dir / "train_likeness.png"))
     page.likeness.stop()
+
+
+def test_a_finished_run_reopened_scores_its_existing_samples(qtbot, tmp_path):
+    """``show_run`` replays the run's samples from ``events.jsonl``: each is scored once."""
+    import json
+
+    from training.protocol import EVENTS_FILE
+
+    run = tmp_path / "runs" / "r1"
+    run.mkdir(parents=True)
+    lines = [{"event": "started", "total_steps": 20, "start_step": 0}]
+    for step in (10, 20):
+        for i in range(2):
+            path = run / "samples" / str(step) / f"{i}_{42 + i}.png"
+            lines.append({"event": "sample_saved", "step": step, "index": i, "path": str(path)})
+    lines.append({"event": "done", "step": 20})
+    (run / EVENTS_FILE).write_text("".join(json.dumps(x) + "\n" for x in lines), "utf-8")
+    page = TrainPage()
+    qtbot.addWidget(page)
+    page.dataset = tmp_path / "dataset"
+    scored: list[tuple[str, int]] = []
+
+    def fake_score(dataset, run_key, path, step):
+        assert dataset == page.dataset
+        scored.append((Path(path).name, step))
+        curve = sorted({s for _n, s in scored})
+        return [{"step": s, "identity": s / 40, "copy": 0.0} for s in curve], ""
+
+    page.likeness.feed.score = fake_score
+    ctl = TrainController(page, Mock())
+    ctl.show_run(run)
+    qtbot.waitUntil(lambda: len(page.likeness_chart.points) == 2 and page.likeness.idle)
+    assert sorted(scored) == [
+        ("0_42.png", 10),
+        ("0_42.png", 20),
+        ("1_43.png", 10),
+        ("1_43.png", 20),
+    ]
+    assert [c["step"] for c in page.likeness_chart.points] == [10, 20]
+    ctl.show_run(run)  # reopened: a new run object, scored afresh (and only once each)
+    qtbot.waitUntil(lambda: len(scored) == 8 and page.likeness.idle)
+    page.likeness.stop()

@@ -238,11 +238,6 @@ class LikenessChart(QWidget):
         painter.drawText(4, int(plot.bottom()), "0")
         painter.drawText(int(plot.left()), self.height() - 6, "0")
         painter.drawText(int(plot.right()) - 40, self.height() - 6, f"{int(self._xmax())}")
-        painter.drawText(
-            QRectF(plot.left(), plot.bottom(), plot.width(), self.height() - plot.bottom()),
-            Qt.AlignmentFlag.AlignCenter,
-            "likeness per step (line) · copies of training images (bars)",
-        )
         if self.note:
             painter.setPen(QColor("#e0b060"))
             painter.drawText(
@@ -283,9 +278,14 @@ class LikenessChart(QWidget):
         painter.drawPath(path)
         painter.setPen(QPen(QColor("#6fd08c"), 6))
         painter.drawPoints(dots)
-        if self.hover is not None:
-            painter.setPen(QColor("#ffffff"))
-            painter.drawText(int(plot.left()) + 6, int(plot.top()) + 14, hover_text(self.hover))
+        painter.setPen(QColor("#ffffff" if self.hover is not None else "#aeb6c2"))
+        painter.drawText(
+            int(plot.left()) + 6,
+            int(plot.top()) + 14,
+            hover_text(self.hover)
+            if self.hover is not None
+            else "likeness per step (line) · copies of training images (bars)",
+        )
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         self.hover = self.nearest(event.position().x())

@@ -133,3 +133,32 @@ def score_run_samples(
         if on_progress is not None:
             on_progress(i, len(todo), str(path))
     return tracker
+
+
+def tracker_note(tracker: LikenessTracker) -> str:
+    """Why a curve lacks identity (no embedder, no face in the dataset), and unreadable samples."""
+    notes = []
+    if tracker.unavailable:
+        notes.append(f"no identity score: {tracker.unavailable}")
+    bad = [s for s in tracker.scores if s.get("error")]
+    if bad:
+        notes.append(f"{len(bad)} sample(s) unreadable ({Path(bad[-1]['path']).name})")
+    return "; ".join(notes)
+
+
+_TRACKERS: dict[tuple[str, int], LikenessTracker] = {}
+
+
+def score_sample(
+    dataset_dir: str, run_key: int, path: str, step: int
+) -> tuple[list[dict[str, Any]], str]:
+    """One sample scored with the tracker of ``(dataset_dir, run_key)`` (kept for the next
+    call, the previous run's dropped); returns the curve and its note. Meant to run in a
+    worker process: dlib's face detection holds the GIL for ~0.5 s per image."""
+    key = (str(dataset_dir), int(run_key))
+    tracker = _TRACKERS.get(key)
+    if tracker is None:
+        _TRACKERS.clear()
+        tracker = _TRACKERS[key] = LikenessTracker(dataset_dir)
+    tracker.score(path, step)
+    return tracker.curve(), tracker_note(tracker)

@@ -60,6 +60,7 @@ class TrainFeature(QObject):
             faces.dashboard.train_requested.connect(self.show)
         self.session.opened.connect(lambda *_: self.on_opened())
         self.session.closed.connect(self.client.detach)
+        self.session.closed.connect(lambda *_: self.page.likeness.reset(None))
         window.installEventFilter(_CloseGuard(self, window))
 
     def _connect(self) -> None:
@@ -119,6 +120,7 @@ class TrainFeature(QObject):
         self.page.attached = False
         self.controller.hist = None
         self.page.form.form = None
+        self.page.dataset = Path(ws.root)
         self.controller.open_dataset(Path(ws.root), self.training_folder)
         if self.client.following:
             self.page.attached = True
@@ -278,6 +280,7 @@ class _CloseGuard(QObject):
             if answer == "stop":
                 self.feature.controller.command("stop")
             self.feature.client.detach()  # the trainer goes on; its events stay in events.jsonl
+            self.feature.page.likeness.stop()
         return False
 
 

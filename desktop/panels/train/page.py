@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 
 from desktop.panels.train.form import RunForm
 from desktop.panels.train.form_widget import RunFormWidget
+from desktop.panels.train.likeness import LikenessChart, LikenessScorer
 from desktop.panels.train.loss_chart import LossChart
 from desktop.panels.train.samples import SamplesGallery
 from training import protocol as p
@@ -61,6 +62,7 @@ class TrainPage(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.hist: RunHistory | None = None
+        self.dataset: Path | None = None  # the open dataset: the likeness reference
         self.attached = False  # the client follows a live trainer
         self._dirty = False
         self.gate_answer: bool | None = None  # tests answer the dialogs through these
@@ -141,6 +143,14 @@ class TrainPage(QWidget):
         lay.addLayout(buttons)
         self.chart = LossChart()
         self.log_toggle.toggled.connect(self.chart.set_log_scale)
+        # the likeness of each sample (scored on a worker thread) beside the loss
+        self.likeness = LikenessScorer(parent=self)
+        self.likeness_chart = LikenessChart()
+        self.likeness.updated.connect(self.likeness_chart.set_curve)
+        charts = QSplitter(Qt.Orientation.Horizontal)
+        charts.addWidget(self.chart)
+        charts.addWidget(self.likeness_chart)
+        charts.setSizes([600, 400])
         lower = QSplitter(Qt.Orientation.Horizontal)
         self.gallery = SamplesGallery()
         self.checkpoints = QListWidget()
@@ -152,7 +162,7 @@ class TrainPage(QWidget):
         lower.addWidget(self.checkpoints)
         lower.setSizes([700, 260])
         vsplit = QSplitter(Qt.Orientation.Vertical)
-        vsplit.addWidget(self.chart)
+        vsplit.addWidget(charts)
         vsplit.addWidget(lower)
         lay.addWidget(vsplit, 1)
         self.set_running(False)
@@ -187,11 +197,13 @@ class TrainPage(QWidget):
             self.gallery.clear_samples()
             self.checkpoints.clear()
             self.error_panel.hide()
+            self.likeness.reset(self.dataset)
             self.tabs.setCurrentIndex(1)
         self._dirty = True
 
     def add_sample(self, ev: p.SampleSaved) -> None:
         self.gallery.add_sample(ev)
+        self.likeness.add(ev.path, ev.step)
 
     def add_checkpoint(self, ev: p.CheckpointSaved) -> None:
         kind = "final LoRA" if ev.state_path is None else f"step {ev.step}"
@@ -297,6 +309,7 @@ class TrainPage(QWidget):
         s["VRAM"].setText(f"{h.vram_gb:.1f} GB" if h.vram_gb is not None else "–")
         s["device"].setText(h.device or "–")
         self.chart.set_points(h.loss, h.total_steps)
+        self.likeness_chart.set_total(h.total_steps)
         self.set_running(self.attached and not h.ended)
 
     def _run_clicked(self, row: int, _column: int) -> None:

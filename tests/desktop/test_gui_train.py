@@ -423,7 +423,9 @@ def test_hardest_images_buttons_and_the_large_sample_view(qtbot, env, monkeypatc
         },
         timeout=10000,
     )  # fmt: skip
-    saved_at = int(next(ln for ln in log.read_text().splitlines() if ln.endswith("save")).split()[0])
+    saved_at = int(
+        next(ln for ln in log.read_text().splitlines() if ln.endswith("save")).split()[0]
+    )
     qtbot.waitUntil(lambda: saved_at in {c.step for c in win.train.controller.hist.checkpoints})
 
     # the large sample view: opens on a click, the arrow keys move along prompts and steps

@@ -23,7 +23,9 @@ def _events(n_steps: int = 400, seed: int = 0) -> list[dict]:
         for image in rng.sample(images, 2):
             t = rng.random()
             factor = 3.0 if image == "img_07.jpg" else 1.0
-            items.append({"image": image, "loss": _base(t) * factor * rng.uniform(0.9, 1.1), "t": t})
+            items.append(
+                {"image": image, "loss": _base(t) * factor * rng.uniform(0.9, 1.1), "t": t}
+            )
         # an ordinary image that is only ever seen at high noise
         t = rng.uniform(0.9, 1.0)
         items.append({"image": "noisy_only.jpg", "loss": _base(t) * rng.uniform(0.9, 1.1), "t": t})

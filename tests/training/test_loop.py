@@ -66,9 +66,7 @@ def test_per_sample_losses_mean_back_to_the_logged_loss(model_dir, tmp_path):
     from training.runner import run
 
     cfg = tiny_config(tmp_path, model_dir, sample={"enabled": False})
-    cfg["train"].update(
-        {"steps": 3, "gradient_accumulation": 3, "timestep_sampling": "weighted"}
-    )
+    cfg["train"].update({"steps": 3, "gradient_accumulation": 3, "timestep_sampling": "weighted"})
     sink = ListSink()
     assert run(write_config(tmp_path / "run.yaml", cfg), resume=False, sink=sink) == 0
     data = tmp_path / "data"

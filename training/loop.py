@@ -44,7 +44,12 @@ from training.model import (
     training_adapter_state,
     user_lora_state,
 )
-from training.objective import draw_micro_batch, flow_matching_loss, loss_weights, step_seed
+from training.objective import (
+    draw_micro_batch,
+    flow_matching_sample_losses,
+    loss_weights,
+    step_seed,
+)
 from training.optim import EMA, build_optimizer, build_scheduler, current_lr
 from training.placement import device_of, plan_placement
 from training.sampling import SamplePlan, render_samples
@@ -358,7 +363,7 @@ def train(cfg: RunConfig, ctx: RunContext) -> TrainResult:  # noqa: C901 - one r
     if not on_cpu:
         torch.cuda.reset_peak_memory_stats(device)
     while step < t.steps:
-        losses = []
+        losses, per_sample, item_ids, item_t = [], [], [], []
         for micro in range(t.gradient_accumulation):
             # every rank takes its own batch of the same seed-determined epoch order
             ranks, rank = accelerator.num_processes, accelerator.process_index
@@ -391,11 +396,15 @@ def train(cfg: RunConfig, ctx: RunContext) -> TrainResult:  # noqa: C901 - one r
             with contextlib.nullcontext() if sync else accelerator.no_sync(transformer):
                 with accelerator.autocast():
                     weights = loss_weights(t.timestep_sampling, sigmas)
-                    loss = flow_matching_loss(
+                    sample_losses = flow_matching_sample_losses(
                         transformer, x0, embeds, sigmas, noise, t.loss, weights
                     )
+                    loss = sample_losses.mean()
                 accelerator.backward(loss / t.gradient_accumulation)
             losses.append(loss.detach().float())  # no host sync per micro-batch
+            per_sample.append(sample_losses.detach().float())
+            item_ids.extend(ex.rel for ex in batch)
+            item_t.extend(sigmas.tolist())  # CPU tensor: no device sync
         if t.max_grad_norm > 0:
             accelerator.clip_grad_norm_(params, t.max_grad_norm)
         optimizer.step()
@@ -411,8 +420,13 @@ def train(cfg: RunConfig, ctx: RunContext) -> TrainResult:  # noqa: C901 - one r
         if not on_cpu:
             vram = torch.cuda.max_memory_allocated(device) / 1e9
             torch.cuda.reset_peak_memory_stats(device)
-        # one host sync per step, for the logged loss
-        loss_value = sum(torch.stack(losses).tolist()) / len(losses)
+        # one host sync per step, for the logged loss and the per-image losses
+        values = torch.cat([torch.stack(losses), *per_sample]).tolist()
+        loss_value = sum(values[: len(losses)]) / len(losses)
+        items = [
+            {"image": rel, "loss": v, "t": s}
+            for rel, v, s in zip(item_ids, values[len(losses) :], item_t, strict=True)
+        ]
         if not math.isfinite(loss_value):
             sink.warning(
                 f"the loss is {loss_value} at step {step}: lower the learning rate", code="other"
@@ -425,6 +439,7 @@ def train(cfg: RunConfig, ctx: RunContext) -> TrainResult:  # noqa: C901 - one r
             it_s=it_s,
             eta_s=eta,
             vram_gb=vram,
+            items=items,
         )
 
         wants = take_commands()

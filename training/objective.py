@@ -97,6 +97,25 @@ def flow_matching_loss(
 
     ``weights`` [B] (or None) scales each sample's elementwise loss before the mean.
     """
+    return flow_matching_sample_losses(
+        transformer, x0, embeds, sigmas, noise, loss_kind, weights
+    ).mean()
+
+
+def flow_matching_sample_losses(
+    transformer: torch.nn.Module,
+    x0: torch.Tensor,
+    embeds: list[torch.Tensor],
+    sigmas: torch.Tensor,
+    noise: torch.Tensor,
+    loss_kind: str = "mse",
+    weights: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Each sample's loss [B] (mean over its elements): the micro-batch loss is their mean.
+
+    The samples of a micro-batch share one bucket (same shape), so the mean of the per-sample
+    means is the elementwise mean; the per-image loss report (``Step.items``) uses these values.
+    """
     import torch
     import torch.nn.functional as F
 
@@ -116,7 +135,7 @@ def flow_matching_loss(
         loss = F.mse_loss(pred, target, reduction="none")
     if weights is not None:
         loss = loss * weights.to(loss.device, torch.float32).view(-1, 1, 1, 1)
-    return loss.mean()
+    return loss.mean(dim=tuple(range(1, loss.dim())))
 
 
 def draw_micro_batch(

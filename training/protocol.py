@@ -98,7 +98,7 @@ class Step(Event):
     it_s: float | None = None
     eta_s: float | None = None
     vram_gb: float | None = None
-    # optional (per-image loss): [{"id": rel, "loss": float, "timestep": float}, ...]
+    # per-image loss (training.image_loss): [{"image": rel, "loss": float, "t": float}, ...]
     items: tuple[dict[str, Any], ...] = ()
 
 

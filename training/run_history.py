@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from training import protocol as p
+from training.image_loss import ImageLoss
 from training.runlock import holder
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ class RunHistory:
     started_at: float | None = None
     updated_at: float | None = None
     ended: bool = False  # a terminal event arrived
+    image_loss: ImageLoss = field(default_factory=ImageLoss)  # per-image loss (Step.items)
 
     def apply(self, ev: p.Event) -> None:
         if isinstance(ev, p.Started):
@@ -72,6 +74,8 @@ class RunHistory:
                 if self.loss and self.loss[-1][0] >= ev.step:
                     self.loss = [pt for pt in self.loss if pt[0] < ev.step]
                 self.loss.append((ev.step, float(ev.loss)))
+            if ev.items:
+                self.image_loss.add_items(ev.items)
             self.lr, self.it_s, self.eta_s, self.vram_gb = ev.lr, ev.it_s, ev.eta_s, ev.vram_gb
         elif isinstance(ev, p.SampleSaved):
             self.samples.setdefault(ev.step, {})[ev.index] = ev

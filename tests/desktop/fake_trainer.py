@@ -8,12 +8,17 @@ folder, and obeys ``stop`` / ``save`` / ``sample`` from ``<run>/control``.
 ``FAKE_MODE``: ``normal``; ``oom`` (``out_of_memory`` at step 3); ``crash`` (dies at step 4
 without a word, like kill -9); ``burst`` (no sleeping: 20 events a second or more).
 ``FAKE_STEP_S``: seconds per step (default 0.05); ``FAKE_STEPS`` overrides total steps.
+
+Each step event carries ``items`` (per-image loss) for two of the dataset's images; the image
+named by ``FAKE_HARD`` (default: the last image) has 3x the loss. Every command read from the
+control file is appended to ``<run>/commands.log``, so tests can see what the trainer received.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
 import sys
 import time
 from pathlib import Path
@@ -59,6 +64,22 @@ def main() -> int:
     for i in range(1, 4):
         emit("cache_progress", stage="latents", done=i, total=3)
     prompts = cfg.sample.prompts[:3]
+    folder = cfg.datasets[0].folder
+    images = sorted(
+        q.relative_to(folder).as_posix()
+        for q in Path(folder).rglob("*")
+        if q.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp")
+    )
+    hard = os.environ.get("FAKE_HARD") or (images[-1] if images else "")
+    rng = random.Random(0)
+
+    def items() -> list[dict]:
+        out = []
+        for image in rng.sample(images, min(2, len(images))):
+            t = rng.random()
+            loss = (0.05 + 0.5 * t) * (3.0 if image == hard else 1.0)
+            out.append({"image": image, "loss": loss, "t": t})
+        return out
 
     def save(step: int) -> None:
         state = run / "state" / f"{cfg.name}_{step:09d}"
@@ -86,7 +107,7 @@ def main() -> int:
             os._exit(9)  # no event, no cleanup: like kill -9
         loss = 0.5 / (1 + step * 0.1)
         emit("step", step=step, loss=loss, lr=1e-4, it_s=1 / max(step_s, 1e-3),
-             eta_s=(total - step) * step_s, vram_gb=None)  # fmt: skip
+             eta_s=(total - step) * step_s, vram_gb=None, items=items())  # fmt: skip
         commands = []
         control = run / CONTROL_FILE
         if control.exists():
@@ -94,6 +115,8 @@ def main() -> int:
             os.replace(control, taken)
             commands = [c for c in map(parse_command, taken.read_text().splitlines()) if c]
             taken.unlink()
+            with open(run / "commands.log", "a", encoding="utf-8") as log:
+                log.writelines(f"{step} {c}\n" for c in commands)
         if step % cfg.sample.every == 0 or "sample" in commands:
             sample(step)
         if step % cfg.save.every == 0 or "save" in commands:

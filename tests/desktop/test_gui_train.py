@@ -387,3 +387,85 @@ def test_import_and_export_an_ai_toolkit_job_from_the_form(qtbot, env, monkeypat
     win.train.export_aitk()
     again, _ = import_aitk(out, trigger="l3yla", base_dir=out.parent)
     assert again.train.steps == cfg.train.steps and again.network.rank == cfg.network.rank
+
+
+def test_hardest_images_buttons_and_the_large_sample_view(qtbot, env, monkeypatch):
+    """The per-image loss list (3x image first, click jumps to the grid), Save now / Sample
+    now reach the trainer, and the large sample view moves with the arrow keys."""
+    from PySide6.QtCore import Qt
+
+    monkeypatch.setenv("FAKE_STEP_S", "0.1")
+    data = _dataset(env / "l3yla", VARIED)
+    win = _window(qtbot, env / "runs")
+    _open_train(qtbot, win, data, steps=400)
+    page = win.train.page
+    assert win.train.start()
+    qtbot.waitUntil(lambda: page.btn_save.isEnabled(), timeout=10000)
+
+    # hardest images: the fake trainer gives img_04.jpg 3x the loss at every timestep
+    qtbot.waitUntil(lambda: page.hardest.count() == 5, timeout=10000)
+
+    def relative(row: int) -> float:
+        return float(page.hardest.item(row).text().split("x")[0])
+
+    # the running means settle over the first steps; then the 3x image stands out
+    qtbot.waitUntil(
+        lambda: (
+            page.hardest.item(0).data(Qt.ItemDataRole.UserRole) == "img_04.jpg"
+            and relative(0) > 1.5
+        ),
+        timeout=20000,
+    )
+    first = page.hardest.item(0)
+    text = first.text()
+    assert "img_04.jpg" in text and "seen" in text
+    assert win.train.controller.hist.image_loss.score("img_04.jpg").count >= 4
+    assert relative(4) < relative(0) / 1.5  # the ordinary images sit well below
+
+    # Save now / Sample now send save / sample; the fake trainer logs what it received
+    log = env / "runs" / "l3yla" / "commands.log"
+    page.btn_save.click()
+    page.btn_sample.click()
+    qtbot.waitUntil(
+        lambda: log.is_file() and {"save", "sample"} <= {
+            line.split()[1] for line in log.read_text().splitlines()
+        },
+        timeout=10000,
+    )  # fmt: skip
+    saved_at = int(
+        next(ln for ln in log.read_text().splitlines() if ln.endswith("save")).split()[0]
+    )
+    qtbot.waitUntil(lambda: saved_at in {c.step for c in win.train.controller.hist.checkpoints})
+
+    # the large sample view: opens on a click, the arrow keys move along prompts and steps
+    gallery = page.gallery
+    qtbot.waitUntil(lambda: gallery.rowCount() >= 2 and gallery.columnCount() >= 2, timeout=15000)
+    rect = gallery.visualItemRect(gallery.item(0, 0))
+    qtbot.mouseClick(gallery.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    viewer = gallery.viewer
+    assert viewer is not None and viewer.isVisible()
+    assert (viewer.row, viewer.column) == (0, 0)
+    first_caption = viewer.caption.text()
+    qtbot.keyClick(viewer, Qt.Key.Key_Right)
+    assert (viewer.row, viewer.column) == (0, 1) and viewer.caption.text() != first_caption
+    qtbot.keyClick(viewer, Qt.Key.Key_Down)
+    assert (viewer.row, viewer.column) == (1, 1)
+    assert f"step {gallery.steps[1]}" in viewer.caption.text()
+    qtbot.keyClick(viewer, Qt.Key.Key_Up)
+    qtbot.keyClick(viewer, Qt.Key.Key_Left)
+    assert (viewer.row, viewer.column) == (0, 0)
+    qtbot.keyClick(viewer, Qt.Key.Key_Left)  # the edge: stays
+    assert (viewer.row, viewer.column) == (0, 0)
+    viewer.close()
+
+    # clicking a hardest image shows it in the grid
+    item = page.hardest.item(0)
+    qtbot.mouseClick(
+        page.hardest.viewport(),
+        Qt.MouseButton.LeftButton,
+        pos=page.hardest.visualItemRect(item).center(),
+    )
+    assert win.stack.currentWidget() is win.browser
+    assert win.browser.grid.current_rel() == "img_04.jpg"
+    win.train.controller.command("stop")
+    _wait_status(qtbot, win, "stopped")

@@ -124,7 +124,7 @@ def test_cuda_out_of_memory_says_what_to_do(tmp_path, model_dir, monkeypatch):
     def oom(*args, **kwargs):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
-    monkeypatch.setattr(loop, "flow_matching_loss", oom)
+    monkeypatch.setattr(loop, "flow_matching_sample_losses", oom)
     cfg = tiny_config(tmp_path, model_dir, sample={"enabled": False})
     code, sink = _run(write_config(tmp_path / "o.yaml", cfg))
     assert code == 6

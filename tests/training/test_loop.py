@@ -59,6 +59,44 @@ def test_flow_matching_loss_matches_the_objective(model_dir):
     assert torch.allclose(loss, manual, atol=1e-6)
 
 
+def test_per_sample_losses_mean_back_to_the_logged_loss(model_dir, tmp_path):
+    """Step.items: one (image, loss, t) per sample, from the same forward pass as the loss."""
+    from training.events import ListSink
+    from training.objective import flow_matching_loss, flow_matching_sample_losses
+    from training.runner import run
+
+    cfg = tiny_config(tmp_path, model_dir, sample={"enabled": False})
+    cfg["train"].update({"steps": 3, "gradient_accumulation": 3, "timestep_sampling": "weighted"})
+    sink = ListSink()
+    assert run(write_config(tmp_path / "run.yaml", cfg), resume=False, sink=sink) == 0
+    data = tmp_path / "data"
+    rels = {q.relative_to(data).as_posix() for q in data.rglob("*") if q.suffix in (".png", ".jpg")}
+    seen_t = set()
+    for e in sink.of("step"):
+        items = e["items"]
+        assert len(items) == 3  # batch 1 x 3 micro-batches
+        assert {it["image"] for it in items} <= rels
+        assert all(0 < it["t"] < 1 and it["loss"] > 0 for it in items)
+        mean = sum(it["loss"] for it in items) / len(items)
+        assert mean == pytest.approx(e["loss"], rel=1e-6)
+        seen_t |= {it["t"] for it in items}
+    assert len(seen_t) > 3  # real per-sample timesteps, not one value repeated
+
+    # a batch of two: the per-sample losses average to the batch loss
+    from diffusers import ZImageTransformer2DModel
+
+    transformer = ZImageTransformer2DModel.from_pretrained(str(model_dir), subfolder="transformer")
+    g = torch.Generator().manual_seed(0)
+    x0, noise = torch.randn(2, 16, 4, 4, generator=g), torch.randn(2, 16, 4, 4, generator=g)
+    embeds = [torch.randn(5, 32, generator=g), torch.randn(7, 32, generator=g)]
+    sigmas, w = torch.tensor([0.2, 0.9]), torch.tensor([0.5, 1.5])
+    with torch.no_grad():
+        per = flow_matching_sample_losses(transformer, x0, embeds, sigmas, noise, "mse", w)
+        whole = flow_matching_loss(transformer, x0, embeds, sigmas, noise, "mse", w)
+    assert per.shape == (2,) and per[0] != per[1]
+    assert torch.allclose(per.mean(), whole, atol=1e-7)
+
+
 def test_end_to_end_run_caches_trains_samples_and_saves_a_comfy_lora(model_dir, tmp_path):
     from diffusers import ZImagePipeline
     from safetensors import safe_open
@@ -77,7 +115,7 @@ def test_end_to_end_run_caches_trains_samples_and_saves_a_comfy_lora(model_dir, 
     steps = sink.of("step")
     assert [e["step"] for e in steps] == [1, 2, 3, 4]
     for e in steps:
-        assert set(e) == {"event", "step", "loss", "lr", "it_s", "eta_s", "vram_gb"}
+        assert set(e) == {"event", "step", "loss", "lr", "it_s", "eta_s", "vram_gb", "items"}
         assert e["loss"] > 0 and e["lr"] == pytest.approx(1e-3)
     assert any(w["code"] == "no_gpu" for w in sink.of("warning"))
     stages = {e["stage"] for e in sink.of("cache_progress")}

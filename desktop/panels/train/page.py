@@ -56,7 +56,7 @@ def _hms(seconds: float | None) -> str:
 
 class TrainPage(QWidget):
     run_selected = Signal(str)  # run folder
-    jump_requested = Signal(str)  # an image rel (from a gate reason)
+    jump_requested = Signal(str)  # an image rel (a gate reason, a hardest image)
     back_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -69,6 +69,7 @@ class TrainPage(QWidget):
         self.existing_answer: str | None = None
         self.messages: list[str] = []
         self.run_rows: list[dict[str, Any]] = []
+        self._hard_drawn: tuple[int, int] | None = None  # (id of the history, its version)
         split = QSplitter(Qt.Orientation.Horizontal)
         left = QWidget()
         ll = QVBoxLayout(left)
@@ -160,7 +161,22 @@ class TrainPage(QWidget):
         self.checkpoint_opener: Callable[[str], object] | None = None
         lower.addWidget(self.gallery)
         lower.addWidget(self.checkpoints)
-        lower.setSizes([700, 260])
+        hard = QWidget()
+        hl = QVBoxLayout(hard)
+        hl.setContentsMargins(0, 0, 0, 0)
+        title = QLabel("<b>Hardest images</b>")
+        title.setToolTip(
+            "Each image's loss against the usual loss at the same noise level (1.0x is "
+            "ordinary). A hard outlier is often a wrong, blurry or mis-captioned image: click "
+            "one to see it in the grid."
+        )
+        hl.addWidget(title)
+        self.hardest = QListWidget()
+        self.hardest.setObjectName("hardestImages")
+        self.hardest.itemClicked.connect(self._hard_clicked)
+        hl.addWidget(self.hardest, 1)
+        lower.addWidget(hard)
+        lower.setSizes([600, 220, 240])
         vsplit = QSplitter(Qt.Orientation.Vertical)
         vsplit.addWidget(charts)
         vsplit.addWidget(lower)
@@ -310,7 +326,28 @@ class TrainPage(QWidget):
         s["device"].setText(h.device or "–")
         self.chart.set_points(h.loss, h.total_steps)
         self.likeness_chart.set_total(h.total_steps)
+        self._draw_hardest(h)
         self.set_running(self.attached and not h.ended)
+
+    def _draw_hardest(self, h: RunHistory, n: int = 15) -> None:
+        """The hardest images, redrawn only when the per-image losses moved."""
+        key = (id(h), h.image_loss.version)
+        if key == self._hard_drawn:
+            return
+        self._hard_drawn = key
+        self.hardest.clear()
+        for score in h.image_loss.hardest(n):
+            item = QListWidgetItem(
+                f"{score.relative:.1f}x  {Path(score.image).name}  (seen {score.count})"
+            )
+            item.setData(Qt.ItemDataRole.UserRole, score.image)
+            item.setToolTip(f"{score.image}: click to show it in the grid")
+            self.hardest.addItem(item)
+
+    def _hard_clicked(self, item: QListWidgetItem) -> None:
+        rel = item.data(Qt.ItemDataRole.UserRole)
+        if rel:
+            self.jump_requested.emit(str(rel))
 
     def _run_clicked(self, row: int, _column: int) -> None:
         if 0 <= row < len(self.run_rows):

@@ -11,7 +11,8 @@ Measures, in one process and against the same files:
 The bare decode runs before *and* after each app run (the ratio uses their mean, so a load
 that changes during the run hits both sides alike). Beside every figure it prints the load
 average and the CPU that *other* processes used meanwhile (machine busy time from
-/proc/stat minus this process's own), in cores. When other processes used more than
+/proc/stat minus this process's own) and the time the hypervisor gave this VM's cores to
+other machines (steal), in cores. When other processes or the steal took more than
 ``--max-foreign`` cores on average during a measured phase, the ratio says more about them
 than about the app: the run is marked BUSY and the bench exits with status 3 (unless
 ``--allow-busy``, for measuring under load on purpose).
@@ -125,31 +126,37 @@ class Load:
         self.load_start = os.getloadavg()[0]
         self.wall = time.perf_counter()
         self.own = _cpu() + _children_cpu()
-        self.machine = _machine_busy()
+        self.machine, self.steal = _machine_busy()
 
     def stop(self) -> dict:
         wall = time.perf_counter() - self.wall
         own = _cpu() + _children_cpu() - self.own
-        machine = _machine_busy()
-        foreign = None
+        machine, steal = _machine_busy()
+        foreign = stolen = None
         if machine is not None and self.machine is not None and wall > 0:
             foreign = max(0.0, (machine - self.machine - own) / wall)
+        if steal is not None and self.steal is not None and wall > 0:
+            stolen = max(0.0, (steal - self.steal) / wall)
         return {
             "load1": round(max(self.load_start, os.getloadavg()[0]), 2),
             "foreign_cores": None if foreign is None else round(foreign, 2),
+            "steal_cores": None if stolen is None else round(stolen, 2),
         }
 
 
-def _machine_busy() -> float | None:
-    """CPU seconds the whole machine has spent busy (all cores) since boot."""
+def _machine_busy() -> tuple[float | None, float | None]:
+    """CPU seconds the whole machine has spent busy (all cores) since boot, and the time
+    the hypervisor gave this VM's cores to other machines (steal: not in "busy")."""
     try:
         with open("/proc/stat", encoding="ascii") as fh:
             fields = [int(x) for x in fh.readline().split()[1:]]
     except (OSError, ValueError):
-        return None
+        return None, None
+    tick = os.sysconf("SC_CLK_TCK")
     idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-    busy = sum(fields[:8]) - idle  # guest time is already counted in user
-    return busy / os.sysconf("SC_CLK_TCK")
+    steal = fields[7] if len(fields) > 7 else 0
+    busy = sum(fields[:7]) - idle  # guest time is already counted in user
+    return busy / tick, steal / tick
 
 
 def _children_cpu() -> float:
@@ -304,8 +311,11 @@ def _run_line(i: int, run: dict, phases: dict[str, dict]) -> str:
     """One run's figures, each with the load while it was measured."""
 
     def load(ph: dict) -> str:
-        f = ph["foreign_cores"]
-        return f"load {ph['load1']:.1f}, others {'?' if f is None else f'{f:.2f}'} cores"
+        f, st = ph["foreign_cores"], ph.get("steal_cores")
+        return (
+            f"load {ph['load1']:.1f}, others {'?' if f is None else f'{f:.2f}'} cores, "
+            f"steal {'?' if st is None else f'{st:.2f}'}"
+        )
 
     kind = "first open" if run["first_open"] else "reopen"
     return "\n".join(
@@ -386,7 +396,8 @@ def main() -> int:
     results = {"cold_start_s": wall, "cold_start_cpu_s": cpu, "cold_start_load": cold, "runs": []}
     print(
         f"cold start: wall {[round(t, 2) for t in wall]}, cpu {[round(t, 2) for t in cpu]}"
-        f"   [load {cold['load1']:.1f}, others {cold['foreign_cores']} cores]",
+        f"   [load {cold['load1']:.1f}, others {cold['foreign_cores']} cores, "
+        f"steal {cold['steal_cores']}]",
         flush=True,
     )
     busy: list[str] = []
@@ -411,6 +422,10 @@ def main() -> int:
                 busy.append(
                     f"run {i + 1} {name}: other processes used {load['foreign_cores']} cores"
                 )
+            if load["steal_cores"] is not None and load["steal_cores"] > args.max_foreign:
+                busy.append(
+                    f"run {i + 1} {name}: the hypervisor took {load['steal_cores']} cores (steal)"
+                )
         print(_run_line(i, run, phases), flush=True)
     results["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     med = {
@@ -433,6 +448,14 @@ def main() -> int:
     print(f"load average at the end: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
     if foreign:
         print(f"other processes while measuring: {min(foreign):.2f}-{max(foreign):.2f} cores")
+    steal = [
+        ph["steal_cores"]
+        for r in results["runs"]
+        for ph in (r["fill_load"], *r["bare_load"])
+        if ph.get("steal_cores") is not None
+    ]
+    if steal:
+        print(f"steal (hypervisor) while measuring: {min(steal):.2f}-{max(steal):.2f} cores")
     med["peak_rss_mb"] = results["peak_rss_mb"]
     results["median"] = med
     results["busy"] = busy

@@ -131,11 +131,36 @@ class ThumbnailCache:
                 return Thumb(cached, key, True)
         elif self.store.has(key, bucket):
             return None
+        image = self.build(path, bucket, key, max_pixels)
+        return Thumb(image, key, False) if want_image else None
+
+    def missing(self, paths: list[Path], bucket: int) -> list[str | None]:
+        """For each of ``paths``: its cache key when no thumbnail of it as it is now is
+        stored, else None (one query for the batch: the background fill's check).
+
+        A file that cannot be stat'ed counts as missing with key "" (building it then
+        raises the ``ThumbnailError`` that says why)."""
+        keys: list[str] = []
+        for path in paths:
+            try:
+                keys.append(cache_key(path))
+            except ThumbnailError:
+                keys.append("")
+        stored = self.store.present([k for k in keys if k], bucket)
+        return [None if k and k in stored else k for k in keys]
+
+    def build(self, path: Path, bucket: int, key: str, max_pixels: int | None = None):
+        """Decode ``path``, store its thumbnail under ``key`` and return it (a PIL image).
+
+        ``key`` "" (the file could not be stat'ed): it is looked up again, so the error
+        says why. Raises ``ThumbnailError``."""
+        if not key:
+            key = cache_key(path)
         image = decode_thumbnail(Path(path), bucket, max_pixels)
         buf = io.BytesIO()
         image.save(buf, "JPEG", quality=JPEG_QUALITY)
         self.store.put(key, bucket, buf.getvalue())
-        return Thumb(image, key, False) if want_image else None
+        return image
 
     def _read_cached(self, key: str, bucket: int) -> Image.Image | None:
         data = self.store.get(key, bucket)

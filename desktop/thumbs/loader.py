@@ -4,7 +4,8 @@ The grid tells the loader which tiles are on screen (``request_visible``, which 
 previous request, so tiles scrolled past are dropped) and may queue every other tile for a
 low-priority background fill of the disk cache (``request_background``). A generation
 counter, bumped by ``reset`` when the folder or the size changes, makes results of stale
-requests be ignored. Workers are ``QRunnable``s on a private ``QThreadPool``; results reach
+requests be ignored. A worker takes background tiles a batch at a time (one cache lookup for
+the batch) and serves on-screen requests that arrive between two of them. Workers are ``QRunnable``s on a private ``QThreadPool``; results reach
 the GUI thread through queued signals as ``QImage`` (never ``QPixmap`` off the GUI thread).
 """
 
@@ -22,6 +23,10 @@ from PySide6.QtGui import QImage
 from desktop.thumbs.cache import ThumbnailCache, ThumbnailError
 
 log = logging.getLogger(__name__)
+
+# background tiles a worker takes at once: their cache lookup is one query, and a worker
+# still serves on-screen requests between two of them
+FILL_BATCH = 32
 
 
 def pil_to_qimage(image) -> QImage:
@@ -126,26 +131,39 @@ class ThumbnailLoader(QObject):
         for _ in range(max(0, want)):
             self.pool.start(_Worker(self))
 
-    def _next(self) -> tuple[int, int, str, Path, bool] | None:
+    def _next(self) -> tuple[int, int, list[tuple[str, Path]], bool] | None:
+        """The next job: one on-screen tile, or up to ``FILL_BATCH`` background ones."""
         skipped = False
         with self._lock:
             gen = self._generation
             if self._visible:
                 key, path = self._visible.popitem(last=False)
                 self._visible_running += 1
-                return gen, self._bucket, key, path, True
-            while self._background:
+                return gen, self._bucket, [(key, path)], True
+            batch: list[tuple[str, Path]] = []
+            # share what is left among the workers (a small folder keeps every core busy)
+            size = min(FILL_BATCH, -(-len(self._background) // self.pool.maxThreadCount()))
+            while self._background and len(batch) < size:
                 key, path = self._background.popleft()
                 if key in self._done:  # already decoded because it was on screen
                     self._bg_done += 1
                     skipped = True
                     continue
-                return gen, self._bucket, key, path, False
-            self._running -= 1
+                batch.append((key, path))
+            if not batch:
+                self._running -= 1
             done, total = self._bg_done, self._bg_total
         if skipped and total:
             self.background_progress.emit(gen, min(done, total), total)
-        return None
+        return (gen, self._bucket, batch, False) if batch else None
+
+    def _next_visible(self) -> tuple[int, int, str, Path] | None:
+        with self._lock:
+            if not self._visible:
+                return None
+            key, path = self._visible.popitem(last=False)
+            self._visible_running += 1
+            return self._generation, self._bucket, key, path
 
     def _work_loop(self) -> None:
         while True:
@@ -153,23 +171,54 @@ class ThumbnailLoader(QObject):
             if job is None:
                 self.cache.flush()  # idle: the batch still in memory goes to disk
                 return
-            gen, bucket, key, path, visible = job
-            try:
-                thumb = self.cache.get(path, bucket, self.max_pixels, want_image=visible)
-            except ThumbnailError as exc:
-                self._finish(gen, key, visible)
-                self.thumbnail_failed.emit(gen, key, str(exc))
-            except Exception as exc:  # a bug must not kill the worker or the app
-                log.exception("thumbnail of %s failed", path)
-                self._finish(gen, key, visible)
-                self.thumbnail_failed.emit(gen, key, f"cannot read: {exc}")
+            gen, bucket, items, visible = job
+            if visible:
+                self._serve(gen, bucket, *items[0])
             else:
-                self._finish(gen, key, visible)
-                if visible and thumb is not None and gen == self._generation:
-                    image = pil_to_qimage(thumb.image)
-                    self.thumbnail_ready.emit(gen, key, image, thumb.key)
-            if visible and self._visible_served(gen):  # after its image was sent
-                self.visible_drained.emit(gen)
+                self._fill(gen, bucket, items)
+
+    def _serve(self, gen: int, bucket: int, key: str, path: Path) -> None:
+        """One on-screen tile: from the cache or decoded, sent to the GUI as a QImage."""
+        try:
+            thumb = self.cache.get(path, bucket, self.max_pixels)
+        except ThumbnailError as exc:
+            self._finish(gen, key, True)
+            self.thumbnail_failed.emit(gen, key, str(exc))
+        except Exception as exc:  # a bug must not kill the worker or the app
+            log.exception("thumbnail of %s failed", path)
+            self._finish(gen, key, True)
+            self.thumbnail_failed.emit(gen, key, f"cannot read: {exc}")
+        else:
+            self._finish(gen, key, True)
+            if thumb is not None and gen == self._generation:
+                self.thumbnail_ready.emit(gen, key, pil_to_qimage(thumb.image), thumb.key)
+        if self._visible_served(gen):  # after its image was sent
+            self.visible_drained.emit(gen)
+
+    def _fill(self, gen: int, bucket: int, items: list[tuple[str, Path]]) -> None:
+        """Store the thumbnails of a batch of background tiles that are not cached yet (one
+        lookup for the batch); on-screen requests that arrive meanwhile go first."""
+        keys = self.cache.missing([path for _key, path in items], bucket)
+        for (key, path), cache_key in zip(items, keys, strict=True):
+            while (tile := self._next_visible()) is not None:
+                self._serve(*tile)
+            if gen != self._generation:  # reset: the rest of the batch is stale
+                return
+            with self._lock:
+                done = key in self._done  # shown (so cached) since the batch was taken
+            if cache_key is not None and not done:
+                try:
+                    self.cache.build(path, bucket, cache_key, self.max_pixels)
+                except ThumbnailError as exc:
+                    self._finish(gen, key, False)
+                    self.thumbnail_failed.emit(gen, key, str(exc))
+                    continue
+                except Exception as exc:  # a bug must not kill the worker or the app
+                    log.exception("thumbnail of %s failed", path)
+                    self._finish(gen, key, False)
+                    self.thumbnail_failed.emit(gen, key, f"cannot read: {exc}")
+                    continue
+            self._finish(gen, key, False)
 
     def _visible_served(self, gen: int) -> bool:
         """One on-screen request answered; True when it was the last one in flight."""

@@ -6,8 +6,11 @@ decode itself. Here a thumbnail is one row (``key``, ``bucket``, JPEG bytes); ne
 in memory and go to disk ``BATCH`` at a time in one transaction (WAL journal, no fsync per
 batch: a cache may lose its last rows in a power cut, never its consistency).
 
-Thread-safe (one connection behind a lock; SQLite releases the GIL while it works). Several
-app instances may share the file (WAL, busy timeout). A damaged or unusable file is moved
+Thread-safe: one writing connection behind a lock, and a reading connection per thread, so
+that a worker looking a thumbnail up never waits for another worker's batch to be written
+(WAL: readers see the last committed batch, rows still queued are answered from memory;
+SQLite releases the GIL while it works). Several app instances may share the file (WAL, busy
+timeout). A damaged or unusable file is moved
 aside and recreated; if even that fails the app runs without a disk cache (thumbnails are
 decoded again when needed): a broken cache only costs speed.
 """
@@ -43,6 +46,9 @@ class ThumbnailStore:
         self._pending: dict[tuple[str, int], bytes] = {}
         self._flushing: dict[tuple[str, int], bytes] = {}
         self._oldest = 0.0
+        self._local = threading.local()  # this thread's reading connection
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
         self._conn: sqlite3.Connection | None = self._open()
 
     # -- connection ----------------------------------------------------------------------
@@ -94,9 +100,48 @@ class ThumbnailStore:
                 return False
         return moved
 
+    def _reader(self) -> sqlite3.Connection | None:
+        """This thread's reading connection (opened on first use); None without a cache."""
+        if self._conn is None:
+            return None
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            return conn
+        try:
+            if self.path.is_symlink():
+                return None
+            conn = sqlite3.connect(
+                self.path, timeout=5.0, check_same_thread=False, isolation_level=None
+            )
+            conn.execute("PRAGMA query_only=1")
+        except sqlite3.Error as exc:
+            log.debug("thumbnail cache reader unavailable: %s", exc)
+            return None
+        with self._readers_lock:
+            if self._conn is None:  # closed meanwhile
+                conn.close()
+                return None
+            self._readers.append(conn)
+        self._local.conn = conn
+        return conn
+
+    def _select(self, sql: str, key: str, bucket: int) -> tuple | None:
+        """One row of ``sql`` through this thread's reader (None when absent or unreadable)."""
+        conn = self._reader()
+        if conn is None:
+            return None
+        try:
+            return conn.execute(sql, (key, bucket)).fetchone()
+        except sqlite3.Error as exc:
+            log.debug("thumbnail cache read failed: %s", exc)
+            return None
+
     def close(self) -> None:
         self.flush()
-        with self._lock:
+        with self._lock, self._readers_lock:
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
@@ -107,35 +152,41 @@ class ThumbnailStore:
             data = self._pending.get((key, bucket)) or self._flushing.get((key, bucket))
         if data is not None:
             return data
-        with self._lock:
-            if self._conn is None:
-                return None
-            try:
-                row = self._conn.execute(
-                    "SELECT jpeg FROM thumbs WHERE key=? AND bucket=?", (key, bucket)
-                ).fetchone()
-            except sqlite3.Error as exc:
-                log.debug("thumbnail cache read failed: %s", exc)
-                return None
+        row = self._select("SELECT jpeg FROM thumbs WHERE key=? AND bucket=?", key, bucket)
         return row[0] if row else None
 
     def has(self, key: str, bucket: int) -> bool:
         with self._pending_lock:
             if (key, bucket) in self._pending or (key, bucket) in self._flushing:
                 return True
-        with self._lock:
-            if self._conn is None:
-                return False
+        return (
+            self._select("SELECT 1 FROM thumbs WHERE key=? AND bucket=?", key, bucket) is not None
+        )
+
+    def present(self, keys: list[str], bucket: int) -> set[str]:
+        """Which of ``keys`` are stored (queued rows included): one query for a whole batch
+        of the background fill instead of one ``has`` per thumbnail."""
+        with self._pending_lock:
+            found = {
+                k for k in keys if (k, bucket) in self._pending or (k, bucket) in self._flushing
+            }
+        rest = [k for k in keys if k not in found]
+        conn = self._reader() if rest else None
+        if conn is None:
+            return found
+        for i in range(0, len(rest), 500):  # (SQLite's limit on parameters is far above)
+            chunk = rest[i : i + 500]
+            marks = ",".join("?" * len(chunk))
             try:
-                return (
-                    self._conn.execute(
-                        "SELECT 1 FROM thumbs WHERE key=? AND bucket=?", (key, bucket)
-                    ).fetchone()
-                    is not None
-                )
+                rows = conn.execute(
+                    f"SELECT key FROM thumbs WHERE bucket=? AND key IN ({marks})",  # noqa: S608
+                    (bucket, *chunk),
+                ).fetchall()
             except sqlite3.Error as exc:
                 log.debug("thumbnail cache read failed: %s", exc)
-                return False
+                return found
+            found.update(row[0] for row in rows)
+        return found
 
     def delete(self, key: str, bucket: int) -> None:
         with self._pending_lock:

@@ -319,3 +319,43 @@ def test_truncated_files_of_every_format(tmp_path, fmt: str) -> None:
     for fn in (probe_image, load_image):
         with pytest.raises(ImageLoadError, match=f"cannot read: truncated {fmt}"):
             fn(path)
+
+
+def _outcome(path, **kw):
+    """What ``load_image`` gives for ``path``: the pixels and info, or the error text."""
+    try:
+        loaded = load_image(path, **kw)
+    except ImageLoadError as exc:
+        return ("error", str(exc))
+    info = {**loaded.info.__dict__, "content_hash": None}
+    return ("ok", loaded.image.mode, loaded.image.size, loaded.image.tobytes(), info, loaded.notes)
+
+
+@pytest.mark.parametrize("draft", [None, (64, 64)])
+def test_decoding_from_the_file_matches_decoding_its_bytes(corpus, tmp_path, draft) -> None:
+    """``hash_content=False`` decodes straight from the open file (the thumbnail path), the
+    default from the bytes it hashed: same pixels, same info, same error for every file."""
+    cases = [case.path for case in corpus.values()]
+    for fmt in ("PNG", "WEBP", "BMP", "TIFF", "JPEG"):
+        buf = io.BytesIO()
+        Image.fromarray(np.random.default_rng(1).integers(0, 255, (96, 80, 3), np.uint8)).save(
+            buf, fmt
+        )
+        whole = tmp_path / f"whole.{fmt.lower()}"
+        whole.write_bytes(buf.getvalue())
+        half = tmp_path / f"half.{fmt.lower()}"
+        half.write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
+        cases += [whole, half]
+    rotated = tmp_path / "rotated.jpg"
+    exif_rotated_jpeg(rotated)
+    heic = tmp_path / "phone.jpg"
+    heic.write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 64)
+    cases += [rotated, heic, tmp_path / "missing.png", tmp_path]
+    errors = 0
+    for path in cases:
+        streamed = _outcome(path, draft=draft, hash_content=False)
+        buffered = _outcome(path, draft=draft)
+        assert streamed == buffered, path
+        errors += streamed[0] == "error"
+    assert errors >= 8  # the bad files really were bad
+    assert load_image(rotated, hash_content=False).info.content_hash == ""

@@ -256,3 +256,101 @@ def test_stale_results_are_dropped_and_background_fill(qtbot, tmp_path):
     cache = loader.cache
     assert all(cache.is_cached(r.path, 256) for r in rows)
     assert not any(model.has_pixmap(r.rel) for r in rows)  # background keeps no pixmaps
+
+
+def test_present_answers_a_batch_from_memory_and_disk(tmp_path):
+    from desktop.thumbs import store as store_mod
+
+    store = store_mod.ThumbnailStore(tmp_path / "t.sqlite")
+    on_disk = [f"k{i:04d}" for i in range(1200)]  # more than one query's chunk of 500
+    for key in on_disk:
+        store.put(key, 256, b"jpeg")
+    store.flush()
+    store.put("queued", 256, b"jpeg")  # still in memory
+    store.put("other-size", 512, b"jpeg")
+    asked = [*on_disk[::3], "queued", "other-size", "absent"]
+    assert store.present(asked, 256) == {*on_disk[::3], "queued"}
+    assert store.present([], 256) == set()
+    # every thread reads through its own connection: lookups while another thread writes
+    errors: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            for _ in range(50):
+                assert store.has("k0001", 256) and not store.has("absent", 256)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=read) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for i in range(300):
+        store.put(f"w{i}", 256, b"x" * 2000)
+    for t in threads:
+        t.join()
+    assert not errors
+    store.close()
+    assert store.present(["k0001"], 256) == set() and not store.has("k0001", 256)
+
+
+def test_background_fill_batches_skip_cached_and_yield_to_visible(qtbot, tmp_path, monkeypatch):
+    """The fill looks a batch up at once (cached ones are not decoded, bad ones are reported),
+    spreads a small folder over every worker, and serves an on-screen request that arrives
+    in the middle of a batch before the rest of the batch."""
+    from desktop.app import create_app
+    from desktop.thumbs.loader import ThumbnailLoader
+
+    create_app()
+    cache = ThumbnailCache()
+    rows = _rows(tmp_path / "bg", 120)
+    for r in rows[:40]:  # cached before
+        cache.get(r.path, 256, want_image=False)
+    (tmp_path / "bg" / "t0050.jpg").write_bytes(b"not a jpeg")
+    lookups: list[int] = []
+    real_present = cache.store.present
+    monkeypatch.setattr(
+        cache.store, "present", lambda keys, b: lookups.append(len(keys)) or real_present(keys, b)
+    )
+    built: list[tuple[str, int]] = []
+    real_build = cache.build
+    lock = threading.Lock()
+
+    def slow_build(path, *a, **k):
+        time.sleep(0.01)
+        with lock:
+            built.append((path.name, threading.get_ident()))
+        return real_build(path, *a, **k)
+
+    monkeypatch.setattr(cache, "build", slow_build)
+    loader = ThumbnailLoader(cache, threads=2)
+    order: list[str] = []
+    loader.thumbnail_ready.connect(lambda _g, key, _img, _k: order.append(key))
+    failed: list[tuple[str, str]] = []
+    loader.thumbnail_failed.connect(lambda _g, key, err: failed.append((key, err)))
+    with qtbot.waitSignal(
+        loader.background_progress, timeout=30000, check_params_cb=lambda g, d, t: d == t == 120
+    ):
+        loader.request_background([(r.rel, r.path) for r in rows])
+        qtbot.waitUntil(lambda: len(built) >= 10, timeout=10000)
+        loader.request_visible([("t0119.jpg", rows[119].path)])  # the last one of the queue
+        qtbot.waitUntil(lambda: order == ["t0119.jpg"], timeout=10000)
+        assert len(built) < 60  # shown long before the fill reached it
+    loader.wait_idle(5000)
+    names = [n for n, _t in built]
+    assert not set(names) & {r.rel for r in rows[:40]}  # cached: looked up, not decoded
+    assert len(names) == len(set(names))
+    assert len(names) == 80  # 80 not cached (t0050 included: it fails); t0119 built once
+    assert [k for k, _e in failed] == ["t0050.jpg"] and "not an image" in failed[0][1]
+    # every background tile looked up once (t0119 may be skipped: shown first), in batches
+    assert 119 <= sum(lookups) <= 120 and len(lookups) <= 12
+    assert all(cache.is_cached(r.path, 256) for r in rows if r.rel != "t0050.jpg")
+    # a small folder is shared by both workers, not taken by one
+    built.clear()
+    few = _rows(tmp_path / "few", 6, shade=30)
+    with qtbot.waitSignal(
+        loader.background_progress, timeout=10000, check_params_cb=lambda g, d, t: d == t == 6
+    ):
+        loader.reset()
+        loader.request_background([(r.rel, r.path) for r in few])
+    loader.wait_idle(5000)
+    assert len({t for _n, t in built}) == 2

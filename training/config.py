@@ -28,14 +28,7 @@ from pydantic import (
 )
 
 from training.config_errors import ConfigError, format_validation_error
-from training.config_io import (
-    check_paths,
-    config_to_dict,
-    config_warnings,
-    read_mapping,
-    resolve_relative_paths,
-    save_config,
-)
+from training.config_io import read_mapping
 
 log = logging.getLogger(__name__)
 
@@ -394,6 +387,31 @@ def load_config(path: str | Path, *, resolve_paths: bool = True) -> RunConfig:
     return resolve_relative_paths(cfg, path.parent) if resolve_paths else cfg
 
 
+def resolve_relative_paths(cfg: RunConfig, base: Path) -> RunConfig:
+    """A copy of ``cfg`` with every relative path made absolute against ``base``."""
+    base = Path(base).resolve()
+
+    def fix(p: Path | None) -> Path | None:
+        if p is None:
+            return None
+        p = Path(p).expanduser()
+        return p if p.is_absolute() else base / p
+
+    data = cfg.model_dump()
+    data["training_folder"] = fix(cfg.training_folder)
+    for ds in data["datasets"]:
+        ds["folder"] = fix(ds["folder"])
+    model = data["model"]
+    for key in ("transformer_file", "text_encoder_file", "vae_file"):
+        model[key] = fix(model[key])
+    if cfg.model.source == "local":
+        model["name_or_path"] = str(fix(Path(cfg.model.name_or_path)))
+    adapter = cfg.model.training_adapter.path
+    if adapter.startswith((".", "~")) or Path(adapter).suffix and Path(base / adapter).exists():
+        model["training_adapter"]["path"] = str(fix(Path(adapter)))
+    return type(cfg).model_validate(data)
+
+
 def validate_config(data: Any, *, source: str = "config") -> RunConfig:
     """Validate a dict into a RunConfig, or raise ConfigError listing every bad field."""
     if not isinstance(data, dict):
@@ -431,13 +449,9 @@ __all__ = [
     "SampleConfig",
     "SaveConfig",
     "TrainConfig",
-    "check_paths",
-    "config_to_dict",
-    "config_warnings",
     "load_config",
     "read_mapping",
     "resolve_relative_paths",
-    "save_config",
     "validate_config",
     "with_trigger",
 ]

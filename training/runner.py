@@ -196,7 +196,8 @@ def run(
     (``run_exists``) unless ``overwrite`` moves them aside first."""
     handler: logging.Handler | None = None
     lock: RunLock | None = None
-    from training.config import load_config, save_config
+    from training.config import load_config
+    from training.config_ops import save_config
 
     try:
         cfg = load_config(config_path)  # a ConfigError is a ConfigInvalidError
@@ -218,7 +219,7 @@ def run(
                 sink.tee(fileio.open_append(run_dir / EVENTS_FILE))
         except OSError as exc:
             raise save_error(exc, run_dir) from exc
-        from training.config import config_warnings
+        from training.config_ops import config_warnings
         from training.loop import RunContext, train
 
         for text in config_warnings(cfg):

@@ -143,8 +143,9 @@ def _load_checked(path: Path) -> Any:
 
     Warnings are left to the trainer, which reports them as events when it starts.
     """
-    from training.config import check_paths, load_config
+    from training.config import load_config
     from training.config_errors import ConfigError
+    from training.config_ops import check_paths
     from training.data import dataset_problems
 
     cfg = load_config(path)
@@ -155,7 +156,7 @@ def _load_checked(path: Path) -> Any:
 
 
 def _validate(path: Path) -> int:
-    from training.config import config_warnings
+    from training.config_ops import config_warnings
 
     cfg = _load_checked(path)
     print(f"{path}: valid ({cfg.train.steps} steps, rank {cfg.network.rank}, "
@@ -169,7 +170,7 @@ def _validate(path: Path) -> int:
 
 
 def _init(args: argparse.Namespace) -> int:
-    from training.config import config_warnings, save_config
+    from training.config_ops import config_warnings, save_config
     from training.presets import default_config
 
     if not args.trigger or not args.dataset:
@@ -205,8 +206,9 @@ def _from_aitk(args: argparse.Namespace) -> int:
     import yaml
 
     from training.aitk import import_aitk
-    from training.config import check_paths, config_to_dict, config_warnings, save_config
     from training.config_errors import ConfigError
+    from training.config_ops import check_paths, config_to_dict, config_warnings, save_config
+    from training.errors import RunLockedError
 
     job = Path(args.from_aitk)
     if isinstance(args.validate, str):
@@ -237,12 +239,30 @@ def _from_aitk(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     if not _gate(cfg, force=args.force):
         return EXIT_CONFIG
+    locked = _live_trainer(cfg.run_dir)
+    if locked is not None:  # never rewrite the config of a run that is training now
+        _err(f"likeness train: {locked}")
+        return RunLockedError.exit_status
     if target.exists():
         _keep_previous(target, cfg, is_job=target.resolve() == job.resolve())
     else:
         save_config(cfg, target)
     print(f"wrote {target}")
     return launch(target, resume=args.resume, plain=args.plain, overwrite=args.overwrite)
+
+
+def _live_trainer(run_dir: Path) -> str | None:
+    """What to tell the user when a live trainer holds ``run_dir`` (None: nobody does)."""
+    from training.runlock import describe_owner, holder
+
+    owner = holder(run_dir)
+    if owner is None:
+        return None
+    return (
+        f"another trainer is using {run_dir} ({describe_owner(owner)}): its config.yaml is "
+        f"left as it is; stop it first (write `stop` into {run_dir / 'control'} or end pid "
+        f"{owner.get('pid', '?')}), then start again"
+    )
 
 
 def _gate(cfg: Any, *, force: bool) -> bool:
@@ -293,7 +313,7 @@ def _refuse_overwrite(cfg: Any, config: Path) -> bool:
 
 def _keep_previous(target: Path, cfg: Any, *, is_job: bool) -> None:
     """Write ``cfg`` to ``target``, keeping a different file that was there under a new name."""
-    from training.config import save_config
+    from training.config_ops import save_config
 
     fresh = save_config(cfg, target.with_name("config.new.yaml"))
     old = target.read_text(encoding="utf-8", errors="replace")

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, QTimer
-from PySide6.QtGui import QColor, QIcon, QImageReader, QKeySequence, QPainter, QPen, QPixmap
+from PySide6.QtGui import QColor, QIcon, QImage, QKeySequence, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -33,18 +33,22 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.grid_viewer.controller import GridViewerController
+from desktop.widgets.scaled_images import ScaledImages
 
 THUMB = 160
 MARK_COLOURS = {"star": QColor(240, 190, 40), "reject": QColor(220, 60, 60)}
 CURVE_COLOURS = {"identity": "#4fc3f7", "prompt_obedience": "#aed581", "copy": "#ef5350"}
 
 
-def _thumb(path: Path, side: int = THUMB) -> QPixmap:
-    reader = QImageReader(str(path))
-    size = reader.size()
-    if size.isValid() and max(size.width(), size.height()) > side:
-        reader.setScaledSize(size.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio))
-    return QPixmap.fromImage(reader.read())
+def _marked(image: QImage, mark: str | None) -> QIcon:
+    """The cell's picture, framed in its mark's colour (star, reject)."""
+    pix = QPixmap.fromImage(image)
+    if mark in MARK_COLOURS:
+        painter = QPainter(pix)
+        painter.setPen(QPen(MARK_COLOURS[mark], 8))
+        painter.drawRect(pix.rect().adjusted(4, 4, -4, -4))
+        painter.end()
+    return QIcon(pix)
 
 
 class CompareView(QWidget):
@@ -168,6 +172,11 @@ class GridViewerWindow(QMainWindow):
         lay.addWidget(self.info)
         self.setCentralWidget(body)
         self._toolbar()
+        # cell pictures decode off the GUI thread and stay in memory (switching the strength
+        # or the seed back is instant); (row, col) -> (path, mark) of what each cell shows
+        self.images = ScaledImages(THUMB, parent=self)
+        self.images.ready.connect(self._on_image)
+        self._cells: dict[tuple[int, int], tuple[Path, str | None]] = {}
         self.ctl = GridViewerController(self, grid_dir)
         self.timer = QTimer(self)
         self.timer.timeout.connect(lambda: self.ctl.refresh())
@@ -203,6 +212,7 @@ class GridViewerWindow(QMainWindow):
     # -- GridViewerView ------------------------------------------------------------------------
     def show_layout(self, rows, prompts, strengths, seeds) -> None:
         self.table.clear()
+        self._cells.clear()
         self.table.setRowCount(len(rows))
         self.table.setColumnCount(len(prompts))
         self.table.setVerticalHeaderLabels(list(rows))
@@ -222,18 +232,27 @@ class GridViewerWindow(QMainWindow):
         item = QTableWidgetItem()
         item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom)
         if path is None:
+            self._cells.pop((row, col), None)
             item.setText("rendering…")
         else:
-            pix = _thumb(path)
-            if mark in MARK_COLOURS:
-                painter = QPainter(pix)
-                painter.setPen(QPen(MARK_COLOURS[mark], 8))
-                painter.drawRect(pix.rect().adjusted(4, 4, -4, -4))
-                painter.end()
-            item.setIcon(QIcon(pix))
+            self._cells[(row, col)] = (Path(path), mark)
+            image = self.images.request((row, col, Path(path)), path)
+            if image is not None:
+                item.setIcon(_marked(image, mark))
             item.setText(badge + ("  ★" if mark == "star" else "  ✗" if mark == "reject" else ""))
             item.setToolTip(str(path))
         self.table.setItem(row, col, item)
+
+    def _on_image(self, token: object, image: QImage, error: str) -> None:
+        row, col, path = token  # type: ignore[misc]
+        shown = self._cells.get((row, col))
+        item = self.table.item(row, col)
+        if shown is None or shown[0] != path or item is None:
+            return  # the cell shows another picture now
+        if image.isNull():
+            item.setToolTip(f"cannot show {path}: {error}")
+            return
+        item.setIcon(_marked(image, shown[1]))
 
     def show_current(self, row, col, info) -> None:
         if (self.table.currentRow(), self.table.currentColumn()) != (row, col):

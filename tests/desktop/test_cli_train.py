@@ -293,6 +293,31 @@ def test_from_aitk_never_loses_the_job_it_reads(fake, tmp_path, capsys, monkeypa
     assert "steps: 400" in (job.parent / "config.previous.yaml").read_text()
 
 
+def test_from_aitk_leaves_a_running_trainers_config_alone(fake, tmp_path, capsys, monkeypatch):
+    """A trainer holds the run folder: converting the job again is refused (run_locked, 8)
+    before anything is written, and nothing is started."""
+    from training.runlock import RunLock
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "datasets" / "10_k1ra").mkdir(parents=True)
+    assert main(["train", "--from-aitk", str(AITK / "low_vram_8gb.yaml")]) == 0
+    target = tmp_path / "output" / "k1ra_lowvram" / "config.yaml"
+    target.write_text(target.read_text().replace("steps: 375", "steps: 400"))
+    before = sorted(p.name for p in target.parent.iterdir())
+    capsys.readouterr()
+    with RunLock(target.parent):
+        code = main(["train", "--from-aitk", str(AITK / "low_vram_8gb.yaml"), "--resume"])
+    assert code == 8
+    err = capsys.readouterr().err
+    assert "another trainer is using" in err and f"pid {os.getpid()}" in err
+    assert "steps: 400" in target.read_text()  # untouched
+    after = sorted(p.name for p in target.parent.iterdir() if p.name != "trainer.lock")
+    assert after == before  # (the lock file is the test's own trainer's)
+    assert len(fake()) == 1  # only the first conversion started a trainer
+    # once it is gone, the same command goes on
+    assert main(["train", "--from-aitk", str(AITK / "low_vram_8gb.yaml"), "--resume"]) == 0
+
+
 def test_from_aitk_validate_prints_the_report_and_writes_nothing(
     fake, tmp_path, capsys, monkeypatch
 ):

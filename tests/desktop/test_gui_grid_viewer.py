@@ -80,3 +80,43 @@ def test_open_in_lora_tools_calls_the_opener_with_the_rows_checkpoint(qtbot, gri
     qtbot.addWidget(alone)
     assert not alone.lora_action.isVisible()
     alone.open_in_lora_tools()
+
+
+def test_cell_pictures_decode_off_the_gui_thread_and_stay_in_memory(qtbot, grid, monkeypatch):  # noqa: F811
+    """Opening the grid and switching the strength never decodes a PNG on the GUI thread;
+    switching back shows the pictures from memory; a mark reframes the picture it has."""
+    import threading
+
+    from desktop.grid_viewer.window import GridViewerWindow
+    from desktop.widgets import scaled_images
+
+    _paint(grid)
+    gui = threading.get_ident()
+    decoded: list[tuple[str, int]] = []
+    real = scaled_images.read_scaled
+    monkeypatch.setattr(
+        scaled_images,
+        "read_scaled",
+        lambda path, side: decoded.append((path, threading.get_ident())) or real(path, side),
+    )
+    win = GridViewerWindow(grid)
+    qtbot.addWidget(win)
+    win.show()
+
+    def all_shown() -> bool:
+        return all(not win.table.item(r, c).icon().isNull() for r in range(2) for c in range(2))
+
+    qtbot.waitUntil(all_shown, timeout=10000)
+    assert len(decoded) == 4 and gui not in {t for _p, t in decoded}
+    win.strength_box.setCurrentIndex(0)  # 0.8: four other files
+    qtbot.waitUntil(lambda: len(decoded) == 8 and all_shown(), timeout=10000)
+    win.strength_box.setCurrentIndex(1)  # back to 1.0: from memory, at once
+    assert all_shown() and len(decoded) == 8
+    win.ctl.select(0, 1)
+    win.ctl.toggle_mark("reject")
+    assert all_shown() and len(decoded) == 8 and "✗" in win.table.item(0, 1).text()
+    # a picture rewritten in place (another render) is decoded again
+    png = grid / win.ctl.cell_file(1, 1)
+    Image.new("RGB", (512, 640), (250, 250, 0)).save(png)
+    win.ctl.refresh()
+    qtbot.waitUntil(lambda: len(decoded) == 9 and all_shown(), timeout=10000)

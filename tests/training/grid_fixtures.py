@@ -29,7 +29,8 @@ def write_lora(path: Path, model_dir: Path, seed: int, rank: int = 4, step: int 
 
 def make_run(tmp_path: Path, model_dir: Path, steps=(2, 4)) -> Path:
     """``<tmp>/runs/tiny`` with config.yaml and ``tiny_<step>.safetensors`` checkpoints."""
-    from training.config import RunConfig, save_config
+    from training.config import RunConfig
+    from training.config_ops import save_config
 
     cfg = RunConfig.model_validate(
         tiny_config(tmp_path, model_dir, sample={"prompts": ["a photo of t0ken"], "steps": 2})

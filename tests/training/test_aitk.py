@@ -10,8 +10,9 @@ import pytest
 import yaml
 
 from training.aitk import export_aitk, import_aitk, import_aitk_dict, save_aitk
-from training.config import config_to_dict, validate_config
+from training.config import validate_config
 from training.config_errors import ConfigError
+from training.config_ops import config_to_dict
 
 FIXTURES = Path(__file__).parent / "fixtures" / "aitk"
 P0 = "config.process[0]"

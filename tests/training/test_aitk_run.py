@@ -23,7 +23,7 @@ def test_the_ui_job_trains_with_ai_toolkits_settings(model_dir, tmp_path):
     """The UI's Z-Image job with ai-toolkit's linear schedule, weighted timesteps, the text
     encoder unloaded without cached embeddings (trigger only) and trigger caption dropout."""
     from training.aitk import import_aitk
-    from training.config import config_to_dict
+    from training.config_ops import config_to_dict
     from training.events import ListSink
     from training.runner import run
 

@@ -11,15 +11,12 @@ import yaml
 from training.config import (
     DEFAULT_TARGET_MODULES,
     RunConfig,
-    check_paths,
-    config_to_dict,
-    config_warnings,
     load_config,
-    save_config,
     validate_config,
     with_trigger,
 )
 from training.config_errors import ConfigError
+from training.config_ops import check_paths, config_to_dict, config_warnings, save_config
 from training.presets import (
     PRESET_NAMES,
     apply_preset,

@@ -55,7 +55,7 @@ def _nf4_works() -> bool:
 
 def init_config(tmp_path, model_dir, data_dir, preset: str, optimizer: str, folder: str) -> dict:
     """What ``likeness train --init --preset`` writes, pointed at the tiny model."""
-    from training.config import config_to_dict
+    from training.config_ops import config_to_dict
     from training.presets import default_config
 
     cfg = config_to_dict(default_config("tiny", "t0ken", [data_dir], preset=preset))

@@ -16,7 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from training.config import RunConfig, config_to_dict
+from training.config import RunConfig
+from training.config_ops import config_to_dict
 
 ARCH = {"turbo": "zimage:turbo", "base": "zimage", "deturbo": "zimage:deturbo"}
 TIMESTEP_NAMES = {

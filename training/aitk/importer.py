@@ -23,8 +23,9 @@ from typing import Any
 from training.aitk.job import Importer, ImportReport, set_path, walk
 from training.aitk.mapping import map_job
 from training.aitk.tables import P0
-from training.config import RunConfig, config_to_dict, read_mapping, validate_config
+from training.config import RunConfig, read_mapping, validate_config
 from training.config_errors import ConfigError
+from training.config_ops import config_to_dict
 
 
 def import_aitk(

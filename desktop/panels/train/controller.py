@@ -258,7 +258,7 @@ class TrainController:
 
     def write_config(self, form: RunForm, header: str = "") -> Path:
         from training.config_docs import commented_yaml
-        from training.config_io import config_to_dict
+        from training.config_ops import config_to_dict
         from training.fileio import atomic_write_text
 
         assert form.config is not None
@@ -294,7 +294,8 @@ class TrainController:
     def lower_preset_and_resume(self) -> bool:
         """After ``out_of_memory``: NF4 for the transformer and text encoder, the largest
         resolution dropped; resume from the last state (or start again when there is none)."""
-        from training.config import load_config, save_config
+        from training.config import load_config
+        from training.config_ops import save_config
 
         if self.hist is None or self.config_path is None:
             return False

@@ -17,9 +17,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from training.config import RunConfig, config_to_dict, validate_config
+from training.config import RunConfig, validate_config
 from training.config_docs import field_help
 from training.config_errors import ConfigError
+from training.config_ops import config_to_dict
 
 # shown in the basic part of the form (or edited by it), not again under Advanced
 BASIC_PATHS = ("name", "trigger", "train.steps", "save.every", "sample.every", "sample.prompts")
@@ -185,7 +186,7 @@ class RunForm:
         return commented_yaml(config_to_dict(self.config))
 
     def write(self, path: Path) -> Path:
-        from training.config import save_config
+        from training.config_ops import save_config
 
         if self.validate() or self.config is None:
             raise ConfigError("new run", list(self.errors.items()))

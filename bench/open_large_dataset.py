@@ -159,6 +159,28 @@ def _machine_busy() -> tuple[float | None, float | None]:
     return busy / tick, steal / tick
 
 
+def _thread_cpu() -> dict[str, float]:
+    """CPU seconds of each thread of this process, by thread name (Linux; {} elsewhere).
+    Threads of the same name (the decoding workers) are summed."""
+    out: dict[str, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return out
+    for tid in tasks:
+        try:
+            with open(f"/proc/self/task/{tid}/stat", encoding="ascii", errors="replace") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        name = "main (GUI)" if tid == str(os.getpid()) else name
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
 def _children_cpu() -> float:
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
     return r.ru_utime + r.ru_stime
@@ -252,6 +274,7 @@ def gui_run(folder: Path, home: Path, fresh_state: bool) -> dict:
         out["first_paint_cpu_s"] = _cpu() - open_cpu  # all threads: robust to other load
         out["open_load"] = open_load.stop()
         stall["cpu0"] = _cpu()
+        stall["threads0"] = _thread_cpu()
         stall["load"] = Load()
         stall["on"] = True
         stall["last"] = time.perf_counter()
@@ -272,6 +295,12 @@ def gui_run(folder: Path, home: Path, fresh_state: bool) -> dict:
         if done >= total and total == model.rowCount():
             out["all_cached_s"] = clock.elapsed() / 1000
             out["cache_cpu_ms"] = (_cpu() - stall["cpu0"]) / total * 1000
+            now, before = _thread_cpu(), stall["threads0"]
+            out["fill_thread_cpu_s"] = {
+                k: round(v - before.get(k, 0.0), 2)
+                for k, v in sorted(now.items(), key=lambda kv: -kv[1] + before.get(kv[0], 0.0))
+                if v - before.get(k, 0.0) >= 0.01
+            }
             out["fill_load"] = stall["load"].stop()
             loop.quit()
 
@@ -331,6 +360,8 @@ def _run_line(i: int, run: dict, phases: dict[str, dict]) -> str:
             f"  CPU per thumbnail app/bare {run['cache_cpu_ms']:7.2f} / {run['bare_cpu_ms']:.2f} ms"
             f"  (bare/app {run['cpu_ratio']:.2f})",
             f"  longest GUI stall          {run['max_stall_ms']:7.0f} ms",
+            "  CPU while filling, by thread (s): "
+            + ", ".join(f"{k} {v:.2f}" for k, v in run.get("fill_thread_cpu_s", {}).items()),
             f"  scroll to end, visible     {run['scroll_end_visible_s']:7.2f} s",
         ]
     )

@@ -54,6 +54,7 @@ from curation.state import (
 )
 from curation.state_files import open_state_db, state_location
 from curation.workspace_meta import WorkspaceMeta
+from curation.workspace_meta_facade import WorkspaceMetaFacade
 from curation.workspace_sync import CaptionSync
 from curation.writer_lock import WriterBusyError, WriterLock, lock_path_for
 
@@ -76,7 +77,7 @@ WRITE_THREADS = 8
 ORIGINS = ("user", "bulk", "auto")
 
 
-class Workspace:
+class Workspace(WorkspaceMetaFacade):
     """Open with :meth:`open`; thread-safe (one lock); close with :meth:`close`."""
 
     def __init__(self, scan: ScanResult, db: StateDB, state_dir: Path | None) -> None:
@@ -564,66 +565,3 @@ class Workspace:
                 step.id, todo, forward=not undo, origin="undo" if undo else "redo", result=result
             )
             return result
-
-    # -- per-image settings (undo steps), cache and probe index: see WorkspaceMeta --------
-    def set_excluded(self, rel: str, excluded: bool = True) -> SaveResult | None:
-        return self.meta.set_excluded(rel, excluded)
-
-    def set_excluded_many(self, rels: Iterable[str], excluded: bool = True) -> SaveResult | None:
-        """Exclude or include images as ONE undo step (keep/reject decisions too)."""
-        return self.meta.set_excluded_many(rels, excluded)
-
-    def is_excluded(self, rel: str) -> bool:
-        return self.meta.is_excluded(rel)
-
-    def excluded(self) -> set[str]:
-        return self.meta.excluded()
-
-    def note(self, rel: str) -> str:
-        return self.meta.note(rel)
-
-    def set_note(self, rel: str, text: str) -> None:
-        self.meta.set_note(rel, text)
-
-    def set_override(self, rel: str, key: str, value: object) -> SaveResult | None:
-        return self.meta.set_override(rel, key, value)
-
-    def set_override_many(self, rels: Iterable[str], key: str, value: object) -> SaveResult | None:
-        """The same override on many images as ONE undo step."""
-        return self.meta.set_override_many(rels, key, value)
-
-    def overrides(self, rel: str) -> dict[str, object]:
-        return self.meta.overrides(rel)
-
-    def overrides_for(self, key: str) -> dict[str, object]:
-        return self.meta.overrides_for(key)
-
-    def cache_get(self, namespace: str, key: str, default: object = None) -> object:
-        return self.meta.cache_get(namespace, key, default)
-
-    def cache_put(self, namespace: str, key: str, value: object) -> None:
-        self.meta.cache_put(namespace, key, value)
-
-    def cache_get_many(self, namespace: str, keys: Iterable[str]) -> dict[str, object]:
-        return self.meta.cache_get_many(namespace, keys)
-
-    def cache_put_many(self, namespace: str, values: Mapping[str, object]) -> None:
-        self.meta.cache_put_many(namespace, values)
-
-    def cache_delete(self, namespace: str, key: str | None = None) -> None:
-        self.meta.cache_delete(namespace, key)
-
-    def probe_all(
-        self,
-        rels: Iterable[str] | None = None,
-        max_pixels: int | None = None,
-        on_progress: ProgressFn | None = None,
-        cancel: CancelToken | None = None,
-        thorough: bool = False,
-    ) -> list[ItemResult]:
-        """Probe images, reusing stored results while a file is unchanged (see
-        :meth:`WorkspaceMeta.probe_all`)."""
-        return self.meta.probe_all(rels, max_pixels, on_progress, cancel, thorough)
-
-    def image_info(self, rel: str, max_pixels: int | None = None):  # -> ImageInfo
-        return self.meta.image_info(rel, max_pixels)

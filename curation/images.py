@@ -139,7 +139,10 @@ def _bytes_hash(data: bytes) -> str:
 
 def _read(path: Path) -> bytes:
     with _opened(path) as (fh, _size):
-        data = fh.read()
+        try:
+            data = fh.read()
+        except OSError as exc:  # e.g. EIO on a failing disk
+            raise ImageLoadError(f"cannot read: {exc.strerror or exc}") from exc
     if not data:
         raise ImageLoadError("empty file (0 bytes)")
     return data

@@ -5,8 +5,9 @@ previous request, so tiles scrolled past are dropped) and may queue every other 
 low-priority background fill of the disk cache (``request_background``). A generation
 counter, bumped by ``reset`` when the folder or the size changes, makes results of stale
 requests be ignored. A worker takes background tiles a batch at a time (one cache lookup for
-the batch) and serves on-screen requests that arrive between two of them. Workers are ``QRunnable``s on a private ``QThreadPool``; results reach
-the GUI thread through queued signals as ``QImage`` (never ``QPixmap`` off the GUI thread).
+the batch) and serves on-screen requests that arrive between two of them. Workers are
+``QRunnable``s on a private ``QThreadPool``; results reach the GUI thread through queued
+signals as ``QImage`` (never ``QPixmap`` off the GUI thread).
 """
 
 from __future__ import annotations

@@ -10,9 +10,9 @@ Thread-safe: one writing connection behind a lock, and a reading connection per 
 that a worker looking a thumbnail up never waits for another worker's batch to be written
 (WAL: readers see the last committed batch, rows still queued are answered from memory;
 SQLite releases the GIL while it works). Several app instances may share the file (WAL, busy
-timeout). A damaged or unusable file is moved
-aside and recreated; if even that fails the app runs without a disk cache (thumbnails are
-decoded again when needed): a broken cache only costs speed.
+timeout). A damaged or unusable file is moved aside and recreated; if even that fails the app
+runs without a disk cache (thumbnails are decoded again when needed): a broken cache only
+costs speed.
 """
 
 from __future__ import annotations

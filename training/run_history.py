@@ -74,8 +74,8 @@ class RunHistory:
                 if self.loss and self.loss[-1][0] >= ev.step:
                     self.loss = [pt for pt in self.loss if pt[0] < ev.step]
                 self.loss.append((ev.step, float(ev.loss)))
-            if ev.items:
-                self.image_loss.add_items(ev.items)
+            if ev.items:  # (a resumed run's replayed steps count once)
+                self.image_loss.add_step(ev.step, ev.items)
             self.lr, self.it_s, self.eta_s, self.vram_gb = ev.lr, ev.it_s, ev.eta_s, ev.vram_gb
         elif isinstance(ev, p.SampleSaved):
             self.samples.setdefault(ev.step, {})[ev.index] = ev

@@ -84,3 +84,40 @@ def test_rebuilt_from_events_jsonl_on_reattach(tmp_path):
         live.add_items(ev["items"])
     assert hist.image_loss.hardest(5) == live.hardest(5)
     assert hist.image_loss.hardest(1)[0].image == "img_07.jpg"
+
+
+def test_a_resumed_runs_replayed_steps_count_once(tmp_path):
+    """Stopped after step 260 with its last state at step 200: the resumed trainer sends steps
+    201-400 again. The history (live or rebuilt) counts each step once, like a run that never
+    stopped."""
+    events = _events()
+    first, replay = events[:260], events[200:]
+    other = _events(seed=1)  # the replay draws other images and timesteps than the first try
+    replay = [
+        {**ev, "items": other[ev["step"] - 1]["items"]} if ev["step"] <= 260 else ev
+        for ev in replay
+    ]
+    run = tmp_path / "run"
+    run.mkdir()
+    started = {"event": "started", "protocol": 1, "name": "run", "run_dir": str(run),
+               "device": "cpu", "total_steps": 400, "start_step": 0, "resumed": False}  # fmt: skip
+    resumed = {**started, "start_step": 200, "resumed": True}
+    lines = [started, *first, resumed, *replay]
+    (run / p.EVENTS_FILE).write_text("".join(json.dumps(e) + "\n" for e in lines))
+    hist = load_history(run)
+    clean = ImageLoss()
+    for ev in events[:200] + replay:
+        clean.add_items(ev["items"])
+    got = hist.image_loss
+    assert got.hardest(20) == clean.hardest(20)
+    assert sum(s.count for s in got.hardest(20)) == 400 * 3  # 3 samples a step, each once
+    twice = ImageLoss()  # what counting the replay again would give
+    for ev in first + replay:
+        twice.add_items(ev["items"])
+    assert sum(s.count for s in twice.hardest(20)) == 460 * 3 != 400 * 3
+    # live, event by event, the same
+    live = ImageLoss()
+    for ev in lines:
+        if ev["event"] == "step":
+            live.add_step(ev["step"], ev["items"])
+    assert live.hardest(20) == clean.hardest(20)
